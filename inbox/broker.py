@@ -1,0 +1,38 @@
+"""Redis and the RQ queue: one connection per process, from REDIS_URL or the
+embedded server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import redis
+from flask import Flask, current_app
+from rq import Queue
+
+from . import embedded_redis
+from .config import INSTANCE
+
+_clients: dict[str, redis.Redis] = {}
+
+
+def redis_url(app: Flask | None = None) -> str:
+    app = app or current_app
+    url = app.config.get("REDIS_URL") or ""
+    if not url:
+        url = embedded_redis.ensure_running(Path(app.config.get("INSTANCE_DIR", INSTANCE)))
+        app.config["REDIS_URL"] = url
+    return url
+
+
+def get_redis(app: Flask | None = None) -> redis.Redis:
+    url = redis_url(app)
+    client = _clients.get(url)
+    if client is None:
+        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        _clients[url] = client
+    return client
+
+
+def get_queue(app: Flask | None = None) -> Queue:
+    app = app or current_app
+    return Queue(app.config["RQ_QUEUE"], connection=get_redis(app))

@@ -1,0 +1,86 @@
+"""Every setting comes from the environment, here and nowhere else."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = Path(os.environ.get("INSTANCE_PATH", ROOT / "instance"))
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key() -> str:
+    """Use SECRET_KEY; in development keep a generated one under instance/ so
+    sessions survive restarts and every process of one install shares it."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        # Hosting platforms hand out postgres:// URLs; SQLAlchemy wants a driver name.
+        if url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url[len("postgres://") :]
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        return url
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{INSTANCE / 'clinic-inbox.sqlite3'}"
+
+
+class Config:
+    """Read once at app creation; tests pass overrides to create_app()."""
+
+    def __init__(self) -> None:
+        self.ENV_NAME = os.environ.get("APP_ENV", "development")
+        self.SECRET_KEY = _secret_key()
+        self.SQLALCHEMY_DATABASE_URI = database_url()
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # Empty means: start (or join) the embedded redis-server under instance/.
+        self.REDIS_URL = os.environ.get("REDIS_URL", "")
+        self.VONAGE_API_KEY = os.environ.get("VONAGE_API_KEY", "")
+        self.VONAGE_API_SECRET = os.environ.get("VONAGE_API_SECRET", "")
+        self.VONAGE_SIGNATURE_SECRET = os.environ.get("VONAGE_SIGNATURE_SECRET", "")
+        self.VONAGE_SIGNATURE_METHOD = os.environ.get("VONAGE_SIGNATURE_METHOD", "sha256")
+        self.VONAGE_REST_HOST = os.environ.get("VONAGE_REST_HOST", "")
+        self.VONAGE_TIMEOUT = int(os.environ.get("VONAGE_TIMEOUT", "10"))
+        self.PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip(
+            "/"
+        )
+        self.SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "5001"))
+        if not self.VONAGE_API_KEY:
+            # No real keys: talk to the local sandbox with its well-known demo credentials.
+            self.VONAGE_API_KEY = "sandbox-key"
+            self.VONAGE_API_SECRET = self.VONAGE_API_SECRET or "sandbox-secret"
+            self.VONAGE_SIGNATURE_SECRET = (
+                self.VONAGE_SIGNATURE_SECRET or "sandbox-signature-secret"
+            )
+            self.VONAGE_REST_HOST = self.VONAGE_REST_HOST or f"127.0.0.1:{self.SANDBOX_PORT}"
+        self.WEBHOOK_MAX_AGE_SECONDS = int(os.environ.get("WEBHOOK_MAX_AGE_SECONDS", "300"))
+        self.SHOW_DEMO_LOGINS = _bool("SHOW_DEMO_LOGINS", self.ENV_NAME == "development")
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", self.ENV_NAME == "production")
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.MAX_CONTENT_LENGTH = 64 * 1024
+        self.RQ_QUEUE = os.environ.get("RQ_QUEUE", "default")
+        self.RQ_SYNC = False
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k.isupper()}

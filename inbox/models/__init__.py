@@ -1,0 +1,38 @@
+from .accounts import (
+    PLAN_ACCELERATOR,
+    PLAN_ESSENTIALS,
+    PRIVILEGE_INBOX,
+    ROLE_ADMIN,
+    ROLE_MAIN_ADMIN,
+    ROLE_STAFF,
+    Account,
+    Clinic,
+    User,
+)
+from .base import get_scoped, scoped, utcnow
+from .conversations import (
+    DIRECTION_IN,
+    DIRECTION_OUT,
+    STATUS_DELIVERED,
+    STATUS_FAILED,
+    STATUS_QUEUED,
+    STATUS_RECEIVED,
+    STATUS_SENDING,
+    STATUS_SENT,
+    STATUS_UNKNOWN,
+    Conversation,
+    Message,
+)
+from .numbers import NUMBER_ACTIVE, NUMBER_RELEASED, NUMBER_RELEASING, InboxNumber
+from .patients import Patient
+
+__all__ = [
+    "Account", "Clinic", "User", "Patient", "InboxNumber", "Conversation", "Message",
+    "PLAN_ACCELERATOR", "PLAN_ESSENTIALS", "PRIVILEGE_INBOX",
+    "ROLE_ADMIN", "ROLE_MAIN_ADMIN", "ROLE_STAFF",
+    "DIRECTION_IN", "DIRECTION_OUT",
+    "STATUS_DELIVERED", "STATUS_FAILED", "STATUS_QUEUED", "STATUS_RECEIVED",
+    "STATUS_SENDING", "STATUS_SENT", "STATUS_UNKNOWN",
+    "NUMBER_ACTIVE", "NUMBER_RELEASED", "NUMBER_RELEASING",
+    "get_scoped", "scoped", "utcnow",
+]  # fmt: skip

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .accounts import Clinic, User
+from .base import TenantMixin, UTCDateTime, utcnow
+from .numbers import InboxNumber
+from .patients import Patient
+
+DIRECTION_IN = "in"
+DIRECTION_OUT = "out"
+
+# Outbound life: queued -> sending -> sent -> delivered | failed; `unknown` when the
+# request left but no answer came back (never silently re-sent).
+STATUS_QUEUED = "queued"
+STATUS_SENDING = "sending"
+STATUS_SENT = "sent"
+STATUS_DELIVERED = "delivered"
+STATUS_FAILED = "failed"
+STATUS_UNKNOWN = "unknown"
+STATUS_RECEIVED = "received"
+
+CARRIER_VONAGE = "vonage"
+
+
+class Conversation(TenantMixin, db.Model):
+    """One patient's thread on one inbox number. Carries what the list shows, so the
+    list never reads `messages`."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("inbox_number_id", "patient_id"),
+        Index(
+            "ix_conversations_list",
+            "account_id",
+            "inbox_number_id",
+            "unread",
+            "last_message_at",
+            "id",
+        ),
+        Index(
+            "ix_conversations_clinic_list",
+            "account_id",
+            "inbox_number_id",
+            "clinic_id",
+            "unread",
+            "last_message_at",
+            "id",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbox_number_id: Mapped[int] = mapped_column(ForeignKey("inbox_numbers.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"))
+    unread: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_message_preview: Mapped[str] = mapped_column(String(200), default="")
+    last_direction: Mapped[str | None] = mapped_column(String(3))
+    has_failed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    patient: Mapped[Patient] = relationship(lazy="joined")
+    clinic: Mapped[Clinic | None] = relationship(lazy="joined")
+    inbox_number: Mapped[InboxNumber] = relationship()
+
+
+class Message(TenantMixin, db.Model):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("carrier", "carrier_message_id"),
+        Index("ix_messages_thread", "conversation_id", "sent_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    direction: Mapped[str] = mapped_column(String(3))
+    body: Mapped[str] = mapped_column(Text)
+    from_number: Mapped[str] = mapped_column(String(20))
+    to_number: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    carrier: Mapped[str] = mapped_column(String(20), default=CARRIER_VONAGE)
+    carrier_message_id: Mapped[str | None] = mapped_column(String(64))
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    error_text: Mapped[str | None] = mapped_column(String(255))
+    segments: Mapped[int] = mapped_column(Integer, default=1)
+    encoding: Mapped[str] = mapped_column(String(8), default="GSM-7")
+    sent_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The time the thread is ordered by: the carrier's timestamp for inbound texts,
+    # the moment staff pressed Send for outbound ones.
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    sent_by: Mapped[User | None] = relationship(lazy="joined")
+    conversation: Mapped[Conversation] = relationship()

@@ -1,0 +1,102 @@
+"""What the sandbox remembers: numbers owned per API key, the texts it carried,
+the patient phonebook, and faults queued by tests."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Area codes the sandbox has inventory for, with a few numbers each.
+INVENTORY_AREAS = (
+    "201", "212", "213", "305", "312", "347", "415", "512", "617", "646", "702", "718",
+    "732", "773", "818", "917", "973",
+)  # fmt: skip
+
+
+def inventory(area_code: str) -> list[str]:
+    """Deterministic available numbers (digits, country code 1) for an area code."""
+    if area_code not in INVENTORY_AREAS:
+        return []
+    return [f"1{area_code}555{n:04d}" for n in range(130, 142)]
+
+
+@dataclass
+class Fault:
+    kind: str  # http500 | http503 | http429 | throttle | timeout | drop | sold | error
+    path: str = "/sms/json"
+    seconds: float = 0.0
+
+
+@dataclass
+class SandboxState:
+    api_key: str = "sandbox-key"
+    api_secret: str = "sandbox-secret"
+    signature_secret: str = "sandbox-signature-secret"
+    signature_method: str = "sha256"
+    # Where receipts go when a send names no callback, and inbound when a number has no moHttpUrl.
+    default_status_url: str | None = None
+    default_inbound_url: str | None = None
+    inbound_method: str = "POST"  # GET | POST | POST-JSON
+    receipt_status: str = "delivered"  # delivered | failed | none
+    receipt_err_code: str = "0"
+    receipt_delay: float = 0.05
+    path: Path | None = None
+
+    owned: dict[str, dict] = field(default_factory=dict)  # digits -> {country, moHttpUrl}
+    phonebook: dict[str, str] = field(default_factory=dict)  # digits -> name
+    messages: list[dict] = field(default_factory=list)
+    requests: list[dict] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    _counter: int = 0
+
+    # --- persistence (dev only; tests keep it in memory) ---------------------------------
+    def load(self) -> None:
+        if self.path and self.path.exists():
+            data = json.loads(self.path.read_text())
+            self.owned = data.get("owned", {})
+            self.phonebook = data.get("phonebook", {})
+            self.messages = data.get("messages", [])[-500:]
+
+    def save(self) -> None:
+        if not self.path:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps(
+                {"owned": self.owned, "phonebook": self.phonebook, "messages": self.messages[-500:]}
+            )
+        )
+        tmp.replace(self.path)
+
+    # --- helpers ---------------------------------------------------------------------------
+    def next_id(self) -> str:
+        with self.lock:
+            self._counter += 1
+            return f"SBX{int(time.time() * 1000):X}{self._counter:06X}"
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            for i, fault in enumerate(self.faults):
+                if fault.path == path:
+                    return self.faults.pop(i)
+        return None
+
+    def record_request(self, method: str, path: str, params: dict) -> None:
+        with self.lock:
+            self.requests.append({"method": method, "path": path, "params": params})
+
+    def reset(self) -> None:
+        with self.lock:
+            self.owned.clear()
+            self.phonebook.clear()
+            self.messages.clear()
+            self.requests.clear()
+            self.faults.clear()
+            self.receipt_status = "delivered"
+            self.receipt_err_code = "0"
+            self.inbound_method = "POST"

@@ -1,0 +1,61 @@
+"""Phone numbers: parsed and formatted by `phonenumbers`, never by hand."""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+
+DEFAULT_REGION = "US"
+_SMS_TYPES = {
+    PhoneNumberType.MOBILE,
+    PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    PhoneNumberType.VOIP,
+}
+
+
+class InvalidPhone(ValueError):
+    """A number a person typed that is not a phone number we can text."""
+
+
+def parse(raw: str, region: str = DEFAULT_REGION) -> phonenumbers.PhoneNumber:
+    try:
+        number = phonenumbers.parse((raw or "").strip(), region)
+    except NumberParseException as exc:
+        raise InvalidPhone(f"“{raw}” is not a phone number.") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhone(f"“{raw}” is not a valid phone number.")
+    return number
+
+
+def normalize(raw: str, region: str = DEFAULT_REGION) -> str:
+    """Any common format -> E.164 ('+14155550100'); raises InvalidPhone."""
+    return phonenumbers.format_number(parse(raw, region), PhoneNumberFormat.E164)
+
+
+def can_receive_sms(e164: str) -> bool:
+    try:
+        number = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in _SMS_TYPES
+
+
+def display(e164: str | None) -> str:
+    """'+12125550134' -> '(212) 555-0134' (international format outside the US)."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return e164
+    if number.country_code == 1:
+        return phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+
+
+def national_digits(e164: str) -> str:
+    """'+12125550134' -> '2125550134', what staff type when they search."""
+    try:
+        return str(phonenumbers.parse(e164, None).national_number)
+    except NumberParseException:
+        return "".join(ch for ch in e164 if ch.isdigit())

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+from ..services.auth import authenticate
+from ..services.demo import DEMO_LOGINS, DEMO_PASSWORD
+
+bp = Blueprint("auth", __name__)
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+def _safe_next(target: str | None) -> str | None:
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = authenticate(form.email.data, form.password.data)
+        if user is None:
+            error = "That email and password do not match an account."
+        else:
+            session.clear()  # a fresh session at login: no fixation
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
+    elif request.method == "POST":
+        error = "Enter your email and password."
+    demo = DEMO_LOGINS if current_app.config["SHOW_DEMO_LOGINS"] else []
+    status = 401 if error else 200
+    return (
+        render_template(
+            "auth/login.html", form=form, error=error, demo=demo, demo_password=DEMO_PASSWORD
+        ),
+        status,
+    )
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))

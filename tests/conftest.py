@@ -1,0 +1,185 @@
+"""Shared fixtures. One suite, two backends: embedded defaults (SQLite + an embedded
+redis-server) unless DATABASE_URL / REDIS_URL point at real servers."""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+_TMP = Path(tempfile.mkdtemp(prefix="clinic-inbox-tests-"))
+os.environ["INSTANCE_PATH"] = str(_TMP / "instance")
+os.environ.setdefault("APP_ENV", "test")
+
+from flask.testing import FlaskClient  # noqa: E402
+from flask_migrate import upgrade  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
+
+from inbox import create_app, embedded_redis  # noqa: E402
+from inbox.broker import get_redis  # noqa: E402
+from inbox.extensions import db  # noqa: E402
+from inbox.sandbox import SandboxServer, SandboxState  # noqa: E402
+
+API_KEY, API_SECRET, SIG_SECRET = "test-key", "test-secret", "test-signature-secret"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not os.environ.get("REDIS_URL"):
+        embedded_redis.stop(_TMP / "redis")
+    shutil.rmtree(_TMP, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return os.environ.get("REDIS_URL") or embedded_redis.ensure_running(_TMP / "redis")
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"sqlite:///{_TMP / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> SandboxServer:
+    state = SandboxState(
+        api_key=API_KEY,
+        api_secret=API_SECRET,
+        signature_secret=SIG_SECRET,
+        signature_method="sha256",
+        receipt_delay=0.02,
+    )
+    server = SandboxServer(state).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def app(database_url, redis_url, sandbox):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "REDIS_URL": redis_url,
+            "VONAGE_API_KEY": API_KEY,
+            "VONAGE_API_SECRET": API_SECRET,
+            "VONAGE_SIGNATURE_SECRET": SIG_SECRET,
+            "VONAGE_SIGNATURE_METHOD": "sha256",
+            "VONAGE_REST_HOST": sandbox.host,
+            "VONAGE_TIMEOUT": 2,
+            "SHOW_DEMO_LOGINS": True,
+            "RQ_QUEUE": "test",
+        }
+    )
+    with app.app_context():
+        if database_url.startswith("postgresql"):
+            with db.engine.begin() as conn:
+                conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        upgrade()  # the real migrations, on SQLite and PostgreSQL alike
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    import threading
+
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    app.config["PUBLIC_BASE_URL"] = base
+    sandbox.state.default_status_url = f"{base}/webhooks/vonage/status"
+    sandbox.state.default_inbound_url = f"{base}/webhooks/vonage/inbound"
+    yield app
+    server.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _clean(request):
+    """Every test starts from empty tables, an empty queue and a fresh sandbox."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app = request.getfixturevalue("app")
+    sandbox = request.getfixturevalue("sandbox")
+    with app.app_context():
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        db.session.commit()
+        get_redis(app).flushdb()
+    sandbox.state.reset()
+    yield
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+@pytest.fixture
+def demo(ctx, sandbox):
+    """The demo practices, with the Glow number owned at the sandbox and pointed here."""
+    from inbox.services import demo as demo_service
+    from inbox.services import messaging, numbers
+
+    account, _ = demo_service.seed_demo()
+    numbers.connect(messaging.active_number(account.id))
+    return account
+
+
+class IsolatedClient(FlaskClient):
+    """Each request runs in its own contexts, as in production: its own app context,
+    DB session and `g`, not the test's."""
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+@pytest.fixture
+def client(app):
+    app.test_client_class = IsolatedClient
+    return app.test_client()
+
+
+def fresh() -> None:
+    """End the test's DB transaction so it sees what requests and jobs committed."""
+    db.session.rollback()
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'"X-CSRFToken": "([^"]+)"', html
+    )
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login(client, email: str, password: str = "demo1234"):
+    token = csrf_token(client)
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+def run_jobs(app) -> None:
+    """Work the queue in-process, as the RQ worker would, until it is empty."""
+    from rq import SimpleWorker
+
+    import workers.jobs
+
+    workers.jobs._app = app
+    worker = SimpleWorker([app.config["RQ_QUEUE"]], connection=get_redis(app))
+    worker.work(burst=True)
+
+
+def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    return predicate()

@@ -1,0 +1,152 @@
+"""A patient's reply comes back: signed webhook -> dedupe -> routing -> unread."""
+
+import json
+import time
+import uuid
+
+import requests
+from sqlalchemy import func, select
+
+from inbox.extensions import db
+from inbox.models import Conversation, Message, Patient
+from inbox.sandbox import send_inbound, sign_params
+from tests.conftest import fresh, login
+
+AVA = "19175550100"  # the first demo patient
+OURS = "12125550134"
+
+
+def _params(**overrides) -> dict:
+    params = {
+        "msisdn": AVA,
+        "to": OURS,
+        "messageId": uuid.uuid4().hex[:16].upper(),
+        "text": "Can I come at 4 instead?",
+        "type": "text",
+        "keyword": "CAN",
+        "message-timestamp": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "timestamp": str(int(time.time())),
+        "nonce": str(uuid.uuid4()),
+    }
+    params.update(overrides)
+    return params
+
+
+def _url(app) -> str:
+    return app.config["PUBLIC_BASE_URL"] + "/webhooks/vonage/inbound"
+
+
+def _count(model=Message) -> int:
+    fresh()
+    return db.session.scalar(select(func.count(model.id)))
+
+
+def test_patient_phone_reply_lands_unread(app, demo, sandbox):
+    before = _count()
+    assert send_inbound(sandbox.state, AVA, OURS, "Running 5 minutes late!") == 200
+    assert _count() == before + 1
+    message = db.session.scalars(select(Message).order_by(Message.id.desc())).first()
+    assert (message.direction, message.status, message.body) == (
+        "in",
+        "received",
+        "Running 5 minutes late!",
+    )
+    assert (message.from_number, message.to_number) == ("+" + AVA, "+" + OURS)
+    conv = db.session.get(Conversation, message.conversation_id)
+    assert conv.unread and conv.patient.first_name == "Ava"
+    assert conv.last_message_preview == "Running 5 minutes late!"
+
+
+def test_the_same_webhook_three_times_creates_one_message(app, demo, sandbox):
+    signed = sign_params(sandbox.state, _params())
+    before = _count()
+    codes = [requests.post(_url(app), data=signed, timeout=5).status_code for _ in range(3)]
+    assert codes == [200, 200, 200]
+    assert _count() == before + 1
+
+
+def test_get_form_and_json_are_all_accepted(app, demo, sandbox):
+    before = _count()
+    assert (
+        requests.get(_url(app), params=sign_params(sandbox.state, _params()), timeout=5).status_code
+        == 200
+    )
+    assert (
+        requests.post(_url(app), data=sign_params(sandbox.state, _params()), timeout=5).status_code
+        == 200
+    )
+    r = requests.post(_url(app), json=sign_params(sandbox.state, _params()), timeout=5)
+    assert r.status_code == 200
+    assert _count() == before + 3
+
+
+def test_forged_signature_is_refused_and_stores_nothing(app, demo, sandbox):
+    signed = sign_params(sandbox.state, _params())
+    signed["text"] = "Tampered"
+    before = _count()
+    assert requests.post(_url(app), data=signed, timeout=5).status_code == 401
+    unsigned = _params()
+    assert requests.post(_url(app), data=unsigned, timeout=5).status_code == 401
+    assert _count() == before
+
+
+def test_stale_signed_webhook_is_refused(app, demo, sandbox):
+    old = sign_params(sandbox.state, _params(timestamp=str(int(time.time()) - 3600)))
+    assert requests.post(_url(app), data=old, timeout=5).status_code == 401
+
+
+def test_unknown_to_number_answers_200_and_stores_nothing(app, demo, sandbox):
+    before = _count()
+    signed = sign_params(sandbox.state, _params(to="13125550100"))
+    assert requests.post(_url(app), data=signed, timeout=5).status_code == 200
+    assert _count() == before
+
+
+def test_empty_check_request_answers_200(app, demo):
+    assert requests.get(_url(app), timeout=5).status_code == 200
+
+
+def test_malformed_bodies_get_400_never_500(app, demo, sandbox):
+    url = _url(app)
+    r = requests.post(
+        url, data="{not json", headers={"Content-Type": "application/json"}, timeout=5
+    )
+    assert r.status_code == 400
+    r = requests.post(
+        url, data=json.dumps([1, 2]), headers={"Content-Type": "application/json"}, timeout=5
+    )
+    assert r.status_code == 400
+    missing = sign_params(sandbox.state, {"msisdn": AVA, "timestamp": str(int(time.time()))})
+    assert requests.post(url, data=missing, timeout=5).status_code == 400
+    bad_number = sign_params(sandbox.state, _params(msisdn="not-a-number"))
+    assert requests.post(url, data=bad_number, timeout=5).status_code == 400
+
+
+def test_unknown_sender_gets_a_flagged_conversation(app, demo, sandbox, client):
+    assert send_inbound(sandbox.state, "16465559999", OURS, "Hi, is this the spa?") == 200
+    fresh()
+    patient = db.session.scalars(select(Patient).where(Patient.phone == "+16465559999")).one()
+    assert patient.unknown_sender
+    conv = db.session.scalars(
+        select(Conversation).where(Conversation.patient_id == patient.id)
+    ).one()
+    assert conv.unread
+    login(client, "staff@glow.test")
+    html = client.get("/inbox").get_data(as_text=True)
+    assert "(646) 555-9999" in html and "Unknown sender" in html
+
+
+def test_thread_is_ordered_by_carrier_timestamp(app, demo, sandbox, client):
+    late = _params(text="second", **{"message-timestamp": "2030-01-01 10:00:05"})
+    early = _params(text="first", **{"message-timestamp": "2030-01-01 10:00:01"})
+    for p in (late, early):  # arrive out of order
+        requests.post(_url(app), data=sign_params(sandbox.state, p), timeout=5)
+    fresh()
+    conv = db.session.scalars(
+        select(Conversation).join(Patient).where(Patient.phone == "+" + AVA)
+    ).one()
+    login(client, "staff@glow.test")
+    html = client.get(f"/inbox/c/{conv.id}").get_data(as_text=True)
+    thread = html[html.index('id="messages"') :]
+    assert thread.index(">first<") < thread.index(">second<")
+    assert conv.last_message_preview == "second"

@@ -1,0 +1,38 @@
+import pytest
+
+from inbox import carrier
+from inbox.services import phones
+
+
+@pytest.mark.parametrize(
+    "raw", ["(917) 555-0199", "917.555.0199", "917-555-0199", "+1 917 555 0199", "19175550199"]
+)
+def test_normalize_common_formats(raw):
+    assert phones.normalize(raw) == "+19175550199"
+
+
+@pytest.mark.parametrize("raw", ["", "hello", "555", "+1 000 000 0000", "12345678901234567"])
+def test_normalize_rejects_with_clear_message(raw):
+    with pytest.raises(phones.InvalidPhone) as err:
+        phones.normalize(raw)
+    assert "not a" in str(err.value)
+
+
+def test_display():
+    assert phones.display("+12125550134") == "(212) 555-0134"
+    assert phones.display("+447700900123").startswith("+44 ")
+    assert phones.national_digits("+12125550134") == "2125550134"
+
+
+def test_wire_digits_only_at_the_edge():
+    assert carrier.to_wire("+14155550100") == "14155550100"
+    assert carrier.from_wire("14155550100") == "+14155550100"
+    for bad in ("", "+0123", "abc", "1" * 16):
+        with pytest.raises(ValueError):
+            carrier.from_wire(bad)
+
+
+def test_carrier_timestamp_is_utc():
+    ts = carrier.parse_timestamp("2026-11-27 09:41:00")
+    assert ts.isoformat() == "2026-11-27T09:41:00+00:00"
+    assert carrier.parse_timestamp("yesterday") is None

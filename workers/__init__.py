@@ -1,0 +1,1 @@
+"""RQ job functions: thin wrappers that call the same services as the views."""
