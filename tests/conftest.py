@@ -99,7 +99,7 @@ def app(database_url, redis_url, sandbox):
 @pytest.fixture(autouse=True)
 def _clean(request):
     """Every test starts from empty tables, an empty queue and a fresh sandbox."""
-    if "app" not in request.fixturenames:
+    if "app" not in request.fixturenames or request.node.get_closest_marker("e2e"):
         yield
         return
     app = request.getfixturevalue("app")

@@ -1,0 +1,170 @@
+"""Real processes for browser tests: gunicorn (2 workers), an RQ worker, the Vonage
+sandbox, and Redis; Playwright drives Debian's Chromium (never a downloaded browser)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from inbox.broker import get_redis
+from inbox.extensions import db
+from tests.conftest import API_KEY, API_SECRET, SIG_SECRET
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]  # fmt: skip
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+            if not os.path.exists(CHROMIUM):
+                item.add_marker(pytest.mark.skip(reason="Debian's chromium is not installed"))
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+class Stack:
+    """The app as production runs it, on free ports."""
+
+    def __init__(self, database_url: str, redis_url: str) -> None:
+        self.web_port, self.sandbox_port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.web_port}"
+        self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
+        self.tmp = Path(tempfile.mkdtemp(prefix="clinic-inbox-e2e-"))
+        self.env = {
+            **os.environ,
+            "APP_ENV": "test",
+            "SECRET_KEY": "e2e-secret",
+            "INSTANCE_PATH": str(self.tmp),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "RQ_QUEUE": "e2e",
+            "VONAGE_API_KEY": API_KEY,
+            "VONAGE_API_SECRET": API_SECRET,
+            "VONAGE_SIGNATURE_SECRET": SIG_SECRET,
+            "VONAGE_SIGNATURE_METHOD": "sha256",
+            "VONAGE_REST_HOST": f"127.0.0.1:{self.sandbox_port}",
+            "SANDBOX_PORT": str(self.sandbox_port),
+            "PUBLIC_BASE_URL": self.url,
+            "SHOW_DEMO_LOGINS": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.procs: dict[str, subprocess.Popen] = {}
+        bin_dir = Path(sys.executable).parent
+
+        self.commands = {
+            "sandbox": [sys.executable, "-m", "inbox.sandbox"],
+            "web": [str(bin_dir / "gunicorn"), "app:app", "--worker-class", "gthread",
+                    "--workers", "2", "--threads", "16", "--bind", f"127.0.0.1:{self.web_port}",
+                    "--no-control-socket"],
+            "worker": [str(bin_dir / "rq"), "worker", "--with-scheduler", "--worker-class",
+                       "rq.worker.SimpleWorker", "--url", redis_url, "e2e"],
+        }  # fmt: skip
+
+    def start(self, name: str) -> None:
+        log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
+        self.procs[name] = subprocess.Popen(
+            self.commands[name], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
+        proc = self.procs.pop(name, None)
+        if proc and proc.poll() is None:
+            os.killpg(proc.pid, sig)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+
+    def up(self) -> Stack:
+        for name in ("sandbox", "web", "worker"):
+            self.start(name)
+        wait_http(self.sandbox_url + "/_sandbox/state")
+        wait_http(self.url + "/login")
+        seeded = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", "seed-demo"],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert seeded.returncode == 0 and "is connected to" in seeded.stdout, seeded.stdout + (
+            seeded.stderr
+        )
+        return self
+
+    def down(self) -> None:
+        for name in list(self.procs):
+            self.stop(name)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def log(self, name: str) -> str:
+        return (self.tmp / f"{name}.log").read_text(errors="replace")
+
+    def sandbox_state(self) -> dict:
+        return requests.get(self.sandbox_url + "/_sandbox/state", timeout=5).json()
+
+
+@pytest.fixture(scope="module")
+def stack(app, database_url, redis_url):
+    with app.app_context():
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        db.session.commit()
+        get_redis(app).flushdb()
+    s = Stack(database_url, redis_url)
+    try:
+        yield s.up()
+    finally:
+        s.down()
+
+
+def login(page, stack: Stack, email: str, password: str = "demo1234") -> None:
+    page.goto(stack.url + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def screenshot(page, name: str) -> None:
+    """Save into docs/screenshots when SAVE_SCREENSHOTS=1 (the README shows them)."""
+    if os.environ.get("SAVE_SCREENSHOTS"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))

@@ -1,0 +1,81 @@
+"""`make dev` on a machine with no Redis and no PostgreSQL: the runner migrates, seeds,
+starts web + worker + embedded Redis + sandbox, serves the login page, and Ctrl+C stops
+everything it started."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from tests.e2e.conftest import ROOT, free_port
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_dev_runner_serves_login_and_stops_cleanly():
+    tmp = Path(tempfile.mkdtemp(prefix="clinic-inbox-dev-"))
+    port, sandbox_port = free_port(), free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_URL", "REDIS_URL", "VONAGE_", "PUBLIC_BASE_URL"))
+    }
+    env.update(INSTANCE_PATH=str(tmp), PORT=str(port), SANDBOX_PORT=str(sandbox_port))
+    env.pop("APP_ENV", None)
+    log = open(tmp / "dev.log", "w+")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "inbox.devrun"], cwd=ROOT, env=env, stdout=log,
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        page = None
+        while time.monotonic() < deadline:
+            try:
+                page = requests.get(f"http://127.0.0.1:{port}/login", timeout=2)
+                if page.status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.25)
+        assert page is not None and page.status_code == 200, Path(log.name).read_text()
+        assert "Log in" in page.text and "staff@glow.test" in page.text  # demo logins shown
+
+        def announced():
+            return "Patient phone" in Path(log.name).read_text()
+
+        while time.monotonic() < deadline and not announced():
+            time.sleep(0.25)
+        output = Path(log.name).read_text()
+        assert f"http://127.0.0.1:{port}" in output and f"http://127.0.0.1:{sandbox_port}" in output
+        phone = requests.get(f"http://127.0.0.1:{sandbox_port}/", timeout=5)
+        assert "Patient phone" in phone.text and "12125550134" in phone.text
+        assert (tmp / "redis.socket").exists()
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl+C does in a terminal
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+    time.sleep(0.5)
+    assert not _listening(port) and not _listening(sandbox_port)
+    assert not (tmp / "redis.socket").exists() or not _redis_alive(tmp / "redis.socket")
+
+
+def _redis_alive(path: Path) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(unix_socket_path=str(path), socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
