@@ -10,6 +10,15 @@ from .accounts import (
     User,
 )
 from .base import get_scoped, scoped, utcnow
+from .care import (
+    APPOINTMENT_BOOKED,
+    APPOINTMENT_COMPLETED,
+    PAPERWORK_COMPLETED,
+    PAPERWORK_OUTSTANDING,
+    Appointment,
+    PaperworkItem,
+    ReplyTemplate,
+)
 from .conversations import (
     DIRECTION_IN,
     DIRECTION_OUT,
@@ -27,6 +36,8 @@ from .numbers import NUMBER_ACTIVE, NUMBER_RELEASED, NUMBER_RELEASING, InboxNumb
 from .patients import Patient
 
 __all__ = [
+    "APPOINTMENT_BOOKED", "APPOINTMENT_COMPLETED", "PAPERWORK_COMPLETED", "PAPERWORK_OUTSTANDING",
+    "Appointment", "PaperworkItem", "ReplyTemplate",
     "Account", "Clinic", "User", "Patient", "InboxNumber", "Conversation", "Message",
     "PLAN_ACCELERATOR", "PLAN_ESSENTIALS", "PRIVILEGE_INBOX",
     "ROLE_ADMIN", "ROLE_MAIN_ADMIN", "ROLE_STAFF",

@@ -32,6 +32,8 @@ class Account(db.Model):
     inbox_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # The practice's own phone, given in HELP replies.
     contact_phone: Mapped[str | None] = mapped_column(String(20))
+    # The practice's patient portal, for the {portal_link} merge field.
+    portal_url: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     clinics: Mapped[list[Clinic]] = relationship(

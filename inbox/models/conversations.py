@@ -62,6 +62,8 @@ class Conversation(TenantMixin, db.Model):
     last_message_preview: Mapped[str] = mapped_column(String(200), default="")
     last_direction: Mapped[str | None] = mapped_column(String(3))
     has_failed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Mirrors the patient's opt-out so the list's "Opted out" view never joins patients.
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     patient: Mapped[Patient] = relationship(lazy="joined")

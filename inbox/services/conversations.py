@@ -1,17 +1,77 @@
-"""Reading the inbox: the conversation list a user may see, a thread, read/unread."""
+"""Reading the inbox: which conversations a user may see, filtered by view, tab,
+clinic and search; counts; read/unread; the thread."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select, update
 
 from ..extensions import db
-from ..models import Conversation, Message, User, get_scoped, scoped
+from ..models import (
+    DIRECTION_IN,
+    Clinic,
+    Conversation,
+    Message,
+    Patient,
+    User,
+    get_scoped,
+    scoped,
+)
+from . import search_text
 from .messaging import active_number
 
 PAGE_SIZE = 50
+
+VIEWS = {
+    "all": "All conversations",
+    "unread": "Unread",
+    "needs_reply": "Needs reply",
+    "failed": "Failed to deliver",
+    "opted_out": "Opted out",
+}
+TABS = {"unread": "Unread", "read": "Read"}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the user has on screen: view, Unread/Read tab, clinic, search."""
+
+    view: str = "all"
+    tab: str = "unread"
+    clinic_id: int | None = None
+    q: str = ""
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str], user: User) -> Filters:
+        view = args.get("view", "all")
+        view = view if view in VIEWS else "all"
+        tab = args.get("tab", "unread")
+        tab = tab if tab in TABS else "unread"
+        if view == "unread":
+            tab = "unread"
+        clinic_id = None
+        raw_clinic = args.get("clinic", "")
+        if raw_clinic.isdigit() and int(raw_clinic) in {c.id for c in visible_clinics(user)}:
+            clinic_id = int(raw_clinic)
+        q = " ".join((args.get("q") or "").split())[:80]
+        return cls(view, tab, clinic_id, q)
+
+    def args(self, **changes) -> dict[str, str | int]:
+        """Query-string arguments for url_for, leaving out defaults."""
+        f = replace(self, **changes) if changes else self
+        out: dict[str, str | int] = {}
+        if f.view != "all":
+            out["view"] = f.view
+        if f.tab != "unread" or f.view == "unread":
+            out["tab"] = f.tab
+        if f.clinic_id:
+            out["clinic"] = f.clinic_id
+        if f.q:
+            out["q"] = f.q
+        return out
 
 
 @dataclass(frozen=True)
@@ -31,15 +91,26 @@ class Cursor:
         try:
             ts, _, ident = raw.partition("_")
             return cls(datetime.fromtimestamp(float(ts), UTC), int(ident))
-        except (ValueError, OverflowError):
+        except (ValueError, OverflowError, OSError):
             return None
 
 
-def visible(user: User):
-    """Conversations this user may see: their account, the active number, their clinics."""
+# ---- who sees what ----------------------------------------------------------------------
+
+
+def visible_clinics(user: User) -> list[Clinic]:
+    ids = user.visible_clinic_ids()
+    clinics = user.account.clinics
+    return clinics if ids is None else [c for c in clinics if c.id in ids]
+
+
+def visible(user: User) -> Select:
+    """Conversations this user may see: their account, the active number of an enabled
+    Inbox, their clinics."""
     number = active_number(user.account_id) if user.account.inbox_enabled else None
     stmt = scoped(Conversation, user.account_id).where(
-        Conversation.inbox_number_id == (number.id if number else -1)
+        Conversation.inbox_number_id == (number.id if number else -1),
+        Conversation.last_message_at.is_not(None),
     )
     clinic_ids = user.visible_clinic_ids()
     if clinic_ids is not None:
@@ -47,12 +118,55 @@ def visible(user: User):
     return stmt
 
 
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_condition(q: str):
+    """Patients by first or last name prefix, full name, or phone digits in any format."""
+    digits = "".join(ch for ch in q if ch.isdigit())
+    if digits and not any(ch.isalpha() for ch in q):
+        if len(digits) == 11 and digits.startswith("1"):
+            digits = digits[1:]
+        return Patient.phone_digits.like(f"%{_like_escape(digits)}%", escape="\\")
+    key = _like_escape(search_text.fold(q))
+    return or_(
+        Patient.name_search.like(f"{key}%", escape="\\"),
+        Patient.name_search.like(f"%|{key}%", escape="\\"),
+    )
+
+
+def _filtered(user: User, f: Filters, *, tab: bool = True, view: bool = True) -> Select:
+    stmt = visible(user)
+    if f.clinic_id:
+        stmt = stmt.where(Conversation.clinic_id == f.clinic_id)
+    if view:
+        if f.view == "needs_reply":
+            stmt = stmt.where(
+                Conversation.last_direction == DIRECTION_IN, Conversation.opted_out.is_(False)
+            )
+        elif f.view == "failed":
+            stmt = stmt.where(Conversation.has_failed.is_(True))
+        elif f.view == "opted_out":
+            stmt = stmt.where(Conversation.opted_out.is_(True))
+    if f.q:
+        stmt = stmt.where(
+            Conversation.patient_id.in_(
+                select(Patient.id).where(
+                    Patient.account_id == user.account_id, search_condition(f.q)
+                )
+            )
+        )
+    if tab:
+        stmt = stmt.where(Conversation.unread.is_(f.tab == "unread"))
+    return stmt
+
+
 def list_page(
-    user: User, *, unread: bool | None = None, cursor: Cursor | None = None, limit: int = PAGE_SIZE
+    user: User, f: Filters, cursor: Cursor | None = None, limit: int = PAGE_SIZE
 ) -> tuple[list[Conversation], Cursor | None]:
-    stmt = visible(user).where(Conversation.last_message_at.is_not(None))
-    if unread is not None:
-        stmt = stmt.where(Conversation.unread.is_(unread))
+    """One page of the list, newest activity first, by keyset (never OFFSET)."""
+    stmt = _filtered(user, f)
     if cursor is not None:
         stmt = stmt.where(
             or_(
@@ -60,13 +174,8 @@ def list_page(
                 and_(Conversation.last_message_at == cursor.at, Conversation.id < cursor.id),
             )
         )
-    rows = list(
-        db.session.scalars(
-            stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(
-                limit + 1
-            )
-        )
-    )
+    stmt = stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+    rows = list(db.session.scalars(stmt.limit(limit + 1)).unique())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -74,18 +183,56 @@ def list_page(
     return rows, next_cursor
 
 
-def tab_counts(user: User) -> dict[str, int]:
-    """Unread and Read counts in one indexed query."""
-    sub = visible(user).where(Conversation.last_message_at.is_not(None)).subquery()
-    rows = db.session.execute(select(sub.c.unread, func.count()).group_by(sub.c.unread))
+# ---- counts ---------------------------------------------------------------------------
+
+
+def tab_counts(user: User, f: Filters) -> dict[str, int]:
+    """Unread and Read counts for what is on screen, in one indexed query."""
+    sub = _filtered(user, f, tab=False).with_only_columns(Conversation.unread).subquery()
     counts = {"unread": 0, "read": 0}
-    for unread, n in rows:
+    for unread, n in db.session.execute(select(sub.c.unread, func.count()).group_by(sub.c.unread)):
         counts["unread" if unread else "read"] = n
     return counts
 
 
+def menu_counts(user: User, clinic_id: int | None) -> dict[str, int]:
+    """Unread, Needs reply and Failed counts for the left menu, in one query."""
+    f = Filters(clinic_id=clinic_id)
+    sub = (
+        _filtered(user, f, tab=False, view=False)
+        .with_only_columns(
+            Conversation.unread,
+            Conversation.last_direction,
+            Conversation.has_failed,
+            Conversation.opted_out,
+        )  # fmt: skip
+        .subquery()
+    )
+    row = db.session.execute(
+        select(
+            func.coalesce(func.sum(case((sub.c.unread.is_(True), 1), else_=0)), 0),
+            func.coalesce(
+                func.sum(
+                    case(
+                        (and_(sub.c.last_direction == DIRECTION_IN, sub.c.opted_out.is_(False)), 1),
+                        else_=0,
+                    )
+                ),
+                0,
+            ),
+            func.coalesce(func.sum(case((sub.c.has_failed.is_(True), 1), else_=0)), 0),
+        )
+    ).one()
+    return {"unread": int(row[0]), "needs_reply": int(row[1]), "failed": int(row[2])}
+
+
 def unread_count(user: User) -> int:
-    return tab_counts(user)["unread"]
+    """The Inbox tab's badge: unread conversations across every clinic the user may see."""
+    stmt = visible(user).where(Conversation.unread.is_(True)).with_only_columns(Conversation.id)
+    return db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+
+
+# ---- one conversation -------------------------------------------------------------------
 
 
 def get_visible(user: User, conversation_id: int | str) -> Conversation | None:
@@ -115,3 +262,19 @@ def mark(conv: Conversation, *, unread: bool) -> None:
     if conv.unread != unread:
         conv.unread = unread
         db.session.commit()
+
+
+def mark_many(user: User, ids: Iterable[int | str], *, unread: bool) -> int:
+    """Bulk Mark as read / unread, only on conversations the user may see."""
+    wanted = {int(i) for i in ids if str(i).isdigit()}
+    if not wanted:
+        return 0
+    allowed = visible(user).where(Conversation.id.in_(wanted)).with_only_columns(Conversation.id)
+    changed = db.session.execute(
+        update(Conversation)
+        .where(Conversation.id.in_(allowed.scalar_subquery()), Conversation.unread.is_(not unread))
+        .values(unread=unread)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return changed

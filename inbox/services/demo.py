@@ -9,8 +9,12 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import (
+    APPOINTMENT_BOOKED,
+    APPOINTMENT_COMPLETED,
     DIRECTION_IN,
     DIRECTION_OUT,
+    PAPERWORK_COMPLETED,
+    PAPERWORK_OUTSTANDING,
     PLAN_ACCELERATOR,
     PLAN_ESSENTIALS,
     PRIVILEGE_INBOX,
@@ -20,11 +24,14 @@ from ..models import (
     STATUS_FAILED,
     STATUS_RECEIVED,
     Account,
+    Appointment,
     Clinic,
     Conversation,
     InboxNumber,
     Message,
+    PaperworkItem,
     Patient,
+    ReplyTemplate,
     User,
     utcnow,
 )
@@ -96,7 +103,7 @@ def seed_demo() -> tuple[Account, bool]:
 
     glow = Account(
         name="Glow Aesthetics", plan=PLAN_ACCELERATOR, inbox_enabled=True,
-        contact_phone="+12125550100",
+        contact_phone="+12125550100", portal_url="https://portal.glowaesthetics.example",
     )  # fmt: skip
     db.session.add(glow)
     clinics = [
@@ -161,11 +168,16 @@ def seed_demo() -> tuple[Account, bool]:
             prefix = "You: " if direction == DIRECTION_OUT else ""
             conv.last_message_preview = (prefix + body)[:140]
         conv.unread = script[-1][0] == DIRECTION_IN and i % 3 != 2
+        if i == 12:  # said STOP last week
+            patient.opted_out_at = at
+            conv.opted_out = True
         if i == 9:
             message.status = STATUS_FAILED
             message.error_code = "3"
             message.error_text = "The number is not active"
             conv.has_failed = True
+
+    _care(glow, patients, clinics, rng, now)
 
     fresh = Account(name="Fresh Face Clinic", plan=PLAN_ESSENTIALS, inbox_enabled=False)
     db.session.add(fresh)
@@ -173,6 +185,61 @@ def seed_demo() -> tuple[Account, bool]:
     _user(fresh, "admin@fresh.test", "Alex Kim", ROLE_MAIN_ADMIN, [PRIVILEGE_INBOX])
     db.session.commit()
     return glow, True
+
+
+SERVICES = [
+    ("Botox – forehead & crow's feet", "Dr. Lena Ortiz"),
+    ("HydraFacial", "Mia Brooks, LE"),
+    ("Dermal filler – lips", "Dr. Lena Ortiz"),
+    ("Laser hair removal", "Jordan Vega"),
+    ("Microneedling with PRP", "Mia Brooks, LE"),
+    ("Chemical peel", "Jordan Vega"),
+]
+FORMS = ["Medical history", "Consent – neurotoxin", "Photo release", "Consent – laser"]
+TEMPLATES = [
+    ("Paperwork reminder", "paperwork",
+     "Hi {first_name}, this is {clinic_name}. Before your visit, please log in to your portal "
+     "and complete your outstanding forms: {portal_link}"),
+    ("Appointment confirmation", "appointment",
+     "Hi {first_name}, you're booked for {next_appointment}. Reply here if you need to change it."),
+    ("Running late", "general",
+     "Hi {first_name}, no problem, we'll see you soon at {clinic_name}!"),
+    ("Aftercare check-in", "general",
+     "Hi {first_name}, how are you feeling after your treatment? Reply with any questions."),
+]  # fmt: skip
+
+
+def _care(account: Account, patients: list[Patient], clinics, rng, now) -> None:
+    """Appointments, paperwork and saved replies, so profiles and timelines have substance."""
+    for i, (name, kind, body) in enumerate(TEMPLATES):
+        db.session.add(ReplyTemplate(account=account, name=name, kind=kind, body=body, position=i))
+    for i, patient in enumerate(patients):
+        for j in range(rng.randint(1, 3)):
+            service, provider = SERVICES[(i + j) % len(SERVICES)]
+            past = j > 0
+            starts = now + timedelta(days=rng.randint(1, 20) * (-3 if past else 1))
+            starts = starts.replace(
+                minute=(0, 15, 30, 45)[rng.randint(0, 3)], second=0, microsecond=0
+            )
+            db.session.add(
+                Appointment(
+                    account=account, patient_id=patient.id, clinic=patient.home_clinic,
+                    starts_at=starts,
+                    service=service, provider=provider,
+                    status=APPOINTMENT_COMPLETED if past else APPOINTMENT_BOOKED,
+                    created_at=starts - timedelta(days=rng.randint(5, 30)),
+                )
+            )  # fmt: skip
+        requested = now - timedelta(days=rng.randint(1, 14))
+        done = i % 3 != 0
+        db.session.add(
+            PaperworkItem(
+                account=account, patient_id=patient.id, name=FORMS[i % len(FORMS)],
+                requested_at=requested,
+                status=PAPERWORK_COMPLETED if done else PAPERWORK_OUTSTANDING,
+                completed_at=requested + timedelta(hours=rng.randint(2, 48)) if done else None,
+            )
+        )  # fmt: skip
 
 
 def phonebook(account: Account) -> dict[str, str]:

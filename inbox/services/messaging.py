@@ -10,7 +10,7 @@ from datetime import datetime
 import redis
 from flask import current_app
 from rq import Retry
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import carrier, events
@@ -28,12 +28,14 @@ from ..models import (
     STATUS_SENT,
     STATUS_UNKNOWN,
     Account,
+    Clinic,
     Conversation,
     InboxNumber,
     Message,
     Patient,
     User,
     get_scoped,
+    scoped,
     utcnow,
 )
 from . import phones, segments
@@ -137,6 +139,68 @@ def queue_outbound(*, user: User, conversation_id: int, body: str) -> Message:
     return message
 
 
+def compose(
+    *,
+    user: User,
+    clinic_id: int | str | None,
+    body: str,
+    patient_id: int | str | None = None,
+    phone: str | None = None,
+) -> Message:
+    """New message: to a patient picked by name, or to a typed number; opens (or starts)
+    that patient's conversation on the inbox number, filed under the chosen clinic."""
+    account: Account = user.account
+    number = active_number(account.id)
+    if not account.inbox_enabled or number is None:
+        raise SendRefused("The Inbox is turned off for this account.")
+    allowed = user.visible_clinic_ids()
+    clinic = get_scoped(Clinic, clinic_id, account.id)
+    if clinic is None or (allowed is not None and clinic.id not in allowed):
+        raise SendRefused("Pick the clinic this conversation belongs to.")
+    validate_body(body)
+    if patient_id:
+        patient = get_scoped(Patient, patient_id, account.id)
+        if patient is None or (allowed is not None and patient.home_clinic_id not in allowed):
+            raise SendRefused("That patient was not found.")
+    elif phone and phone.strip():
+        try:
+            e164 = phones.normalize(phone)
+        except phones.InvalidPhone as exc:
+            raise SendRefused(str(exc)) from exc
+        if not phones.can_receive_sms(e164):
+            raise SendRefused(f"{phones.display(e164)} cannot receive text messages.")
+        patient = db.session.scalars(
+            scoped(Patient, account.id).where(Patient.phone == e164)
+        ).first()
+        if patient is None:
+            patient = Patient(
+                account_id=account.id,
+                phone=e164,
+                phone_digits=phones.national_digits(e164),
+                home_clinic_id=clinic.id,
+            )
+            db.session.add(patient)
+            db.session.flush()
+    else:
+        raise SendRefused("Pick a patient, or type their mobile number.")
+    conv = db.session.scalars(
+        select(Conversation).where(
+            Conversation.inbox_number_id == number.id, Conversation.patient_id == patient.id
+        )
+    ).first()
+    if conv is None:
+        conv = Conversation(
+            account_id=account.id,
+            inbox_number_id=number.id,
+            patient_id=patient.id,
+            clinic_id=clinic.id,
+            opted_out=patient.opted_out,
+        )
+        db.session.add(conv)
+        db.session.flush()
+    return queue_outbound(user=user, conversation_id=conv.id, body=body)
+
+
 def enqueue_send(message_id: int) -> bool:
     """Hand the message to a worker. If Redis is down the row stays queued for the sweep."""
     try:
@@ -214,6 +278,9 @@ def deliver(message_id: int, *, final_attempt: bool = False) -> str:
     )
     db.session.commit()
     db.session.refresh(message)
+    if message.conversation.has_failed:
+        refresh_failed_flag(message.conversation)
+        db.session.commit()
     _publish_status(message)
     return message.status
 
@@ -227,6 +294,40 @@ def _fail(message: Message, code: str | None, reason: str) -> str:
     db.session.commit()
     _publish_status(message)
     return message.status
+
+
+def refresh_failed_flag(conv: Conversation) -> None:
+    """The list's failure mark: some outbound text of this thread is still failed."""
+    conv.has_failed = bool(
+        db.session.scalar(
+            select(
+                exists().where(Message.conversation_id == conv.id, Message.status == STATUS_FAILED)
+            )
+        )
+    )
+
+
+def retry(*, user: User, message_id: int) -> Message:
+    """Send a failed (or unconfirmed) text again, as the same message."""
+    message = get_scoped(Message, message_id, user.account_id)
+    if message is None or message.direction != DIRECTION_OUT:
+        raise LookupError("message")
+    if message.status not in (STATUS_FAILED, STATUS_UNKNOWN):
+        raise SendRefused("Only a failed text can be sent again.")
+    conv = message.conversation
+    number = active_number(user.account_id)
+    if not user.account.inbox_enabled or number is None or number.id != conv.inbox_number_id:
+        raise SendRefused("This conversation belongs to a number that is no longer active.")
+    if conv.patient.opted_out:
+        raise SendRefused("The patient has opted out of texts; it cannot be sent again.")
+    message.status = STATUS_QUEUED
+    message.error_code = message.error_text = None
+    message.status_changed_at = utcnow()
+    refresh_failed_flag(conv)
+    db.session.commit()
+    enqueue_send(message.id)
+    _publish_status(message)
+    return message
 
 
 def _publish_status(message: Message) -> None:

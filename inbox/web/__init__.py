@@ -2,9 +2,10 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import auth, conversations, home, webhooks
+    from . import auth, conversations, home, patients, webhooks
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(conversations.bp)
+    app.register_blueprint(patients.bp)
     app.register_blueprint(webhooks.bp)

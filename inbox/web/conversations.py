@@ -1,4 +1,6 @@
-"""The Inbox: conversation list, thread, composer. Thin: parse, call a service, render."""
+"""The Inbox workspace. Thin: parse the request, call a service, render. Every list,
+tab, filter and search answers an htmx request with a fragment and anything else with
+the full page, so links, reload and back work without JavaScript."""
 
 from __future__ import annotations
 
@@ -6,41 +8,67 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..services import conversations as convs
-from ..services import messaging
+from ..services import messaging, patients, segments, templates
+from ..services.conversations import Cursor, Filters
 from ..services.messaging import SendRefused
 from .guards import inbox_required
 
 bp = Blueprint("conversations", __name__, url_prefix="/inbox")
 
-TABS = ("unread", "read")
+
+def _htmx_target() -> str | None:
+    return request.headers.get("HX-Target") if request.headers.get("HX-Request") else None
 
 
-def _tab() -> str:
-    tab = request.args.get("tab", "unread")
-    return tab if tab in TABS else "unread"
-
-
-def _page_context(tab: str, open_conv=None, composer_error=None, draft=""):
-    rows, cursor = convs.list_page(current_user, unread=(tab == "unread"))
-    return dict(
-        tab=tab,
-        rows=rows,
-        cursor=cursor,
-        counts=convs.tab_counts(current_user),
-        number=messaging.active_number(current_user.account_id),
-        conv=open_conv,
-        messages=convs.thread(open_conv) if open_conv else [],
-        composer_error=composer_error,
-        draft=draft,
-    )
+def _filters() -> Filters:
+    source = request.form if request.method == "POST" else request.args
+    return Filters.from_args(source, current_user)
 
 
 def _inbox_off():
     if not current_user.account.inbox_enabled or not messaging.active_number(
         current_user.account_id
     ):
-        return render_template("inbox/off.html"), 200
+        return render_template("inbox/off.html")
     return None
+
+
+def _workspace(f: Filters, conv=None, **extra) -> dict:
+    rows, cursor = convs.list_page(current_user, f)
+    return dict(
+        f=f,
+        rows=rows,
+        cursor=cursor,
+        counts=convs.tab_counts(current_user, f),
+        menu=convs.menu_counts(current_user, f.clinic_id),
+        clinics=convs.visible_clinics(current_user),
+        number=messaging.active_number(current_user.account_id),
+        **(_thread_context(conv, **extra) if conv else {"conv": None}),
+    )
+
+
+def _thread_context(conv, composer_error=None, draft="", tq="") -> dict:
+    return dict(
+        conv=conv,
+        messages=convs.thread(conv),
+        templates=templates.for_conversation(conv),
+        paperwork=patients.outstanding_paperwork(conv.patient),
+        composer_error=composer_error,
+        draft=draft,
+        tq=tq,
+    )
+
+
+def _counts_oob(f: Filters) -> dict:
+    """What changes around the list when read state changes: tab counts, menu, badge."""
+    return dict(
+        f=f,
+        counts=convs.tab_counts(current_user, f),
+        menu=convs.menu_counts(current_user, f.clinic_id),
+        clinics=convs.visible_clinics(current_user),
+        nav_unread=convs.unread_count(current_user),
+        oob=True,
+    )
 
 
 @bp.get("")
@@ -48,7 +76,11 @@ def _inbox_off():
 def index():
     if (off := _inbox_off()) is not None:
         return off
-    return render_template("inbox/index.html", **_page_context(_tab()))
+    f = _filters()
+    if _htmx_target() == "list-body":
+        ctx = _workspace(f)
+        return render_template("inbox/_list_swap.html", **ctx)
+    return render_template("inbox/index.html", **_workspace(f))
 
 
 @bp.get("/list")
@@ -56,13 +88,9 @@ def index():
 def list_rows():
     if (off := _inbox_off()) is not None:
         return off
-    tab = _tab()
-    rows, cursor = convs.list_page(
-        current_user,
-        unread=(tab == "unread"),
-        cursor=convs.Cursor.decode(request.args.get("after")),
-    )
-    return render_template("inbox/_rows.html", rows=rows, cursor=cursor, tab=tab, conv=None)
+    f = _filters()
+    rows, cursor = convs.list_page(current_user, f, Cursor.decode(request.args.get("after")))
+    return render_template("inbox/_rows.html", rows=rows, cursor=cursor, f=f, conv=None)
 
 
 @bp.get("/c/<int:conversation_id>")
@@ -70,12 +98,15 @@ def list_rows():
 def show(conversation_id: int):
     conv = convs.get_visible(current_user, conversation_id) or abort(404)
     convs.mark(conv, unread=False)
-    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "thread-pane":
-        return render_template("inbox/_thread.html", conv=conv, messages=convs.thread(conv))
-    tab = request.args.get("tab", "read")
-    return render_template(
-        "inbox/index.html", **_page_context(tab if tab in TABS else "read", conv)
-    )
+    f = _filters()
+    tq = " ".join(request.args.get("tq", "").split())[:80]
+    if _htmx_target() == "messages":  # search inside the thread
+        return render_template("inbox/_thread.html", **_thread_context(conv, tq=tq), f=f)
+    if _htmx_target() == "thread-pane":
+        return render_template(
+            "inbox/_thread_swap.html", **_thread_context(conv, tq=tq), **_counts_oob(f), c=conv
+        )
+    return render_template("inbox/index.html", **_workspace(f, conv, tq=tq))
 
 
 @bp.post("/c/<int:conversation_id>/messages")
@@ -88,23 +119,110 @@ def send(conversation_id: int):
         messaging.queue_outbound(user=current_user, conversation_id=conv.id, body=body)
     except SendRefused as exc:
         error = str(exc)
-    if request.headers.get("HX-Request"):
-        return render_template(
-            "inbox/_thread.html",
-            conv=conv,
-            messages=convs.thread(conv),
-            composer_error=error,
-            draft=body if error else "",
-        )
+    f = _filters()
+    if _htmx_target():
+        ctx = _thread_context(conv, composer_error=error, draft=body if error else "")
+        return render_template("inbox/_thread_swap.html", **ctx, **_counts_oob(f), c=conv)
     if error:
-        ctx = _page_context("read", conv, composer_error=error, draft=body)
-        return render_template("inbox/index.html", **ctx), 422
-    return redirect(url_for("conversations.show", conversation_id=conv.id))
+        return render_template(
+            "inbox/index.html", **_workspace(f, conv, composer_error=error, draft=body)
+        ), 422
+    return redirect(url_for("conversations.show", conversation_id=conv.id, **f.args()))
 
 
-@bp.post("/c/<int:conversation_id>/unread")
+@bp.post("/c/<int:conversation_id>/read-state")
 @inbox_required
-def mark_unread(conversation_id: int):
+def read_state(conversation_id: int):
     conv = convs.get_visible(current_user, conversation_id) or abort(404)
-    convs.mark(conv, unread=True)
-    return redirect(url_for("conversations.index", tab="unread"))
+    convs.mark(conv, unread=request.form.get("unread") == "1")
+    f = _filters()
+    if _htmx_target():
+        return render_template(
+            "inbox/_thread_swap.html", **_thread_context(conv), **_counts_oob(f), c=conv
+        )
+    return redirect(url_for("conversations.index", **f.args()))
+
+
+@bp.post("/bulk")
+@inbox_required
+def bulk():
+    f = _filters()
+    unread = request.form.get("action") == "unread"
+    convs.mark_many(current_user, request.form.getlist("ids"), unread=unread)
+    if _htmx_target():
+        return render_template("inbox/_list_swap.html", **_workspace(f))
+    return redirect(url_for("conversations.index", **f.args()))
+
+
+@bp.post("/messages/<int:message_id>/retry")
+@inbox_required
+def retry(message_id: int):
+    error = None
+    try:
+        message = messaging.retry(user=current_user, message_id=message_id)
+    except LookupError:
+        abort(404)
+    except SendRefused as exc:
+        error = str(exc)
+        message = None
+    from ..models import Message, get_scoped
+
+    message = message or get_scoped(Message, message_id, current_user.account_id)
+    conv = convs.get_visible(current_user, message.conversation_id) or abort(404)
+    f = _filters()
+    if _htmx_target():
+        ctx = _thread_context(conv, composer_error=error)
+        return render_template("inbox/_thread_swap.html", **ctx, **_counts_oob(f), c=conv)
+    return redirect(url_for("conversations.show", conversation_id=conv.id, **f.args()))
+
+
+@bp.post("/segments")
+@inbox_required
+def segment_counter():
+    return render_template(
+        "inbox/_segments.html", info=segments.count((request.form.get("body") or "").strip())
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@inbox_required
+def compose():
+    if (off := _inbox_off()) is not None:
+        return off
+    clinics = convs.visible_clinics(current_user)
+    form = request.form if request.method == "POST" else request.args
+    error = None
+    if request.method == "POST":
+        try:
+            message = messaging.compose(
+                user=current_user,
+                clinic_id=form.get("clinic_id"),
+                body=form.get("body", ""),
+                patient_id=form.get("patient_id") or None,
+                phone=form.get("phone") or None,
+            )
+        except SendRefused as exc:
+            error = str(exc)
+        else:
+            target = url_for("conversations.show", conversation_id=message.conversation_id)
+            if request.headers.get("HX-Request"):
+                return "", 204, {"HX-Redirect": target}
+            return redirect(target)
+    picked = (
+        patients.get_visible(current_user, form.get("patient_id", ""))
+        if form.get("patient_id")
+        else None
+    )
+    template = "inbox/_compose.html" if request.headers.get("HX-Request") else "inbox/compose.html"
+    return render_template(template, clinics=clinics, error=error, form=form, picked=picked), (
+        422 if error else 200
+    )
+
+
+@bp.get("/patients")
+@inbox_required
+def patient_options():
+    q = request.args.get("q") or request.args.get("phone") or ""
+    return render_template(
+        "inbox/_patient_options.html", found=patients.search(current_user, q), q=q
+    )

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+import re
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 from ..services import phones
 from ..services.segments import MAX_SEGMENTS
+from ..timefmt import clock, day_label, list_time, long_time
 
 STATUS_WORDS = {
     "queued": "Queued",
@@ -22,46 +23,18 @@ STATUS_WORDS = {
 }
 
 
-def _zone(tz: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(tz or current_app.config.get("DEFAULT_TIMEZONE", "America/New_York"))
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def local(dt: datetime | None, tz: str | None = None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt.astimezone(_zone(tz))
-
-
-def list_time(dt: datetime | None, tz: str | None = None) -> str:
-    """9:41 AM today, 'Tue' this week, 'Nov 3' before that."""
-    if dt is None:
-        return ""
-    value = local(dt, tz)
-    now = datetime.now(UTC).astimezone(value.tzinfo)
-    if value.date() == now.date():
-        return value.strftime("%-I:%M %p")
-    if now - value < timedelta(days=6):
-        return value.strftime("%a")
-    return value.strftime("%b %-d")
-
-
-def clock(dt: datetime | None, tz: str | None = None) -> str:
-    return local(dt, tz).strftime("%-I:%M %p") if dt else ""
-
-
-def day_label(dt: datetime | None, tz: str | None = None) -> str:
-    if dt is None:
-        return ""
-    value = local(dt, tz)
-    today = datetime.now(UTC).astimezone(value.tzinfo).date()
-    if value.date() == today:
-        return "Today"
-    if value.date() == today - timedelta(days=1):
-        return "Yesterday"
-    return value.strftime("%A, %B %-d")
+def highlight(text: str, q: str | None) -> Markup:
+    """Escape text, then wrap each case-insensitive match of q in <mark>."""
+    if not q:
+        return escape(text)
+    pattern = re.compile(re.escape(q), re.IGNORECASE)
+    out, last = [], 0
+    for match in pattern.finditer(text):
+        out.append(escape(text[last : match.start()]))
+        out.append(Markup("<mark>") + escape(match.group(0)) + Markup("</mark>"))
+        last = match.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -69,15 +42,24 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["list_time"] = list_time
     app.jinja_env.filters["clock"] = clock
     app.jinja_env.filters["day_label"] = day_label
+    app.jinja_env.filters["long_time"] = long_time
+    app.jinja_env.filters["highlight"] = highlight
+    app.jinja_env.tests["search_match"] = lambda text, q: (
+        bool(q) and q.casefold() in (text or "").casefold()
+    )
     app.jinja_env.globals["STATUS_WORDS"] = STATUS_WORDS
     app.jinja_env.globals["MAX_SEGMENTS"] = MAX_SEGMENTS
 
     @app.context_processor
     def nav_context():
-        if not current_user.is_authenticated or not current_user.can_use_inbox:
-            return {"nav_unread": None}
-        if not current_user.account.inbox_enabled:
-            return {"nav_unread": None}
-        from ..services.conversations import unread_count
+        def inbox_unread() -> int:
+            """The Inbox tab's badge, computed only where a template shows it."""
+            if not current_user.is_authenticated or not current_user.can_use_inbox:
+                return 0
+            if not current_user.account.inbox_enabled:
+                return 0
+            from ..services.conversations import unread_count
 
-        return {"nav_unread": unread_count(current_user)}
+            return unread_count(current_user)
+
+        return {"inbox_unread": inbox_unread}

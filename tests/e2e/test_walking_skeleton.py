@@ -54,7 +54,7 @@ def test_send_receipt_and_reply_through_real_processes(page, stack):
     def delivered():
         page.reload()
         chip = page.locator(".msg.out", has_text="confirmed for Thursday").last.locator(".status")
-        return chip.get_attribute("data-status") == "delivered"
+        return chip.get_attribute("data-status", timeout=3000) == "delivered"
 
     assert _wait(delivered), "the sandbox's receipt should mark the text delivered"
     screenshot(page, "thread")

@@ -1,0 +1,78 @@
+"""What the practice knows about a patient besides texts: appointments and paperwork."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .accounts import Clinic
+from .base import TenantMixin, UTCDateTime, utcnow
+
+APPOINTMENT_BOOKED = "booked"
+APPOINTMENT_COMPLETED = "completed"
+APPOINTMENT_CANCELLED = "cancelled"
+APPOINTMENT_NO_SHOW = "no_show"
+APPOINTMENT_STATUS_WORDS = {
+    APPOINTMENT_BOOKED: "Booked",
+    APPOINTMENT_COMPLETED: "Completed",
+    APPOINTMENT_CANCELLED: "Cancelled",
+    APPOINTMENT_NO_SHOW: "No-show",
+}
+
+PAPERWORK_OUTSTANDING = "outstanding"
+PAPERWORK_COMPLETED = "completed"
+
+
+class Appointment(TenantMixin, db.Model):
+    __tablename__ = "appointments"
+    __table_args__ = (
+        Index("ix_appointments_patient_start", "account_id", "patient_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    service: Mapped[str] = mapped_column(String(120))
+    provider: Mapped[str] = mapped_column(String(120), default="")
+    status: Mapped[str] = mapped_column(String(20), default=APPOINTMENT_BOOKED)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    clinic: Mapped[Clinic] = relationship(lazy="joined")
+
+    @property
+    def status_words(self) -> str:
+        return APPOINTMENT_STATUS_WORDS.get(self.status, self.status)
+
+
+class PaperworkItem(TenantMixin, db.Model):
+    __tablename__ = "paperwork_items"
+    __table_args__ = (Index("ix_paperwork_patient", "account_id", "patient_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    name: Mapped[str] = mapped_column(String(160))
+    status: Mapped[str] = mapped_column(String(20), default=PAPERWORK_OUTSTANDING)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def outstanding(self) -> bool:
+        return self.status == PAPERWORK_OUTSTANDING
+
+
+class ReplyTemplate(TenantMixin, db.Model):
+    """A saved reply. Merge fields: {first_name} {clinic_name} {portal_link} {next_appointment}."""
+
+    __tablename__ = "reply_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    body: Mapped[str] = mapped_column(String(1000))
+    # "paperwork": offered first when the patient has outstanding paperwork.
+    kind: Mapped[str] = mapped_column(String(20), default="general")
+    position: Mapped[int] = mapped_column(Integer, default=0)

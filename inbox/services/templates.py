@@ -1,0 +1,60 @@
+"""Saved replies with merge fields, filled in for one conversation."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+from ..extensions import db
+from ..models import Conversation, ReplyTemplate, scoped
+from ..timefmt import local
+from . import patients as patient_service
+
+FIELDS = ("first_name", "clinic_name", "portal_link", "next_appointment")
+
+
+@dataclass(frozen=True)
+class FilledTemplate:
+    template: ReplyTemplate
+    text: str
+    suggested: bool  # offered first: e.g. paperwork is outstanding
+
+
+class _Fields(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"  # unknown fields stay visible for staff to fix
+
+
+def _appointment_words(conv: Conversation) -> str:
+    appt = patient_service.next_appointment(conv.patient)
+    if appt is None:
+        return "[no upcoming appointment]"
+    when = local(appt.starts_at, appt.clinic.timezone)
+    return f"{when:%a, %b} {when.day} at {when:%-I:%M %p} at {appt.clinic.name}"
+
+
+def fill(body: str, conv: Conversation) -> str:
+    patient = conv.patient
+    clinic = conv.clinic or patient.home_clinic
+    values = _Fields(
+        first_name=patient.first_name or "there",
+        clinic_name=clinic.name if clinic else conv.account.name,
+        portal_link=conv.account.portal_url or "[portal link not set]",
+        next_appointment=_appointment_words(conv) if "{next_appointment}" in body else "",
+    )
+    try:
+        return string.Formatter().vformat(body, (), values)
+    except (ValueError, IndexError):
+        return body  # a template with a stray brace is shown as written
+
+
+def for_conversation(conv: Conversation) -> list[FilledTemplate]:
+    templates = db.session.scalars(
+        scoped(ReplyTemplate, conv.account_id).order_by(ReplyTemplate.position, ReplyTemplate.id)
+    )
+    has_paperwork = bool(patient_service.outstanding_paperwork(conv.patient))
+    filled = [
+        FilledTemplate(t, fill(t.body, conv), has_paperwork and t.kind == "paperwork")
+        for t in templates
+    ]
+    return sorted(filled, key=lambda f: not f.suggested)

@@ -1,0 +1,25 @@
+"""Patient profile and Patient Timeline."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+from flask_login import current_user, login_required
+
+from ..services import patients
+
+bp = Blueprint("patients", __name__, url_prefix="/patients")
+
+
+@bp.get("/<int:patient_id>")
+@login_required
+def show(patient_id: int):
+    patient = patients.get_visible(current_user, patient_id) or abort(404)
+    inbox_visible = current_user.can_use_inbox and current_user.account.inbox_enabled
+    return render_template(
+        "patients/show.html",
+        patient=patient,
+        upcoming=patients.upcoming_appointments(patient),
+        paperwork=patients.outstanding_paperwork(patient),
+        timeline=patients.timeline(patient, include_messages=inbox_visible),
+        conversation=patients.conversation_for(current_user, patient) if inbox_visible else None,
+    )
