@@ -3,6 +3,7 @@ and the Vonage sandbox, seed the demo data, print the URLs. Ctrl+C stops it all.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import subprocess
@@ -28,7 +29,23 @@ def _wait_for_port(port: int, timeout: float = 60) -> bool:
     return False
 
 
+def _single_instance():
+    """One `make dev` per instance/ folder: wait briefly for one that is stopping."""
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    lock = open(INSTANCE / "devrun.lock", "w")  # noqa: SIM115 - held for the process lifetime
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return lock
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                sys.exit(f"make dev is already running for {INSTANCE}; stop it first (Ctrl+C).")
+            time.sleep(0.25)
+
+
 def main() -> int:
+    _lock = _single_instance()  # noqa: F841 - released when the process exits
     port = int(os.environ.get("PORT", "5000"))
     sandbox_port = int(os.environ.get("SANDBOX_PORT", "5001"))
     env = dict(os.environ)

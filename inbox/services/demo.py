@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -37,6 +38,7 @@ from ..models import (
 )
 from . import phones, search_text
 
+NY = ZoneInfo("America/New_York")
 DEMO_PASSWORD = "demo1234"
 DEMO_NUMBER = "+12125550134"
 DEMO_LOGINS = [
@@ -217,10 +219,11 @@ def _care(account: Account, patients: list[Patient], clinics, rng, now) -> None:
         for j in range(rng.randint(1, 3)):
             service, provider = SERVICES[(i + j) % len(SERVICES)]
             past = j > 0
-            starts = now + timedelta(days=rng.randint(1, 20) * (-3 if past else 1))
-            starts = starts.replace(
-                minute=(0, 15, 30, 45)[rng.randint(0, 3)], second=0, microsecond=0
-            )
+            day = (now + timedelta(days=rng.randint(1, 20) * (-3 if past else 1))).astimezone(NY)
+            starts = day.replace(
+                hour=rng.randint(9, 17), minute=(0, 15, 30, 45)[rng.randint(0, 3)], second=0,
+                microsecond=0,
+            ).astimezone(UTC)  # fmt: skip
             db.session.add(
                 Appointment(
                     account=account, patient_id=patient.id, clinic=patient.home_clinic,

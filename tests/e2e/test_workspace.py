@@ -1,0 +1,249 @@
+"""What staff see and click in the inbox workspace, in Chromium."""
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import login, screenshot
+
+DESKTOP = {"width": 1440, "height": 900}
+TABLET = {"width": 820, "height": 1180}
+
+
+def _open(page, stack, name: str):
+    """Open a patient's conversation wherever it is (Unread or Read)."""
+    page.goto(stack.url + "/inbox?q=" + name.split()[0])
+    row = page.locator(".conv-row", has_text=name)
+    if row.count() == 0:
+        page.get_by_role("tab", name=re.compile("Read")).last.click()
+        row = page.locator(".conv-row", has_text=name)
+    row.locator(".conv-link").click()
+    expect(page.locator("#thread-name")).to_have_text(name)
+
+
+def test_navigation_badge_number_tabs_and_menu(page, stack):
+    page.set_viewport_size(DESKTOP)
+    login(page, stack, "staff@glow.test")
+    expect(page.locator("#inbox-number")).to_have_text("(212) 555-0134")
+    badge = page.locator("#inbox-badge")
+    unread = int(page.locator("#count-unread").inner_text())
+    expect(badge).to_have_text(str(unread))
+    assert page.title().startswith(f"({unread}) ")
+    for label in ("All conversations", "Unread", "Needs reply", "Failed to deliver", "Opted out",
+                  "All Clinics", "Downtown", "Uptown", "Lakeside"):  # fmt: skip
+        expect(page.locator("#menu").get_by_text(label, exact=True)).to_be_visible()
+    screenshot(page, "inbox")
+
+    page.locator("#menu").get_by_text("Uptown", exact=True).click()
+    expect(page).to_have_url(re.compile(r"clinic=\d+"))
+    clinics = page.locator(".conv-row .conv-clinic").all_inner_texts()
+    assert clinics and set(clinics) == {"Uptown"}
+
+    page.locator("#menu").get_by_text("Failed to deliver").click()
+    expect(page).to_have_url(re.compile(r"view=failed"))
+    page.locator("#menu").get_by_text("All Clinics").click()
+    page.get_by_role("tab", name=re.compile("Read")).last.click()
+    expect(page.locator(".conv-row .failed-mark").first).to_be_visible()
+
+    page.locator("#menu").get_by_text("Opted out").click()
+    expect(page).to_have_url(re.compile(r"view=opted_out"))
+    page.get_by_role("tab", name=re.compile("Unread")).click()
+    expect(page.locator(".conv-row", has_text="Opted out").first).to_be_visible()
+
+
+def test_search_is_debounced_and_bookmarkable(page, stack):
+    page.set_viewport_size(DESKTOP)
+    login(page, stack, "staff@glow.test")
+    page.get_by_label("Search patient name or phone").press_sequentially("917-555-0100", delay=20)
+    expect(page).to_have_url(re.compile(r"q=917-555-0100"))
+    page.get_by_role("tab", name=re.compile("Read")).last.click()
+    page.get_by_role("tab", name=re.compile("Unread")).click()
+    rows = page.locator(".conv-row")
+    names = [n.strip() for n in page.locator(".conv-row .conv-name").all_inner_texts()]
+    if not names:
+        page.get_by_role("tab", name=re.compile("Read")).last.click()
+        names = [n.strip() for n in page.locator(".conv-row .conv-name").all_inner_texts()]
+    assert names == ["Ava Martinez"], names
+    page.reload()  # the URL keeps the search
+    expect(page.get_by_label("Search patient name or phone")).to_have_value("917-555-0100")
+    expect(rows.first).to_contain_text("Ava Martinez")
+
+
+def test_bulk_mark_read_then_unread_updates_counts_and_badge(page, stack):
+    page.set_viewport_size(DESKTOP)
+    login(page, stack, "staff@glow.test")
+    button = page.get_by_role("button", name="Mark as read")
+    expect(button).to_be_hidden()
+    before = int(page.locator("#count-unread").inner_text())
+    checks = page.locator(".conv-row .conv-check")
+    checks.nth(0).check()
+    checks.nth(1).check()
+    expect(button).to_be_visible()
+    button.click()
+    expect(page.locator("#count-unread")).to_have_text(str(before - 2))
+    expect(page.locator("#inbox-badge")).to_have_text(str(before - 2))
+
+    page.get_by_role("tab", name=re.compile("Read")).last.click()
+    page.locator("#select-all").check()
+    assert all(c.is_checked() for c in page.locator(".conv-row .conv-check").all())
+    page.locator("#select-all").uncheck()
+    page.locator(".conv-row .conv-check").first.check()
+    page.get_by_role("button", name="Mark as unread").click()
+    expect(page.locator("#inbox-badge")).to_have_text(str(before - 1))
+
+
+def test_thread_composer_counter_enter_and_shift_enter(page, stack):
+    page.set_viewport_size(DESKTOP)
+    login(page, stack, "staff@glow.test")
+    _open(page, stack, "Liam Chen")
+    expect(page.locator("#toggle-unread")).to_have_text(re.compile("Mark as unread"))
+    box = page.get_by_label("Reply")
+    box.fill("a" * 161)
+    expect(page.locator("#segment-counter")).to_contain_text("2 texts")
+    box.fill("a" * 930)
+    expect(page.locator("#segment-counter")).to_contain_text("Too long: 7 texts")
+    box.press("Enter")
+    expect(page.locator("#composer-error")).to_contain_text("the limit is 6")
+    expect(page.get_by_label("Reply")).to_have_value("a" * 930)  # nothing typed is lost
+
+    box = page.get_by_label("Reply")
+    box.fill("")
+    box.press_sequentially("Line one")
+    box.press("Shift+Enter")
+    box.press_sequentially("Line two")
+    expect(box).to_have_value("Line one\nLine two")
+    box.press("Enter")
+    bubble = page.locator(".msg.out").last
+    expect(bubble).to_contain_text("Line one\nLine two")
+    expect(bubble.locator(".sent-by")).to_have_text("Sam Lee")
+    expect(bubble.locator(".status")).to_have_attribute(
+        "data-status", re.compile("queued|sending|sent|delivered")
+    )
+    screenshot(page, "thread")
+
+    page.locator("#toggle-unread").click()
+    expect(page.locator("#toggle-unread")).to_have_text(re.compile("Mark as read"))
+    expect(page.locator(".conv-row", has_text="Liam Chen")).to_have_class(re.compile("unread"))
+
+
+def test_failed_text_shows_reason_and_retry(page, stack):
+    page.set_viewport_size(DESKTOP)
+    login(page, stack, "staff@glow.test")
+    page.goto(stack.url + "/inbox?view=failed&tab=read")
+    page.locator(".conv-row .conv-link").first.click()
+    failed = page.locator(".msg.out .status[data-status=failed]").first
+    expect(failed).to_be_visible()
+    expect(page.locator(".status-reason").first).to_contain_text("The number is not active")
+    page.get_by_role("button", name="Retry").first.click()
+    expect(page.locator(".status[data-status=failed]")).to_have_count(0)
+
+
+def test_thread_search_highlights_matches(page, stack):
+    page.set_viewport_size(DESKTOP)
+    login(page, stack, "staff@glow.test")
+    _open(page, stack, "Ava Martinez")
+    page.get_by_label("Search this conversation").press_sequentially("thursday", delay=20)
+    expect(page.locator("#messages mark").first).to_have_text(re.compile("thursday", re.I))
+    expect(page.locator(".thread-hits")).to_contain_text("match “thursday”")
+
+
+def test_expand_icon_opens_profile_in_new_tab_with_timeline(page, stack):
+    page.set_viewport_size(DESKTOP)
+    login(page, stack, "staff@glow.test")
+    _open(page, stack, "Ava Martinez")
+    inbox_url = page.url
+    with page.context.expect_page() as new_tab:
+        page.locator("#open-profile").click()
+    profile = new_tab.value
+    profile.wait_for_load_state()
+    expect(profile.locator("#patient-name")).to_have_text("Ava Martinez")
+    expect(profile.get_by_role("heading", name="Patient Info")).to_be_visible()
+    expect(profile.get_by_role("heading", name="Patient Timeline")).to_be_visible()
+    expect(profile.locator(".timeline-item").first).to_be_visible()
+    expect(profile.locator("#upcoming li").first).to_be_visible()
+    assert page.url == inbox_url  # the inbox stays where it was
+    profile.set_viewport_size(DESKTOP)
+    if __import__("os").environ.get("SAVE_SCREENSHOTS"):
+        screenshot(profile, "profile")
+
+
+def test_new_message_by_name_and_templates(page, stack):
+    page.set_viewport_size(DESKTOP)
+    login(page, stack, "staff@glow.test")
+    page.get_by_role("link", name="New message").click()
+    dialog = page.locator("#compose-dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_label("To").press_sequentially("Nad", delay=30)
+    dialog.locator(".patient-option", has_text="Nadia").click()
+    expect(dialog.locator("#picked-patient")).to_contain_text("Nadia")
+    dialog.get_by_label("Clinic").select_option(label="Lakeside")
+    dialog.get_by_label("Message").fill("Hi Nadia, a quick hello from the team!")
+    dialog.get_by_role("button", name="Send").click()
+    expect(page.locator("#thread-name")).to_contain_text("Nadia")
+    expect(page.locator(".msg.out").last).to_contain_text("a quick hello from the team")
+    expect(page.locator(".thread-title")).to_contain_text("Lakeside")
+
+    page.get_by_text("Templates").click()
+    page.locator(".template-item", has_text="Paperwork reminder").click()
+    expect(page.get_by_label("Reply")).to_have_value(re.compile(r"^Hi Nadia, this is .*portal"))
+
+
+def test_keyboard_shortcuts(page, stack):
+    page.set_viewport_size(DESKTOP)
+    login(page, stack, "staff@glow.test")
+    page.get_by_role("tab", name=re.compile("Read")).last.click()
+    expect(page).to_have_url(re.compile("tab=read"))
+    page.locator("#inbox-number").click()  # somewhere neutral, not a field
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    second = page.locator(".conv-row").nth(1)
+    expect(second).to_have_class(re.compile("kbd-focus"))
+    name = second.locator(".conv-name").inner_text()
+    page.keyboard.press("Enter")
+    expect(page.locator("#thread-name")).to_have_text(name)
+    page.keyboard.press("r")
+    expect(page.get_by_label("Reply")).to_be_focused()
+    page.keyboard.press("Escape")
+    page.keyboard.press("u")
+    expect(page.locator("#toggle-unread")).to_have_text(re.compile("Mark as read"))
+    page.keyboard.press("/")
+    expect(page.get_by_label("Search patient name or phone")).to_be_focused()
+    page.keyboard.press("Escape")
+    page.keyboard.press("?")
+    expect(page.locator("#shortcuts-dialog")).to_be_visible()
+    expect(page.locator("#shortcuts-dialog")).to_contain_text("Next / previous conversation")
+
+
+def test_tablet_layout_is_stacked_screens_with_back(page, stack):
+    page.set_viewport_size(TABLET)
+    login(page, stack, "staff@glow.test")
+    expect(page.locator("#list-pane")).to_be_visible()
+    expect(page.locator("#thread-pane")).to_be_hidden()
+    row = page.locator(".conv-row .conv-link").first
+    assert row.bounding_box()["height"] >= 44
+    row.click()
+    expect(page.locator("#thread-pane")).to_be_visible()
+    expect(page.locator("#list-pane")).to_be_hidden()
+    back = page.get_by_role("link", name="Back to conversations")
+    assert back.bounding_box()["height"] >= 44
+    screenshot(page, "tablet")
+    page.get_by_role("link", name="Patient Info").click()
+    expect(page.get_by_role("heading", name="Patient Timeline")).to_be_visible()
+    page.get_by_role("link", name="Back to the conversation").click()
+    expect(page.locator("#thread-pane")).to_be_visible()
+    page.get_by_role("link", name="Back to conversations").click()
+    expect(page.locator("#list-pane")).to_be_visible()
+
+
+def test_works_without_javascript(browser, stack):
+    context = browser.new_context(java_script_enabled=False, viewport=DESKTOP)
+    page = context.new_page()
+    login(page, stack, "staff@glow.test")
+    page.get_by_role("tab", name=re.compile("Read")).last.click()
+    expect(page).to_have_url(re.compile("tab=read"))
+    page.locator(".conv-row .conv-link").first.click()
+    expect(page.locator("#thread-name")).to_be_visible()
+    page.get_by_label("Reply").fill("Sent without JavaScript")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".msg.out").last).to_contain_text("Sent without JavaScript")
+    context.close()

@@ -1,0 +1,330 @@
+"""The inbox workspace: views, clinic filters, search, keyset pages, bulk read/unread,
+fragments vs full pages, and what a clinic-limited user can see."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, select
+
+from inbox.extensions import db
+from inbox.models import (
+    PRIVILEGE_INBOX,
+    Clinic,
+    Conversation,
+    Message,
+    Patient,
+    User,
+    utcnow,
+)
+from inbox.services import phones
+from inbox.services.messaging import active_number
+from tests.conftest import csrf_token, fresh, login
+
+HTMX = {"HX-Request": "true"}
+
+
+def _row_ids(html: str) -> list[int]:
+    return [int(x) for x in re.findall(r'id="conv-(\d+)"', html)]
+
+
+def _conv(first_name: str) -> Conversation:
+    return db.session.scalars(
+        select(Conversation).join(Patient).where(Patient.first_name == first_name)
+    ).one()
+
+
+def _clinic(name: str) -> Clinic:
+    return db.session.scalars(select(Clinic).where(Clinic.name == name)).one()
+
+
+def test_views_filter_the_list(client, demo):
+    login(client, "staff@glow.test")
+    needs = _row_ids(client.get("/inbox?view=needs_reply&tab=read").get_data(as_text=True))
+    needs += _row_ids(client.get("/inbox?view=needs_reply&tab=unread").get_data(as_text=True))
+    assert needs
+    for cid in needs:
+        conv = db.session.get(Conversation, cid)
+        assert conv.last_direction == "in" and not conv.opted_out
+    failed = _row_ids(client.get("/inbox?view=failed&tab=read").get_data(as_text=True))
+    failed += _row_ids(client.get("/inbox?view=failed&tab=unread").get_data(as_text=True))
+    assert failed and all(db.session.get(Conversation, c).has_failed for c in failed)
+    opted = _row_ids(client.get("/inbox?view=opted_out&tab=read").get_data(as_text=True))
+    opted += _row_ids(client.get("/inbox?view=opted_out&tab=unread").get_data(as_text=True))
+    assert opted and all(db.session.get(Conversation, c).patient.opted_out for c in opted)
+
+
+def test_tabs_split_unread_and_read_with_counts(client, demo):
+    login(client, "staff@glow.test")
+    unread_html = client.get("/inbox?tab=unread").get_data(as_text=True)
+    read_html = client.get("/inbox?tab=read").get_data(as_text=True)
+    unread, read = _row_ids(unread_html), _row_ids(read_html)
+    assert unread and read and not set(unread) & set(read)
+    assert all(db.session.get(Conversation, c).unread for c in unread)
+    assert f'id="count-unread">{len(unread)}<' in unread_html
+    assert f'id="count-read">{len(read)}<' in unread_html
+    assert f'data-count="{len(unread)}"' in unread_html  # the Inbox tab's badge
+
+
+def test_clinic_filter_never_shows_another_clinic(client, demo):
+    login(client, "staff@glow.test")
+    uptown = _clinic("Uptown")
+    for tab in ("unread", "read"):
+        ids = _row_ids(client.get(f"/inbox?clinic={uptown.id}&tab={tab}").get_data(as_text=True))
+        assert ids
+        assert {db.session.get(Conversation, c).clinic_id for c in ids} == {uptown.id}
+
+
+def test_user_limited_to_one_clinic_sees_only_it(client, demo):
+    downtown, uptown = _clinic("Downtown"), _clinic("Uptown")
+    user = User(account=demo, email="dt@glow.test", name="Dee Town", role="staff",
+                privileges=[PRIVILEGE_INBOX], all_clinics=False)  # fmt: skip
+    user.set_password("demo1234")
+    user.clinics = [downtown]
+    db.session.add(user)
+    db.session.commit()
+    login(client, "dt@glow.test")
+    html = client.get("/inbox?tab=unread").get_data(as_text=True)
+    menu = html[html.index('id="menu"') : html.index('id="list-pane"')]
+    assert "Downtown" in menu and "Uptown" not in menu and "Lakeside" not in menu
+    ids = _row_ids(html) + _row_ids(client.get("/inbox?tab=read").get_data(as_text=True))
+    assert ids and {db.session.get(Conversation, c).clinic_id for c in ids} == {downtown.id}
+    expected_badge = db.session.scalar(
+        select(db.func.count(Conversation.id)).where(
+            Conversation.clinic_id == downtown.id, Conversation.unread.is_(True)
+        )
+    )
+    assert f'data-count="{expected_badge}"' in html
+    # A clinic filter or search cannot reach another clinic's patients.
+    other = db.session.scalars(
+        select(Conversation).where(Conversation.clinic_id == uptown.id)
+    ).first()
+    assert _row_ids(client.get(f"/inbox?clinic={uptown.id}&tab=read").get_data(as_text=True))
+    assert other.id not in _row_ids(
+        client.get(f"/inbox?q={other.patient.first_name}&tab=read").get_data(as_text=True)
+    ) + _row_ids(client.get(f"/inbox?q={other.patient.first_name}").get_data(as_text=True))
+    assert client.get(f"/inbox/c/{other.id}").status_code == 404
+    assert client.get(f"/patients/{other.patient_id}").status_code == 404
+    options = client.get(f"/inbox/patients?q={other.patient.first_name}").get_data(as_text=True)
+    assert other.patient.last_name not in options
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["Ava", "ava", "Martinez", "martinez", "Ava Martinez", "ava mar", "(917) 555-0100",
+     "917-555-0100", "917.555.0100", "5550100", "+1 917 555 0100", "9175550100"],
+)  # fmt: skip
+def test_search_by_name_or_phone_in_any_format(client, demo, query):
+    login(client, "staff@glow.test")
+    ava = _conv("Ava")
+    ids = _row_ids(client.get("/inbox", query_string={"q": query, "tab": "unread"}).data.decode())
+    ids += _row_ids(client.get("/inbox", query_string={"q": query, "tab": "read"}).data.decode())
+    assert ava.id in ids
+
+
+def test_search_folds_accents_and_finds_nothing_politely(client, demo):
+    login(client, "staff@glow.test")
+    isabella = _conv("Isabella")  # Isabella García
+    ids = []
+    for tab in ("unread", "read"):
+        ids += _row_ids(client.get(f"/inbox?q=garcia&tab={tab}").get_data(as_text=True))
+    assert isabella.id in ids
+    html = client.get("/inbox?q=zzzz&tab=read").get_data(as_text=True)
+    assert "No conversations match “zzzz”" in html
+    html = client.get("/inbox?q=50%25_x").get_data(as_text=True)  # LIKE wildcards are text
+    assert _row_ids(html) == []
+
+
+def test_search_and_filters_answer_htmx_with_a_fragment(client, demo):
+    login(client, "staff@glow.test")
+    frag = client.get("/inbox?q=ava", headers={**HTMX, "HX-Target": "list-body"})
+    text = frag.get_data(as_text=True)
+    assert "<html" not in text and 'id="conv-list"' in text
+    assert 'hx-swap-oob="true"' in text  # menu, badge and search state update in place
+    full = client.get("/inbox?q=ava").get_data(as_text=True)
+    assert full.startswith("<!doctype html>") and 'value="ava"' in full
+
+
+def _many_conversations(account, n: int) -> None:
+    number = active_number(account.id)
+    clinic = account.clinics[0]
+    base = utcnow() - timedelta(days=30)
+    for i in range(n):
+        phone = phones.normalize(f"+1212555{2000 + i:04d}")
+        p = Patient(account_id=account.id, first_name=f"Bulk{i:03d}", last_name="Patient",
+                    phone=phone, phone_digits=phones.national_digits(phone),
+                    name_search=f"bulk{i:03d} patient|patient bulk{i:03d}",
+                    home_clinic_id=clinic.id)  # fmt: skip
+        db.session.add(p)
+        db.session.flush()
+        db.session.add(
+            Conversation(
+                account_id=account.id,
+                inbox_number_id=number.id,
+                patient_id=p.id,
+                clinic_id=clinic.id,
+                unread=False,
+                last_direction="in",
+                last_message_at=base + timedelta(minutes=i // 2),  # ties on purpose
+                last_message_preview=f"hello {i}",
+            )  # fmt: skip
+        )
+    db.session.commit()
+
+
+def test_keyset_pages_cover_everything_once_in_order(client, demo):
+    _many_conversations(demo, 120)
+    login(client, "staff@glow.test")
+    html = client.get("/inbox?tab=read").get_data(as_text=True)
+    seen = _row_ids(html)
+    assert len(seen) == 50
+    while (m := re.search(r'hx-get="(/inbox/list\?[^"]+)"', html)) is not None:
+        html = client.get(m.group(1).replace("&amp;", "&"), headers=HTMX).get_data(as_text=True)
+        assert "<html" not in html
+        seen += _row_ids(html)
+    total = db.session.scalar(
+        select(db.func.count(Conversation.id)).where(Conversation.unread.is_(False))
+    )
+    assert len(seen) == len(set(seen)) == total
+    keys = [(db.session.get(Conversation, c).last_message_at, c) for c in seen]
+    assert keys == sorted(keys, reverse=True)
+
+
+def test_list_query_count_does_not_grow_with_rows(app, client, demo):
+    login(client, "staff@glow.test")
+
+    def statements(url: str) -> tuple[int, list[str]]:
+        seen: list[str] = []
+
+        def count(conn, cursor, statement, *args):
+            seen.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert client.get(url).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(seen), seen
+
+    few, _ = statements("/inbox?tab=read")
+    _many_conversations(demo, 60)
+    many, sql = statements("/inbox?tab=read")
+    assert few == many, "the inbox list must not run a query per row"
+    assert not any(re.search(r"\bFROM messages\b", s) for s in sql), "counts never scan messages"
+
+
+def test_bulk_mark_read_and_unread(client, demo):
+    login(client, "staff@glow.test")
+    html = client.get("/inbox?tab=unread").get_data(as_text=True)
+    ids = _row_ids(html)[:3]
+    token = csrf_token(client, "/inbox")
+    r = client.post(
+        "/inbox/bulk",
+        data={"ids": [str(i) for i in ids], "action": "read", "tab": "unread", "csrf_token": token},
+        headers={**HTMX, "HX-Target": "list-body"},
+    )
+    text = r.get_data(as_text=True)
+    fresh()
+    assert all(not db.session.get(Conversation, i).unread for i in ids)
+    assert not set(ids) & set(_row_ids(text))
+    remaining = db.session.scalar(
+        select(db.func.count(Conversation.id)).where(Conversation.unread.is_(True))
+    )
+    assert f'id="count-unread">{remaining}<' in text and f'data-count="{remaining}"' in text
+    r = client.post(
+        "/inbox/bulk",
+        data={"ids": [str(ids[0])], "action": "unread", "tab": "read", "csrf_token": token},
+    )
+    assert r.status_code == 302
+    fresh()
+    assert db.session.get(Conversation, ids[0]).unread
+
+
+def test_bulk_ignores_ids_the_user_cannot_see(client, demo):
+    login(client, "admin@fresh.test")
+    conv = db.session.scalars(select(Conversation).where(Conversation.unread.is_(True))).first()
+    token = csrf_token(client, "/")
+    client.post("/inbox/bulk", data={"ids": [str(conv.id)], "action": "read", "csrf_token": token})
+    fresh()
+    assert db.session.get(Conversation, conv.id).unread
+
+
+def test_opening_marks_read_and_one_click_marks_unread(client, demo):
+    login(client, "staff@glow.test")
+    ava = _conv("Ava")
+    assert ava.unread
+    r = client.get(f"/inbox/c/{ava.id}", headers={**HTMX, "HX-Target": "thread-pane"})
+    text = r.get_data(as_text=True)
+    assert "<html" not in text and "Mark as unread" in text
+    assert f'id="conv-{ava.id}"' in text and 'hx-swap-oob="true"' in text  # the row updates
+    fresh()
+    assert not db.session.get(Conversation, ava.id).unread
+    token = csrf_token(client, f"/inbox/c/{ava.id}")
+    r = client.post(
+        f"/inbox/c/{ava.id}/read-state", data={"unread": "1", "csrf_token": token},
+        headers={**HTMX, "HX-Target": "thread-pane"},
+    )  # fmt: skip
+    assert "Mark as read" in r.get_data(as_text=True)
+    fresh()
+    assert db.session.get(Conversation, ava.id).unread
+
+
+def test_thread_groups_by_day_and_search_highlights(client, demo):
+    login(client, "staff@glow.test")
+    ava = _conv("Ava")
+    html = client.get(f"/inbox/c/{ava.id}?tq=thursday").get_data(as_text=True)
+    assert 'class="day-sep"' in html
+    assert "<mark>Thursday</mark>" in html
+    assert "2 messages match “thursday”" in html
+
+
+def test_patient_text_is_escaped_everywhere(client, demo, sandbox):
+    from inbox.sandbox import send_inbound
+
+    payload = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    send_inbound(sandbox.state, "19175550100", "12125550134", payload)
+    login(client, "staff@glow.test")
+    ava = _conv("Ava")
+    for url in ("/inbox", f"/inbox/c/{ava.id}", f"/inbox/c/{ava.id}?tq=script",
+                f"/patients/{ava.patient_id}"):  # fmt: skip
+        html = client.get(url).get_data(as_text=True)
+        assert "<script>alert" not in html and "<img src=x" not in html
+        assert "&lt;script&gt;" in html or "&lt;mark" not in html
+
+
+def test_segment_counter(client, demo):
+    login(client, "staff@glow.test")
+    token = csrf_token(client, "/inbox")
+
+    def counter(body):
+        return client.post(
+            "/inbox/segments", data={"body": body, "csrf_token": token}, headers=HTMX
+        ).get_data(as_text=True)
+
+    assert "1 text · 5/160" in counter("hello")
+    assert "2 texts · 161/306" in counter("a" * 161)
+    assert "Unicode" in counter("hi 😀")
+    too_long = counter("a" * (153 * 6 + 1))
+    assert "Too long: 7 texts. The limit is 6" in too_long
+
+
+def test_failed_text_shows_reason_and_retry_sends_it(app, client, demo, sandbox):
+    from tests.conftest import run_jobs
+
+    login(client, "staff@glow.test")
+    failed = db.session.scalars(select(Message).where(Message.status == "failed")).first()
+    html = client.get(f"/inbox/c/{failed.conversation_id}").get_data(as_text=True)
+    assert "The number is not active" in html and "Retry" in html
+    token = csrf_token(client, f"/inbox/c/{failed.conversation_id}")
+    r = client.post(
+        f"/inbox/messages/{failed.id}/retry", data={"csrf_token": token},
+        headers={**HTMX, "HX-Target": "thread-pane"},
+    )  # fmt: skip
+    assert 'data-status="queued"' in r.get_data(as_text=True)
+    run_jobs(app)
+    fresh()
+    msg = db.session.get(Message, failed.id)
+    assert msg.status in ("sent", "delivered") and msg.error_text is None
+    assert not msg.conversation.has_failed
