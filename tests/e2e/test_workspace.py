@@ -42,6 +42,7 @@ def test_navigation_badge_number_tabs_and_menu(page, stack):
     page.locator("#menu").get_by_text("Failed to deliver").click()
     expect(page).to_have_url(re.compile(r"view=failed"))
     page.locator("#menu").get_by_text("All Clinics").click()
+    expect(page).not_to_have_url(re.compile(r"clinic="))
     page.get_by_role("tab", name=re.compile("Read")).last.click()
     expect(page.locator(".conv-row .failed-mark").first).to_be_visible()
 
