@@ -66,7 +66,7 @@ def main() -> int:
 
     procfile = parse_procfile((ROOT / "Procfile").read_text())
     manager = Manager(Printer(sys.stdout))
-    for name in ("web", "worker"):
+    for name in ("web", "worker", "cron"):
         manager.add_process(name, procfile.processes[name], env={**env, "PORT": str(port)})
     if not os.environ.get("VONAGE_API_KEY"):
         manager.add_process("sandbox", f"{sys.executable} -m inbox.sandbox", env=env)

@@ -160,6 +160,8 @@ def csrf_token(client, path: str = "/login") -> str:
 
 
 def login(client, email: str, password: str = "demo1234"):
+    if client.get("/login").status_code == 302:  # someone is logged in: log out first
+        client.post("/logout", data={"csrf_token": csrf_token(client, "/settings/profile")})
     token = csrf_token(client)
     return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
 

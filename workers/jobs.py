@@ -23,3 +23,17 @@ def send_message(message_id: int) -> str:
     final = job is None or not job.retries_left
     with _get_app().app_context():
         return messaging.deliver(message_id, final_attempt=final)
+
+
+def release_number(number_id: int) -> str:
+    from inbox.services import inbox_settings
+
+    with _get_app().app_context():
+        return inbox_settings.release(number_id)
+
+
+def charge_month() -> int:
+    from inbox.services import billing
+
+    with _get_app().app_context():
+        return billing.charge_month()

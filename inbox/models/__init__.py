@@ -10,6 +10,7 @@ from .accounts import (
     User,
 )
 from .base import get_scoped, scoped, utcnow
+from .billing import INBOX_ADDON_CENTS, LINE_INBOX, LINE_PLAN, BillingLine, Charge
 from .care import (
     APPOINTMENT_BOOKED,
     APPOINTMENT_COMPLETED,
@@ -32,18 +33,25 @@ from .conversations import (
     Conversation,
     Message,
 )
-from .numbers import NUMBER_ACTIVE, NUMBER_RELEASED, NUMBER_RELEASING, InboxNumber
+from .numbers import (
+    NUMBER_ACTIVE,
+    NUMBER_PROVISIONING,
+    NUMBER_RELEASED,
+    NUMBER_RELEASING,
+    InboxNumber,
+)
 from .patients import Patient
 
 __all__ = [
     "APPOINTMENT_BOOKED", "APPOINTMENT_COMPLETED", "PAPERWORK_COMPLETED", "PAPERWORK_OUTSTANDING",
     "Appointment", "PaperworkItem", "ReplyTemplate",
+    "BillingLine", "Charge", "INBOX_ADDON_CENTS", "LINE_INBOX", "LINE_PLAN",
     "Account", "Clinic", "User", "Patient", "InboxNumber", "Conversation", "Message",
     "PLAN_ACCELERATOR", "PLAN_ESSENTIALS", "PRIVILEGE_INBOX",
     "ROLE_ADMIN", "ROLE_MAIN_ADMIN", "ROLE_STAFF",
     "DIRECTION_IN", "DIRECTION_OUT",
     "STATUS_DELIVERED", "STATUS_FAILED", "STATUS_QUEUED", "STATUS_RECEIVED",
     "STATUS_SENDING", "STATUS_SENT", "STATUS_UNKNOWN",
-    "NUMBER_ACTIVE", "NUMBER_RELEASED", "NUMBER_RELEASING",
+    "NUMBER_ACTIVE", "NUMBER_PROVISIONING", "NUMBER_RELEASED", "NUMBER_RELEASING",
     "get_scoped", "scoped", "utcnow",
 ]  # fmt: skip

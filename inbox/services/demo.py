@@ -19,6 +19,7 @@ from ..models import (
     PLAN_ACCELERATOR,
     PLAN_ESSENTIALS,
     PRIVILEGE_INBOX,
+    ROLE_ADMIN,
     ROLE_MAIN_ADMIN,
     ROLE_STAFF,
     STATUS_DELIVERED,
@@ -36,7 +37,7 @@ from ..models import (
     User,
     utcnow,
 )
-from . import phones, search_text
+from . import billing, phones, search_text
 
 NY = ZoneInfo("America/New_York")
 DEMO_PASSWORD = "demo1234"
@@ -46,6 +47,7 @@ DEMO_LOGINS = [
     ("staff@glow.test", "Staff with the Inbox privilege"),
     ("frontdesk@glow.test", "Staff without the Inbox privilege"),
     ("admin@fresh.test", "Main Admin, Fresh Face Clinic (Inbox off)"),
+    ("admin2@glow.test", "Admin (not Main Admin), Glow Aesthetics"),
 ]
 
 FIRST = [
@@ -116,6 +118,7 @@ def seed_demo() -> tuple[Account, bool]:
     _user(glow, "admin@glow.test", "Dana Reyes", ROLE_MAIN_ADMIN, [PRIVILEGE_INBOX])
     staff = _user(glow, "staff@glow.test", "Sam Lee", ROLE_STAFF, [PRIVILEGE_INBOX])
     _user(glow, "frontdesk@glow.test", "Fran Miller", ROLE_STAFF, [])
+    _user(glow, "admin2@glow.test", "Ari Shah", ROLE_ADMIN, [PRIVILEGE_INBOX])
     number = InboxNumber(account=glow, e164=DEMO_NUMBER, country="US", purchased_at=now)
     db.session.add(number)
 
@@ -180,11 +183,16 @@ def seed_demo() -> tuple[Account, bool]:
             conv.has_failed = True
 
     _care(glow, patients, clinics, rng, now)
+    billing.start_plan(glow, PLAN_ACCELERATOR)
+    billing.start_inbox_addon(glow)
 
     fresh = Account(name="Fresh Face Clinic", plan=PLAN_ESSENTIALS, inbox_enabled=False)
     db.session.add(fresh)
     db.session.add(Clinic(account=fresh, name="Main Street", timezone="America/Chicago"))
     _user(fresh, "admin@fresh.test", "Alex Kim", ROLE_MAIN_ADMIN, [PRIVILEGE_INBOX])
+    _user(fresh, "staff@fresh.test", "Robin Diaz", ROLE_STAFF, [PRIVILEGE_INBOX])
+    db.session.flush()
+    billing.start_plan(fresh, PLAN_ESSENTIALS)
     db.session.commit()
     return glow, True
 

@@ -19,3 +19,29 @@ def inbox_required(view):
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def main_admin_required(view):
+    """Only the Main Admin (403 for everyone else): Inbox Settings and billing."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_main_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def admin_required(view):
+    """The Main Admin or an admin: teammates and their privileges."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_user.role not in ("main_admin", "admin"):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped

@@ -33,6 +33,14 @@
     box.dispatchEvent(new Event("input", { bubbles: true }));
   });
 
+  // A button that must act once (Finish Setup): disabled right after it submits.
+  document.addEventListener("submit", function (event) {
+    var button = event.submitter;
+    if (button && button.hasAttribute("data-once")) {
+      setTimeout(function () { button.disabled = true; button.textContent = "Working…"; }, 0);
+    }
+  });
+
   // Select all the loaded conversations.
   document.addEventListener("change", function (event) {
     if (event.target.id !== "select-all") return;

@@ -1,0 +1,48 @@
+"""Teammates: the Inbox privilege and clinic access, managed by admins."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..extensions import db
+from ..models import PRIVILEGE_INBOX, User, get_scoped, scoped
+
+
+class TeammateRefused(Exception):
+    pass
+
+
+def list_users(admin: User) -> list[User]:
+    return list(db.session.scalars(scoped(User, admin.account_id).order_by(User.name)))
+
+
+def get(admin: User, user_id: int | str) -> User | None:
+    return get_scoped(User, user_id, admin.account_id)
+
+
+def save_privileges(
+    admin: User,
+    user: User,
+    *,
+    inbox: bool,
+    all_clinics: bool,
+    clinic_ids: Iterable[str | int],
+) -> None:
+    """Manage Privileges > Save. Takes effect on the user's next request."""
+    if user.account_id != admin.account_id:
+        raise LookupError("user")
+    if user.is_main_admin:
+        raise TeammateRefused("The Main Admin always has every privilege and every clinic.")
+    wanted = {int(c) for c in clinic_ids if str(c).isdigit()}
+    clinics = [c for c in admin.account.clinics if c.id in wanted]
+    if not all_clinics and not clinics:
+        raise TeammateRefused("Pick at least one clinic, or All Clinics.")
+    privileges = set(user.privileges or [])
+    if inbox:
+        privileges.add(PRIVILEGE_INBOX)
+    else:
+        privileges.discard(PRIVILEGE_INBOX)
+    user.privileges = sorted(privileges)
+    user.all_clinics = all_clinics
+    user.clinics = [] if all_clinics else clinics
+    db.session.commit()

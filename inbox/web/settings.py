@@ -1,0 +1,199 @@
+"""Settings: Profile, Inbox Settings (the number wizard), Teammates, Billing."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..extensions import db
+from ..models import PLAN_ACCELERATOR
+from ..models.accounts import PLAN_NAMES
+from ..services import billing, inbox_settings, numbers, phones, teammates
+from .guards import admin_required, main_admin_required
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+
+@bp.get("")
+@login_required
+def index():
+    return redirect(url_for("settings.profile"))
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    account = current_user.account
+    error = None
+    if request.method == "POST":
+        if not current_user.is_main_admin:
+            abort(403)
+        name = " ".join(request.form.get("name", "").split())[:120]
+        phone = request.form.get("contact_phone", "").strip()
+        portal = request.form.get("portal_url", "").strip()[:255]
+        try:
+            e164 = phones.normalize(phone) if phone else None
+        except phones.InvalidPhone as exc:
+            error = str(exc)
+        else:
+            if not name:
+                error = "The practice needs a name."
+            elif portal and not portal.startswith(("https://", "http://")):
+                error = "The portal link must start with https://"
+            else:
+                account.name, account.contact_phone, account.portal_url = name, e164, portal or None
+                db.session.commit()
+                flash("Saved.", "success")
+                return redirect(url_for("settings.profile"))
+    return render_template("settings/profile.html", account=account, error=error), (
+        422 if error else 200
+    )
+
+
+# ---- Inbox Settings -----------------------------------------------------------------
+
+
+@bp.get("/inbox")
+@main_admin_required
+def inbox():
+    account = current_user.account
+    return render_template(
+        "settings/inbox.html",
+        account=account,
+        number=inbox_settings.live_number(account.id),
+        locked=account.plan != PLAN_ACCELERATOR,
+    )
+
+
+@bp.get("/inbox/setup")
+@main_admin_required
+def setup():
+    """Step 1, Choose a number: the area-code search, Select on each row, Continue."""
+    account = current_user.account
+    if account.plan != PLAN_ACCELERATOR:
+        return redirect(url_for("settings.inbox"))
+    if account.inbox_enabled:
+        return redirect(url_for("conversations.index"))
+    raw = request.args.get("area_code", "")
+    selected = request.args.get("number", "")
+    result, error = None, request.args.get("error")
+    if raw:
+        try:
+            result = numbers.search(account, numbers.validate_area_code(raw))
+        except numbers.InvalidAreaCode as exc:
+            error = str(exc)
+    template = (
+        "settings/_choose.html" if request.headers.get("HX-Request") else "settings/setup.html"
+    )
+    return render_template(
+        template, area_code=raw, result=result, selected=selected, error=error
+    ), (422 if error and not result else 200)
+
+
+@bp.post("/inbox/setup/review")
+@main_admin_required
+def review():
+    """Step 2, the review screen before Finish Setup."""
+    number = request.form.get("number", "")
+    area_code = request.form.get("area_code", "")
+    if not number:
+        return redirect(
+            url_for("settings.setup", area_code=area_code, error="Select a number first.")
+        )
+    return render_template(
+        "settings/review.html", number=number, area_code=area_code, addon=billing.money(500)
+    )
+
+
+@bp.post("/inbox/setup/finish")
+@main_admin_required
+def finish():
+    number = request.form.get("number", "")
+    area_code = request.form.get("area_code", "")
+    try:
+        inbox_settings.enable(current_user, number)
+    except inbox_settings.SetupError as exc:
+        if exc.back_to_list:
+            return redirect(url_for("settings.setup", area_code=area_code, error=str(exc)))
+        return render_template(
+            "settings/review.html", number=number, area_code=area_code,
+            addon=billing.money(500), error=str(exc),
+        ), 502  # fmt: skip
+    flash("Your Inbox is ready. Patients can now text this number.", "success")
+    return redirect(url_for("conversations.index"))
+
+
+@bp.route("/inbox/disable", methods=["GET", "POST"])
+@main_admin_required
+def disable():
+    """GET: the confirmation (a popup with JavaScript, this page without). POST: Confirm."""
+    if request.method == "GET":
+        return render_template(
+            "settings/disable.html", number=inbox_settings.live_number(current_user.account_id)
+        )
+    inbox_settings.disable(current_user)
+    flash("The Inbox is off and its number is being released.", "info")
+    return redirect(url_for("settings.inbox"))
+
+
+# ---- Billing > Subscriptions --------------------------------------------------------
+
+
+@bp.route("/billing", methods=["GET", "POST"])
+@main_admin_required
+def subscriptions():
+    account = current_user.account
+    error = None
+    if request.method == "POST":
+        try:
+            billing.change_plan(current_user, request.form.get("plan", ""))
+        except billing.BillingRefused as exc:
+            error = str(exc)
+        else:
+            flash(f"You are now on the {account.plan_name}.", "success")
+            return redirect(url_for("settings.subscriptions"))
+    return render_template(
+        "settings/billing.html",
+        account=account,
+        lines=billing.active_lines(account),
+        charges=billing.recent_charges(account),
+        plans=[
+            (key, PLAN_NAMES[key], billing.PLAN_PRICES[key], billing.PLAN_FEATURES[key])
+            for key in billing.PLAN_PRICES
+        ],  # fmt: skip
+        money=billing.money,
+        error=error,
+    ), (422 if error else 200)
+
+
+# ---- Teammates > Users > Manage Privileges ------------------------------------------
+
+
+@bp.get("/teammates")
+@admin_required
+def users():
+    return render_template("settings/users.html", users=teammates.list_users(current_user))
+
+
+@bp.route("/teammates/<int:user_id>", methods=["GET", "POST"])
+@admin_required
+def user(user_id: int):
+    teammate = teammates.get(current_user, user_id) or abort(404)
+    error = None
+    if request.method == "POST":
+        try:
+            teammates.save_privileges(
+                current_user,
+                teammate,
+                inbox=request.form.get("inbox") == "on",
+                all_clinics=request.form.get("all_clinics") == "on",
+                clinic_ids=request.form.getlist("clinics"),
+            )
+        except teammates.TeammateRefused as exc:
+            error = str(exc)
+        else:
+            flash(f"Saved {teammate.name}'s privileges.", "success")
+            return redirect(url_for("settings.user", user_id=teammate.id))
+    return render_template("settings/user.html", teammate=teammate, error=error), (
+        422 if error else 200
+    )

@@ -1,0 +1,124 @@
+"""The clinic help article, walked as the Main Admin of Fresh Face Clinic: lock, upgrade,
+toggle on, area code 212, Select, Continue, Finish Setup, the number in the Inbox; then
+disable with Confirm, the Inbox is gone; re-enable cannot get the old number back."""
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import login, screenshot
+
+DESKTOP = {"width": 1366, "height": 900}
+
+
+def _numbers(stack, path):
+    return [r["params"]["msisdn"] for r in stack.sandbox_state()["requests"] if r["path"] == path]
+
+
+def test_the_article_end_to_end(page, stack):
+    page.set_viewport_size(DESKTOP)
+    before = {p: _numbers(stack, p) for p in ("/number/buy", "/number/update", "/number/cancel")}
+    login(page, stack, "admin@fresh.test")
+
+    # Settings > Inbox shows a lock on the Essentials Plan.
+    page.get_by_role("link", name="Settings").first.click()
+    inbox_tab = page.locator("#settings-inbox-tab")
+    expect(inbox_tab.locator(".bi-lock-fill")).to_be_visible()
+    inbox_tab.click()
+    expect(page.locator("#inbox-locked")).to_contain_text("needs the Accelerator Plan")
+    screenshot(page, "settings-locked")
+
+    # Upgrade in Settings > Billing > Subscriptions.
+    page.get_by_role("link", name=re.compile("Billing › Subscriptions")).click()
+    page.get_by_role("button", name="Upgrade to Accelerator Plan").click()
+    expect(page.locator("#current-plan")).to_have_text("Accelerator Plan")
+
+    # Switch the toggle to turn on the Inbox, then choose a number.
+    page.locator("#settings-inbox-tab").click()
+    expect(page.locator("#settings-inbox-tab .bi-lock-fill")).to_have_count(0)
+    page.get_by_role("switch", name=re.compile("Turn it on")).click()
+    page.get_by_label("Area code").fill("21")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_label("Area code")).to_have_js_property("validity.valid", False)
+    page.get_by_label("Area code").fill("212")
+    page.get_by_role("button", name="Search").click()
+    row = page.locator(".number-row", has_text="(212) 555-0131")
+    expect(row).to_be_visible()
+    expect(page.get_by_role("button", name="Continue")).to_be_disabled()
+    row.get_by_role("link", name=re.compile("Select")).click()
+    expect(page.locator(".number-row.selected")).to_contain_text("(212) 555-0131")
+    screenshot(page, "settings-choose")
+    page.get_by_role("button", name="Continue").click()
+
+    # Review, then Finish Setup.
+    expect(page.locator("#review-number")).to_have_text("(212) 555-0131")
+    expect(page.get_by_text("$5.00 per month")).to_be_visible()
+    page.get_by_role("button", name="Finish Setup").click()
+    expect(page).to_have_url(re.compile(r"/inbox$"))
+    expect(page.locator("#inbox-number")).to_have_text("(212) 555-0131")
+    expect(page.locator("#nav-inbox")).to_be_visible()
+
+    # Disable: Inbox Settings at the bottom of the left menu, toggle off, Confirm.
+    page.get_by_role("link", name="Settings").first.click()
+    page.locator("#inbox-settings-link").click()
+    page.get_by_role("switch", name=re.compile("Turn it off")).click()
+    dialog = page.locator("#disable-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("will be released")
+    dialog.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("switch", name=re.compile("Turn it on"))).to_be_visible()
+    expect(page.locator("#nav-inbox")).to_have_count(0)
+    page.goto(stack.url + "/inbox")
+    expect(page.get_by_text("The Inbox is turned off")).to_be_visible()
+
+    # Re-enable: the old number is never offered again.
+    page.goto(stack.url + "/settings/inbox")
+    page.get_by_role("switch", name=re.compile("Turn it on")).click()
+    page.get_by_label("Area code").fill("212")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator(".number-row").first).to_be_visible()
+    expect(page.locator(".number-row", has_text="(212) 555-0131")).to_have_count(0)
+
+    def new(path):
+        return [n for n in _numbers(stack, path) if n not in before[path]]
+
+    assert new("/number/buy") == ["12125550131"]
+    assert new("/number/update") == ["12125550131"]
+    cancels = []
+    for _ in range(50):
+        cancels = new("/number/cancel")
+        if cancels:
+            break
+        page.wait_for_timeout(100)
+    assert cancels == ["12125550131"]
+
+
+def test_staff_and_admins_never_see_the_toggle(page, stack):
+    for email in ("admin2@glow.test", "staff@glow.test"):
+        login(page, stack, email)
+        page.goto(stack.url + "/settings")
+        expect(page.locator("#inbox-toggle")).to_have_count(0)
+        expect(page.locator("#inbox-settings-link")).to_have_count(0)
+        response = page.goto(stack.url + "/settings/inbox")
+        assert response.status == 403
+        page.context.clear_cookies()
+
+
+def test_manage_privileges_hides_the_inbox_tab(page, stack, browser):
+    login(page, stack, "admin@glow.test")
+    page.get_by_role("link", name="Settings").first.click()
+    page.get_by_role("link", name="Teammates").click()
+    row = page.locator("#users tr", has_text="Sam Lee")
+    row.get_by_role("link", name="Manage Privileges").click()
+    page.get_by_label(re.compile("^Inbox")).uncheck()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert").or_(page.locator(".alert-success"))).to_contain_text("Saved")
+    staff_context = browser.new_context()
+    staff = staff_context.new_page()
+    login(staff, stack, "staff@glow.test")
+    expect(staff.locator("#nav-inbox")).to_have_count(0)
+    page.get_by_label(re.compile("^Inbox")).check()
+    page.get_by_role("button", name="Save").click()
+    staff.reload()
+    expect(staff.locator("#nav-inbox")).to_be_visible()
+    staff_context.close()
