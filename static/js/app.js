@@ -128,7 +128,14 @@
         break;
       }
       case "r": { var box = $("#composer-body"); if (box && !box.disabled) box.focus(); else return; break; }
-      case "u": { var toggle = $("#toggle-unread"); if (toggle) toggle.click(); else return; break; }
+      case "u": {
+        var toggle = $("#toggle-unread");
+        if (!toggle || !window.htmx) return;
+        // Through htmx even if the thread was swapped in a moment ago.
+        window.htmx.process(toggle.form);
+        window.htmx.trigger(toggle.form, "submit");
+        break;
+      }
       case "/": { var search = $("#search-q"); if (search) search.focus(); else return; break; }
       case "?": { var help = $("#shortcuts-dialog"); if (help) help.showModal(); else return; break; }
       default: return;

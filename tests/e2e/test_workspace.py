@@ -10,12 +10,18 @@ DESKTOP = {"width": 1440, "height": 900}
 TABLET = {"width": 820, "height": 1180}
 
 
+def _tab(page, key: str) -> None:
+    """Click Unread or Read and wait until the list has been swapped in."""
+    page.locator(f"#tab-{key}").click()
+    expect(page.locator(f"#tab-{key}")).to_have_attribute("aria-selected", "true")
+
+
 def _open(page, stack, name: str):
     """Open a patient's conversation wherever it is (Unread or Read)."""
     page.goto(stack.url + "/inbox?q=" + name.split()[0])
     row = page.locator(".conv-row", has_text=name)
     if row.count() == 0:
-        page.get_by_role("tab", name=re.compile("Read")).last.click()
+        _tab(page, "read")
         row = page.locator(".conv-row", has_text=name)
     row.locator(".conv-link").click()
     expect(page.locator("#thread-name")).to_have_text(name)
@@ -43,12 +49,12 @@ def test_navigation_badge_number_tabs_and_menu(page, stack):
     expect(page).to_have_url(re.compile(r"view=failed"))
     page.locator("#menu").get_by_text("All Clinics").click()
     expect(page).not_to_have_url(re.compile(r"clinic="))
-    page.get_by_role("tab", name=re.compile("Read")).last.click()
+    _tab(page, "read")
     expect(page.locator(".conv-row .failed-mark").first).to_be_visible()
 
     page.locator("#menu").get_by_text("Opted out").click()
     expect(page).to_have_url(re.compile(r"view=opted_out"))
-    page.get_by_role("tab", name=re.compile("Unread")).click()
+    _tab(page, "unread")
     expect(page.locator(".conv-row", has_text="Opted out").first).to_be_visible()
 
 
@@ -57,12 +63,12 @@ def test_search_is_debounced_and_bookmarkable(page, stack):
     login(page, stack, "staff@glow.test")
     page.get_by_label("Search patient name or phone").press_sequentially("917-555-0100", delay=20)
     expect(page).to_have_url(re.compile(r"q=917-555-0100"))
-    page.get_by_role("tab", name=re.compile("Read")).last.click()
-    page.get_by_role("tab", name=re.compile("Unread")).click()
+    _tab(page, "read")
+    _tab(page, "unread")
     rows = page.locator(".conv-row")
     names = [n.strip() for n in page.locator(".conv-row .conv-name").all_inner_texts()]
     if not names:
-        page.get_by_role("tab", name=re.compile("Read")).last.click()
+        _tab(page, "read")
         names = [n.strip() for n in page.locator(".conv-row .conv-name").all_inner_texts()]
     assert names == ["Ava Martinez"], names
     page.reload()  # the URL keeps the search
@@ -84,7 +90,7 @@ def test_bulk_mark_read_then_unread_updates_counts_and_badge(page, stack):
     expect(page.locator("#count-unread")).to_have_text(str(before - 2))
     expect(page.locator("#inbox-badge")).to_have_text(str(before - 2))
 
-    page.get_by_role("tab", name=re.compile("Read")).last.click()
+    _tab(page, "read")
     page.locator("#select-all").check()
     assert all(c.is_checked() for c in page.locator(".conv-row .conv-check").all())
     page.locator("#select-all").uncheck()
@@ -192,8 +198,7 @@ def test_new_message_by_name_and_templates(page, stack):
 def test_keyboard_shortcuts(page, stack):
     page.set_viewport_size(DESKTOP)
     login(page, stack, "staff@glow.test")
-    page.get_by_role("tab", name=re.compile("Read")).last.click()
-    expect(page).to_have_url(re.compile("tab=read"))
+    _tab(page, "read")
     page.locator("#inbox-number").click()  # somewhere neutral, not a field
     page.keyboard.press("j")
     page.keyboard.press("j")
@@ -202,6 +207,7 @@ def test_keyboard_shortcuts(page, stack):
     name = second.locator(".conv-name").inner_text()
     page.keyboard.press("Enter")
     expect(page.locator("#thread-name")).to_have_text(name)
+    expect(page.locator("#segment-counter")).not_to_be_empty()  # the thread is wired up
     page.keyboard.press("r")
     expect(page.get_by_label("Reply")).to_be_focused()
     page.keyboard.press("Escape")
