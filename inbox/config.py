@@ -80,7 +80,8 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = None
         self.MAX_CONTENT_LENGTH = 64 * 1024
         self.RQ_QUEUE = os.environ.get("RQ_QUEUE", "default")
-        self.RQ_SYNC = False
+        # Pings find dead tabs; each open socket holds one gunicorn thread.
+        self.SOCK_SERVER_OPTIONS = {"ping_interval": 25}
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}

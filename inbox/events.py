@@ -1,10 +1,19 @@
 """Live events over Redis pub/sub. Only this module knows the channel names.
-Events carry ids, never patient text."""
+Events carry ids, never patient text.
+
+publish() works from web requests and RQ jobs alike. Each web process runs one listener
+thread, started lazily on the first websocket (so after gunicorn forks), that hands every
+event of an account to that process's sockets of the account."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
 import redis
 from flask import Flask
@@ -12,15 +21,98 @@ from flask import Flask
 from .broker import get_redis
 
 log = logging.getLogger(__name__)
+PREFIX = "clinic-inbox:account:"
+
+Handler = Callable[[dict[str, Any]], None]
 
 
 def channel(account_id: int) -> str:
-    return f"clinic-inbox:account:{account_id}"
+    return f"{PREFIX}{account_id}"
 
 
 def publish(account_id: int, event: dict, app: Flask | None = None) -> None:
-    """Best effort: a lost event costs a live update, never data (pages re-read the DB)."""
+    """Best effort: a lost event costs a live update, never data (pages re-read the DB,
+    and every tab resynchronises when its socket reconnects)."""
     try:
         get_redis(app).publish(channel(account_id), json.dumps(event))
     except redis.RedisError:
         log.warning("could not publish %s for account %s", event.get("type"), account_id)
+
+
+class Listener:
+    """One pub/sub connection per process, fanning events out to local subscribers."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.subscribers: dict[int, set[Handler]] = {}
+        self.on_reconnect: set[Callable[[], None]] = set()
+        self.thread = threading.Thread(target=self._run, name="live-listener", daemon=True)
+        self.thread.start()
+
+    def subscribe(self, account_id: int, handler: Handler) -> None:
+        with self.lock:
+            self.subscribers.setdefault(account_id, set()).add(handler)
+
+    def unsubscribe(self, account_id: int, handler: Handler) -> None:
+        with self.lock:
+            handlers = self.subscribers.get(account_id)
+            if handlers is not None:
+                handlers.discard(handler)
+                if not handlers:
+                    del self.subscribers[account_id]
+
+    def _dispatch(self, account_id: int, event: dict[str, Any]) -> None:
+        with self.lock:
+            handlers = list(self.subscribers.get(account_id, ()))
+        for handler in handlers:
+            try:
+                handler(event)
+            except Exception:  # noqa: BLE001 - one broken socket must not stop the others
+                log.exception("live handler failed")
+
+    def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                pubsub = get_redis(self.app).pubsub(ignore_subscribe_messages=True)
+                pubsub.psubscribe(PREFIX + "*")
+                if failures:
+                    # Events may have been missed while Redis was away: every socket resyncs.
+                    self._dispatch_all({"type": "resync"})
+                failures = 0
+                for message in pubsub.listen():
+                    if message.get("type") != "pmessage":
+                        continue
+                    channel_name = message["channel"]
+                    if isinstance(channel_name, bytes):
+                        channel_name = channel_name.decode()
+                    try:
+                        account_id = int(channel_name.removeprefix(PREFIX))
+                        event = json.loads(message["data"])
+                    except (ValueError, TypeError):
+                        continue
+                    self._dispatch(account_id, event)
+            except redis.RedisError:
+                failures += 1
+                time.sleep(min(5.0, 0.2 * 2**failures))
+
+    def _dispatch_all(self, event: dict[str, Any]) -> None:
+        with self.lock:
+            accounts = list(self.subscribers)
+        for account_id in accounts:
+            self._dispatch(account_id, event)
+
+
+_listener: Listener | None = None
+_listener_lock = threading.Lock()
+
+
+def listener(app: Flask) -> Listener:
+    """This process's listener, started on first use (and again in a forked child)."""
+    global _listener
+    with _listener_lock:
+        if _listener is None or _listener.pid != os.getpid():
+            _listener = Listener(app)
+        return _listener

@@ -351,6 +351,7 @@ def create_sandbox_app(state: SandboxState) -> Flask:
             str(data["from"]).removeprefix("+"),
             str(data["to"]).removeprefix("+"),
             data["text"],
+            url=data.get("url"),
         )
         return jsonify(status=status)
 
@@ -383,12 +384,14 @@ def _send_receipts(
         deliver_webhook(url, sign_params(state, params), "POST")
 
 
-def send_inbound(state: SandboxState, phone: str, practice: str, text: str) -> int:
+def send_inbound(
+    state: SandboxState, phone: str, practice: str, text: str, url: str | None = None
+) -> int:
     """A patient texts the practice: post the (signed) inbound webhook(s) to the number's
     moHttpUrl. Long texts arrive as concatenated parts, as from a real handset."""
     with state.lock:
         owned = state.owned.get(practice)
-        url = (owned or {}).get("moHttpUrl") or state.default_inbound_url
+        url = url or (owned or {}).get("moHttpUrl") or state.default_inbound_url
     if not url:
         return 0
     parts = segments.split(text)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Select, and_, case, func, or_, select, update
 
+from .. import events
 from ..extensions import db
 from ..models import (
     DIRECTION_IN,
@@ -262,6 +263,7 @@ def mark(conv: Conversation, *, unread: bool) -> None:
     if conv.unread != unread:
         conv.unread = unread
         db.session.commit()
+        events.publish(conv.account_id, {"type": "read", "conversation_ids": [conv.id]})
 
 
 def mark_many(user: User, ids: Iterable[int | str], *, unread: bool) -> int:
@@ -269,12 +271,20 @@ def mark_many(user: User, ids: Iterable[int | str], *, unread: bool) -> int:
     wanted = {int(i) for i in ids if str(i).isdigit()}
     if not wanted:
         return 0
-    allowed = visible(user).where(Conversation.id.in_(wanted)).with_only_columns(Conversation.id)
-    changed = db.session.execute(
+    allowed = (
+        visible(user)
+        .where(Conversation.id.in_(wanted), Conversation.unread.is_(not unread))
+        .with_only_columns(Conversation.id)
+    )
+    changing = list(db.session.scalars(allowed))
+    if not changing:
+        return 0
+    db.session.execute(
         update(Conversation)
-        .where(Conversation.id.in_(allowed.scalar_subquery()), Conversation.unread.is_(not unread))
+        .where(Conversation.id.in_(changing))
         .values(unread=unread)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     db.session.commit()
-    return changed
+    events.publish(user.account_id, {"type": "read", "conversation_ids": changing})
+    return len(changing)

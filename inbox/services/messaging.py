@@ -442,7 +442,10 @@ def receive(params: dict[str, str]) -> InboundResult:
         if existing:
             return InboundResult("duplicate", existing)
         raise
-    events.publish(account.id, {"type": "message", "conversation_id": conv.id, "id": message.id})
+    events.publish(
+        account.id,
+        {"type": "message", "conversation_id": conv.id, "id": message.id, "direction": "in"},
+    )
     return InboundResult("stored", message.id)
 
 

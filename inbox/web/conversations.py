@@ -66,7 +66,6 @@ def _counts_oob(f: Filters) -> dict:
         counts=convs.tab_counts(current_user, f),
         menu=convs.menu_counts(current_user, f.clinic_id),
         clinics=convs.visible_clinics(current_user),
-        nav_unread=convs.unread_count(current_user),
         oob=True,
     )
 
@@ -141,6 +140,16 @@ def read_state(conversation_id: int):
             "inbox/_thread_swap.html", **_thread_context(conv), **_counts_oob(f), c=conv
         )
     return redirect(url_for("conversations.index", **f.args()))
+
+
+@bp.post("/c/<int:conversation_id>/seen")
+@inbox_required
+def seen(conversation_id: int):
+    """A live text arrived in the thread this tab shows, while the tab is visible."""
+    conv = convs.get_visible(current_user, conversation_id) or abort(404)
+    convs.mark(conv, unread=False)
+    f = _filters()
+    return render_template("inbox/_seen.html", **_counts_oob(f), c=conv, conv=conv)
 
 
 @bp.post("/bulk")

@@ -144,4 +144,181 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () { scrollThread(); syncTitle(); });
+  document.addEventListener("ci:badge", syncTitle);
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    var list = $("#messages");
+    if (list && list.scrollHeight - list.scrollTop - list.clientHeight < 200) list.scrollTop = list.scrollHeight;
+  });
+})();
+
+// Live: the websocket (htmx ws extension) swaps fragments in; this keeps the server told
+// what the tab shows, resynchronises after a reconnect, and raises alerts.
+(function () {
+  "use strict";
+  var socket = null, opens = 0, lastNotice = null, lastResync = null;
+
+  function state() {
+    return JSON.stringify({
+      path: location.pathname, search: location.search,
+      visible: document.visibilityState === "visible"
+    });
+  }
+  function sendState() { if (socket) socket.send(state()); }
+
+  function resync() {
+    if (!window.htmx) return;
+    var filters = location.search;
+    if (document.getElementById("list-body")) {
+      window.htmx.ajax("GET", "/inbox" + filters, { target: "#list-body", swap: "innerHTML" });
+    }
+    if (document.getElementById("messages")) {
+      window.htmx.ajax("GET", location.pathname + filters,
+        { target: "#messages", select: "#messages", swap: "outerHTML" });
+    }
+  }
+
+  document.addEventListener("htmx:wsOpen", function (event) {
+    socket = event.detail.socketWrapper;
+    opens += 1;
+    var status = document.getElementById("live-status");
+    if (status) status.hidden = true;
+    sendState();
+    if (opens > 1) resync(); // anything that happened while we were away
+  });
+  document.addEventListener("htmx:wsClose", function () {
+    var status = document.getElementById("live-status");
+    if (status) status.hidden = false;
+  });
+  document.addEventListener("htmx:pushedIntoHistory", sendState);
+  document.addEventListener("htmx:historyRestore", sendState);
+  document.addEventListener("visibilitychange", sendState);
+
+  function prefs(key) { try { return localStorage.getItem(key) === "1"; } catch (e) { return false; } }
+  function setPref(key, on) { try { localStorage.setItem(key, on ? "1" : "0"); } catch (e) { /* private mode */ } }
+
+  function beep() {
+    try {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      var ctx = new Ctx(), osc = ctx.createOscillator(), gain = ctx.createGain();
+      osc.frequency.value = 880; gain.gain.value = 0.08;
+      osc.connect(gain); gain.connect(ctx.destination);
+      osc.start(); osc.stop(ctx.currentTime + 0.18);
+    } catch (e) { /* no audio */ }
+  }
+
+  function notice(el) {
+    var open = el.getAttribute("data-open") === "1";
+    var visible = document.visibilityState === "visible";
+    var id = el.getAttribute("data-conversation");
+    if (open && visible && window.htmx) {
+      // Read where it lands: the thread is on screen.
+      window.htmx.ajax("POST", "/inbox/c/" + id + "/seen" + location.search,
+        { swap: "none", source: document.body });
+    }
+    if (!visible) {
+      if (prefs("ci-alerts") && window.Notification && Notification.permission === "granted") {
+        new Notification("New text from " + el.getAttribute("data-first-name"),
+          { body: "Open the Inbox to read and reply.", tag: "clinic-inbox-" + id });
+      }
+      if (prefs("ci-sound")) beep();
+    }
+  }
+
+  var lastClicked = null;
+  document.addEventListener("click", function (event) {
+    var row = event.target.closest && event.target.closest(".conv-row");
+    if (row) lastClicked = row.getAttribute("data-conversation");
+  });
+  document.addEventListener("keydown", function (event) {
+    var row = event.key === "Enter" && document.querySelector(".conv-row.kbd-focus");
+    if (row) lastClicked = row.getAttribute("data-conversation");
+  });
+
+  function fromTemplate(t) {
+    return document.importNode(t.content, true).firstElementChild;
+  }
+  function applyChanges() {
+    var box = document.getElementById("live-changes");
+    if (!box) return;
+    var list = document.getElementById("conv-list");
+    var thread = document.getElementById("messages");
+    Array.prototype.forEach.call(box.querySelectorAll("template[data-row]"), function (t) {
+      var old = document.getElementById(t.getAttribute("data-id"));
+      var action = t.getAttribute("data-row");
+      if (action === "remove") {
+        // The row of the conversation this tab is reading (or just clicked) stays put.
+        var cid = old && old.getAttribute("data-conversation");
+        var thread = document.querySelector(".thread[data-conversation]");
+        var reading = thread && thread.getAttribute("data-conversation");
+        if (old && cid !== reading && cid !== lastClicked) old.remove();
+        return;
+      }
+      var row = fromTemplate(t);
+      if (!row) return;
+      var box2 = old && old.querySelector(".conv-check");
+      if (box2 && box2.checked) row.querySelector(".conv-check").checked = true;
+      if (action === "top" && list) {
+        if (old) old.remove();
+        var empty = list.querySelector(".conv-empty");
+        if (empty) empty.remove();
+        list.insertBefore(row, list.firstChild);
+      } else if (old) {
+        old.replaceWith(row);
+      } else {
+        return;
+      }
+      if (window.htmx) window.htmx.process(row);
+    });
+    Array.prototype.forEach.call(box.querySelectorAll("template[data-bubble]"), function (t) {
+      var old = document.getElementById(t.getAttribute("data-id"));
+      var bubble = fromTemplate(t);
+      if (!bubble) return;
+      if (old) old.replaceWith(bubble);
+      else if (t.getAttribute("data-bubble") === "append" && thread) thread.appendChild(bubble);
+      else return;
+      if (window.htmx) window.htmx.process(bubble);
+    });
+    box.innerHTML = "";
+  }
+  document.addEventListener("htmx:afterSettle", applyChanges);
+  document.addEventListener("htmx:oobAfterSwap", applyChanges);
+
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    applyChanges();
+    var n = document.getElementById("live-notice");
+    var seq = n && n.getAttribute("data-seq");
+    if (seq && seq !== lastNotice) { lastNotice = seq; notice(n); }
+    var r = document.getElementById("live-resync");
+    var at = r && r.getAttribute("data-at");
+    if (at && at !== lastResync) { lastResync = at; resync(); }
+    var badge = document.getElementById("inbox-badge");
+    if (badge) document.dispatchEvent(new Event("ci:badge"));
+  });
+
+  // The alert toggles in the inbox header.
+  function paintToggles() {
+    [["ci-alerts", "alerts-toggle"], ["ci-sound", "sound-toggle"]].forEach(function (pair) {
+      var btn = document.getElementById(pair[1]);
+      if (!btn) return;
+      var on = prefs(pair[0]);
+      btn.setAttribute("aria-pressed", on ? "true" : "false");
+      btn.classList.toggle("active", on);
+    });
+  }
+  document.addEventListener("click", function (event) {
+    var alerts = event.target.closest("#alerts-toggle");
+    var sound = event.target.closest("#sound-toggle");
+    if (alerts) {
+      var turnOn = !prefs("ci-alerts");
+      if (turnOn && window.Notification && Notification.permission !== "granted") {
+        Notification.requestPermission().then(function (answer) {
+          setPref("ci-alerts", answer === "granted"); paintToggles();
+        });
+        return;
+      }
+      setPref("ci-alerts", turnOn); paintToggles();
+    }
+    if (sound) { setPref("ci-sound", !prefs("ci-sound")); paintToggles(); if (prefs("ci-sound")) beep(); }
+  });
+  document.addEventListener("DOMContentLoaded", paintToggles);
 })();

@@ -98,6 +98,15 @@ class Stack:
                        "rq.worker.SimpleWorker", "--url", redis_url, "e2e"],
         }  # fmt: skip
 
+    def spare_web(self) -> str:
+        """A second web process on its own port (same database and Redis)."""
+        port = free_port()
+        self.commands["spare"] = [*self.commands["web"][:-3], "--bind", f"127.0.0.1:{port}",
+                                  "--no-control-socket"]  # fmt: skip
+        self.start("spare")
+        wait_http(f"http://127.0.0.1:{port}/login")
+        return f"http://127.0.0.1:{port}"
+
     def start(self, name: str) -> None:
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
         self.procs[name] = subprocess.Popen(

@@ -59,7 +59,9 @@ def test_send_receipt_and_reply_through_real_processes(page, stack):
     assert _wait(delivered), "the sandbox's receipt should mark the text delivered"
     screenshot(page, "thread")
 
-    # The patient answers from the sandbox's patient-phone page.
+    # The patient answers from the sandbox's patient-phone page, while staff are on the
+    # list (an open, visible thread would mark the reply read where it lands).
+    page.goto(stack.url + "/inbox?tab=read")
     phone = page.context.new_page()
     phone.goto(f"{stack.sandbox_url}/?phone={AVA_DIGITS}&practice=12125550134")
     expect(phone.locator(".bubble", has_text="confirmed for Thursday")).to_be_visible()

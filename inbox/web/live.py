@@ -1,0 +1,189 @@
+"""/ws: one websocket per browser tab. On connect it gets the badge; then, for every event
+of its account, the fragments its page needs (badge, counts, the row, the thread bubble,
+the status chip) as htmx out-of-band swaps, filtered to what its user may see."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from flask import Blueprint, Flask, abort, current_app, g, render_template, request
+from flask_login import current_user
+from simple_websocket import ConnectionClosed
+from sqlalchemy import select
+
+from .. import events
+from ..extensions import db, sock
+from ..models import Conversation, Message, User, get_scoped
+from ..services import conversations as convs
+from ..services.conversations import Filters
+
+bp = Blueprint("live", __name__)
+
+
+@bp.before_request
+def handshake_guard():
+    """Refuse the handshake (before any upgrade) for anyone who may not see the Inbox,
+    and for pages of another origin."""
+    if not current_user.is_authenticated:
+        abort(401)
+    if not current_user.can_use_inbox or not current_user.account.inbox_enabled:
+        abort(403)
+    if not _same_origin(request.headers.get("Origin", ""), request.host):
+        abort(403)
+
+
+def _same_origin(origin: str, host_header: str) -> bool:
+    """The page that opens the socket must be ours (no cross-site websocket hijacking)."""
+    if not origin:
+        return False
+    parts = urlsplit(origin)
+    host, _, port = host_header.partition(":")
+    default = 443 if parts.scheme == "https" else 80
+    return parts.hostname == host.lower() and (not port or int(port) == (parts.port or default))
+
+
+class LiveClient:
+    """One open tab: who it is, what it shows, and how to reach it."""
+
+    def __init__(self, ws, app: Flask, user_id: int, account_id: int, base_url: str) -> None:
+        self.ws = ws
+        self.app = app
+        self.user_id = user_id
+        self.account_id = account_id
+        self.base_url = base_url
+        self.path = "/"
+        self.query: dict[str, str] = {}
+        self.visible = True
+        self.lock = threading.Lock()
+
+    # -- what the page shows -----------------------------------------------------------
+    def update(self, raw: str) -> None:
+        try:
+            state = json.loads(raw)
+        except ValueError:
+            return
+        if not isinstance(state, dict):
+            return
+        path = str(state.get("path", "/"))[:200]
+        self.path = path if path.startswith("/") else "/"
+        self.query = {
+            k: v[-1] for k, v in parse_qs(str(state.get("search", "")).lstrip("?")).items()
+        }
+        self.visible = bool(state.get("visible", True))
+
+    def open_conversation_id(self) -> int | None:
+        parts = self.path.strip("/").split("/")
+        if len(parts) >= 3 and parts[0] == "inbox" and parts[1] == "c" and parts[2].isdigit():
+            return int(parts[2])
+        return None
+
+    def on_inbox(self) -> bool:
+        return self.path == "/inbox" or self.path.startswith("/inbox/c/")
+
+    # -- sending -------------------------------------------------------------------------
+    def send(self, html: str) -> None:
+        with self.lock:
+            self.ws.send(html)
+
+    def render(self, event: dict[str, Any] | None) -> str | None:
+        """The fragments for one event (None: the badge only, as on connect)."""
+        with self.app.test_request_context(self.path, base_url=self.base_url):
+            user = db.session.get(User, self.user_id)
+            if user is None or not user.can_use_inbox or not user.account.inbox_enabled:
+                raise PermissionError("no longer allowed")
+            g._login_user = user  # templates see this tab's user
+            try:
+                return self._render(user, event)
+            finally:
+                db.session.remove()
+
+    def _render(self, user: User, event: dict[str, Any] | None) -> str | None:
+        f = Filters.from_args(self.query, user) if self.on_inbox() else None
+        ctx: dict[str, Any] = {"f": f, "live": True, "rows": [], "bubbles": [], "notice": None}
+        kind = (event or {}).get("type")
+        if kind == "resync":
+            ctx["resync"] = True
+        ids = (event or {}).get("conversation_ids") or (
+            [event["conversation_id"]] if event and event.get("conversation_id") else []
+        )
+        open_id = self.open_conversation_id()
+        visible_ids = []
+        for cid in ids:
+            conv = convs.get_visible(user, cid)
+            if conv is None:
+                continue  # not this user's to see: no row, no bubble, no notice
+            visible_ids.append(cid)
+            if f is not None:
+                belongs = db.session.scalar(
+                    convs._filtered(user, f)
+                    .where(Conversation.id == conv.id)
+                    .with_only_columns(Conversation.id)
+                )
+                if belongs:
+                    action = "top" if kind == "message" else "replace"
+                else:
+                    # The tab reading this conversation keeps its row; others see it leave.
+                    action = "replace" if open_id == conv.id else "remove"
+                ctx["rows"].append((action, conv))
+            if open_id == conv.id and self.on_inbox() and event.get("id"):
+                message = get_scoped(Message, event["id"], user.account_id)
+                if message is not None:
+                    ctx["bubbles"].append(("append" if kind == "message" else "replace", message))
+                    ctx["tz"] = conv.clinic.timezone if conv.clinic else None
+            if kind == "message" and event.get("direction") == "in":
+                ctx["notice"] = {
+                    "conversation": conv.id,
+                    "first_name": conv.patient.first_name or "a patient",
+                    "open": open_id == conv.id,
+                    "seq": event.get("id"),
+                }
+        if event and ids and not visible_ids and kind != "resync":
+            return None  # nothing here concerns this user
+        if f is not None:
+            ctx["counts"] = convs.tab_counts(user, f)
+            ctx["menu"] = convs.menu_counts(user, f.clinic_id)
+            ctx["clinics"] = convs.visible_clinics(user)
+        ctx["open_conv"] = (
+            db.session.scalar(select(Conversation).where(Conversation.id == open_id))
+            if open_id
+            else None
+        )
+        return render_template("inbox/_live.html", **ctx)
+
+    def handle(self, event: dict[str, Any]) -> None:
+        # Tabs of one user showing the same page get the same fragments: render once per
+        # event for each such group (the listener hands one event dict to every tab).
+        key = (self.user_id, self.path, tuple(sorted(self.query.items())))
+        cache = event.setdefault("_rendered", {})
+        try:
+            if key not in cache:
+                cache[key] = self.render(event)
+            html = cache[key]
+        except PermissionError:
+            self.ws.close(reason=1008, message="Inbox access was removed")
+            return
+        if html:
+            with contextlib.suppress(ConnectionClosed):
+                self.send(html)
+
+
+@sock.route("/ws", bp=bp)
+def ws(ws):
+    app = current_app._get_current_object()
+    client = LiveClient(ws, app, current_user.id, current_user.account_id, request.host_url)
+    listener = events.listener(app)
+    db.session.remove()  # a socket lives for hours: hold no DB connection while it waits
+    listener.subscribe(client.account_id, client.handle)
+    try:
+        client.send(client.render(None) or "")
+        while True:
+            data = ws.receive(timeout=None)
+            if data is None:
+                break
+            client.update(data if isinstance(data, str) else data.decode(errors="replace"))
+    finally:
+        listener.unsubscribe(client.account_id, client.handle)

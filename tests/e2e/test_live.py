@@ -1,0 +1,109 @@
+"""Live inbox: two staff in two browsers, the app under gunicorn with two worker processes
+and an RQ worker; a patient's text, a reply and a receipt reach both within a second."""
+
+import re
+
+import requests
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import login
+
+AVA = "19175550100"
+
+
+def _text_in(stack, text: str) -> None:
+    r = requests.post(
+        stack.sandbox_url + "/_sandbox/inbound",
+        json={"from": AVA, "to": "12125550134", "text": text}, timeout=5,
+    )  # fmt: skip
+    assert r.json()["status"] == 200
+
+
+def _badge(page) -> int:
+    return int(page.locator("#inbox-badge").get_attribute("data-count"))
+
+
+def _open_thread(page, stack, name: str) -> None:
+    page.goto(stack.url + "/inbox?tab=read&q=" + name.split()[0])
+    row = page.locator(".conv-row", has_text=name)
+    if row.count() == 0:
+        page.goto(stack.url + "/inbox?q=" + name.split()[0])
+        row = page.locator(".conv-row", has_text=name)
+    row.locator(".conv-link").click()
+    expect(page.locator("#thread-name")).to_have_text(name)
+    expect(page.locator("#segment-counter")).not_to_be_empty()
+
+
+def test_two_staff_see_texts_replies_and_receipts_live(browser, stack):
+    a_ctx, b_ctx = browser.new_context(), browser.new_context()
+    a, b = a_ctx.new_page(), b_ctx.new_page()
+    login(a, stack, "staff@glow.test")
+    login(b, stack, "admin@glow.test")
+    _open_thread(a, stack, "Liam Chen")  # A reads someone else
+    b.goto(stack.url + "/inbox?tab=unread")  # B watches the Unread list
+    a.wait_for_timeout(500)  # both sockets connected and told what they show
+    badge_a, badge_b = _badge(a), _badge(b)
+    bump = 0 if b.locator("#conv-list .conv-row", has_text="Ava Martinez").count() else 1
+
+    _text_in(stack, "Is parking validated?")
+    for page, before in ((a, badge_a), (b, badge_b)):
+        expect(page.locator("#inbox-badge")).to_have_attribute(
+            "data-count", str(before + bump), timeout=1000
+        )
+    top = b.locator("#conv-list .conv-row").first
+    expect(top).to_contain_text("Ava Martinez", timeout=1000)
+    expect(top).to_contain_text("Is parking validated?", timeout=1000)
+    assert re.search(r"\(\d+\) ", b.title())
+
+    # Both open Ava's thread; the next text lands in both threads.
+    _open_thread(a, stack, "Ava Martinez")
+    _open_thread(b, stack, "Ava Martinez")
+    a.wait_for_timeout(300)
+    draft = "half-typed reply"
+    b.get_by_label("Reply").fill(draft)
+    _text_in(stack, "Also, can I pay by card?")
+    for page in (a, b):
+        expect(page.locator(".msg.in", has_text="Also, can I pay by card?")).to_be_visible(
+            timeout=1000
+        )
+    expect(b.get_by_label("Reply")).to_have_value(draft)  # nothing typed is lost
+
+    # A replies: B sees it, and the receipt flips the chip in both.
+    a.get_by_label("Reply").fill("Yes, all cards are fine!")
+    a.get_by_label("Reply").press("Enter")
+    for page in (a, b):
+        bubble = page.locator(".msg.out", has_text="Yes, all cards are fine!")
+        expect(bubble).to_be_visible(timeout=1000)
+        expect(bubble.locator(".status")).to_have_attribute(
+            "data-status", "delivered", timeout=3000
+        )
+    a_ctx.close()
+    b_ctx.close()
+
+
+def test_reconnect_after_restart_shows_what_arrived_while_down(browser, stack):
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    login(page, stack, "staff@glow.test")
+    _open_thread(page, stack, "Ava Martinez")
+    stack.stop("web")
+    expect(page.locator("#live-status")).to_be_visible(timeout=5000)
+    # A text arrives and is stored while this page has no socket (another web process
+    # takes the webhook: here, a second gunicorn on its own port).
+    spare = stack.spare_web()
+    try:
+        r = requests.post(
+            stack.sandbox_url + "/_sandbox/inbound",
+            json={"from": AVA, "to": "12125550134", "text": "Sent while you were offline",
+                  "url": spare + "/webhooks/vonage/inbound"},
+            timeout=5,
+        )  # fmt: skip
+        assert r.json()["status"] == 200
+    finally:
+        stack.stop("spare")
+    stack.start("web")
+    expect(page.locator("#live-status")).to_be_hidden(timeout=20000)
+    expect(page.locator(".msg.in", has_text="Sent while you were offline")).to_be_visible(
+        timeout=5000
+    )
+    ctx.close()
