@@ -183,6 +183,14 @@ def compose(
             db.session.flush()
     else:
         raise SendRefused("Pick a patient, or type their mobile number.")
+    conv = conversation_for(number, patient, clinic_id=clinic.id)
+    return queue_outbound(user=user, conversation_id=conv.id, body=body)
+
+
+def conversation_for(
+    number: InboxNumber, patient: Patient, *, clinic_id: int | None
+) -> Conversation:
+    """The patient's thread on this number, started (under clinic_id) if there is none."""
     conv = db.session.scalars(
         select(Conversation).where(
             Conversation.inbox_number_id == number.id, Conversation.patient_id == patient.id
@@ -190,15 +198,15 @@ def compose(
     ).first()
     if conv is None:
         conv = Conversation(
-            account_id=account.id,
+            account_id=number.account_id,
             inbox_number_id=number.id,
             patient_id=patient.id,
-            clinic_id=clinic.id,
+            clinic_id=clinic_id,
             opted_out=patient.opted_out,
         )
         db.session.add(conv)
         db.session.flush()
-    return queue_outbound(user=user, conversation_id=conv.id, body=body)
+    return conv
 
 
 def enqueue_send(message_id: int) -> bool:
@@ -397,20 +405,7 @@ def receive(params: dict[str, str]) -> InboundResult:
         )
         db.session.add(patient)
         db.session.flush()
-    conv = db.session.scalars(
-        select(Conversation).where(
-            Conversation.inbox_number_id == number.id, Conversation.patient_id == patient.id
-        )
-    ).first()
-    if conv is None:
-        conv = Conversation(
-            account_id=account.id,
-            inbox_number_id=number.id,
-            patient_id=patient.id,
-            clinic_id=patient.home_clinic_id,
-        )
-        db.session.add(conv)
-        db.session.flush()
+    conv = conversation_for(number, patient, clinic_id=patient.home_clinic_id)
     sent_at: datetime = carrier.parse_timestamp(params.get("message-timestamp")) or utcnow()
     info = segments.count(text)
     message = Message(

@@ -107,3 +107,30 @@ def test_reconnect_after_restart_shows_what_arrived_while_down(browser, stack):
         timeout=5000
     )
     ctx.close()
+
+
+def test_background_tab_gets_a_first_name_only_alert(browser, stack):
+    ctx = browser.new_context()
+    # A tab in the background with alerts turned on; the Notification API is recorded.
+    ctx.add_init_script(
+        """
+        Object.defineProperty(document, "visibilityState", { get: () => "hidden" });
+        window.__alerts = [];
+        window.Notification = function (title, options) {
+          window.__alerts.push([title, options.body]);
+        };
+        window.Notification.permission = "granted";
+        localStorage.setItem("ci-alerts", "1");
+        """
+    )
+    page = ctx.new_page()
+    login(page, stack, "staff@glow.test")
+    page.goto(stack.url + "/inbox")
+    expect(page.locator("#alerts-toggle")).to_have_attribute("aria-pressed", "true")
+    page.wait_for_timeout(500)
+    _text_in(stack, "My lips feel a bit swollen, is that normal?")
+    page.wait_for_function("window.__alerts.length > 0", timeout=2000)
+    alerts = page.evaluate("window.__alerts")
+    assert alerts[0][0] == "New text from Ava"
+    assert "swollen" not in " ".join(alerts[0])  # no patient text on the lock screen
+    ctx.close()
