@@ -169,22 +169,24 @@ def compose(
             raise SendRefused(str(exc)) from exc
         if not phones.can_receive_sms(e164):
             raise SendRefused(f"{phones.display(e164)} cannot receive text messages.")
-        patient = db.session.scalars(
-            scoped(Patient, account.id).where(Patient.phone == e164)
-        ).first()
-        if patient is None:
-            patient = Patient(
-                account_id=account.id,
-                phone=e164,
-                phone_digits=phones.national_digits(e164),
-                home_clinic_id=clinic.id,
-            )
-            db.session.add(patient)
-            db.session.flush()
+        patient = patient_for(account.id, e164, home_clinic_id=clinic.id)
     else:
         raise SendRefused("Pick a patient, or type their mobile number.")
     conv = conversation_for(number, patient, clinic_id=clinic.id)
     return queue_outbound(user=user, conversation_id=conv.id, body=body)
+
+
+def patient_for(account_id: int, e164: str, **new_fields) -> Patient:
+    """The account's patient with this mobile number, created (with new_fields) if none."""
+    patient = db.session.scalars(scoped(Patient, account_id).where(Patient.phone == e164)).first()
+    if patient is None:
+        patient = Patient(
+            account_id=account_id, phone=e164, phone_digits=phones.national_digits(e164),
+            **new_fields,
+        )  # fmt: skip
+        db.session.add(patient)
+        db.session.flush()
+    return patient
 
 
 def conversation_for(
@@ -393,18 +395,7 @@ def receive(params: dict[str, str]) -> InboundResult:
     if existing:
         return InboundResult("duplicate", existing)
 
-    patient = db.session.scalars(
-        select(Patient).where(Patient.account_id == account.id, Patient.phone == patient_phone)
-    ).first()
-    if patient is None:
-        patient = Patient(
-            account_id=account.id,
-            phone=patient_phone,
-            phone_digits=phones.national_digits(patient_phone),
-            unknown_sender=True,
-        )
-        db.session.add(patient)
-        db.session.flush()
+    patient = patient_for(account.id, patient_phone, unknown_sender=True)
     conv = conversation_for(number, patient, clinic_id=patient.home_clinic_id)
     sent_at: datetime = carrier.parse_timestamp(params.get("message-timestamp")) or utcnow()
     info = segments.count(text)
