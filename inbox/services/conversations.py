@@ -163,6 +163,12 @@ def _filtered(user: User, f: Filters, *, tab: bool = True, view: bool = True) ->
     return stmt
 
 
+def in_list(user: User, f: Filters, conversation_id: int) -> bool:
+    """Whether the list the user has on screen (view, tab, clinic, search) holds it."""
+    stmt = _filtered(user, f).where(Conversation.id == conversation_id)
+    return db.session.scalar(stmt.with_only_columns(Conversation.id)) is not None
+
+
 def list_page(
     user: User, f: Filters, cursor: Cursor | None = None, limit: int = PAGE_SIZE
 ) -> tuple[list[Conversation], Cursor | None]:

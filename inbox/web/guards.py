@@ -2,46 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 
 from flask import abort
 from flask_login import current_user, login_required
 
 
-def inbox_required(view):
-    """Logged in, with the Inbox privilege (403 otherwise)."""
+def _requires(allowed: Callable[[object], bool]):
+    """A decorator: logged in, and allowed(user), else 403."""
 
-    @login_required
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        if not current_user.can_use_inbox:
-            abort(403)
-        return view(*args, **kwargs)
+    def decorator(view):
+        @login_required
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not allowed(current_user):
+                abort(403)
+            return view(*args, **kwargs)
 
-    return wrapped
+        return wrapped
 
-
-def main_admin_required(view):
-    """Only the Main Admin (403 for everyone else): Inbox Settings and billing."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        if not current_user.is_main_admin:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped
+    return decorator
 
 
-def admin_required(view):
-    """The Main Admin or an admin: teammates and their privileges."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        if current_user.role not in ("main_admin", "admin"):
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped
+# Staff with the Inbox privilege: the inbox, its fragments and the websocket.
+inbox_required = _requires(lambda user: user.can_use_inbox)
+# Only the Main Admin: Inbox Settings and billing.
+main_admin_required = _requires(lambda user: user.is_main_admin)
+# The Main Admin or an admin: teammates and their privileges.
+admin_required = _requires(lambda user: user.role in ("main_admin", "admin"))

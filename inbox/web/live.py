@@ -118,11 +118,7 @@ class LiveClient:
                 continue  # not this user's to see: no row, no bubble, no notice
             visible_ids.append(cid)
             if f is not None:
-                belongs = db.session.scalar(
-                    convs._filtered(user, f)
-                    .where(Conversation.id == conv.id)
-                    .with_only_columns(Conversation.id)
-                )
+                belongs = convs.in_list(user, f, conv.id)
                 if belongs:
                     action = "top" if kind == "message" else "replace"
                 else:
