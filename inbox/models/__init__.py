@@ -30,7 +30,13 @@ from .conversations import (
     STATUS_SENDING,
     STATUS_SENT,
     STATUS_UNKNOWN,
+    KIND_AUTO_REPLY,
+    KIND_OPTOUT_CONFIRM,
+    KIND_PAPERWORK,
+    KIND_REMINDER,
+    KIND_TEXT,
     Conversation,
+    InboundPart,
     Message,
 )
 from .numbers import (
@@ -47,6 +53,8 @@ __all__ = [
     "Appointment", "PaperworkItem", "ReplyTemplate",
     "BillingLine", "Charge", "INBOX_ADDON_CENTS", "LINE_INBOX", "LINE_PLAN",
     "Account", "Clinic", "User", "Patient", "InboxNumber", "Conversation", "Message",
+    "InboundPart", "KIND_AUTO_REPLY", "KIND_OPTOUT_CONFIRM", "KIND_PAPERWORK", "KIND_REMINDER",
+    "KIND_TEXT",
     "PLAN_ACCELERATOR", "PLAN_ESSENTIALS", "PRIVILEGE_INBOX",
     "ROLE_ADMIN", "ROLE_MAIN_ADMIN", "ROLE_STAFF",
     "DIRECTION_IN", "DIRECTION_OUT",

@@ -30,6 +30,7 @@ class Appointment(TenantMixin, db.Model):
     __tablename__ = "appointments"
     __table_args__ = (
         Index("ix_appointments_patient_start", "account_id", "patient_id", "starts_at"),
+        Index("ix_appointments_reminder_due", "reminder_status", "starts_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,6 +42,9 @@ class Appointment(TenantMixin, db.Model):
     provider: Mapped[str] = mapped_column(String(120), default="")
     status: Mapped[str] = mapped_column(String(20), default=APPOINTMENT_BOOKED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The 24-hour reminder: set once, by one conditional UPDATE, so it goes out once.
+    reminder_status: Mapped[str | None] = mapped_column(String(20))
+    reminder_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
 
     clinic: Mapped[Clinic] = relationship(lazy="joined")
 
@@ -59,6 +63,7 @@ class PaperworkItem(TenantMixin, db.Model):
     status: Mapped[str] = mapped_column(String(20), default=PAPERWORK_OUTSTANDING)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def outstanding(self) -> bool:
