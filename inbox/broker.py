@@ -36,3 +36,19 @@ def get_redis(app: Flask | None = None) -> redis.Redis:
 def get_queue(app: Flask | None = None) -> Queue:
     app = app or current_app
     return Queue(app.config["RQ_QUEUE"], connection=get_redis(app))
+
+
+_LIVE_JOB_STATES = {"queued", "scheduled", "deferred", "started"}
+
+
+def job_is_live(job_id: str, app: Flask | None = None) -> bool:
+    """Whether RQ still holds this job to run (waiting, scheduled for a retry, or running).
+    A job that finished, failed, or vanished with a restarted Redis is not live."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    try:
+        status = Job.fetch(job_id, connection=get_redis(app)).get_status(refresh=False)
+    except NoSuchJobError:
+        return False
+    return str(getattr(status, "value", status)) in _LIVE_JOB_STATES

@@ -22,6 +22,15 @@ APPOINTMENT_STATUS_WORDS = {
     APPOINTMENT_NO_SHOW: "No-show",
 }
 
+REMINDER_QUEUED = "queued"
+REMINDER_SKIPPED_OPTED_OUT = "skipped_opted_out"
+REMINDER_SKIPPED_NO_SMS = "skipped_no_sms"
+REMINDER_WORDS = {
+    REMINDER_QUEUED: "Reminder texted",
+    REMINDER_SKIPPED_OPTED_OUT: "No reminder: opted out of texts",
+    REMINDER_SKIPPED_NO_SMS: "No reminder: the number cannot receive texts",
+}
+
 PAPERWORK_OUTSTANDING = "outstanding"
 PAPERWORK_COMPLETED = "completed"
 
@@ -51,6 +60,10 @@ class Appointment(TenantMixin, db.Model):
     @property
     def status_words(self) -> str:
         return APPOINTMENT_STATUS_WORDS.get(self.status, self.status)
+
+    @property
+    def reminder_words(self) -> str:
+        return REMINDER_WORDS.get(self.reminder_status or "", "")
 
 
 class PaperworkItem(TenantMixin, db.Model):
