@@ -3,6 +3,7 @@ embedded server."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import redis
@@ -38,17 +39,23 @@ def get_queue(app: Flask | None = None) -> Queue:
     return Queue(app.config["RQ_QUEUE"], connection=get_redis(app))
 
 
-_LIVE_JOB_STATES = {"queued", "scheduled", "deferred", "started"}
-
-
-def job_is_live(job_id: str, app: Flask | None = None) -> bool:
-    """Whether RQ still holds this job to run (waiting, scheduled for a retry, or running).
-    A job that finished, failed, or vanished with a restarted Redis is not live."""
+def job_status(job_id: str, app: Flask | None = None) -> str | None:
+    """RQ's status of a job (queued, scheduled, deferred, started, finished, failed, ...),
+    or None when Redis holds no such job (it finished long ago, or Redis restarted empty)."""
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
     try:
         status = Job.fetch(job_id, connection=get_redis(app)).get_status(refresh=False)
     except NoSuchJobError:
-        return False
-    return str(getattr(status, "value", status)) in _LIVE_JOB_STATES
+        return None
+    return str(getattr(status, "value", status)) if status else None
+
+
+def forget_job(job_id: str, app: Flask | None = None) -> None:
+    """Delete a job and its registry entries, so its id can be enqueued afresh."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    with contextlib.suppress(NoSuchJobError):
+        Job.fetch(job_id, connection=get_redis(app)).delete()

@@ -58,7 +58,7 @@ class Config:
         self.VONAGE_SIGNATURE_SECRET = os.environ.get("VONAGE_SIGNATURE_SECRET", "")
         self.VONAGE_SIGNATURE_METHOD = os.environ.get("VONAGE_SIGNATURE_METHOD", "sha256")
         self.VONAGE_REST_HOST = os.environ.get("VONAGE_REST_HOST", "")
-        self.VONAGE_TIMEOUT = float(os.environ.get("VONAGE_TIMEOUT", "10"))
+        self.VONAGE_TIMEOUT = int(os.environ.get("VONAGE_TIMEOUT", "10"))  # whole seconds (SDK)
         self.PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip(
             "/"
         )

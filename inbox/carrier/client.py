@@ -41,7 +41,7 @@ class CarrierSettings:
     rest_host: str
     signature_secret: str = ""
     signature_method: str = "sha256"
-    timeout: float = 10
+    timeout: int = 10
 
     @classmethod
     def from_config(cls, config) -> CarrierSettings:
@@ -51,7 +51,7 @@ class CarrierSettings:
             rest_host=config["VONAGE_REST_HOST"] or "rest.nexmo.com",
             signature_secret=config["VONAGE_SIGNATURE_SECRET"],
             signature_method=config["VONAGE_SIGNATURE_METHOD"],
-            timeout=float(config["VONAGE_TIMEOUT"]),
+            timeout=int(config["VONAGE_TIMEOUT"]),
         )
 
 

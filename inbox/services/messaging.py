@@ -21,7 +21,7 @@ from rq import Retry
 from sqlalchemy import exists, or_, select, update
 
 from .. import carrier, events
-from ..broker import get_queue, job_is_live
+from ..broker import forget_job, get_queue, job_status
 from ..extensions import db
 from ..models import (
     DIRECTION_OUT,
@@ -469,44 +469,52 @@ def sweep_outbox(now: datetime | None = None) -> SweepResult:
     cfg = current_app.config
     now = now or utcnow()
     requeued = worker_lost = unconfirmed = 0
-    stale_queued = db.session.scalars(
-        select(Message.id)
+    queued_cutoff = now - timedelta(seconds=cfg["SWEEP_QUEUED_AFTER_SECONDS"])
+    sending_cutoff = now - timedelta(seconds=cfg["SWEEP_SENDING_AFTER_SECONDS"])
+    unknown_cutoff = now - timedelta(seconds=cfg["UNCONFIRMED_AFTER_SECONDS"])
+    stale_queued = db.session.execute(
+        select(Message.id, Message.status_changed_at)
         .where(
             Message.direction == DIRECTION_OUT,
             Message.status == STATUS_QUEUED,
             or_(
                 Message.status_changed_at.is_(None),
-                Message.status_changed_at
-                < now - timedelta(seconds=cfg["SWEEP_QUEUED_AFTER_SECONDS"]),
+                Message.status_changed_at < queued_cutoff,
             ),
         )
         .order_by(Message.id)
         .limit(5000)
     ).all()
-    for message_id in stale_queued:
-        if job_is_live(send_job_id(message_id)):
-            continue  # waiting its turn, or its retry is scheduled
+    for message_id, changed_at in stale_queued:
+        job_id = send_job_id(message_id)
+        try:
+            status = job_status(job_id)
+            if status in ("queued", "scheduled", "deferred"):
+                continue  # waiting its turn, or its retry is due later
+            if status == "started" and changed_at and changed_at >= sending_cutoff:
+                continue  # a worker has it (waiting for a send slot)
+            forget_job(job_id)  # finished, failed, lost, or its worker died
+        except redis.RedisError:
+            break  # Redis is still down: the next sweep tries again
         if enqueue_send(message_id):
             requeued += 1
     stale_sending = db.session.scalars(
         select(Message).where(
             Message.direction == DIRECTION_OUT,
             Message.status == STATUS_SENDING,
-            Message.status_changed_at < now - timedelta(seconds=cfg["SWEEP_SENDING_AFTER_SECONDS"]),
+            Message.status_changed_at < sending_cutoff,
         )
     ).all()
     for message in stale_sending:
         # A send never takes this long: its worker died mid-send. The request may have
         # left; never re-send on our own.
-        _unconfirmed(
-            message, "The app stopped while sending this text; it may or may not have gone out"
-        )
+        _unconfirmed(message, "The app stopped while sending; it may or may not have gone out")
         worker_lost += 1
     stale_unknown = db.session.scalars(
         select(Message).where(
             Message.direction == DIRECTION_OUT,
             Message.status == STATUS_UNKNOWN,
-            Message.status_changed_at < now - timedelta(seconds=cfg["UNCONFIRMED_AFTER_SECONDS"]),
+            Message.status_changed_at < unknown_cutoff,
         )
     ).all()
     for message in stale_unknown:
