@@ -9,8 +9,8 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 
 from .. import carrier
-from ..extensions import csrf
 from ..services import messaging
+from .guards import WEBHOOK, access
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/vonage")
 
@@ -58,12 +58,12 @@ def _handle(handler):
 
 
 @bp.route("/inbound", methods=["GET", "POST"])
-@csrf.exempt
+@access(WEBHOOK)
 def inbound():
     return _handle(messaging.receive)
 
 
 @bp.route("/status", methods=["GET", "POST"])
-@csrf.exempt
+@access(WEBHOOK)
 def status():
     return _handle(messaging.apply_receipt)
