@@ -3,31 +3,36 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from ..extensions import db
 from ..models import PLAN_ACCELERATOR
 from ..models.accounts import PLAN_NAMES
+from ..models.audit import (
+    AUDIT_BOUGHT_NUMBER,
+    AUDIT_CHANGED_PRIVILEGES,
+    AUDIT_DISABLED_INBOX,
+    AUDIT_ENABLED_INBOX,
+)
 from ..services import billing, inbox_settings, numbers, phones, teammates
-from .guards import admin_required, main_admin_required
+from . import trail
+from .guards import ADMIN, MAIN_ADMIN, STAFF, access
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
 
 @bp.get("")
-@login_required
+@access(STAFF)
 def index():
     return redirect(url_for("settings.profile"))
 
 
 @bp.route("/profile", methods=["GET", "POST"])
-@login_required
+@access(STAFF, POST=MAIN_ADMIN)
 def profile():
     account = current_user.account
     error = None
     if request.method == "POST":
-        if not current_user.is_main_admin:
-            abort(403)
         name = " ".join(request.form.get("name", "").split())[:120]
         phone = request.form.get("contact_phone", "").strip()
         portal = request.form.get("portal_url", "").strip()[:255]
@@ -54,7 +59,7 @@ def profile():
 
 
 @bp.get("/inbox")
-@main_admin_required
+@access(MAIN_ADMIN)
 def inbox():
     account = current_user.account
     return render_template(
@@ -66,7 +71,7 @@ def inbox():
 
 
 @bp.get("/inbox/setup")
-@main_admin_required
+@access(MAIN_ADMIN)
 def setup():
     """Step 1, Choose a number: the area-code search, Select on each row, Continue."""
     account = current_user.account
@@ -91,7 +96,7 @@ def setup():
 
 
 @bp.post("/inbox/setup/review")
-@main_admin_required
+@access(MAIN_ADMIN)
 def review():
     """Step 2, the review screen before Finish Setup."""
     number = request.form.get("number", "")
@@ -106,12 +111,13 @@ def review():
 
 
 @bp.post("/inbox/setup/finish")
-@main_admin_required
+@access(MAIN_ADMIN)
 def finish():
     number = request.form.get("number", "")
     area_code = request.form.get("area_code", "")
+    was_on = current_user.account.inbox_enabled  # a second click of Finish Setup buys nothing
     try:
-        inbox_settings.enable(current_user, number)
+        bought = inbox_settings.enable(current_user, number)
     except inbox_settings.SetupError as exc:
         if exc.back_to_list:
             return redirect(url_for("settings.setup", area_code=area_code, error=str(exc)))
@@ -119,19 +125,23 @@ def finish():
             "settings/review.html", number=number, area_code=area_code,
             addon=billing.money(500), error=str(exc),
         ), 502  # fmt: skip
+    if not was_on:
+        trail.note(AUDIT_BOUGHT_NUMBER, bought)
+        trail.note(AUDIT_ENABLED_INBOX, bought)
     flash("Your Inbox is ready. Patients can now text this number.", "success")
     return redirect(url_for("conversations.index"))
 
 
 @bp.route("/inbox/disable", methods=["GET", "POST"])
-@main_admin_required
+@access(MAIN_ADMIN)
 def disable():
     """GET: the confirmation (a popup with JavaScript, this page without). POST: Confirm."""
     if request.method == "GET":
         return render_template(
             "settings/disable.html", number=inbox_settings.live_number(current_user.account_id)
         )
-    inbox_settings.disable(current_user)
+    released = inbox_settings.disable(current_user)
+    trail.note(AUDIT_DISABLED_INBOX, released, summary="The number is being released")
     flash("The Inbox is off and its number is being released.", "info")
     return redirect(url_for("settings.inbox"))
 
@@ -140,7 +150,7 @@ def disable():
 
 
 @bp.route("/billing", methods=["GET", "POST"])
-@main_admin_required
+@access(MAIN_ADMIN)
 def subscriptions():
     account = current_user.account
     error = None
@@ -170,13 +180,13 @@ def subscriptions():
 
 
 @bp.get("/teammates")
-@admin_required
+@access(ADMIN)
 def users():
     return render_template("settings/users.html", users=teammates.list_users(current_user))
 
 
 @bp.route("/teammates/<int:user_id>", methods=["GET", "POST"])
-@admin_required
+@access(ADMIN)
 def user(user_id: int):
     teammate = teammates.get(current_user, user_id) or abort(404)
     error = None
@@ -192,6 +202,7 @@ def user(user_id: int):
         except teammates.TeammateRefused as exc:
             error = str(exc)
         else:
+            trail.note(AUDIT_CHANGED_PRIVILEGES, teammate, summary=teammates.describe(teammate))
             flash(f"Saved {teammate.name}'s privileges.", "success")
             return redirect(url_for("settings.user", user_id=teammate.id))
     return render_template("settings/user.html", teammate=teammate, error=error), (
