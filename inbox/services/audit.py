@@ -78,8 +78,17 @@ OBJECT_TYPES: dict[type, str] = {
     InboxNumber: "number",
 }
 
-# Anything that looks like a phone number (7+ digits with the usual punctuation).
+# Anything that looks like a phone number: 7+ digits with the usual punctuation (but not
+# an ISO date, which the export's summary carries).
 _PHONE_LIKE = re.compile(r"\+?\d[\d\s().\-]{5,}\d")
+_ISO_DATE = re.compile(r"\d{4}-\d\d-\d\d")
+
+
+def _scrub(match: re.Match[str]) -> str:
+    text = match.group(0)
+    if _ISO_DATE.fullmatch(text) or sum(ch.isdigit() for ch in text) < 7:
+        return text
+    return "[number]"
 
 
 @dataclass(frozen=True)
@@ -93,7 +102,7 @@ class Origin:
 def clean_summary(text: str) -> str:
     """One line, no phone numbers, at most SUMMARY_CHARS characters."""
     flat = " ".join((text or "").split())
-    return _PHONE_LIKE.sub("[number]", flat)[:SUMMARY_CHARS]
+    return _PHONE_LIKE.sub(_scrub, flat)[:SUMMARY_CHARS]
 
 
 def _short_agent(agent: str | None) -> str | None:

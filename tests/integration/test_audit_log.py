@@ -144,6 +144,8 @@ def test_settings_actions_are_recorded(client, demo, sandbox):
 def test_summaries_lose_phone_numbers():
     assert audit.clean_summary("call +1 (917) 555-0100 now") == "call [number] now"
     assert audit.clean_summary("3 conversations (bulk)") == "3 conversations (bulk)"
+    assert audit.clean_summary("text 9175550100 and 12-345") == "text [number] and 12-345"
+    assert audit.clean_summary("2026-11-01 to 2026-11-27") == "2026-11-01 to 2026-11-27"
     assert len(audit.clean_summary("x" * 1000)) == audit.SUMMARY_CHARS
 
 
