@@ -76,10 +76,12 @@ def calls(app: Flask):
         for rule in sorted(http_rules(app), key=lambda r: r.rule)
         for method in sorted(rule.methods - {"OPTIONS"})
     ]
-    return sorted(
-        out,
-        key=lambda c: LAST.index((c[0].endpoint, c[1])) + 1 if (c[0].endpoint, c[1]) in LAST else 0,
-    )  # noqa: E501
+
+    def order(call) -> int:
+        key = (call[0].endpoint, call[1])
+        return LAST.index(key) + 1 if key in LAST else 0
+
+    return sorted(out, key=order)
 
 
 def is_login_denial(response) -> bool:
