@@ -24,6 +24,7 @@ from ..models import (
     Message,
     Patient,
     User,
+    get_scoped,
     scoped,
 )
 from ..models.audit import (
@@ -42,6 +43,7 @@ from ..models.audit import (
     AUDIT_VIEWED_CONVERSATION,
     AUDIT_VIEWED_PATIENT,
 )
+from ..models.base import MAX_ID
 from ..timefmt import DEFAULT_TIMEZONE
 from . import phones
 
@@ -191,12 +193,10 @@ class LogFilters:
     def from_args(cls, args: Mapping[str, str], account: Account) -> LogFilters:
         raw_user = (args.get("user") or "").strip()
         user_id = None
-        if raw_user.isdigit():
+        if raw_user:
             # Only a teammate of this account can be picked; anything else filters nothing.
-            exists = db.session.scalar(
-                scoped(User, account.id).where(User.id == int(raw_user)).with_only_columns(User.id)
-            )
-            user_id = exists if exists is not None else -1
+            teammate = get_scoped(User, raw_user, account.id)
+            user_id = teammate.id if teammate is not None else -1
         action = args.get("action") or None
         return cls(
             user_id=user_id,
@@ -240,6 +240,12 @@ class LogRow:
     who: str
     action: str
     object: ObjectRef | None
+
+
+def parse_cursor(raw: str | None) -> int | None:
+    """The `before` of a page link: an entry id, or None for the newest page."""
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_ID else None
 
 
 def page(

@@ -26,14 +26,14 @@ bp = Blueprint("records", __name__, url_prefix="/settings")
 def audit_log():
     account = current_user.account
     f = audit.LogFilters.from_args(request.args, account)
-    before = request.args.get("before", "")
-    rows, next_before = audit.page(account, f, int(before) if before.isdigit() else None)
+    before = audit.parse_cursor(request.args.get("before"))
+    rows, next_before = audit.page(account, f, before)
     return render_template(
         "settings/audit.html",
         f=f,
         rows=rows,
         next_before=next_before,
-        paged=before.isdigit(),
+        paged=before is not None,
         people=audit.people(account),
         actions=audit.ACTION_WORDS,
         tz=audit.account_timezone(account),

@@ -206,3 +206,16 @@ def test_live_events_never_cross_practices(app, demo, sandbox):
     fresh_ws.close()
     glow_ws.close()
     assert db.session.get(Patient, fresh_face.ids["patient_id"]).first_name == "Quinn"
+
+
+def test_ids_that_exist_nowhere_answer_404(app, demo):
+    """Too large for any database column (and for SQLite to bind): 404, not 500."""
+    app.test_client_class = IsolatedClient
+    client, token = signed_in(app, "main_admin")
+    huge = 10**25
+    for rule in id_rules(app):
+        url = rule.build(dict.fromkeys(rule.arguments, huge), append_unknown=False)[1]
+        for method in sorted(rule.methods - {"OPTIONS"}):
+            r = client.open(url, method=method, data={"csrf_token": token})
+            assert r.status_code == 404, (method, url, r.status_code)
+    assert client.get(f"/settings/audit?before={huge}&user={huge}").status_code == 200
