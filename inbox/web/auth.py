@@ -17,8 +17,12 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
+from ..models.audit import AUDIT_SIGNED_IN, AUDIT_SIGNED_OUT
+from ..services import audit
 from ..services.auth import authenticate
 from ..services.demo import DEMO_LOGINS, DEMO_PASSWORD
+from . import trail
+from .guards import PUBLIC, STAFF, access
 
 bp = Blueprint("auth", __name__)
 
@@ -38,6 +42,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@access(PUBLIC)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
@@ -47,9 +52,11 @@ def login():
         user = authenticate(form.email.data, form.password.data)
         if user is None:
             error = "That email and password do not match an account."
+            audit.record_failed_sign_in(form.email.data, trail.origin())
         else:
             session.clear()  # a fresh session at login: no fixation
             login_user(user)
+            trail.note(AUDIT_SIGNED_IN, user=user)
             return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
     elif request.method == "POST":
         error = "Enter your email and password."
@@ -64,7 +71,9 @@ def login():
 
 
 @bp.post("/logout")
+@access(STAFF)
 def logout():
+    trail.note(AUDIT_SIGNED_OUT)
     logout_user()
     session.clear()
     flash("You are logged out.", "info")

@@ -9,9 +9,9 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 
 from .. import carrier
-from ..extensions import csrf
 from ..services import inbound as inbound_texts
 from ..services import messaging
+from .guards import WEBHOOK, access
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/vonage")
 
@@ -59,12 +59,12 @@ def _handle(handler):
 
 
 @bp.route("/inbound", methods=["GET", "POST"])
-@csrf.exempt
+@access(WEBHOOK)
 def inbound():
     return _handle(inbound_texts.receive)
 
 
 @bp.route("/status", methods=["GET", "POST"])
-@csrf.exempt
+@access(WEBHOOK)
 def status():
     return _handle(messaging.apply_receipt)
