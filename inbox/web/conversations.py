@@ -271,9 +271,11 @@ def paperwork_reminder(conversation_id: int):
     conv = convs.get_visible(current_user, conversation_id) or abort(404)
     error = None
     try:
-        reminders.send_paperwork_reminder(user=current_user, patient_id=conv.patient_id)
+        message = reminders.send_paperwork_reminder(user=current_user, patient_id=conv.patient_id)
     except SendRefused as exc:
         error = str(exc)
+    else:
+        trail.note(AUDIT_SENT_TEXT, message, summary="paperwork reminder")
     f = _filters()
     if _htmx_target():
         ctx = _thread_context(conv, composer_error=error)

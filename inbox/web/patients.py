@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from ..models.audit import AUDIT_VIEWED_PATIENT
+from ..models.audit import AUDIT_SENT_TEXT, AUDIT_VIEWED_PATIENT
 from ..services import patients, reminders
 from ..services.messaging import SendRefused
 from . import trail
@@ -36,9 +36,10 @@ def show(patient_id: int):
 def paperwork_reminder(patient_id: int):
     patient = patients.get_visible(current_user, patient_id) or abort(404)
     try:
-        reminders.send_paperwork_reminder(user=current_user, patient_id=patient.id)
+        message = reminders.send_paperwork_reminder(user=current_user, patient_id=patient.id)
     except SendRefused as exc:
         flash(str(exc), "danger")
     else:
+        trail.note(AUDIT_SENT_TEXT, message, summary="paperwork reminder")
         flash(f"Paperwork reminder texted to {patient.first_name or 'the patient'}.", "success")
     return redirect(url_for("patients.show", patient_id=patient.id))
