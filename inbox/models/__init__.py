@@ -31,6 +31,7 @@ from .conversations import (
     STATUS_SENT,
     STATUS_UNKNOWN,
     Conversation,
+    ConversationCount,
     Message,
 )
 from .numbers import (
@@ -46,7 +47,8 @@ __all__ = [
     "APPOINTMENT_BOOKED", "APPOINTMENT_COMPLETED", "PAPERWORK_COMPLETED", "PAPERWORK_OUTSTANDING",
     "Appointment", "PaperworkItem", "ReplyTemplate",
     "BillingLine", "Charge", "INBOX_ADDON_CENTS", "LINE_INBOX", "LINE_PLAN",
-    "Account", "Clinic", "User", "Patient", "InboxNumber", "Conversation", "Message",
+    "Account", "Clinic", "User", "Patient", "InboxNumber", "Conversation", "ConversationCount",
+    "Message",
     "PLAN_ACCELERATOR", "PLAN_ESSENTIALS", "PRIVILEGE_INBOX",
     "ROLE_ADMIN", "ROLE_MAIN_ADMIN", "ROLE_STAFF",
     "DIRECTION_IN", "DIRECTION_OUT",

@@ -48,9 +48,13 @@ def _workspace(f: Filters, conv=None, **extra) -> dict:
 
 
 def _thread_context(conv, composer_error=None, draft="", tq="") -> dict:
+    # The first screen of the thread; older screens load as the user scrolls back. A
+    # search inside the thread looks further back.
+    messages, older = convs.thread_page(conv, limit=200 if tq else convs.THREAD_PAGE)
     return dict(
         conv=conv,
-        messages=convs.thread(conv),
+        messages=messages,
+        older=older,
         templates=templates.for_conversation(conv),
         paperwork=patients.outstanding_paperwork(conv.patient),
         composer_error=composer_error,
@@ -106,6 +110,15 @@ def show(conversation_id: int):
             "inbox/_thread_swap.html", **_thread_context(conv, tq=tq), **_counts_oob(f), c=conv
         )
     return render_template("inbox/index.html", **_workspace(f, conv, tq=tq))
+
+
+@bp.get("/c/<int:conversation_id>/older")
+@inbox_required
+def older(conversation_id: int):
+    """Scrolling back: the screen of messages before the cursor, by keyset."""
+    conv = convs.get_visible(current_user, conversation_id) or abort(404)
+    messages, cursor = convs.thread_page(conv, Cursor.decode(request.args.get("before")))
+    return render_template("inbox/_older.html", conv=conv, messages=messages, older=cursor)
 
 
 @bp.post("/c/<int:conversation_id>/messages")

@@ -4,6 +4,13 @@ from flask_login import current_user, login_required
 bp = Blueprint("home", __name__)
 
 
+@bp.get("/healthz")
+def healthz():
+    """For load balancers and process managers: the process answers. Touches no database,
+    so it is also the benchmarks' baseline (bench/run.py)."""
+    return "ok", 200, {"Content-Type": "text/plain", "Cache-Control": "no-store"}
+
+
 @bp.get("/")
 @login_required
 def index():
