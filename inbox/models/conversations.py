@@ -51,6 +51,16 @@ class Conversation(TenantMixin, db.Model):
             "last_message_at",
             "id",
         ),
+        # A search finds patients first, then their conversations: this answers "is it
+        # on this tab, and when did it last move" from the index alone.
+        Index(
+            "ix_conversations_patient",
+            "account_id",
+            "inbox_number_id",
+            "patient_id",
+            "unread",
+            "last_message_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

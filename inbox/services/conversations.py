@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import (
     Select,
     and_,
+    event,
     false,
     func,
     literal_column,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.orm import Session
 
 from .. import events
 from ..extensions import db
@@ -26,6 +28,7 @@ from ..models import (
     Clinic,
     Conversation,
     ConversationCount,
+    InboxNumber,
     Message,
     Patient,
     User,
@@ -113,6 +116,36 @@ class Cursor:
             return None
 
 
+# ---- per-unit-of-work memo --------------------------------------------------------------
+#
+# One page asks for the active number and the counts several times (list, tabs, menu,
+# badge). They are remembered in the session's `info` until it flushes, commits or rolls
+# back, so a page runs each query once and never sees a stale answer after a write.
+
+_MEMO = "clinic_inbox_memo"
+
+
+def _memo(key: tuple, compute):
+    memo = db.session.info.setdefault(_MEMO, {})
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+@event.listens_for(Session, "after_flush")
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session, *_args) -> None:
+    session.info.pop(_MEMO, None)
+
+
+def inbox_number(user: User) -> InboxNumber | None:
+    """The account's active number when its Inbox is on (None otherwise)."""
+    if not user.account.inbox_enabled:
+        return None
+    return _memo(("number", user.account_id), lambda: active_number(user.account_id))
+
+
 # ---- who sees what ----------------------------------------------------------------------
 
 
@@ -125,7 +158,7 @@ def visible_clinics(user: User) -> list[Clinic]:
 def visible(user: User) -> Select:
     """Conversations this user may see: their account, the active number of an enabled
     Inbox, their clinics."""
-    number = active_number(user.account_id) if user.account.inbox_enabled else None
+    number = inbox_number(user)
     stmt = scoped(Conversation, user.account_id).where(
         Conversation.inbox_number_id == (number.id if number else -1),
         Conversation.last_message_at.is_not(None),
@@ -223,7 +256,11 @@ def in_list(user: User, f: Filters, conversation_id: int) -> bool:
 def list_page(
     user: User, f: Filters, cursor: Cursor | None = None, limit: int = PAGE_SIZE
 ) -> tuple[list[Conversation], Cursor | None]:
-    """One page of the list, newest activity first, by keyset (never OFFSET)."""
+    """One page of the list, newest activity first, by keyset (never OFFSET).
+
+    Two steps (a "deferred join"): the page's ids from an index alone (the list index, or
+    for a search the (number, patient) index), then those rows with their patient and
+    clinic. A broad search sorts thousands of index entries, never thousands of rows."""
     stmt = _filtered(user, f)
     if cursor is not None:
         stmt = stmt.where(
@@ -233,11 +270,15 @@ def list_page(
             )
         )
     stmt = stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-    rows = list(db.session.scalars(stmt.limit(limit + 1)).unique())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = Cursor(rows[-1].last_message_at, rows[-1].id)
+    ids = list(db.session.scalars(stmt.with_only_columns(Conversation.id).limit(limit + 1)))
+    more = len(ids) > limit
+    ids = ids[:limit]
+    by_id = {
+        c.id: c
+        for c in db.session.scalars(select(Conversation).where(Conversation.id.in_(ids))).unique()
+    }
+    rows = [by_id[i] for i in ids if i in by_id]
+    next_cursor = Cursor(rows[-1].last_message_at, rows[-1].id) if more and rows else None
     return rows, next_cursor
 
 
@@ -269,9 +310,13 @@ class Bucket:
 def buckets(user: User, clinic_id: int | None = None) -> list[Bucket]:
     """The user's visible conversations, counted per (unread, last inbound, failed,
     opted out): one query over the counters table."""
-    number = active_number(user.account_id) if user.account.inbox_enabled else None
+    number = inbox_number(user)
     if number is None:
         return []
+    return _memo(("buckets", user.id, clinic_id), lambda: _buckets(user, number, clinic_id))
+
+
+def _buckets(user: User, number: InboxNumber, clinic_id: int | None) -> list[Bucket]:
     cc = ConversationCount
     stmt = (
         select(cc.unread, cc.last_in, cc.has_failed, cc.opted_out, func.sum(cc.n))
@@ -344,7 +389,7 @@ def get_visible(user: User, conversation_id: int | str) -> Conversation | None:
     conv = get_scoped(Conversation, conversation_id, user.account_id)
     if conv is None:
         return None
-    number = active_number(user.account_id) if user.account.inbox_enabled else None
+    number = inbox_number(user)
     clinic_ids = user.visible_clinic_ids()
     if number is None or conv.inbox_number_id != number.id:
         return None

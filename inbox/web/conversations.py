@@ -26,9 +26,7 @@ def _filters() -> Filters:
 
 
 def _inbox_off():
-    if not current_user.account.inbox_enabled or not messaging.active_number(
-        current_user.account_id
-    ):
+    if convs.inbox_number(current_user) is None:
         return render_template("inbox/off.html")
     return None
 
@@ -42,7 +40,7 @@ def _workspace(f: Filters, conv=None, **extra) -> dict:
         counts=convs.tab_counts(current_user, f),
         menu=convs.menu_counts(current_user, f.clinic_id),
         clinics=convs.visible_clinics(current_user),
-        number=messaging.active_number(current_user.account_id),
+        number=convs.inbox_number(current_user),
         **(_thread_context(conv, **extra) if conv else {"conv": None}),
     )
 

@@ -10,6 +10,7 @@ Create Date: 2026-11-27 07:50:00
   deltas in key order so two transactions never deadlock on the counters).
 - patients.name_reversed ("last first"), both name keys byte-wise (COLLATE "C" on
   PostgreSQL) so a name prefix is an index range on either order.
+- ix_conversations_patient: a search's conversations from the index alone.
 - phone fragments: a pg_trgm GIN index on PostgreSQL (skipped if the extension may not be
   created), an FTS5 trigram table kept by triggers on SQLite.
 
@@ -184,6 +185,12 @@ def upgrade():
         )
         op.execute("INSERT INTO patients_phone_fts (patients_phone_fts) VALUES ('rebuild')")
 
+    # A search's conversations, answered from the index alone.
+    op.create_index(
+        "ix_conversations_patient", "conversations",
+        ["account_id", "inbox_number_id", "patient_id", "unread", "last_message_at"],
+    )
+
     # --- conversation_counts ---
     op.create_table(
         "conversation_counts",
@@ -221,6 +228,7 @@ def downgrade():
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
         op.execute("DROP TABLE IF EXISTS patients_phone_fts")
     op.drop_table("conversation_counts")
+    op.drop_index("ix_conversations_patient", table_name="conversations")
     op.drop_index("ix_patients_account_name_reversed", table_name="patients")
     if pg:
         op.execute('ALTER TABLE patients ALTER COLUMN name_search TYPE VARCHAR(400) COLLATE "default"')
