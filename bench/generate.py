@@ -103,10 +103,11 @@ OUTBOUND = [
 ]
 
 
-def sizes(rng: random.Random, conversations: int, total: int) -> list[int]:
-    """Long-tailed thread lengths summing to `total`: 20 giants past 2,000, a few hundred
-    long threads, the rest short (geometric)."""
-    giants = [rng.randint(*GIANT_SIZE) for _ in range(min(GIANT_THREADS, conversations))]
+def sizes(rng: random.Random, conversations: int, total: int, scale: float = 1.0) -> list[int]:
+    """Long-tailed thread lengths summing to `total`: 20 giants past 2,000 (at least one at
+    any scale), a few hundred long threads, the rest short (geometric)."""
+    n_giants = min(conversations, max(1, round(GIANT_THREADS * scale)))
+    giants = [rng.randint(*GIANT_SIZE) for _ in range(n_giants)]
     n_long = min(conversations - len(giants), max(1, conversations // 100))
     longs = [rng.randint(60, 400) for _ in range(n_long)]
     rest = conversations - len(giants) - len(longs)
@@ -295,7 +296,7 @@ def generate(url: str, scale: float = 1.0, seed: int = 8, manifest: Path | None 
 
     # Threads: lengths, each thread's last activity (what the list shows), then the
     # messages walking up to it.
-    lengths = sizes(rng, n_patients, n_messages)
+    lengths = sizes(rng, n_patients, n_messages, scale)
     horizon = 365 * 24 * 3600
     threads: list[tuple[datetime, float, str, str]] = []
     conv_rows: list[tuple] = []
