@@ -268,6 +268,12 @@ def generate(url: str, scale: float = 1.0, seed: int = 8, manifest: Path | None 
     load.rows("user_clinics", ["user_id", "clinic_id"], iter([(3, 1), (3, 2), (3, 3)]))
     load.rows("inbox_numbers", ["id", "account_id", "e164", "country", "status", "purchased_at"],
               iter([(1, 1, NUMBER, "US", "active", ts(now - timedelta(days=400)))]))  # fmt: skip
+    load.rows("reply_templates", ["id", "account_id", "name", "body", "kind", "position"], iter([
+        (1, 1, "Confirm", "Hi {first_name}, see you {next_appointment}!", "general", 1),
+        (2, 1, "Forms", "Hi {first_name}, your forms: {portal_link}", "paperwork", 2),
+        (3, 1, "Running late", "No problem {first_name}, we'll see you soon.", "general", 3),
+        (4, 1, "Directions", "{clinic_name} is on the 2nd floor, parking behind.", "general", 4),
+    ]))  # fmt: skip
     t_setup = time.perf_counter()
 
     # Patients: clinics of uneven size (a flagship and smaller satellites).
