@@ -60,6 +60,7 @@ class Conversation(TenantMixin, db.Model):
             "patient_id",
             "unread",
             "last_message_at",
+            "id",
         ),
     )
 

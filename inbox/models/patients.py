@@ -18,8 +18,9 @@ class Patient(TenantMixin, db.Model):
     __tablename__ = "patients"
     __table_args__ = (
         UniqueConstraint("account_id", "phone"),
-        Index("ix_patients_account_name_search", "account_id", "name_search"),
-        Index("ix_patients_account_name_reversed", "account_id", "name_reversed"),
+        # Name prefixes: index ranges that also hold the id (answered from the index alone).
+        Index("ix_patients_name_search", "account_id", "name_search", "id"),
+        Index("ix_patients_name_reversed", "account_id", "name_reversed", "id"),
         Index("ix_patients_account_phone_digits", "account_id", "phone_digits"),
         # Phone fragments ("555-01") anywhere in the number: a trigram index on PostgreSQL
         # (when pg_trgm may be installed); on SQLite the migration keeps an FTS5 trigram

@@ -169,8 +169,11 @@ def upgrade():
             "UPDATE patients SET name_reversed = CASE WHEN instr(name_search, '|') > 0 "
             "THEN substr(name_search, instr(name_search, '|') + 1) ELSE '' END"
         )
+    # Name prefixes answered from the index alone: the keys and the id.
+    op.drop_index("ix_patients_account_name_search", table_name="patients")
+    op.create_index("ix_patients_name_search", "patients", ["account_id", "name_search", "id"])
     op.create_index(
-        "ix_patients_account_name_reversed", "patients", ["account_id", "name_reversed"]
+        "ix_patients_name_reversed", "patients", ["account_id", "name_reversed", "id"]
     )
     if pg:
         if _pg_trigram_available():
@@ -188,7 +191,7 @@ def upgrade():
     # A search's conversations, answered from the index alone.
     op.create_index(
         "ix_conversations_patient", "conversations",
-        ["account_id", "inbox_number_id", "patient_id", "unread", "last_message_at"],
+        ["account_id", "inbox_number_id", "patient_id", "unread", "last_message_at", "id"],
     )
 
     # --- conversation_counts ---
@@ -229,7 +232,9 @@ def downgrade():
         op.execute("DROP TABLE IF EXISTS patients_phone_fts")
     op.drop_table("conversation_counts")
     op.drop_index("ix_conversations_patient", table_name="conversations")
-    op.drop_index("ix_patients_account_name_reversed", table_name="patients")
+    op.drop_index("ix_patients_name_reversed", table_name="patients")
+    op.drop_index("ix_patients_name_search", table_name="patients")
+    op.create_index("ix_patients_account_name_search", "patients", ["account_id", "name_search"])
     if pg:
         op.execute('ALTER TABLE patients ALTER COLUMN name_search TYPE VARCHAR(400) COLLATE "default"')
     with op.batch_alter_table("patients") as batch_op:
