@@ -38,7 +38,7 @@ def search(user: User, q: str, limit: int = 8) -> list[Patient]:
     q = " ".join((q or "").split())[:80]
     if not q:
         return []
-    stmt = scoped(Patient, user.account_id).where(search_condition(q, user.account_id))
+    stmt = scoped(Patient, user.account_id).where(search_condition(q))
     allowed = user.visible_clinic_ids()
     if allowed is not None:
         stmt = stmt.where(Patient.home_clinic_id.in_(allowed or [-1]))
