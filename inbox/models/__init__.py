@@ -38,6 +38,7 @@ from .conversations import (
     STATUS_SENT,
     STATUS_UNKNOWN,
     Conversation,
+    ConversationCount,
     InboundPart,
     Message,
 )
@@ -55,8 +56,8 @@ __all__ = [
     "APPOINTMENT_BOOKED", "APPOINTMENT_COMPLETED", "PAPERWORK_COMPLETED", "PAPERWORK_OUTSTANDING",
     "Appointment", "PaperworkItem", "ReplyTemplate",
     "BillingLine", "Charge", "INBOX_ADDON_CENTS", "LINE_INBOX", "LINE_PLAN",
-    "Account", "Clinic", "User", "Patient", "InboxNumber", "Conversation", "Message",
-    "CARRIER_VONAGE", "InboundPart",
+    "Account", "Clinic", "User", "Patient", "InboxNumber", "Conversation", "ConversationCount",
+    "Message", "CARRIER_VONAGE", "InboundPart",
     "KIND_AUTO_REPLY", "KIND_OPTOUT_CONFIRM", "KIND_PAPERWORK", "KIND_REMINDER", "KIND_TEXT",
     "PLAN_ACCELERATOR", "PLAN_ESSENTIALS", "PRIVILEGE_INBOX",
     "ROLE_ADMIN", "ROLE_MAIN_ADMIN", "ROLE_STAFF",

@@ -73,6 +73,17 @@ class Conversation(TenantMixin, db.Model):
             "last_message_at",
             "id",
         ),
+        # A search finds patients first, then their conversations: this answers "is it
+        # on this tab, and when did it last move" from the index alone.
+        Index(
+            "ix_conversations_patient",
+            "account_id",
+            "inbox_number_id",
+            "patient_id",
+            "unread",
+            "last_message_at",
+            "id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -160,3 +171,25 @@ class InboundPart(TenantMixin, db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set once the part is in a message (complete, or flushed as incomplete).
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+
+
+class ConversationCount(db.Model):
+    """How many listed conversations (last_message_at set) fall in each bucket of
+    (account, inbox number, clinic, unread, last text inbound, failed, opted out).
+
+    Kept exact by database triggers on `conversations` (see the migration
+    c3f1a9d2e7b4), so every path that changes a conversation, ORM or bulk UPDATE, keeps
+    it right. Badge, tab and menu counts are sums over a few dozen rows of this table
+    instead of COUNT(*) over the conversations. Read it; never write it from Python."""
+
+    __tablename__ = "conversation_counts"
+
+    account_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inbox_number_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # COALESCE(clinic_id, 0): conversations without a clinic count under 0.
+    clinic_key: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unread: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    last_in: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    has_failed: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    opted_out: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)

@@ -7,7 +7,6 @@ import re
 from functools import cache
 
 import phonenumbers
-from phonenumbers import geocoder
 
 STATES = {
     "Alabama": "AL", "Alaska": "AK", "Arizona": "AZ", "Arkansas": "AR", "California": "CA",
@@ -36,6 +35,10 @@ def _state(description: str) -> str | None:
 @cache
 def table() -> dict[str, tuple[str, str]]:
     """area code -> (state, place) for every geographic US area code."""
+    # Imported here: the geocoder's data is ~100 MB per process, and only the Inbox
+    # Settings number search needs it (bench/RESULTS.md, memory).
+    from phonenumbers import geocoder
+
     out: dict[str, tuple[str, str]] = {}
     for code in range(201, 990):
         number = phonenumbers.parse(f"+1{code}2345678")

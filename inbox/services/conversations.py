@@ -5,9 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, and_, case, func, or_, select, update
+from sqlalchemy import (
+    Select,
+    and_,
+    event,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Session
 
 from .. import events
 from ..extensions import db
@@ -15,6 +27,8 @@ from ..models import (
     DIRECTION_IN,
     Clinic,
     Conversation,
+    ConversationCount,
+    InboxNumber,
     Message,
     Patient,
     User,
@@ -75,15 +89,19 @@ class Filters:
         return out
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class Cursor:
-    """Keyset position: the (last_message_at, id) of the last row shown."""
+    """Keyset position: the (time, id) of the last row shown (a conversation's
+    last_message_at, or a message's sent_at). Encoded in whole microseconds, exactly."""
 
     at: datetime
     id: int
 
     def encode(self) -> str:
-        return f"{self.at.timestamp():.6f}_{self.id}"
+        return f"{(self.at - _EPOCH) // timedelta(microseconds=1)}_{self.id}"
 
     @classmethod
     def decode(cls, raw: str | None) -> Cursor | None:
@@ -91,9 +109,41 @@ class Cursor:
             return None
         try:
             ts, _, ident = raw.partition("_")
-            return cls(datetime.fromtimestamp(float(ts), UTC), int(ident))
+            if "." in ts:  # the older float-seconds form
+                return cls(datetime.fromtimestamp(float(ts), UTC), int(ident))
+            return cls(_EPOCH + timedelta(microseconds=int(ts)), int(ident))
         except (ValueError, OverflowError, OSError):
             return None
+
+
+# ---- per-unit-of-work memo --------------------------------------------------------------
+#
+# One page asks for the active number and the counts several times (list, tabs, menu,
+# badge). They are remembered in the session's `info` until it flushes, commits or rolls
+# back, so a page runs each query once and never sees a stale answer after a write.
+
+_MEMO = "clinic_inbox_memo"
+
+
+def _memo(key: tuple, compute):
+    memo = db.session.info.setdefault(_MEMO, {})
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+@event.listens_for(Session, "after_flush")
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session, *_args) -> None:
+    session.info.pop(_MEMO, None)
+
+
+def inbox_number(user: User) -> InboxNumber | None:
+    """The account's active number when its Inbox is on (None otherwise)."""
+    if not user.account.inbox_enabled:
+        return None
+    return _memo(("number", user.account_id), lambda: active_number(user.account_id))
 
 
 # ---- who sees what ----------------------------------------------------------------------
@@ -108,7 +158,7 @@ def visible_clinics(user: User) -> list[Clinic]:
 def visible(user: User) -> Select:
     """Conversations this user may see: their account, the active number of an enabled
     Inbox, their clinics."""
-    number = active_number(user.account_id) if user.account.inbox_enabled else None
+    number = inbox_number(user)
     stmt = scoped(Conversation, user.account_id).where(
         Conversation.inbox_number_id == (number.id if number else -1),
         Conversation.last_message_at.is_not(None),
@@ -123,18 +173,53 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _prefix(column, key: str):
+    """column starts with key, as an index range (the keys compare byte-wise)."""
+    upper = key[:-1] + chr(ord(key[-1]) + 1)
+    return and_(column >= key, column < upper)
+
+
+def _phone_fts_available() -> bool:
+    """SQLite keeps patients_phone_fts (FTS5 trigram) when its build supports it."""
+    bind = db.session.get_bind()
+    cached = _phone_fts.get(id(bind))
+    if cached is None:
+        cached = bind.dialect.name == "sqlite" and bool(
+            db.session.execute(
+                text("SELECT 1 FROM sqlite_master WHERE name = 'patients_phone_fts'")
+            ).scalar()
+        )
+        _phone_fts[id(bind)] = cached
+    return cached
+
+
+_phone_fts: dict[int, bool] = {}
+
+
 def search_condition(q: str):
-    """Patients by first or last name prefix, full name, or phone digits in any format."""
+    """Patients by first or last name prefix, full name, or phone digits in any format.
+
+    Names: a prefix of "first last" (name_search starts with it) or of "last first"
+    (name_reversed), each an index range on (account_id, key, id). (A UNION of the two
+    ranges reads no table pages but measured slower than the OR: bench/RESULTS.md.)
+    Phone: the digits anywhere in the number, through a trigram index (pg_trgm on
+    PostgreSQL, FTS5 on SQLite) when there are three or more."""
     digits = "".join(ch for ch in q if ch.isdigit())
     if digits and not any(ch.isalpha() for ch in q):
         if len(digits) == 11 and digits.startswith("1"):
             digits = digits[1:]
-        return Patient.phone_digits.like(f"%{_like_escape(digits)}%", escape="\\")
-    key = _like_escape(search_text.fold(q))
-    return or_(
-        Patient.name_search.like(f"{key}%", escape="\\"),
-        Patient.name_search.like(f"%|{key}%", escape="\\"),
-    )
+        pattern = f"%{_like_escape(digits)}%"
+        if len(digits) >= 3 and _phone_fts_available():
+            return Patient.id.in_(
+                select(literal_column("patients_phone_fts.rowid"))
+                .select_from(text("patients_phone_fts"))
+                .where(literal_column("patients_phone_fts.phone_digits").like(pattern))
+            )
+        return Patient.phone_digits.like(pattern, escape="\\")
+    key = search_text.fold(q)
+    if not key:
+        return false()
+    return or_(_prefix(Patient.name_search, key), _prefix(Patient.name_reversed, key))
 
 
 def _filtered(user: User, f: Filters, *, tab: bool = True, view: bool = True) -> Select:
@@ -172,7 +257,11 @@ def in_list(user: User, f: Filters, conversation_id: int) -> bool:
 def list_page(
     user: User, f: Filters, cursor: Cursor | None = None, limit: int = PAGE_SIZE
 ) -> tuple[list[Conversation], Cursor | None]:
-    """One page of the list, newest activity first, by keyset (never OFFSET)."""
+    """One page of the list, newest activity first, by keyset (never OFFSET).
+
+    Two steps (a "deferred join"): the page's ids from an index alone (the list index, or
+    for a search the (number, patient) index), then those rows with their patient and
+    clinic. A broad search sorts thousands of index entries, never thousands of rows."""
     stmt = _filtered(user, f)
     if cursor is not None:
         stmt = stmt.where(
@@ -182,61 +271,116 @@ def list_page(
             )
         )
     stmt = stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-    rows = list(db.session.scalars(stmt.limit(limit + 1)).unique())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = Cursor(rows[-1].last_message_at, rows[-1].id)
+    ids = list(db.session.scalars(stmt.with_only_columns(Conversation.id).limit(limit + 1)))
+    more = len(ids) > limit
+    ids = ids[:limit]
+    by_id = {
+        c.id: c
+        for c in db.session.scalars(select(Conversation).where(Conversation.id.in_(ids))).unique()
+    }
+    rows = [by_id[i] for i in ids if i in by_id]
+    next_cursor = Cursor(rows[-1].last_message_at, rows[-1].id) if more and rows else None
     return rows, next_cursor
 
 
 # ---- counts ---------------------------------------------------------------------------
+#
+# Counts come from conversation_counts, a few dozen rows per account kept exact by
+# triggers (see ConversationCount), never from COUNT(*) over conversations or messages.
+# Only a search is counted by query: its matches are few and not known in advance.
+
+
+@dataclass(frozen=True)
+class Bucket:
+    unread: bool
+    last_in: bool
+    has_failed: bool
+    opted_out: bool
+    n: int
+
+    def in_view(self, view: str) -> bool:
+        if view == "needs_reply":
+            return self.last_in and not self.opted_out
+        if view == "failed":
+            return self.has_failed
+        if view == "opted_out":
+            return self.opted_out
+        return True
+
+
+def buckets(user: User, clinic_id: int | None = None) -> list[Bucket]:
+    """The user's visible conversations, counted per (unread, last inbound, failed,
+    opted out): one query over the counters table."""
+    number = inbox_number(user)
+    if number is None:
+        return []
+    return _memo(("buckets", user.id, clinic_id), lambda: _buckets(user, number, clinic_id))
+
+
+def _buckets(user: User, number: InboxNumber, clinic_id: int | None) -> list[Bucket]:
+    cc = ConversationCount
+    stmt = (
+        select(cc.unread, cc.last_in, cc.has_failed, cc.opted_out, func.sum(cc.n))
+        .where(cc.account_id == user.account_id, cc.inbox_number_id == number.id)
+        .group_by(cc.unread, cc.last_in, cc.has_failed, cc.opted_out)
+    )
+    clinic_ids = user.visible_clinic_ids()
+    if clinic_ids is not None:
+        stmt = stmt.where(cc.clinic_key.in_(clinic_ids or [-1]))
+    if clinic_id:
+        stmt = stmt.where(cc.clinic_key == clinic_id)
+    return [Bucket(bool(u), bool(i), bool(fl), bool(o), int(n or 0))
+            for u, i, fl, o, n in db.session.execute(stmt)]  # fmt: skip
 
 
 def tab_counts(user: User, f: Filters) -> dict[str, int]:
-    """Unread and Read counts for what is on screen, in one indexed query."""
-    sub = _filtered(user, f, tab=False).with_only_columns(Conversation.unread).subquery()
+    """Unread and Read counts for what is on screen."""
     counts = {"unread": 0, "read": 0}
-    for unread, n in db.session.execute(select(sub.c.unread, func.count()).group_by(sub.c.unread)):
-        counts["unread" if unread else "read"] = n
+    if f.q:
+        sub = _filtered(user, f, tab=False).with_only_columns(Conversation.unread).subquery()
+        for unread, n in db.session.execute(
+            select(sub.c.unread, func.count()).group_by(sub.c.unread)
+        ):
+            counts["unread" if unread else "read"] = n
+        return counts
+    for b in buckets(user, f.clinic_id):
+        if b.in_view(f.view):
+            counts["unread" if b.unread else "read"] += b.n
     return counts
 
 
 def menu_counts(user: User, clinic_id: int | None) -> dict[str, int]:
-    """Unread, Needs reply and Failed counts for the left menu, in one query."""
+    """Unread, Needs reply and Failed counts for the left menu."""
+    rows = buckets(user, clinic_id)
+    return {
+        "unread": sum(b.n for b in rows if b.unread),
+        "needs_reply": sum(b.n for b in rows if b.in_view("needs_reply")),
+        "failed": sum(b.n for b in rows if b.in_view("failed")),
+    }
+
+
+def unread_count(user: User) -> int:
+    """The Inbox tab's badge: unread conversations across every clinic the user may see."""
+    return sum(b.n for b in buckets(user) if b.unread)
+
+
+def recount(user: User, clinic_id: int | None = None) -> list[Bucket]:
+    """The same buckets counted from the conversations themselves (checks and tests)."""
     f = Filters(clinic_id=clinic_id)
     sub = (
         _filtered(user, f, tab=False, view=False)
         .with_only_columns(
             Conversation.unread,
-            Conversation.last_direction,
+            func.coalesce(Conversation.last_direction == DIRECTION_IN, False).label("last_in"),
             Conversation.has_failed,
             Conversation.opted_out,
         )  # fmt: skip
         .subquery()
     )
-    row = db.session.execute(
-        select(
-            func.coalesce(func.sum(case((sub.c.unread.is_(True), 1), else_=0)), 0),
-            func.coalesce(
-                func.sum(
-                    case(
-                        (and_(sub.c.last_direction == DIRECTION_IN, sub.c.opted_out.is_(False)), 1),
-                        else_=0,
-                    )
-                ),
-                0,
-            ),
-            func.coalesce(func.sum(case((sub.c.has_failed.is_(True), 1), else_=0)), 0),
-        )
-    ).one()
-    return {"unread": int(row[0]), "needs_reply": int(row[1]), "failed": int(row[2])}
-
-
-def unread_count(user: User) -> int:
-    """The Inbox tab's badge: unread conversations across every clinic the user may see."""
-    stmt = visible(user).where(Conversation.unread.is_(True)).with_only_columns(Conversation.id)
-    return db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    stmt = select(sub.c.unread, sub.c.last_in, sub.c.has_failed, sub.c.opted_out, func.count())
+    stmt = stmt.group_by(sub.c.unread, sub.c.last_in, sub.c.has_failed, sub.c.opted_out)
+    return [Bucket(bool(u), bool(i), bool(fl), bool(o), int(n))
+            for u, i, fl, o, n in db.session.execute(stmt)]  # fmt: skip
 
 
 # ---- one conversation -------------------------------------------------------------------
@@ -246,7 +390,7 @@ def get_visible(user: User, conversation_id: int | str) -> Conversation | None:
     conv = get_scoped(Conversation, conversation_id, user.account_id)
     if conv is None:
         return None
-    number = active_number(user.account_id) if user.account.inbox_enabled else None
+    number = inbox_number(user)
     clinic_ids = user.visible_clinic_ids()
     if number is None or conv.inbox_number_id != number.id:
         return None
@@ -255,14 +399,35 @@ def get_visible(user: User, conversation_id: int | str) -> Conversation | None:
     return conv
 
 
+THREAD_PAGE = 50
+
+
+def thread_page(
+    conv: Conversation, before: Cursor | None = None, limit: int = THREAD_PAGE
+) -> tuple[list[Message], Cursor | None]:
+    """The newest `limit` messages of the thread (before `before`, when scrolling back),
+    oldest first, and the cursor for the screen before them (None: the thread starts
+    here). One index range on (conversation_id, sent_at, id) whatever the thread's length."""
+    stmt = scoped(Message, conv.account_id).where(Message.conversation_id == conv.id)
+    if before is not None:
+        stmt = stmt.where(
+            or_(
+                Message.sent_at < before.at,
+                and_(Message.sent_at == before.at, Message.id < before.id),
+            )
+        )
+    stmt = stmt.order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit + 1)
+    rows = list(db.session.scalars(stmt).unique())
+    older = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        older = Cursor(rows[-1].sent_at, rows[-1].id)
+    rows.reverse()
+    return rows, older
+
+
 def thread(conv: Conversation, limit: int = 200) -> list[Message]:
-    rows = db.session.scalars(
-        scoped(Message, conv.account_id)
-        .where(Message.conversation_id == conv.id)
-        .order_by(Message.sent_at.desc(), Message.id.desc())
-        .limit(limit)
-    )
-    return list(reversed(list(rows)))
+    return thread_page(conv, limit=limit)[0]
 
 
 def mark(conv: Conversation, *, unread: bool) -> None:

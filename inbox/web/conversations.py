@@ -35,9 +35,7 @@ def _filters() -> Filters:
 
 
 def _inbox_off():
-    if not current_user.account.inbox_enabled or not messaging.active_number(
-        current_user.account_id
-    ):
+    if convs.inbox_number(current_user) is None:
         return render_template("inbox/off.html")
     return None
 
@@ -51,15 +49,19 @@ def _workspace(f: Filters, conv=None, **extra) -> dict:
         counts=convs.tab_counts(current_user, f),
         menu=convs.menu_counts(current_user, f.clinic_id),
         clinics=convs.visible_clinics(current_user),
-        number=messaging.active_number(current_user.account_id),
+        number=convs.inbox_number(current_user),
         **(_thread_context(conv, **extra) if conv else {"conv": None}),
     )
 
 
 def _thread_context(conv, composer_error=None, draft="", tq="") -> dict:
+    # The first screen of the thread; older screens load as the user scrolls back. A
+    # search inside the thread looks further back.
+    messages, older = convs.thread_page(conv, limit=200 if tq else convs.THREAD_PAGE)
     return dict(
         conv=conv,
-        messages=convs.thread(conv),
+        messages=messages,
+        older=older,
         templates=templates.for_conversation(conv),
         paperwork=patients.outstanding_paperwork(conv.patient),
         composer_error=composer_error,
@@ -121,6 +123,15 @@ def show(conversation_id: int):
             "inbox/_thread_swap.html", **_thread_context(conv, tq=tq), **_counts_oob(f), c=conv
         )
     return render_template("inbox/index.html", **_workspace(f, conv, tq=tq))
+
+
+@bp.get("/c/<int:conversation_id>/older")
+@access(INBOX)
+def older(conversation_id: int):
+    """Scrolling back: the screen of messages before the cursor, by keyset."""
+    conv = convs.get_visible(current_user, conversation_id) or abort(404)
+    messages, cursor = convs.thread_page(conv, Cursor.decode(request.args.get("before")))
+    return render_template("inbox/_older.html", conv=conv, messages=messages, older=cursor)
 
 
 @bp.post("/c/<int:conversation_id>/messages")

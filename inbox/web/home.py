@@ -1,9 +1,17 @@
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
-from .guards import STAFF, access
+from .guards import PUBLIC, STAFF, access
 
 bp = Blueprint("home", __name__)
+
+
+@bp.get("/healthz")
+@access(PUBLIC)
+def healthz():
+    """For load balancers and process managers: the process answers. Touches no database,
+    so it is also the benchmarks' baseline (bench/run.py)."""
+    return "ok", 200, {"Content-Type": "text/plain", "Cache-Control": "no-store"}
 
 
 @bp.get("/")

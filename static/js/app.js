@@ -64,7 +64,19 @@
   });
 
   // Opening a thread: the stacked (tablet/phone) layout switches to the thread screen.
+  // Earlier messages load above what the user reads: keep their place, do not jump down.
+  var olderFrom = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var list = $("#messages");
+    olderFrom = event.detail.target && event.detail.target.id === "load-older" && list ? list.scrollHeight - list.scrollTop : null;
+  });
   document.addEventListener("htmx:afterSwap", function (event) {
+    if (olderFrom !== null) {
+      var list = $("#messages");
+      if (list) list.scrollTop = list.scrollHeight - olderFrom;
+      olderFrom = null;
+      return;
+    }
     var grid = $("#inbox-grid");
     if (grid && event.detail.target && event.detail.target.id === "thread-pane") {
       grid.classList.add("has-thread");

@@ -1,0 +1,867 @@
+"""The benchmark suite of issue 8: every figure next to a baseline measured in the same
+run on the same server setup, and their ratio.
+
+    .venv/bin/python bench/run.py --db both            # full scale (3M messages), ~15 min
+    .venv/bin/python bench/run.py --db sqlite --quick  # 1/50 scale smoke run, ~2 min
+
+For each database: generate the data set if it is missing (bench/generate.py), start
+gunicorn (2 gthread workers, as the Procfile) on it with Redis (REDIS_URL, else the
+embedded server) and the Vonage sandbox, log in as staff, then measure with wrk (HTTP
+figures; latency at 1 connection, throughput at --concurrency) and Python clients
+(websockets, outbound). Prints one table per database and writes bench/results.json.
+
+Sections: http (list, search, thread, counts), ingest, ws, outbound, memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import generate  # noqa: E402
+
+from inbox import embedded_redis  # noqa: E402
+
+KEY, SECRET, SIG = "bench-key", "bench-secret", "bench-signature-secret"
+UA = "clinic-inbox-bench"
+HTMX = {"HX-Request": "true"}
+SECTIONS = ("http", "ingest", "ws", "outbound", "memory")
+
+WRK_LUA = r"""
+local threads = {}
+bad = 0
+lines, idx, stride = nil, 0, 1
+setup = function(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+init = function(args)
+  bad = 0
+  if args[1] ~= nil then
+    lines = {}
+    for line in io.lines(args[1]) do table.insert(lines, line) end
+    stride = tonumber(args[2])
+    idx = id + 1
+  end
+end
+request = function()
+  if lines == nil then return wrk.format(nil) end
+  local body = lines[idx] or lines[#lines]
+  idx = idx + stride
+  return wrk.format("POST", nil, {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
+end
+response = function(status, headers, body)
+  if status ~= 200 then bad = bad + 1 end
+end
+done = function(summary, latency, requests)
+  local nbad = 0
+  local sent = {}
+  for i, t in ipairs(threads) do
+    nbad = nbad + t:get("bad")
+    sent[i] = t:get("idx")
+  end
+  io.write(string.format(
+    'WRKJSON {"p50":%d,"p95":%d,"p99":%d,"requests":%d,"duration_us":%d,"errors":%d,"bad":%d,'
+    .. '"next":[%s]}\n',
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), summary.requests,
+    summary.duration, summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.timeout, nbad, table.concat(sent, ",")))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else 0
+
+
+def rss_kb(pid: int) -> int:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def children(pid: int) -> list[int]:
+    out: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            out += [int(x) for x in (task / "children").read_text().split()]
+    return out
+
+
+class Stack:
+    """gunicorn + the sandbox (in this process) + Redis, on one generated database."""
+
+    def __init__(self, db_url: str, redis_url: str, threads: int, tmp: Path) -> None:
+        from inbox.sandbox import SandboxServer, SandboxState
+
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.tmp = tmp
+        self.redis_url = redis_url
+        self.sandbox = SandboxServer(
+            SandboxState(api_key=KEY, api_secret=SECRET, signature_secret=SIG,
+                         signature_method="sha256", receipt_delay=0.0,
+                         default_status_url=f"{self.base}/webhooks/vonage/status",
+                         default_inbound_url=f"{self.base}/webhooks/vonage/inbound")
+        ).start()  # fmt: skip
+        self.sandbox.state.owned[generate.NUMBER.lstrip("+")] = {
+            "country": "US", "moHttpUrl": f"{self.base}/webhooks/vonage/inbound"
+        }  # fmt: skip
+        self.env = {
+            **os.environ, "INSTANCE_PATH": str(tmp), "REDIS_URL": redis_url, "APP_ENV": "test",
+            "SECRET_KEY": "bench", "VONAGE_API_KEY": KEY, "VONAGE_API_SECRET": SECRET,
+            "VONAGE_SIGNATURE_SECRET": SIG, "VONAGE_SIGNATURE_METHOD": "sha256",
+            "VONAGE_REST_HOST": self.sandbox.host, "PUBLIC_BASE_URL": self.base,
+            "RQ_QUEUE": f"bench-{uuid.uuid4().hex[:6]}", "DATABASE_URL": db_url,
+            "PYTHONUNBUFFERED": "1",
+        }  # fmt: skip
+        self.threads = threads
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, cmd: list[str], env: dict | None = None) -> subprocess.Popen:
+        log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env or self.env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        self.procs[name] = proc
+        return proc
+
+    def up(self) -> Stack:
+        bin_dir = Path(sys.executable).parent
+        self.start("web", [str(bin_dir / "gunicorn"), "app:app", "-k", "gthread", "-w", "2",
+                           "--threads", str(self.threads), "-b", f"127.0.0.1:{self.port}",
+                           "--no-control-socket", "--timeout", "120"])  # fmt: skip
+        for _ in range(300):
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(self.base + "/healthz", timeout=1).ok:
+                    break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("gunicorn did not come up: " + self.log("web")[-2000:])
+        return self
+
+    def stop(self, name: str) -> None:
+        proc = self.procs.pop(name, None)
+        if proc and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    def down(self) -> None:
+        for name in list(self.procs):
+            self.stop(name)
+        self.sandbox.stop()
+
+    def log(self, name: str) -> str:
+        return (self.tmp / f"{name}.log").read_text(errors="replace")
+
+    def web_workers(self) -> list[int]:
+        return children(self.procs["web"].pid)
+
+    def login(self, email: str, password: str) -> requests.Session:
+        s = requests.Session()
+        s.headers["User-Agent"] = UA
+        html = s.get(self.base + "/login").text
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+        r = s.post(self.base + "/login",
+                   data={"email": email, "password": password, "csrf_token": token})  # fmt: skip
+        assert r.ok and "/login" not in r.url, "login failed"
+        return s
+
+
+# ---- HTTP figures with wrk ------------------------------------------------------------------
+
+
+def wrk(url: str, headers: dict[str, str], *, connections: int, seconds: float,
+        threads: int = 1, lines: Path | None = None) -> dict:  # fmt: skip
+    script = Path(tempfile.gettempdir()) / "clinic-inbox-bench.lua"
+    script.write_text(WRK_LUA)
+    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
+           "--timeout", "10s", "-s", str(script)]  # fmt: skip
+    for k, v in headers.items():
+        cmd += ["-H", f"{k}: {v}"]
+    cmd.append(url)
+    if lines is not None:
+        cmd += ["--", str(lines), str(threads)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    out = done.stdout + done.stderr
+    m = re.search(r"WRKJSON (\{.*\})", out)
+    if not m:
+        raise RuntimeError("wrk gave no result:\n" + out)
+    r = json.loads(m.group(1))
+    return {
+        "p50_ms": r["p50"] / 1000, "p95_ms": r["p95"] / 1000, "p99_ms": r["p99"] / 1000,
+        "rps": r["requests"] / (r["duration_us"] / 1e6), "requests": r["requests"],
+        "errors": r["errors"], "non_200": r["bad"], "next": r["next"],
+    }  # fmt: skip
+
+
+def check(session: requests.Session, url: str, headers: dict, must: str) -> str:
+    r = session.get(url, headers=headers, allow_redirects=False)
+    assert r.status_code == 200 and must in r.text, f"{url}: {r.status_code}"
+    return r.text
+
+
+def http_figures(stack: Stack, info: dict, args) -> dict:
+    s = stack.login(info["users"]["staff"], info["users"]["password"])
+    cookie = "; ".join(f"{k}={v}" for k, v in s.cookies.items())
+    auth = {"Cookie": cookie, "User-Agent": UA}
+    base = stack.base
+    frag = {**auth, **HTMX, "HX-Target": "list-body"}
+    rows_h = {**auth, **HTMX}
+    # A busy clinic, and the 20th page of the Unread list by keyset.
+    clinic = 1
+    url = f"{base}/inbox/list?tab=unread"
+    page1 = check(s, url, rows_h, "conv-")
+    html, page20 = page1, url
+    for _ in range(19):  # the 20th page, or the last one a small data set has
+        more = re.search(r'hx-get="(/inbox/list\?[^"]+)"', html)
+        if not more:
+            break
+        page20 = base + more.group(1).replace("&amp;", "&")
+        html = check(s, page20, rows_h, "conv-")
+    thread_id = info["longest_threads"][0]
+    thread_h = {**auth, **HTMX, "HX-Target": "thread-pane"}
+    thread_url = f"{base}/inbox/c/{thread_id}"
+    html = check(s, thread_url, thread_h, "msg-")
+    for _ in range(10):  # ten screens back
+        older = re.search(r'hx-get="(/inbox/c/\d+/older\?[^"]+)"', html).group(1)
+        html = check(s, base + older.replace("&amp;", "&"), rows_h, "msg-")
+    search = info["search"]
+
+    def q(term: str) -> str:
+        return f"{base}/inbox?{urlencode({'q': term, 'tab': 'read'})}"
+
+    targets = {
+        "baseline /healthz": (f"{base}/healthz", auth, "ok"),
+        "list: Unread, All Clinics": (f"{base}/inbox?tab=unread", frag, "conv-"),
+        "list: Unread, one clinic": (f"{base}/inbox?tab=unread&clinic={clinic}", frag, "conv-"),
+        "list: full page": (f"{base}/inbox?tab=unread", auth, "conv-"),
+        "keyset: page 1 rows": (url, rows_h, "conv-"),
+        "keyset: page 20 rows": (page20, rows_h, "conv-"),
+        "search: name prefix": (q(search["prefix"]), frag, "conv-"),
+        "search: full name": (q(search["full_name"]), frag, "conv-"),
+        "search: phone fragment": (q(search["phone_fragment"]), frag, "conv-"),
+        "search: New message picker": (
+            f"{base}/inbox/patients?{urlencode({'q': search['prefix']})}", rows_h, "option"),
+        "thread: open (2,000+ messages)": (thread_url, thread_h, "msg-"),
+        "thread: scroll back 10 screens": (base + older.replace("&amp;", "&"), rows_h, "msg-"),
+    }  # fmt: skip
+    out: dict[str, dict] = {}
+    for name, (u, h, must) in targets.items():
+        check(s, u, h, must)
+        out[name] = wrk(u, h, connections=1, seconds=args.seconds)
+        if name in ("baseline /healthz", "list: Unread, All Clinics"):
+            tput = wrk(u, h, connections=args.concurrency, threads=2, seconds=args.seconds)
+            out[name]["throughput_rps"] = tput["rps"]
+            out[name]["loaded_p50_ms"] = tput["p50_ms"]
+            out[name]["loaded_p99_ms"] = tput["p99_ms"]
+            out[name]["non_200"] += tput["non_200"]
+        print(f"  {name:<34} p50 {out[name]['p50_ms']:7.2f} ms  p99 {out[name]['p99_ms']:7.2f} ms",
+              flush=True)  # fmt: skip
+    return out
+
+
+def count_figures(stack: Stack, info: dict, samples: int) -> dict:
+    """Badge, tab and menu counts in-process (the services), against a SELECT 1 round trip
+    and against the COUNT(*) the counters replace."""
+    from inbox import create_app
+    from inbox.extensions import db
+    from inbox.models import User
+    from inbox.services import conversations as convs
+    from inbox.services.conversations import Filters
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": stack.env["DATABASE_URL"],
+                      "REDIS_URL": stack.redis_url})  # fmt: skip
+
+    def timed(fn, samples: int = samples) -> list[float]:
+        fn()
+        out = []
+        for _ in range(samples):
+            db.session.info.clear()  # a fresh request: nothing remembered
+            t = time.perf_counter()
+            fn()
+            out.append((time.perf_counter() - t) * 1000)
+        return out
+
+    with app.app_context():
+        staff = db.session.scalars(db.select(User).where(User.email == "staff@bench.test")).one()
+        limited = db.session.scalars(
+            db.select(User).where(User.email == "limited@bench.test")
+        ).one()
+        f = Filters()
+
+        def counters(user=staff):
+            convs.unread_count(user)
+            convs.tab_counts(user, f)
+            convs.menu_counts(user, None)
+
+        def by_count(user=staff):
+            convs.recount(user)
+
+        res = {
+            "baseline SELECT 1": timed(lambda: db.session.execute(db.text("SELECT 1"))),
+            "counts: badge+tabs+menu": timed(counters),
+            "counts: clinic-limited user": timed(lambda: counters(limited)),
+            "counts: COUNT(*) instead": timed(by_count, max(5, samples // 10)),
+        }
+        db.session.remove()
+        db.engine.dispose()
+    return {k: {"p50_ms": pct(v, 50), "p95_ms": pct(v, 95), "p99_ms": pct(v, 99)}
+            for k, v in res.items()}  # fmt: skip
+
+
+# ---- inbound webhook ingest -----------------------------------------------------------------
+
+
+def signed_bodies(n: int, dup_share: float, number: str, patients: int, tag: str) -> list[str]:
+    from inbox.sandbox import SandboxState, sign_params
+
+    state = SandboxState(api_key=KEY, signature_secret=SIG, signature_method="sha256")
+    rng = __import__("random").Random(len(tag))
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    bodies: list[str] = []
+    for i in range(n):
+        if bodies and rng.random() < dup_share:
+            bodies.append(bodies[rng.randrange(max(0, len(bodies) - 50), len(bodies))])
+            continue
+        who = generate.phone_for(rng.randrange(1, patients + 1)) if rng.random() < 0.95 else (
+            f"+1917{rng.randrange(2000000, 9999999)}")  # fmt: skip
+        params = sign_params(state, {
+            "msisdn": who.lstrip("+"), "to": number.lstrip("+"), "messageId": f"{tag}-{i}",
+            "text": "Can I move my appointment?", "type": "text", "message-timestamp": stamp,
+            "nonce": uuid.uuid4().hex})  # fmt: skip
+        bodies.append(urlencode(params))
+    return bodies
+
+
+def ingest_figures(stack: Stack, info: dict, args, baseline_rps: float | None) -> dict:
+    from sqlalchemy import create_engine, text
+
+    tag = f"ING{uuid.uuid4().hex[:6]}"
+    n = int(args.seconds * 2500) + 1000
+    bodies = signed_bodies(n, 0.10, info["number"], info["patients"], tag)
+    path = stack.tmp / "ingest-bodies.txt"
+    path.write_text("\n".join(bodies) + "\n")
+    auth = {"User-Agent": UA}
+    base_t = wrk(stack.base + "/healthz", auth, connections=args.concurrency, threads=2,
+                 seconds=args.seconds)  # fmt: skip
+    res = wrk(stack.base + "/webhooks/vonage/inbound", auth, connections=args.concurrency,
+              threads=2, seconds=args.seconds, lines=path)  # fmt: skip
+    time.sleep(1)
+    # Which bodies went out: wrk thread t sends lines t+1, t+1+T, ... (1-based) and reports
+    # the next line it would have sent. The last request of each connection may have been
+    # in flight when wrk stopped: stored or not, it is neither lost nor counted.
+    threads, in_flight = 2, args.concurrency // 2
+    sent_ids: set[str] = set()
+    answered_ids: set[str] = set()
+    for t, nxt in enumerate(res["next"]):
+        # wrk calls request() once on the first thread to check the script: never sent.
+        first = t + 1 + (threads if t == 0 else 0)
+        issued = list(range(first, min(int(nxt), len(bodies) + 1), threads))
+        for k, line in enumerate(issued):
+            mid = re.search(r"messageId=([^&]+)", bodies[line - 1]).group(1)
+            sent_ids.add(mid)
+            if k < len(issued) - 2 * in_flight:  # a request built, and one in flight
+                answered_ids.add(mid)
+    engine = create_engine(stack.env["DATABASE_URL"])
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT carrier_message_id, count(*) FROM messages "
+                 "WHERE carrier_message_id LIKE :p GROUP BY carrier_message_id"),
+            {"p": f"{tag}-%"},
+        ).all()  # fmt: skip
+    engine.dispose()
+    stored = {r[0] for r in rows}
+    answered = res["requests"] - res["non_200"]
+    return {
+        "ingest_rps": res["rps"], "baseline_rps": base_t["rps"], "p50_ms": res["p50_ms"],
+        "p99_ms": res["p99_ms"], "requests": res["requests"], "answered_200": answered,
+        "non_200": res["non_200"], "errors": res["errors"], "distinct_sent": len(sent_ids),
+        "lost": len(answered_ids - stored), "duplicated": sum(1 for r in rows if r[1] > 1),
+        "stored": len(stored), "lost_ids": sorted(answered_ids - stored)[:20],
+    }  # fmt: skip
+
+
+# ---- webhook -> websocket -------------------------------------------------------------------
+
+
+class RawSockets:
+    """Many websocket clients on one thread: a selector, raw frames, a pong for every ping.
+    Thread-per-socket clients spend longer in their own GIL queue than the server spends
+    sending, and would measure themselves."""
+
+    def __init__(self) -> None:
+        import selectors
+
+        self.sel = selectors.DefaultSelector()
+        self.buffers: dict[socket.socket, bytearray] = {}
+        self.socks: list[socket.socket] = []
+
+    @staticmethod
+    def frame(opcode: int, payload: bytes) -> bytes:
+        mask = os.urandom(4)
+        n = len(payload)
+        head = bytes([0x80 | opcode])
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 65536:
+            head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+        return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+    def connect(self, base: str, headers: dict[str, str], state: dict) -> None:
+        import base64
+        import selectors
+
+        host, port = base.removeprefix("http://").split(":")
+        sock = socket.create_connection((host, int(port)))
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines = [
+            "GET /ws HTTP/1.1",
+            f"Host: {host}:{port}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}",
+            "Sec-WebSocket-Version: 13",
+        ]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("websocket handshake refused")
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        if b" 101 " not in head.split(b"\r\n")[0]:
+            raise RuntimeError(head.decode(errors="replace"))
+        sock.sendall(self.frame(0x1, json.dumps(state).encode()))
+        sock.setblocking(False)
+        self.buffers[sock] = bytearray(rest)
+        self.socks.append(sock)
+        self.sel.register(sock, selectors.EVENT_READ)
+
+    def _frames(self, sock: socket.socket):
+        buf = self.buffers[sock]
+        while len(buf) >= 2:
+            opcode, n, pos = buf[0] & 0x0F, buf[1] & 0x7F, 2
+            if n == 126:
+                if len(buf) < 4:
+                    return
+                n, pos = int.from_bytes(buf[2:4], "big"), 4
+            elif n == 127:
+                if len(buf) < 10:
+                    return
+                n, pos = int.from_bytes(buf[2:10], "big"), 10
+            if len(buf) < pos + n:
+                return
+            payload = bytes(buf[pos : pos + n])
+            del buf[: pos + n]
+            yield opcode, payload
+
+    def pump(self, until: float, on_text) -> None:
+        """Read until the monotonic deadline; on_text(payload, arrival) for text frames."""
+        while True:
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            for key, _ in self.sel.select(timeout=min(left, 0.2)):
+                sock = key.fileobj
+                try:
+                    chunk = sock.recv(262144)
+                except BlockingIOError:
+                    continue
+                now = time.perf_counter()
+                if not chunk:
+                    self.sel.unregister(sock)
+                    continue
+                self.buffers[sock] += chunk
+                for opcode, payload in self._frames(sock):
+                    if opcode == 0x9:
+                        sock.setblocking(True)
+                        sock.sendall(self.frame(0xA, payload))
+                        sock.setblocking(False)
+                    elif opcode == 0x1:
+                        on_text(payload, now)
+
+    def close(self) -> None:
+        for sock in self.socks:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+def ws_figures(stack: Stack, info: dict, args) -> dict:
+    from inbox.sandbox import SandboxState, sign_params
+
+    s = stack.login(info["users"]["staff"], info["users"]["password"])
+    cookie = "; ".join(f"{k}={v}" for k, v in s.cookies.items())
+    headers = {"Cookie": cookie, "Origin": stack.base, "User-Agent": UA}
+    workers = stack.web_workers()
+    rss_before = sum(rss_kb(p) for p in workers)
+    clients = RawSockets()
+    for _ in range(args.sockets):
+        clients.connect(stack.base, headers, {"path": "/inbox", "search": "?tab=unread",
+                                              "visible": False})  # fmt: skip
+    clients.pump(time.monotonic() + 3, lambda payload, t: None)  # badges on connect
+    rss_after = sum(rss_kb(p) for p in workers)
+    arrivals: dict[str, list[float]] = {}
+
+    def on_text(payload: bytes, t: float) -> None:
+        m = re.search(rb"BENCH-[0-9a-f]{8}", payload)
+        if m:
+            arrivals.setdefault(m.group(0).decode(), []).append(t)
+
+    state = SandboxState(api_key=KEY, signature_secret=SIG, signature_method="sha256")
+    sent: dict[str, float] = {}
+    answered: list[float] = []
+    posted = threading.Event()
+
+    def post_webhooks() -> None:
+        http = requests.Session()
+        for i in range(args.messages):
+            marker = f"BENCH-{uuid.uuid4().hex[:8]}"
+            params = sign_params(state, {
+                "msisdn": generate.phone_for(1 + i).lstrip("+"),
+                "to": info["number"].lstrip("+"), "messageId": uuid.uuid4().hex[:16],
+                "text": marker, "type": "text",
+                "message-timestamp": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+                "nonce": str(uuid.uuid4())})  # fmt: skip
+            sent[marker] = time.perf_counter()
+            http.post(stack.base + "/webhooks/vonage/inbound", data=params, timeout=10)
+            answered.append((time.perf_counter() - sent[marker]) * 1000)
+            time.sleep(0.3)
+        posted.set()
+
+    poster = threading.Thread(target=post_webhooks, daemon=True)
+    poster.start()
+    deadline = time.monotonic() + args.messages * 0.5 + 60
+    while time.monotonic() < deadline:
+        clients.pump(time.monotonic() + 0.5, on_text)
+        if posted.is_set():
+            clients.pump(time.monotonic() + 3, on_text)
+            break
+    latencies = [(t - sent[m]) * 1000 for m, ts in arrivals.items() for t in ts if m in sent]
+    delivered = sum(len(ts) for m, ts in arrivals.items() if m in sent)
+    clients.close()
+    baseline = bare_redis(stack.redis_url, args.messages)
+    return {
+        "sockets": args.sockets, "messages": args.messages, "delivered": delivered,
+        "expected": args.sockets * args.messages,
+        "p50_ms": pct(latencies, 50), "p95_ms": pct(latencies, 95), "p99_ms": pct(latencies, 99),
+        "baseline_p50_ms": pct(baseline, 50), "baseline_p95_ms": pct(baseline, 95),
+        "baseline_p99_ms": pct(baseline, 99), "webhook_answer_p50_ms": pct(answered, 50),
+        "first_arrival_p50_ms": pct([(min(ts) - sent[m]) * 1000 for m, ts in arrivals.items()
+                                     if m in sent], 50),
+        "spread_ms": [(round((min(ts) - sent[m]) * 1000), round((max(ts) - sent[m]) * 1000))
+                      for m, ts in arrivals.items() if m in sent],
+        "kb_per_idle_socket": (rss_after - rss_before) / max(args.sockets, 1),
+    }  # fmt: skip
+
+
+def bare_redis(url: str, samples: int) -> list[float]:
+    import redis
+
+    r = redis.Redis.from_url(url)
+    got: dict[str, float] = {}
+    ready = threading.Event()
+    channel = f"bench-baseline-{uuid.uuid4().hex[:6]}"
+
+    def listen():
+        ps = r.pubsub(ignore_subscribe_messages=True)
+        ps.subscribe(channel)
+        ready.set()
+        for m in ps.listen():
+            got[m["data"].decode()] = time.perf_counter()
+            if len(got) >= samples:
+                return
+
+    t = threading.Thread(target=listen, daemon=True)
+    t.start()
+    ready.wait(5)
+    time.sleep(0.2)
+    sent = {}
+    for i in range(samples):
+        sent[str(i)] = time.perf_counter()
+        r.publish(channel, str(i))
+        time.sleep(0.02)
+    t.join(5)
+    return [(got[k] - sent[k]) * 1000 for k in sent if k in got]
+
+
+# ---- outbound -------------------------------------------------------------------------------
+
+
+def queue_outbound(stack: Stack, n: int) -> list[int]:
+    """n queued texts, written and enqueued as queue_outbound() does (minus the request)."""
+    from inbox import create_app
+    from inbox.extensions import db
+    from inbox.models import STATUS_QUEUED, Conversation, Message, utcnow
+    from inbox.services import messaging
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": stack.env["DATABASE_URL"],
+                      "REDIS_URL": stack.redis_url, "RQ_QUEUE": stack.env["RQ_QUEUE"]})  # fmt: skip
+    ids = []
+    with app.app_context():
+        convs = db.session.scalars(
+            db.select(Conversation).where(Conversation.opted_out.is_(False)).limit(n)
+        ).all()
+        for i in range(n):
+            c = convs[i % len(convs)]
+            m = Message(account_id=c.account_id, conversation_id=c.id, direction="out",
+                        body=f"Reminder {i}: see you tomorrow", from_number=generate.NUMBER,
+                        to_number=c.patient.phone, status=STATUS_QUEUED, sent_by_user_id=2,
+                        sent_at=utcnow())  # fmt: skip
+            db.session.add(m)
+            db.session.flush()
+            ids.append(m.id)
+        db.session.commit()
+        for mid in ids:
+            messaging.enqueue_send(mid)
+        db.session.remove()
+        db.engine.dispose()
+    return ids
+
+
+def run_workers(stack: Stack, n_workers: int, n: int, extra_env: dict | None = None) -> dict:
+    """Queue n texts, start the workers (RQ's SimpleWorker, as the Procfile), and time the
+    sends the sandbox receives, first to last (worker start-up is not on the clock)."""
+    stamps: list[float] = []
+    state = stack.sandbox.state
+    orig = state.record_request
+
+    def record(method, path, params):
+        if path == "/sms/json":
+            stamps.append(time.perf_counter())
+        orig(method, path, params)
+
+    state.record_request = record
+    queue_outbound(stack, n)
+    bin_dir = Path(sys.executable).parent
+    env = {**stack.env, **(extra_env or {})}
+    procs = [stack.start(f"worker{i}", [str(bin_dir / "rq"), "worker", "--burst",
+                                          "--worker-class", "workers.worker.InboxWorker",
+                                          "--url", stack.redis_url, stack.env["RQ_QUEUE"]],
+                         env=env) for i in range(n_workers)]  # fmt: skip
+    rss: list[int] = []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(stamps) < n:
+        rss = [rss_kb(p.pid) for p in procs if p.poll() is None] or rss
+        time.sleep(0.05)
+    for i in range(n_workers):
+        stack.stop(f"worker{i}")
+    state.record_request = orig
+    span = stamps[-1] - stamps[0] if len(stamps) > 1 else 0.0
+    # The steady rate leaves out the first tenth (workers still starting).
+    k = len(stamps) // 10
+    steady = (len(stamps) - 1 - k) / (stamps[-1] - stamps[k]) if len(stamps) > k + 2 else 0.0
+    return {"sent": len(stamps), "per_s": (len(stamps) - 1) / span if span else 0.0,
+            "steady_per_s": steady, "kb_per_worker": max(rss or [0])}  # fmt: skip
+
+
+def outbound_figures(stack: Stack, args) -> dict:
+    free = run_workers(stack, args.workers, args.outbound, {"SEND_RATE_PER_SECOND": "0"})
+    out = {
+        "workers": args.workers, "messages": args.outbound, "sent": free["sent"],
+        "unthrottled_per_s": free["steady_per_s"], "kb_per_worker": free["kb_per_worker"],
+    }  # fmt: skip
+    # The account-wide limit (SEND_RATE_PER_SECOND) is another branch's work: measured when
+    # this code base has it.
+    if "SEND_RATE_PER_SECOND" in (ROOT / "inbox" / "config.py").read_text():
+        limited = run_workers(stack, args.workers, args.limited, {"SEND_RATE_PER_SECOND": "30"})
+        out["limited_target_per_s"] = 30
+        out["limited_measured_per_s"] = limited["steady_per_s"]
+    return out
+
+
+# ---- the run --------------------------------------------------------------------------------
+
+
+def run_db(db: str, args, redis_url: str) -> dict:
+    scale = 0.02 if args.quick else 1.0
+    url = generate.default_url(db, scale)
+    manifest = generate.manifest_path(db, scale)
+    if args.generate or not manifest.exists():
+        print(f"[{db}] generating scale {scale:g} ...", flush=True)
+        generate.generate(url, scale, manifest=manifest)
+    info = json.loads(manifest.read_text())
+    print(f"[{db}] {info['messages']:,} messages, generated in {info['seconds']['total']} s",
+          flush=True)  # fmt: skip
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{db}-"))
+    stack = Stack(url, redis_url, threads=args.sockets // 2 + 40, tmp=tmp).up()
+    result: dict = {"data": info}
+    try:
+        if "http" in args.sections:
+            result["http"] = http_figures(stack, info, args)
+            result["counts"] = count_figures(stack, info, 200)
+        if "ingest" in args.sections:
+            result["ingest"] = ingest_figures(stack, info, args, None)
+            print(f"  ingest {result['ingest']['ingest_rps']:.0f}/s vs "
+                  f"{result['ingest']['baseline_rps']:.0f}/s", flush=True)  # fmt: skip
+        if "ws" in args.sections or "memory" in args.sections:
+            result["ws"] = ws_figures(stack, info, args)
+            print(f"  ws p95 {result['ws']['p95_ms']:.1f} ms", flush=True)
+        if "outbound" in args.sections:
+            result["outbound"] = outbound_figures(stack, args)
+            print(f"  outbound {result['outbound']['unthrottled_per_s']:.0f}/s", flush=True)
+        result["memory"] = {
+            "web_worker_kb": [rss_kb(p) for p in stack.web_workers()],
+        }
+    finally:
+        stack.down()
+    return result
+
+
+def table(db: str, r: dict) -> str:
+    lines = [f"\n### {db}: {r['data']['messages']:,} messages, "
+             f"{r['data']['conversations']:,} conversations\n",
+             "| figure | p50 ms | p95 ms | p99 ms | baseline p50 ms | ratio p50 | target | met |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]  # fmt: skip
+
+    def row(name, v, base, target, met):
+        ratio = v["p50_ms"] / base if base else 0
+        lines.append(
+            f"| {name} | {v['p50_ms']:.2f} | {v['p95_ms']:.2f} | {v['p99_ms']:.2f} | "
+            f"{base:.2f} | {ratio:.1f}x | {target} | {'yes' if met else 'NO'} |"
+        )
+
+    http = r.get("http")
+    if http:
+        b = http["baseline /healthz"]["p50_ms"]
+        row("baseline /healthz", http["baseline /healthz"], b, "", True)
+        for name, v in http.items():
+            if name.startswith("list") or name.startswith("keyset"):
+                ok = v["p50_ms"] < 25 and v["p99_ms"] < 80 and v["p50_ms"] <= 3 * b
+                row(name, v, b, "p50 < 25, p99 < 80, <= 3x", ok)
+            elif name.startswith("search"):
+                row(name, v, b, "p50 < 40", v["p50_ms"] < 40)
+            elif name.startswith("thread"):
+                row(name, v, b, "p50 < 30", v["p50_ms"] < 30)
+        c = r["counts"]
+        cb = c["baseline SELECT 1"]["p50_ms"]
+        for name, v in c.items():
+            row(name, v, cb, "(in-process)", True)
+        lt, bt = http["list: Unread, All Clinics"], http["baseline /healthz"]
+        lines.append(
+            f"\nThroughput at {r['concurrency']} connections: list {lt['throughput_rps']:.0f} "
+            f"req/s (loaded p50 {lt['loaded_p50_ms']:.1f} ms, p99 {lt['loaded_p99_ms']:.1f} ms) "
+            f"vs /healthz {bt['throughput_rps']:.0f} req/s "
+            f"({lt['throughput_rps'] / bt['throughput_rps']:.0%}). Page 20 / page 1 p50: "
+            f"{http['keyset: page 20 rows']['p50_ms'] / http['keyset: page 1 rows']['p50_ms']:.2f}."
+        )
+    ing = r.get("ingest")
+    if ing:
+        share = ing["ingest_rps"] / ing["baseline_rps"]
+        lines.append(
+            f"\nWebhook ingest (10% duplicates, {r['concurrency']} connections): "
+            f"{ing['ingest_rps']:.0f} req/s vs /healthz {ing['baseline_rps']:.0f} req/s = "
+            f"{share:.0%} (target >= 40%: {'yes' if share >= 0.4 else 'NO'}); "
+            f"p50 {ing['p50_ms']:.1f} ms, p99 {ing['p99_ms']:.1f} ms; {ing['requests']} requests, "
+            f"{ing['non_200']} not 200, lost {ing['lost']}, duplicated {ing['duplicated']}."
+        )
+    ws = r.get("ws")
+    if ws:
+        lines.append(
+            f"\nWebhook -> websocket, {ws['sockets']} sockets over 2 processes: p50 "
+            f"{ws['p50_ms']:.1f} ms, p95 {ws['p95_ms']:.1f} ms, p99 {ws['p99_ms']:.1f} ms "
+            f"(target p95 < 100: {'yes' if ws['p95_ms'] < 100 else 'NO'}); bare Redis "
+            f"publish -> subscribe p50 {ws['baseline_p50_ms']:.2f} ms, p95 "
+            f"{ws['baseline_p95_ms']:.2f} ms; delivered {ws['delivered']}/{ws['expected']}. "
+            f"Memory per idle websocket: {ws['kb_per_idle_socket']:.0f} KB "
+            f"(target < 200: {'yes' if ws['kb_per_idle_socket'] < 200 else 'NO'})."
+        )
+    ob = r.get("outbound")
+    if ob:
+        if "limited_measured_per_s" in ob:
+            acc = abs(ob["limited_measured_per_s"] - 30) / 30
+            limit = (f"with SEND_RATE_PER_SECOND=30: {ob['limited_measured_per_s']:.1f}/s "
+                     f"(within 5%: {'yes' if acc <= 0.05 else 'NO'})")  # fmt: skip
+        else:
+            limit = "the 30/s limit: not measured (SEND_RATE_PER_SECOND is not in this code base)"
+        lines.append(
+            f"\nOutbound, {ob['workers']} workers, {ob['sent']} texts into the sandbox: "
+            f"{ob['unthrottled_per_s']:.0f} msg/s unthrottled (target >= 200: "
+            f"{'yes' if ob['unthrottled_per_s'] >= 200 else 'NO'}); {limit}. RSS per worker: "
+            f"{ob['kb_per_worker'] / 1024:.0f} MB."
+        )
+    mem = r.get("memory")
+    if mem:
+        per = ", ".join(f"{k / 1024:.0f} MB" for k in mem["web_worker_kb"])
+        lines.append(f"\nRSS per web process at the end: {per}.")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description="Clinic Inbox benchmarks (issue 8)")
+    ap.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    ap.add_argument("--quick", action="store_true", help="1/50 scale, short runs")
+    ap.add_argument("--generate", action="store_true", help="regenerate the data set")
+    ap.add_argument("--sections", default=",".join(SECTIONS))
+    ap.add_argument("--seconds", type=float, default=None, help="per wrk measurement")
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--sockets", type=int, default=None)
+    ap.add_argument("--messages", type=int, default=20, help="webhooks for the ws figure")
+    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--outbound", type=int, default=None)
+    ap.add_argument("--limited", type=int, default=None)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    args = ap.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the in-process sandbox
+    args.sections = {s.strip() for s in args.sections.split(",") if s.strip()}
+    args.seconds = args.seconds or (2 if args.quick else 5)
+    args.sockets = args.sockets if args.sockets is not None else (50 if args.quick else 500)
+    args.outbound = args.outbound or (100 if args.quick else 2000)
+    args.limited = args.limited or (40 if args.quick else 300)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-redis-"))
+    redis_url = os.environ.get("REDIS_URL") or embedded_redis.ensure_running(tmp)
+    dbs = ("sqlite", "postgres") if args.db == "both" else (args.db,)
+    results: dict = {"command": " ".join(sys.argv), "started": time.strftime("%Y-%m-%d %H:%M UTC",
+                     time.gmtime()), "cpus": os.cpu_count(), "databases": {}}  # fmt: skip
+    try:
+        for db in dbs:
+            r = run_db(db, args, redis_url)
+            r["concurrency"] = args.concurrency
+            results["databases"][db] = r
+            print(table(db, r), flush=True)
+    finally:
+        if not os.environ.get("REDIS_URL"):
+            embedded_redis.stop(tmp)
+    Path(args.out).write_text(json.dumps(results, indent=1, default=str))
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
