@@ -28,6 +28,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from .logs import install_log_redaction
 
     install_log_redaction()
+    from .web.security import check_production_config
+
+    check_production_config(app.config)
     _configure_limiter(app)
     if app.config.get("TRUSTED_PROXIES"):
         # Behind a reverse proxy: the client's address (login throttle, session binding)

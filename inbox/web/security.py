@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from flask import (
     Flask,
@@ -159,10 +161,9 @@ def _too_many_requests(error):
     return render_template("errors/error.html", code=429), 429
 
 
-def check_production_config(app: Flask) -> None:
+def check_production_config(config: Mapping[str, Any]) -> None:
     """Refuse to serve production with unsigned (forgeable) webhooks, unless switched off
-    out loud."""
-    config = app.config
+    out loud. Called by create_app() before anything else is set up."""
     if config.get("WEBHOOK_SIGNATURES") == "off":
         log.warning(
             "WEBHOOK_SIGNATURES=off: Vonage webhooks are NOT verified; anyone who can reach "
@@ -180,7 +181,6 @@ def check_production_config(app: Flask) -> None:
 
 
 def init_app(app: Flask) -> None:
-    check_production_config(app)
     app.before_request(_idle_check)
     app.after_request(_headers)
     login_manager.unauthorized_handler(_unauthorized)
