@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 # Vonage's own fields are plain ASCII; only the patient's words may be anything else.
 _FREE_TEXT = {"text", "keyword"}
 _ASCII_FIELD = re.compile(r"[\x20-\x7e]{0,256}")
+_MAX_DB_ID = 2**31 - 1  # INTEGER primary keys (PostgreSQL's int4)
 
 
 @bp.before_request
@@ -61,6 +62,11 @@ def _params() -> dict[str, str] | None:
             return None
         if key not in _FREE_TEXT and not _ASCII_FIELD.fullmatch(value):
             return None
+    # Our client-ref is a message id: a number past a database integer is not ours (and
+    # used to reach the database as an out-of-range id: a 500).
+    ref = data.get("client-ref", "")
+    if ref.isdigit() and int(ref) > _MAX_DB_ID:
+        return None
     return data
 
 

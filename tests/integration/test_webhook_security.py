@@ -152,6 +152,14 @@ def test_non_ascii_digits_in_client_ref_are_refused_not_a_500(client, demo, sand
     assert client.post(STATUS, data=signed).status_code == 400
 
 
+@pytest.mark.parametrize("ref", ["9223372036854775808", "2147483648", "9" * 40])
+def test_out_of_range_client_refs_are_refused_not_a_500(client, demo, sandbox, ref):
+    """Found by the fuzz test: a client-ref past a database integer reached the DB."""
+    now = str(int(time.time()))
+    receipt = {"messageId": "X3", "status": "delivered", "client-ref": ref, "timestamp": now}
+    assert client.post(STATUS, data=sign_params(sandbox.state, receipt)).status_code == 400
+
+
 def test_lone_surrogates_in_json_are_refused(client, demo, sandbox):
     before = count()
     body = json.dumps(sign_params(sandbox.state, inbound_params(text="SURROGATE broken")))
