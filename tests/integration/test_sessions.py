@@ -7,7 +7,7 @@ import time
 
 import pytest
 import requests
-from simple_websocket import Client, ConnectionError
+from simple_websocket import Client, ConnectionClosed, ConnectionError
 from sqlalchemy import select
 
 from inbox.config import Config
@@ -241,3 +241,21 @@ def test_websocket_requests_do_not_renew_the_session(app, demo):
     )  # fmt: skip
     assert r.status_code < 500
     assert "session=" not in r.headers.get("Set-Cookie", "")
+
+
+def test_an_open_websocket_ends_with_the_session_it_was_opened_with(app, demo):
+    """A socket cannot see later requests renew the cookie, so it closes when its
+    handshake's session runs out, with 'try again later' (1013): htmx reconnects with the
+    current cookie, accepted if the user was active meanwhile, refused if not."""
+    s = _requests_login(app)
+    cookie = _aged_cookie(app, s, IDLE - 2)
+    ws = _ws(app, cookie)
+    started = time.monotonic()
+    with pytest.raises(ConnectionClosed) as closed:
+        while time.monotonic() - started < 10:
+            ws.receive(timeout=1)
+    assert closed.value.reason == 1013
+    assert time.monotonic() - started < 6
+    with pytest.raises(ConnectionError):
+        _ws(app, cookie)  # the same, now idle, session
+    _ws(app, _aged_cookie(app, s, 5)).close()  # a session renewed meanwhile reconnects
