@@ -286,6 +286,22 @@ def test_hostile_texts_and_names_never_run_on_any_page(browser, stack, hostile):
         page.goto(f"{stack.url}/inbox?tab=read&q={quote(payload[:60])}")
         watch.check(f"inbox search {payload!r}")
 
+    # New message: the patient picker lists hostile names, then one is picked.
+    page.goto(stack.url + "/inbox/new")
+    page.locator("#compose-to").fill("Zed")
+    options = page.locator("#patient-options .patient-option")
+    expect(options.first).to_be_visible()
+    assert options.count() >= 5
+    watch.check("patient picker")
+    page.locator("#compose-to").fill(PAYLOADS[2][:40])
+    page.wait_for_timeout(600)
+    watch.check("patient picker, payload typed")
+    page.goto(stack.url + "/inbox/new")
+    page.locator("#compose-to").fill("Zed")
+    options.first.click()
+    expect(page.locator("#picked-patient")).to_be_visible()
+    watch.check("picked patient")
+
     # Each hostile patient's thread, profile and timeline; the profile's tab title.
     for payload in PAYLOADS:
         patient_id, conv_id = hostile[payload]
