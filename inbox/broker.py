@@ -3,6 +3,7 @@ embedded server."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import redis
@@ -36,3 +37,25 @@ def get_redis(app: Flask | None = None) -> redis.Redis:
 def get_queue(app: Flask | None = None) -> Queue:
     app = app or current_app
     return Queue(app.config["RQ_QUEUE"], connection=get_redis(app))
+
+
+def job_status(job_id: str, app: Flask | None = None) -> str | None:
+    """RQ's status of a job (queued, scheduled, deferred, started, finished, failed, ...),
+    or None when Redis holds no such job (it finished long ago, or Redis restarted empty)."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    try:
+        status = Job.fetch(job_id, connection=get_redis(app)).get_status(refresh=False)
+    except NoSuchJobError:
+        return None
+    return str(getattr(status, "value", status)) if status else None
+
+
+def forget_job(job_id: str, app: Flask | None = None) -> None:
+    """Delete a job and its registry entries, so its id can be enqueued afresh."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    with contextlib.suppress(NoSuchJobError):
+        Job.fetch(job_id, connection=get_redis(app)).delete()

@@ -59,7 +59,7 @@ class Config:
         self.VONAGE_SIGNATURE_SECRET = os.environ.get("VONAGE_SIGNATURE_SECRET", "")
         self.VONAGE_SIGNATURE_METHOD = os.environ.get("VONAGE_SIGNATURE_METHOD", "sha256")
         self.VONAGE_REST_HOST = os.environ.get("VONAGE_REST_HOST", "")
-        self.VONAGE_TIMEOUT = int(os.environ.get("VONAGE_TIMEOUT", "10"))
+        self.VONAGE_TIMEOUT = int(os.environ.get("VONAGE_TIMEOUT", "10"))  # whole seconds (SDK)
         self.PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip(
             "/"
         )
@@ -102,6 +102,28 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = None
         self.MAX_CONTENT_LENGTH = 64 * 1024
         self.RQ_QUEUE = os.environ.get("RQ_QUEUE", "default")
+        # Outbound: Vonage's default account throughput; 0 turns the limit off.
+        self.SEND_RATE_PER_SECOND = int(os.environ.get("SEND_RATE_PER_SECOND", "30"))
+        # Seconds between the tries of a send that failed for a passing reason (jittered).
+        self.SEND_RETRY_INTERVALS = [
+            float(x) for x in os.environ.get("SEND_RETRY_INTERVALS", "2,10,30,120,300").split(",")
+        ]
+        # The outbox sweep: a text still `queued` this long with no live job is enqueued
+        # again; one `sending` this long lost its worker; one unconfirmed this long with
+        # no receipt is failed with Retry offered (never re-sent on its own).
+        self.SWEEP_QUEUED_AFTER_SECONDS = float(os.environ.get("SWEEP_QUEUED_AFTER_SECONDS", "60"))
+        self.SWEEP_SENDING_AFTER_SECONDS = float(
+            os.environ.get("SWEEP_SENDING_AFTER_SECONDS", "120")
+        )
+        self.UNCONFIRMED_AFTER_SECONDS = float(os.environ.get("UNCONFIRMED_AFTER_SECONDS", "900"))
+        # Long inbound texts: how long to wait for a missing part before showing the rest.
+        self.CONCAT_TIMEOUT_SECONDS = float(os.environ.get("CONCAT_TIMEOUT_SECONDS", "120"))
+        # Reminders go from here while an account's Inbox is off (the installation's
+        # shared sender; an account may set its own).
+        self.SMS_DEFAULT_SENDER = os.environ.get("SMS_DEFAULT_SENDER", "+12125550199")
+        self.REMINDER_LEAD_HOURS = float(os.environ.get("REMINDER_LEAD_HOURS", "24"))
+        # Local hours (clinic timezone) in which reminders may go out: [start, end).
+        self.REMINDER_HOURS = (8, 21)
         # Pings find dead tabs; each open socket holds one gunicorn thread.
         self.SOCK_SERVER_OPTIONS = {"ping_interval": 25}
 

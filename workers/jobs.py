@@ -25,6 +25,24 @@ def send_message(message_id: int) -> str:
         return messaging.deliver(message_id, final_attempt=final)
 
 
+def sweep() -> dict:
+    """Every minute: texts left behind by a dead worker or a Redis outage, and long
+    inbound texts whose missing part never came."""
+    from inbox.services import inbound, messaging
+
+    with _get_app().app_context():
+        result = messaging.sweep_outbox()
+        flushed = inbound.flush_stale_parts()
+        return {**result.__dict__, "incomplete_texts": flushed}
+
+
+def send_reminders() -> dict:
+    from inbox.services import reminders
+
+    with _get_app().app_context():
+        return reminders.send_due().__dict__
+
+
 def release_number(number_id: int) -> str:
     from inbox.services import inbox_settings
 

@@ -21,8 +21,14 @@ from .care import (
     ReplyTemplate,
 )
 from .conversations import (
+    CARRIER_VONAGE,
     DIRECTION_IN,
     DIRECTION_OUT,
+    KIND_AUTO_REPLY,
+    KIND_OPTOUT_CONFIRM,
+    KIND_PAPERWORK,
+    KIND_REMINDER,
+    KIND_TEXT,
     STATUS_DELIVERED,
     STATUS_FAILED,
     STATUS_QUEUED,
@@ -31,6 +37,7 @@ from .conversations import (
     STATUS_SENT,
     STATUS_UNKNOWN,
     Conversation,
+    InboundPart,
     Message,
 )
 from .numbers import (
@@ -47,6 +54,8 @@ __all__ = [
     "Appointment", "PaperworkItem", "ReplyTemplate",
     "BillingLine", "Charge", "INBOX_ADDON_CENTS", "LINE_INBOX", "LINE_PLAN",
     "Account", "Clinic", "User", "Patient", "InboxNumber", "Conversation", "Message",
+    "CARRIER_VONAGE", "InboundPart",
+    "KIND_AUTO_REPLY", "KIND_OPTOUT_CONFIRM", "KIND_PAPERWORK", "KIND_REMINDER", "KIND_TEXT",
     "PLAN_ACCELERATOR", "PLAN_ESSENTIALS", "PRIVILEGE_INBOX",
     "ROLE_ADMIN", "ROLE_MAIN_ADMIN", "ROLE_STAFF",
     "DIRECTION_IN", "DIRECTION_OUT",

@@ -34,6 +34,10 @@ class Account(db.Model):
     contact_phone: Mapped[str | None] = mapped_column(String(20))
     # The practice's patient portal, for the {portal_link} merge field.
     portal_url: Mapped[str | None] = mapped_column(String(255))
+    # Appointment reminder text (merge fields as in saved replies); None: the default.
+    reminder_template: Mapped[str | None] = mapped_column(String(480))
+    # Where reminders come from while the Inbox is off; None: SMS_DEFAULT_SENDER.
+    sms_sender: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     clinics: Mapped[list[Clinic]] = relationship(

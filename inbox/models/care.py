@@ -22,6 +22,15 @@ APPOINTMENT_STATUS_WORDS = {
     APPOINTMENT_NO_SHOW: "No-show",
 }
 
+REMINDER_QUEUED = "queued"
+REMINDER_SKIPPED_OPTED_OUT = "skipped_opted_out"
+REMINDER_SKIPPED_NO_SMS = "skipped_no_sms"
+REMINDER_WORDS = {
+    REMINDER_QUEUED: "Reminder texted",
+    REMINDER_SKIPPED_OPTED_OUT: "No reminder: opted out of texts",
+    REMINDER_SKIPPED_NO_SMS: "No reminder: the number cannot receive texts",
+}
+
 PAPERWORK_OUTSTANDING = "outstanding"
 PAPERWORK_COMPLETED = "completed"
 
@@ -30,6 +39,7 @@ class Appointment(TenantMixin, db.Model):
     __tablename__ = "appointments"
     __table_args__ = (
         Index("ix_appointments_patient_start", "account_id", "patient_id", "starts_at"),
+        Index("ix_appointments_reminder_due", "reminder_status", "starts_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,12 +51,19 @@ class Appointment(TenantMixin, db.Model):
     provider: Mapped[str] = mapped_column(String(120), default="")
     status: Mapped[str] = mapped_column(String(20), default=APPOINTMENT_BOOKED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The 24-hour reminder: set once, by one conditional UPDATE, so it goes out once.
+    reminder_status: Mapped[str | None] = mapped_column(String(20))
+    reminder_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
 
     clinic: Mapped[Clinic] = relationship(lazy="joined")
 
     @property
     def status_words(self) -> str:
         return APPOINTMENT_STATUS_WORDS.get(self.status, self.status)
+
+    @property
+    def reminder_words(self) -> str:
+        return REMINDER_WORDS.get(self.reminder_status or "", "")
 
 
 class PaperworkItem(TenantMixin, db.Model):
@@ -59,6 +76,7 @@ class PaperworkItem(TenantMixin, db.Model):
     status: Mapped[str] = mapped_column(String(20), default=PAPERWORK_OUTSTANDING)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def outstanding(self) -> bool:

@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -23,6 +32,19 @@ STATUS_DELIVERED = "delivered"
 STATUS_FAILED = "failed"
 STATUS_UNKNOWN = "unknown"
 STATUS_RECEIVED = "received"
+
+# What a message is, for the label on its bubble. Staff texts are "text".
+KIND_TEXT = "text"
+KIND_AUTO_REPLY = "auto_reply"  # START / HELP answers
+KIND_OPTOUT_CONFIRM = "optout_confirm"  # the one text a STOP gets back
+KIND_REMINDER = "reminder"  # appointment reminder from the periodic job
+KIND_PAPERWORK = "paperwork"  # the portal-link reminder for outstanding paperwork
+KIND_WORDS = {
+    KIND_AUTO_REPLY: "Automatic reply",
+    KIND_OPTOUT_CONFIRM: "Opt-out confirmation",
+    KIND_REMINDER: "Appointment reminder",
+    KIND_PAPERWORK: "Paperwork reminder",
+}
 
 CARRIER_VONAGE = "vonage"
 
@@ -54,7 +76,9 @@ class Conversation(TenantMixin, db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    inbox_number_id: Mapped[int] = mapped_column(ForeignKey("inbox_numbers.id"))
+    # None: texts from the account's default sender (reminders while the Inbox is off);
+    # such threads never show in the inbox, only on the patient's timeline.
+    inbox_number_id: Mapped[int | None] = mapped_column(ForeignKey("inbox_numbers.id"))
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"))
     unread: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -68,7 +92,7 @@ class Conversation(TenantMixin, db.Model):
 
     patient: Mapped[Patient] = relationship(lazy="joined")
     clinic: Mapped[Clinic | None] = relationship(lazy="joined")
-    inbox_number: Mapped[InboxNumber] = relationship()
+    inbox_number: Mapped[InboxNumber | None] = relationship()
 
 
 class Message(TenantMixin, db.Model):
@@ -97,6 +121,42 @@ class Message(TenantMixin, db.Model):
     # the moment staff pressed Send for outbound ones.
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(20), default=KIND_TEXT, server_default=KIND_TEXT)
+    # Inbound texts that came in parts: how many parts the carrier announced, and
+    # whether some are still missing (shown as what arrived, marked incomplete).
+    parts_total: Mapped[int | None] = mapped_column(Integer)
+    incomplete: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     sent_by: Mapped[User | None] = relationship(lazy="joined")
     conversation: Mapped[Conversation] = relationship()
+
+    @property
+    def kind_words(self) -> str:
+        return KIND_WORDS.get(self.kind, "")
+
+
+class InboundPart(TenantMixin, db.Model):
+    """One part of a concatenated inbound text, held until its siblings arrive.
+
+    Parts of one text share (number, sender, concat-ref, concat-total); each part's
+    carrier id is unique, so a webhook delivered twice stores its part once."""
+
+    __tablename__ = "inbound_parts"
+    __table_args__ = (
+        UniqueConstraint("carrier_message_id"),
+        Index("ix_inbound_parts_group", "inbox_number_id", "sender", "concat_ref", "concat_total"),
+        Index("ix_inbound_parts_pending", "message_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbox_number_id: Mapped[int] = mapped_column(ForeignKey("inbox_numbers.id"))
+    sender: Mapped[str] = mapped_column(String(20))
+    concat_ref: Mapped[str] = mapped_column(String(16))
+    concat_total: Mapped[int] = mapped_column(Integer)
+    part: Mapped[int] = mapped_column(Integer)
+    carrier_message_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set once the part is in a message (complete, or flushed as incomplete).
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))

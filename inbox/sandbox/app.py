@@ -135,7 +135,9 @@ def create_sandbox_app(state: SandboxState) -> Flask:
             return error("2", "Missing to, from or text")
         if not to.isdigit() or not sender.isdigit() or to.startswith("+"):
             return error("3", "Invalid to or from: digits only")
-        if sender not in state.owned:
+        if state.latency:
+            time.sleep(state.latency)
+        if sender not in state.owned and sender not in state.shared_senders:
             return error("15", "Illegal Sender Address - rejected")
         if isinstance(fault, Fault) and fault.kind == "error":
             return error("7", "Number barred")

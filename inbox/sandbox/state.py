@@ -4,6 +4,7 @@ the patient phonebook, and faults queued by tests."""
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -50,6 +51,15 @@ class SandboxState:
     messages: list[dict] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    # Random faults for soak tests: this share of /sms/json requests fails, with a kind
+    # drawn from fault_kinds; seeded, so a run can be repeated.
+    fault_rate: float = 0.0
+    fault_kinds: tuple[str, ...] = ("http500", "http503", "http429", "throttle", "timeout", "drop")
+    fault_timeout: float = 1.0
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+    latency: float = 0.0  # seconds every send takes, to widen in-flight windows
+    # The installation's shared sender (reminders while an account's Inbox is off).
+    shared_senders: set[str] = field(default_factory=lambda: {"12125550199"})
     lock: threading.RLock = field(default_factory=threading.RLock)
     _counter: int = 0
 
@@ -84,6 +94,9 @@ class SandboxState:
             for i, fault in enumerate(self.faults):
                 if fault.path == path:
                     return self.faults.pop(i)
+            if path == "/sms/json" and self.fault_rate and self.rng.random() < self.fault_rate:
+                kind = self.rng.choice(self.fault_kinds)
+                return Fault(kind, path, self.fault_timeout if kind == "timeout" else 0.0)
         return None
 
     def record_request(self, method: str, path: str, params: dict) -> None:
@@ -97,6 +110,8 @@ class SandboxState:
             self.messages.clear()
             self.requests.clear()
             self.faults.clear()
+            self.fault_rate = 0.0
+            self.latency = 0.0
             self.receipt_status = "delivered"
             self.receipt_err_code = "0"
             self.inbound_method = "POST"

@@ -1,29 +1,36 @@
-"""The messaging rules: queue a text, send it (from a job), take in a patient's
-reply, apply a delivery receipt."""
+"""The outbound rules: queue a text (the row is committed before its job exists),
+send it from a job under the account's rate limit, retry what failed for a passing
+reason, sweep the outbox for texts a dead worker or a Redis outage left behind, and
+apply delivery receipts.
+
+The guarantee: every text staff send is sent at most once, except when the carrier
+connection broke after the request left (the outcome is then unknown): such a text is
+marked "Not confirmed" and is never re-sent on its own; a later receipt settles it,
+and if none comes it is failed with Retry offered to staff."""
 
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import redis
 from flask import current_app
 from rq import Retry
-from sqlalchemy import exists, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import exists, or_, select, update
 
 from .. import carrier, events
-from ..broker import get_queue
+from ..broker import forget_job, get_queue, job_status
 from ..extensions import db
 from ..models import (
-    DIRECTION_IN,
     DIRECTION_OUT,
+    KIND_OPTOUT_CONFIRM,
+    KIND_TEXT,
     NUMBER_ACTIVE,
     STATUS_DELIVERED,
     STATUS_FAILED,
     STATUS_QUEUED,
-    STATUS_RECEIVED,
     STATUS_SENDING,
     STATUS_SENT,
     STATUS_UNKNOWN,
@@ -38,13 +45,13 @@ from ..models import (
     scoped,
     utcnow,
 )
-from . import phones, segments
+from . import consent, phones, segments, throttle
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_CHARS = 1000
 PREVIEW_CHARS = 140
-SEND_RETRY = Retry(max=5, interval=[2, 10, 30, 120, 300])
+UNCONFIRMED = "UNCONFIRMED"  # error_code of a text no receipt ever confirmed
 
 
 class SendRefused(Exception):
@@ -68,7 +75,7 @@ def _preview(text: str) -> str:
     return flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 1] + "…"
 
 
-def _touch_conversation(conv: Conversation, message: Message) -> None:
+def touch_conversation(conv: Conversation, message: Message) -> None:
     """Keep the list's columns in step with the newest message of the thread."""
     if conv.last_message_at is None or message.sent_at >= conv.last_message_at:
         conv.last_message_at = message.sent_at
@@ -95,8 +102,76 @@ def validate_body(body: str) -> segments.SegmentInfo:
     return info
 
 
-def queue_outbound(*, user: User, conversation_id: int, body: str) -> Message:
-    """Validate, store the message as queued with its conversation, commit, enqueue."""
+def _refuse_unless_sendable(patient: Patient) -> None:
+    if patient.opted_out:
+        raise SendRefused(
+            f"{patient.full_name or phones.display(patient.phone)} replied STOP and has "
+            "opted out of texts. They can text START to opt back in."
+        )
+    if not phones.can_receive_sms(patient.phone):
+        raise SendRefused(f"{phones.display(patient.phone)} cannot receive text messages.")
+
+
+def queue_message(
+    conv: Conversation,
+    body: str,
+    *,
+    from_number: str,
+    kind: str = KIND_TEXT,
+    sent_by: User | None = None,
+) -> Message:
+    """Store the text as queued (committed), then hand it to a worker and tell the tabs.
+    The caller has checked that it may be sent."""
+    message = stage_message(conv, body, from_number=from_number, kind=kind, sent_by=sent_by)
+    db.session.commit()
+    dispatch(message)
+    return message
+
+
+def stage_message(
+    conv: Conversation,
+    body: str,
+    *,
+    from_number: str,
+    kind: str = KIND_TEXT,
+    sent_by: User | None = None,
+) -> Message:
+    """The queued row, added and flushed in the caller's transaction (not committed)."""
+    info = validate_body(body)
+    message = Message(
+        account_id=conv.account_id,
+        conversation_id=conv.id,
+        direction=DIRECTION_OUT,
+        body=body.strip(),
+        from_number=from_number,
+        to_number=conv.patient.phone,
+        status=STATUS_QUEUED,
+        segments=info.segments,
+        encoding=info.encoding,
+        sent_by_user_id=sent_by.id if sent_by else None,
+        sent_at=utcnow(),
+        status_changed_at=utcnow(),
+        kind=kind,
+    )
+    db.session.add(message)
+    db.session.flush()
+    touch_conversation(conv, message)
+    return message
+
+
+def dispatch(message: Message) -> None:
+    """After the commit: the job, and the live update."""
+    enqueue_send(message.id)
+    events.publish(
+        message.account_id,
+        {"type": "message", "conversation_id": message.conversation_id, "id": message.id},
+    )
+
+
+def queue_outbound(
+    *, user: User, conversation_id: int, body: str, kind: str = KIND_TEXT
+) -> Message:
+    """A text staff wrote: every refusal is a SendRefused with the reason in words."""
     account: Account = user.account
     conv = get_scoped(Conversation, conversation_id, user.account_id)
     if conv is None:
@@ -108,35 +183,21 @@ def queue_outbound(*, user: User, conversation_id: int, body: str) -> Message:
     number = active_number(account.id)
     if number is None or number.id != conv.inbox_number_id:
         raise SendRefused("This conversation belongs to a number that is no longer active.")
-    patient = conv.patient
-    if patient.opted_out:
-        raise SendRefused(
-            f"{patient.full_name or phones.display(patient.phone)} replied STOP and has "
-            "opted out of texts. They can text START to opt back in."
-        )
-    if not phones.can_receive_sms(patient.phone):
-        raise SendRefused(f"{phones.display(patient.phone)} cannot receive text messages.")
-    info = validate_body(body)
-    text = body.strip()
-    message = Message(
-        account_id=account.id,
-        conversation_id=conv.id,
-        direction=DIRECTION_OUT,
-        body=text,
-        from_number=number.e164,
-        to_number=patient.phone,
-        status=STATUS_QUEUED,
-        segments=info.segments,
-        encoding=info.encoding,
-        sent_by_user_id=user.id,
-        sent_at=utcnow(),
-    )
-    db.session.add(message)
-    _touch_conversation(conv, message)
-    db.session.commit()
-    enqueue_send(message.id)
-    events.publish(account.id, {"type": "message", "conversation_id": conv.id, "id": message.id})
-    return message
+    _refuse_unless_sendable(conv.patient)
+    validate_body(body)
+    return queue_message(conv, body, from_number=number.e164, kind=kind, sent_by=user)
+
+
+def queue_automatic(conv: Conversation, body: str, *, kind: str) -> Message | None:
+    """A text the app answers with (STOP confirmation, HELP, START): from the thread's
+    number, sent by nobody. An opt-out confirmation is the one text an opted-out patient
+    still gets."""
+    number = db.session.get(InboxNumber, conv.inbox_number_id) if conv.inbox_number_id else None
+    if number is None or number.status != NUMBER_ACTIVE:
+        return None
+    if conv.patient.opted_out and kind != KIND_OPTOUT_CONFIRM:
+        return None
+    return queue_message(conv, body, from_number=number.e164, kind=kind)
 
 
 def compose(
@@ -190,18 +251,23 @@ def patient_for(account_id: int, e164: str, **new_fields) -> Patient:
 
 
 def conversation_for(
-    number: InboxNumber, patient: Patient, *, clinic_id: int | None
+    number: InboxNumber | None, patient: Patient, *, clinic_id: int | None
 ) -> Conversation:
-    """The patient's thread on this number, started (under clinic_id) if there is none."""
+    """The patient's thread on this number (None: the account's default sender, used
+    for reminders while the Inbox is off), started under clinic_id if there is none."""
+    number_id = number.id if number else None
     conv = db.session.scalars(
         select(Conversation).where(
-            Conversation.inbox_number_id == number.id, Conversation.patient_id == patient.id
+            Conversation.inbox_number_id.is_(None)
+            if number_id is None
+            else Conversation.inbox_number_id == number_id,
+            Conversation.patient_id == patient.id,
         )
     ).first()
     if conv is None:
         conv = Conversation(
-            account_id=number.account_id,
-            inbox_number_id=number.id,
+            account_id=patient.account_id,
+            inbox_number_id=number_id,
             patient_id=patient.id,
             clinic_id=clinic_id,
             opted_out=patient.opted_out,
@@ -211,20 +277,34 @@ def conversation_for(
     return conv
 
 
+def send_retry() -> Retry:
+    """Backoff for passing failures, with jitter so a burst of failures does not come
+    back as a burst of retries."""
+    intervals = current_app.config["SEND_RETRY_INTERVALS"]
+    return Retry(
+        max=len(intervals), interval=[round(i * random.uniform(0.8, 1.3), 2) for i in intervals]
+    )
+
+
 def enqueue_send(message_id: int) -> bool:
     """Hand the message to a worker. If Redis is down the row stays queued for the sweep."""
     try:
         get_queue().enqueue(
             "workers.jobs.send_message",
             message_id,
-            job_id=f"send-message-{message_id}",
-            retry=SEND_RETRY,
+            job_id=send_job_id(message_id),
+            retry=send_retry(),
+            job_timeout=120,
             failure_ttl=7 * 24 * 3600,
         )
         return True
     except redis.RedisError:
-        log.warning("could not enqueue message %s; it stays queued", message_id)
+        log.warning("could not enqueue message %s; it stays queued for the sweep", message_id)
         return False
+
+
+def send_job_id(message_id: int) -> str:
+    return f"send-message-{message_id}"
 
 
 class RetryLater(Exception):
@@ -234,8 +314,20 @@ class RetryLater(Exception):
 def deliver(message_id: int, *, final_attempt: bool = False) -> str:
     """Send one queued message through the carrier; return its new status.
 
-    A message is claimed (queued -> sending) with one conditional UPDATE, so two
-    workers never send the same row."""
+    The account's rate limit is waited for first; then the message is claimed
+    (queued -> sending) with one conditional UPDATE, so two workers never send the
+    same row, and a job that runs twice sends once."""
+    message = db.session.get(Message, message_id)
+    if message is None:
+        return "missing"
+    if message.status != STATUS_QUEUED:
+        return message.status
+    account_id = message.account_id
+    db.session.rollback()  # hold no transaction while waiting for a send slot
+    try:
+        throttle.wait_for_send_slot(account_id)
+    except (redis.RedisError, throttle.SlotTimeout) as exc:
+        raise RetryLater(f"no send slot: {exc}") from exc
     claimed = db.session.execute(
         update(Message)
         .where(Message.id == message_id, Message.status == STATUS_QUEUED)
@@ -243,14 +335,18 @@ def deliver(message_id: int, *, final_attempt: bool = False) -> str:
     ).rowcount
     db.session.commit()
     message = db.session.get(Message, message_id)
-    if message is None:
-        return "missing"
     if not claimed:
         return message.status
     conv = message.conversation
     patient = conv.patient
-    if patient.opted_out:
+    if patient.opted_out and message.kind != KIND_OPTOUT_CONFIRM:
         return _fail(message, "OPTOUT", "The patient opted out before this text went out.")
+    if conv.inbox_number_id is not None:
+        number = db.session.get(InboxNumber, conv.inbox_number_id)
+        if not conv.account.inbox_enabled or number is None or number.status != NUMBER_ACTIVE:
+            return _fail(
+                message, "INBOX_OFF", "The Inbox was turned off before this text went out."
+            )
     try:
         result = carrier.send_sms(
             carrier_settings(),
@@ -263,15 +359,11 @@ def deliver(message_id: int, *, final_attempt: bool = False) -> str:
         )
     except carrier.CarrierError as exc:
         if exc.outcome_unknown:
-            message.status = STATUS_UNKNOWN
-            message.error_text = exc.reason
-            message.status_changed_at = utcnow()
-            db.session.commit()
-            _publish_status(message)
-            return message.status
+            return _unconfirmed(message, exc.reason)
         if exc.transient and not final_attempt:
             message.status = STATUS_QUEUED
             message.error_text = exc.reason
+            message.status_changed_at = utcnow()
             db.session.commit()
             raise RetryLater(exc.reason) from exc
         return _fail(message, exc.code, exc.reason)
@@ -291,6 +383,16 @@ def deliver(message_id: int, *, final_attempt: bool = False) -> str:
     if message.conversation.has_failed:
         refresh_failed_flag(message.conversation)
         db.session.commit()
+    _publish_status(message)
+    return message.status
+
+
+def _unconfirmed(message: Message, reason: str) -> str:
+    message.status = STATUS_UNKNOWN
+    message.error_code = None
+    message.error_text = reason
+    message.status_changed_at = utcnow()
+    db.session.commit()
     _publish_status(message)
     return message.status
 
@@ -352,87 +454,78 @@ def _publish_status(message: Message) -> None:
     )
 
 
-# ---- inbound -------------------------------------------------------------------------
+# ---- the outbox sweep -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class InboundResult:
-    outcome: str  # stored | duplicate | ignored | invalid
-    message_id: int | None = None
-    detail: str = ""
+class SweepResult:
+    requeued: int = 0  # queued with no live job (Redis was down, the job was lost)
+    worker_lost: int = 0  # claimed by a worker that died: outcome unknown
+    unconfirmed: int = 0  # unknown for too long with no receipt: failed, Retry offered
 
 
-def receive(params: dict[str, str]) -> InboundResult:
-    """A patient's text from the inbound webhook. Idempotent on the carrier message id."""
-    msisdn, to, carrier_id = params.get("msisdn"), params.get("to"), params.get("messageId")
-    if not msisdn and not to and not carrier_id:
-        # Vonage GETs the webhook URL with no parameters to check it answers.
-        return InboundResult("ignored", detail="empty check request")
-    if not msisdn or not to or not carrier_id:
-        return InboundResult("invalid", detail="msisdn, to and messageId are required")
-    try:
-        patient_phone, our_number = carrier.from_wire(msisdn), carrier.from_wire(to)
-    except ValueError:
-        return InboundResult("invalid", detail="msisdn or to is not a phone number")
-    text = params.get("text") or ""
-    if len(carrier_id) > 64 or len(text) > 10_000:
-        return InboundResult("invalid", detail="field too long")
-    number = db.session.scalars(
-        select(InboxNumber).where(
-            InboxNumber.e164 == our_number, InboxNumber.status == NUMBER_ACTIVE
+def sweep_outbox(now: datetime | None = None) -> SweepResult:
+    """Run every minute (rq cron). Nothing staff sent is left waiting forever."""
+    cfg = current_app.config
+    now = now or utcnow()
+    requeued = worker_lost = unconfirmed = 0
+    queued_cutoff = now - timedelta(seconds=cfg["SWEEP_QUEUED_AFTER_SECONDS"])
+    sending_cutoff = now - timedelta(seconds=cfg["SWEEP_SENDING_AFTER_SECONDS"])
+    unknown_cutoff = now - timedelta(seconds=cfg["UNCONFIRMED_AFTER_SECONDS"])
+    stale_queued = db.session.execute(
+        select(Message.id, Message.status_changed_at)
+        .where(
+            Message.direction == DIRECTION_OUT,
+            Message.status == STATUS_QUEUED,
+            or_(
+                Message.status_changed_at.is_(None),
+                Message.status_changed_at < queued_cutoff,
+            ),
         )
-    ).first()
-    if number is None:
-        return InboundResult("ignored", detail="not one of our active numbers")
-    account = db.session.get(Account, number.account_id)
-    if account is None or not account.inbox_enabled:
-        return InboundResult("ignored", detail="inbox disabled")
-    existing = db.session.scalar(
-        select(Message.id).where(
-            Message.carrier == "vonage", Message.carrier_message_id == carrier_id
+        .order_by(Message.id)
+        .limit(5000)
+    ).all()
+    for message_id, changed_at in stale_queued:
+        job_id = send_job_id(message_id)
+        try:
+            status = job_status(job_id)
+            if status in ("queued", "scheduled", "deferred"):
+                continue  # waiting its turn, or its retry is due later
+            if status == "started" and changed_at and changed_at >= sending_cutoff:
+                continue  # a worker has it (waiting for a send slot)
+            forget_job(job_id)  # finished, failed, lost, or its worker died
+        except redis.RedisError:
+            break  # Redis is still down: the next sweep tries again
+        if enqueue_send(message_id):
+            requeued += 1
+    stale_sending = db.session.scalars(
+        select(Message).where(
+            Message.direction == DIRECTION_OUT,
+            Message.status == STATUS_SENDING,
+            Message.status_changed_at < sending_cutoff,
         )
-    )
-    if existing:
-        return InboundResult("duplicate", existing)
-
-    patient = patient_for(account.id, patient_phone, unknown_sender=True)
-    conv = conversation_for(number, patient, clinic_id=patient.home_clinic_id)
-    sent_at: datetime = carrier.parse_timestamp(params.get("message-timestamp")) or utcnow()
-    info = segments.count(text)
-    message = Message(
-        account_id=account.id,
-        conversation_id=conv.id,
-        direction=DIRECTION_IN,
-        body=text,
-        from_number=patient_phone,
-        to_number=our_number,
-        status=STATUS_RECEIVED,
-        carrier_message_id=carrier_id,
-        segments=max(info.segments, 1),
-        encoding=info.encoding,
-        sent_at=sent_at,
-    )
-    db.session.add(message)
-    _touch_conversation(conv, message)
-    conv.unread = True
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # The same webhook, delivered twice at once: the other request stored it.
-        db.session.rollback()
-        existing = db.session.scalar(
-            select(Message.id).where(
-                Message.carrier == "vonage", Message.carrier_message_id == carrier_id
-            )
+    ).all()
+    for message in stale_sending:
+        # A send never takes this long: its worker died mid-send. The request may have
+        # left; never re-send on our own.
+        _unconfirmed(message, "The app stopped while sending; it may or may not have gone out")
+        worker_lost += 1
+    stale_unknown = db.session.scalars(
+        select(Message).where(
+            Message.direction == DIRECTION_OUT,
+            Message.status == STATUS_UNKNOWN,
+            Message.status_changed_at < unknown_cutoff,
         )
-        if existing:
-            return InboundResult("duplicate", existing)
-        raise
-    events.publish(
-        account.id,
-        {"type": "message", "conversation_id": conv.id, "id": message.id, "direction": "in"},
-    )
-    return InboundResult("stored", message.id)
+    ).all()
+    for message in stale_unknown:
+        _fail(
+            message,
+            UNCONFIRMED,
+            "Vonage never confirmed this text, so it may not have arrived. "
+            "Retry sends it again (the patient may get it twice).",
+        )
+        unconfirmed += 1
+    return SweepResult(requeued, worker_lost, unconfirmed)
 
 
 # ---- delivery receipts ----------------------------------------------------------------
@@ -456,44 +549,68 @@ _RECEIPT_STATUS = {
 }
 
 
-def apply_receipt(params: dict[str, str]) -> InboundResult:
-    carrier_id = params.get("messageId") or ""
-    status = _RECEIPT_STATUS.get((params.get("status") or "").lower())
-    if not carrier_id or not params.get("status"):
-        return InboundResult("invalid", detail="messageId and status are required")
-    message = None
+@dataclass(frozen=True)
+class WebhookResult:
+    """What a webhook did: stored | held | duplicate | ignored | invalid."""
+
+    outcome: str
+    message_id: int | None = None
+    detail: str = ""
+
+
+OPTED_OUT_ERR_CODE = "9"  # the handset's owner opted out of texts from this number
+
+
+def _receipt_message(params: dict[str, str]) -> Message | None:
     client_ref = params.get("client-ref") or ""
     if client_ref.isdigit():
         message = db.session.get(Message, int(client_ref))
         # The reference is ours only if the receipt is about the number we texted.
         try:
-            if message and carrier.from_wire(params.get("msisdn", "")) != message.to_number:
-                message = None
+            if message and carrier.from_wire(params.get("msisdn", "")) == message.to_number:
+                return message
         except ValueError:
-            message = None
-    if message is None:
-        message = db.session.scalars(
-            select(Message).where(
-                Message.carrier == "vonage", Message.carrier_message_id == carrier_id
-            )
-        ).first()
+            pass
+    return db.session.scalars(
+        select(Message).where(
+            Message.carrier == "vonage", Message.carrier_message_id == params["messageId"]
+        )
+    ).first()
+
+
+def apply_receipt(params: dict[str, str]) -> WebhookResult:
+    """A delivery receipt. Idempotent on (message, status); never moves a message
+    backward, except that a text failed only because nobody confirmed it may still
+    turn out delivered."""
+    carrier_id = params.get("messageId") or ""
+    if not carrier_id or not params.get("status") or len(carrier_id) > 64:
+        return WebhookResult("invalid", detail="messageId and status are required")
+    status = _RECEIPT_STATUS.get((params.get("status") or "").lower())
+    message = _receipt_message(params)
     if message is None or message.direction != DIRECTION_OUT:
-        return InboundResult("ignored", detail="unknown message")
-    if status is None or _RANK[status] < _RANK.get(message.status, 0):
-        return InboundResult("duplicate", message.id)
-    if status == message.status:
-        return InboundResult("duplicate", message.id)
-    if message.status in (STATUS_DELIVERED, STATUS_FAILED):
-        return InboundResult("duplicate", message.id)
+        return WebhookResult("ignored", detail="unknown message")
+    code = params.get("err-code") or ""
+    if status == STATUS_FAILED and code == OPTED_OUT_ERR_CODE:
+        consent.opt_out_from_receipt(message.conversation.patient)
+    settled_unconfirmed = message.status == STATUS_FAILED and message.error_code == UNCONFIRMED
+    if status is None or status == message.status and not settled_unconfirmed:
+        return WebhookResult("duplicate", message.id)
+    if not settled_unconfirmed and (
+        _RANK[status] < _RANK.get(message.status, 0)
+        or message.status in (STATUS_DELIVERED, STATUS_FAILED)
+    ):
+        return WebhookResult("duplicate", message.id)
     message.status = status
     message.status_changed_at = utcnow()
+    message.error_code = message.error_text = None
     if status == STATUS_FAILED:
-        code = params.get("err-code") or ""
         message.error_code = code
         message.error_text = carrier.RECEIPT_ERRORS.get(code, "The carrier could not deliver it")
         message.conversation.has_failed = True
+    elif settled_unconfirmed:
+        refresh_failed_flag(message.conversation)
     if message.carrier_message_id is None:
         message.carrier_message_id = carrier_id
     db.session.commit()
     _publish_status(message)
-    return InboundResult("stored", message.id)
+    return WebhookResult("stored", message.id)

@@ -106,7 +106,8 @@ def timeline(patient: Patient, *, include_messages: bool, limit: int = 100) -> l
             TimelineEvent(
                 a.starts_at, "appointment", "calendar-event",
                 f"{a.service} · {a.status_words}",
-                f"{a.clinic.name}" + (f" with {a.provider}" if a.provider else ""),
+                f"{a.clinic.name}" + (f" with {a.provider}" if a.provider else "")
+                + (f" · {a.reminder_words}" if a.reminder_words else ""),
                 a.clinic.timezone,
             )
         )  # fmt: skip
@@ -138,7 +139,8 @@ def timeline(patient: Patient, *, include_messages: bool, limit: int = 100) -> l
                     "message_in" if incoming else "message_out",
                     "chat-left-text" if incoming else "send",
                     "Text from patient" if incoming else
-                    "Text sent" + (f" by {m.sent_by.name}" if m.sent_by else ""),
+                    (m.kind_words or "Text") + " sent"
+                    + (f" by {m.sent_by.name}" if m.sent_by else ""),
                     m.body,
                 )
             )  # fmt: skip

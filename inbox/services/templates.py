@@ -33,7 +33,7 @@ def _appointment_words(conv: Conversation) -> str:
     return f"{when:%a, %b} {when.day} at {when:%-I:%M %p} at {appt.clinic.name}"
 
 
-def fill(body: str, conv: Conversation) -> str:
+def fill(body: str, conv: Conversation, extra: dict[str, str] | None = None) -> str:
     patient = conv.patient
     clinic = conv.clinic or patient.home_clinic
     values = _Fields(
@@ -42,6 +42,7 @@ def fill(body: str, conv: Conversation) -> str:
         portal_link=conv.account.portal_url or "[portal link not set]",
         next_appointment=_appointment_words(conv) if "{next_appointment}" in body else "",
     )
+    values.update(extra or {})
     try:
         return string.Formatter().vformat(body, (), values)
     except (ValueError, IndexError):

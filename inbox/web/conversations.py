@@ -8,7 +8,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..services import conversations as convs
-from ..services import messaging, patients, segments, templates
+from ..services import messaging, patients, reminders, segments, templates
 from ..services.conversations import Cursor, Filters
 from ..services.messaging import SendRefused
 from .guards import inbox_required
@@ -235,3 +235,21 @@ def patient_options():
     return render_template(
         "inbox/_patient_options.html", found=patients.search(current_user, q), q=q
     )
+
+
+@bp.post("/c/<int:conversation_id>/paperwork-reminder")
+@inbox_required
+def paperwork_reminder(conversation_id: int):
+    conv = convs.get_visible(current_user, conversation_id) or abort(404)
+    error = None
+    try:
+        reminders.send_paperwork_reminder(user=current_user, patient_id=conv.patient_id)
+    except SendRefused as exc:
+        error = str(exc)
+    f = _filters()
+    if _htmx_target():
+        ctx = _thread_context(conv, composer_error=error)
+        return render_template("inbox/_thread_swap.html", **ctx, **_counts_oob(f), c=conv)
+    if error:
+        return render_template("inbox/index.html", **_workspace(f, conv, composer_error=error)), 422
+    return redirect(url_for("conversations.show", conversation_id=conv.id, **f.args()))

@@ -117,6 +117,8 @@ class LiveClient:
             [event["conversation_id"]] if event and event.get("conversation_id") else []
         )
         open_id = self.open_conversation_id()
+        # STOP / START: the open thread's banner and composer change with it.
+        ctx["consent"] = kind == "consent" and open_id in ids and self.on_inbox()
         visible_ids = []
         for cid in ids:
             conv = convs.get_visible(user, cid)

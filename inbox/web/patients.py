@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from ..services import patients
+from ..services import patients, reminders
+from ..services.messaging import SendRefused
+from .guards import inbox_required
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
@@ -22,4 +24,18 @@ def show(patient_id: int):
         paperwork=patients.outstanding_paperwork(patient),
         timeline=patients.timeline(patient, include_messages=inbox_visible),
         conversation=patients.conversation_for(current_user, patient) if inbox_visible else None,
+        can_text=inbox_visible,
     )
+
+
+@bp.post("/<int:patient_id>/paperwork-reminder")
+@inbox_required
+def paperwork_reminder(patient_id: int):
+    patient = patients.get_visible(current_user, patient_id) or abort(404)
+    try:
+        reminders.send_paperwork_reminder(user=current_user, patient_id=patient.id)
+    except SendRefused as exc:
+        flash(str(exc), "danger")
+    else:
+        flash(f"Paperwork reminder texted to {patient.first_name or 'the patient'}.", "success")
+    return redirect(url_for("patients.show", patient_id=patient.id))

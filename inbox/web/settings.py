@@ -8,7 +8,8 @@ from flask_login import current_user, login_required
 from ..extensions import db
 from ..models import PLAN_ACCELERATOR
 from ..models.accounts import PLAN_NAMES
-from ..services import billing, inbox_settings, numbers, phones, teammates
+from ..services import billing, inbox_settings, numbers, phones, reminders, teammates
+from ..services.messaging import SendRefused
 from .guards import admin_required, main_admin_required
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -62,7 +63,21 @@ def inbox():
         account=account,
         number=inbox_settings.live_number(account.id),
         locked=account.plan != PLAN_ACCELERATOR,
+        reminder_text=reminders.reminder_template(account),
+        reminder_fields=reminders.REMINDER_FIELDS,
     )
+
+
+@bp.post("/inbox/reminders")
+@main_admin_required
+def reminder_template():
+    try:
+        reminders.save_template(current_user.account, request.form.get("reminder_template", ""))
+    except SendRefused as exc:
+        flash(str(exc), "danger")
+    else:
+        flash("Reminder text saved.", "success")
+    return redirect(url_for("settings.inbox") + "#reminders")
 
 
 @bp.get("/inbox/setup")

@@ -15,6 +15,7 @@ from flask import Blueprint, abort, current_app, jsonify, request
 
 from .. import carrier
 from ..extensions import csrf
+from ..services import inbound as inbound_texts
 from ..services import messaging, webhook_guard
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/vonage")
@@ -122,7 +123,7 @@ def _handle(handler):
 @bp.route("/inbound", methods=["GET", "POST"])
 @csrf.exempt
 def inbound():
-    return _handle(messaging.receive)
+    return _handle(inbound_texts.receive)
 
 
 @bp.route("/status", methods=["GET", "POST"])

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from inbox.extensions import db
 from inbox.models import Message
 from inbox.sandbox import sign_params
+from inbox.services import inbound as inbound_texts
 from inbox.services import messaging, webhook_guard
 from tests.conftest import fresh
 
@@ -48,8 +49,8 @@ def test_a_replayed_signed_webhook_is_answered_200_and_not_handled(
 ):
     signed = sign_params(sandbox.state, inbound_params())
     calls = []
-    real = messaging.receive
-    monkeypatch.setattr(messaging, "receive", lambda p: calls.append(1) or real(p))
+    real = inbound_texts.receive
+    monkeypatch.setattr(inbound_texts, "receive", lambda p: calls.append(1) or real(p))
     before = count()
     assert client.post(INBOUND, data=signed).status_code == 200
     with caplog.at_level(logging.WARNING):
@@ -90,16 +91,16 @@ def test_redis_down_falls_back_to_message_id_dedupe(client, demo, sandbox, monke
 def test_a_request_that_failed_gives_its_nonce_back(client, demo, sandbox, monkeypatch):
     """Vonage retries a webhook that got a 5xx with the same signed params: that retry is
     not a replay."""
-    real = messaging.receive
+    real = inbound_texts.receive
 
     def broken(params):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(messaging, "receive", broken)
+    monkeypatch.setattr(inbound_texts, "receive", broken)
     signed = sign_params(sandbox.state, inbound_params())
     with pytest.raises(RuntimeError):  # TESTING propagates; served, this is a 500
         client.post(INBOUND, data=signed)
-    monkeypatch.setattr(messaging, "receive", real)
+    monkeypatch.setattr(inbound_texts, "receive", real)
     before = count()
     assert client.post(INBOUND, data=signed).status_code == 200
     assert count() == before + 1

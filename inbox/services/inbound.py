@@ -1,0 +1,343 @@
+"""A patient's text from the inbound webhook: stored once, in the right thread, in
+carrier order, with long texts put back together from their parts.
+
+Idempotency: a text's carrier id is unique among messages, and each part's carrier
+id is unique among held parts, so a webhook delivered any number of times, in any
+order, stores one message. Parts of one text share (our number, sender, concat-ref,
+concat-total). A part commits on its own first; then whoever sees the full set builds
+the message under a deterministic id (``concat:`` + part 1's id), so two requests
+racing on the last parts build it once. Parts still missing after
+``CONCAT_TIMEOUT_SECONDS`` are flushed as what arrived, marked incomplete, and a late
+part is merged into that message."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from .. import carrier, events
+from ..extensions import db
+from ..models import (
+    CARRIER_VONAGE,
+    DIRECTION_IN,
+    NUMBER_ACTIVE,
+    STATUS_RECEIVED,
+    Account,
+    InboundPart,
+    InboxNumber,
+    Message,
+    utcnow,
+)
+from . import consent, segments
+from .messaging import WebhookResult, conversation_for, patient_for, touch_conversation
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT_CHARS = 10_000
+MAX_PARTS = 20
+MISSING_PART = "[…]"
+
+
+@dataclass(frozen=True)
+class _Concat:
+    ref: str
+    total: int
+    part: int
+
+
+def _concat(params: dict[str, str]) -> _Concat | None | str:
+    """The concat fields, None for a whole text, or a string saying what is wrong."""
+    if str(params.get("concat", "")).lower() != "true":
+        return None
+    ref, total, part = (
+        str(params.get("concat-ref", "")),
+        str(params.get("concat-total", "")),
+        str(params.get("concat-part", "")),
+    )
+    if not ref or len(ref) > 16 or not total.isdigit() or not part.isdigit():
+        return "concat-ref, concat-total and concat-part are required for a concatenated text"
+    t, p = int(total), int(part)
+    if not 1 <= p <= t <= MAX_PARTS:
+        return "concat-part must be between 1 and concat-total"
+    return None if t == 1 else _Concat(ref, t, p)
+
+
+def receive(params: dict[str, str]) -> WebhookResult:
+    """Validate, dedupe, route, store; act on STOP / START / HELP."""
+    msisdn, to, carrier_id = params.get("msisdn"), params.get("to"), params.get("messageId")
+    if not msisdn and not to and not carrier_id:
+        # Vonage GETs the webhook URL with no parameters to check it answers.
+        return WebhookResult("ignored", detail="empty check request")
+    if not msisdn or not to or not carrier_id:
+        return WebhookResult("invalid", detail="msisdn, to and messageId are required")
+    try:
+        patient_phone, our_number = carrier.from_wire(msisdn), carrier.from_wire(to)
+    except ValueError:
+        return WebhookResult("invalid", detail="msisdn or to is not a phone number")
+    text = params.get("text") or ""
+    if len(carrier_id) > 64 or len(text) > MAX_TEXT_CHARS:
+        return WebhookResult("invalid", detail="field too long")
+    concat = _concat(params)
+    if isinstance(concat, str):
+        return WebhookResult("invalid", detail=concat)
+    number = db.session.scalars(
+        select(InboxNumber).where(
+            InboxNumber.e164 == our_number, InboxNumber.status == NUMBER_ACTIVE
+        )
+    ).first()
+    if number is None:
+        return WebhookResult("ignored", detail="not one of our active numbers")
+    account = db.session.get(Account, number.account_id)
+    if account is None or not account.inbox_enabled:
+        return WebhookResult("ignored", detail="inbox disabled")
+    sent_at: datetime = carrier.parse_timestamp(params.get("message-timestamp")) or utcnow()
+    if concat is not None:
+        return _receive_part(number, patient_phone, carrier_id, text, sent_at, concat)
+    existing = _message_id_for(carrier_id)
+    if existing:
+        return WebhookResult("duplicate", existing)
+    return _store(number, patient_phone, carrier_id, text, sent_at)
+
+
+def _message_id_for(carrier_id: str) -> int | None:
+    return db.session.scalar(
+        select(Message.id).where(
+            Message.carrier == CARRIER_VONAGE, Message.carrier_message_id == carrier_id
+        )
+    )
+
+
+def _store(
+    number: InboxNumber,
+    patient_phone: str,
+    carrier_id: str,
+    text: str,
+    sent_at: datetime,
+    *,
+    parts: list[InboundPart] | None = None,
+    parts_total: int | None = None,
+    incomplete: bool = False,
+) -> WebhookResult:
+    """One new inbound message (and, for a long text, its parts marked as used)."""
+    patient = patient_for(number.account_id, patient_phone, unknown_sender=True)
+    conv = conversation_for(number, patient, clinic_id=patient.home_clinic_id)
+    info = segments.count(text)
+    message = Message(
+        account_id=number.account_id,
+        conversation_id=conv.id,
+        direction=DIRECTION_IN,
+        body=text,
+        from_number=patient_phone,
+        to_number=number.e164,
+        status=STATUS_RECEIVED,
+        carrier_message_id=carrier_id,
+        segments=parts_total or max(info.segments, 1),
+        encoding=info.encoding,
+        sent_at=sent_at,
+        parts_total=parts_total,
+        incomplete=incomplete,
+    )
+    db.session.add(message)
+    db.session.flush()
+    for part in parts or ():
+        part.message_id = message.id
+    touch_conversation(conv, message)
+    conv.unread = True
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The same text, stored at this moment by another request.
+        db.session.rollback()
+        existing = _message_id_for(carrier_id)
+        if existing:
+            return WebhookResult("duplicate", existing)
+        raise
+    events.publish(
+        number.account_id,
+        {"type": "message", "conversation_id": conv.id, "id": message.id, "direction": "in"},
+    )
+    consent.apply_keyword(conv, text)
+    return WebhookResult("stored", message.id)
+
+
+# ---- concatenated texts ----------------------------------------------------------------
+
+
+def _receive_part(
+    number: InboxNumber,
+    sender: str,
+    carrier_id: str,
+    text: str,
+    sent_at: datetime,
+    concat: _Concat,
+) -> WebhookResult:
+    if db.session.scalar(
+        select(InboundPart.id).where(InboundPart.carrier_message_id == carrier_id)
+    ):
+        return WebhookResult("duplicate", detail="part already held")
+    db.session.add(
+        InboundPart(
+            account_id=number.account_id,
+            inbox_number_id=number.id,
+            sender=sender,
+            concat_ref=concat.ref,
+            concat_total=concat.total,
+            part=concat.part,
+            carrier_message_id=carrier_id,
+            text=text,
+            sent_at=sent_at,
+        )
+    )
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return WebhookResult("duplicate", detail="part already held")
+    return _assemble(number, sender, concat.ref, concat.total)
+
+
+def _group(number_id: int, sender: str, ref: str, total: int):
+    return select(InboundPart).where(
+        InboundPart.inbox_number_id == number_id,
+        InboundPart.sender == sender,
+        InboundPart.concat_ref == ref,
+        InboundPart.concat_total == total,
+    )
+
+
+def _body(parts: list[InboundPart], total: int) -> str:
+    by_number = {p.part: p.text for p in parts}
+    return "".join(by_number.get(n, MISSING_PART) for n in range(1, total + 1))
+
+
+def _assemble(number: InboxNumber, sender: str, ref: str, total: int) -> WebhookResult:
+    """Build the message if every part is here; merge into an incomplete one if this
+    is a late part; otherwise hold."""
+    horizon = utcnow() - timedelta(days=1)  # concat-ref is one byte: it wraps
+    pending = list(
+        db.session.scalars(
+            _group(number.id, sender, ref, total).where(
+                InboundPart.message_id.is_(None), InboundPart.received_at >= horizon
+            )
+        )
+    )
+    if not pending:
+        return WebhookResult("duplicate", detail="already assembled")
+    late = _incomplete_message(number.id, sender, ref, total, {p.part for p in pending})
+    if late is not None:
+        return _merge_late(late, pending)
+    unique = {p.part: p for p in pending}
+    if len(unique) < total:
+        return WebhookResult("held", detail=f"{len(unique)} of {total} parts")
+    parts = [unique[n] for n in range(1, total + 1)]
+    return _store(
+        number,
+        sender,
+        "concat:" + parts[0].carrier_message_id,
+        _body(parts, total),
+        min(p.sent_at for p in parts),
+        parts=pending,
+        parts_total=total,
+    )
+
+
+def _incomplete_message(
+    number_id: int, sender: str, ref: str, total: int, new_parts: set[int]
+) -> Message | None:
+    """The incomplete message (flushed after the timeout) these parts belong to."""
+    horizon = utcnow() - timedelta(days=1)
+    rows = db.session.execute(
+        _group(number_id, sender, ref, total)
+        .with_only_columns(InboundPart.message_id, InboundPart.part)
+        .join(Message, Message.id == InboundPart.message_id)
+        .where(Message.incomplete.is_(True), InboundPart.received_at >= horizon)
+    ).all()
+    taken: dict[int, set[int]] = {}
+    for message_id, part in rows:
+        taken.setdefault(message_id, set()).add(part)
+    for message_id, parts in sorted(taken.items()):
+        if not parts & new_parts:
+            return db.session.get(Message, message_id)
+    return None
+
+
+def _merge_late(message: Message, pending: list[InboundPart]) -> WebhookResult:
+    for part in pending:
+        part.message_id = message.id
+    db.session.flush()
+    parts = list(
+        db.session.scalars(select(InboundPart).where(InboundPart.message_id == message.id))
+    )
+    total = message.parts_total or len(parts)
+    message.body = _body(parts, total)
+    message.incomplete = len({p.part for p in parts}) < total
+    message.sent_at = min([message.sent_at, *(p.sent_at for p in parts)])
+    db.session.commit()
+    events.publish(
+        message.account_id,
+        {"type": "status", "conversation_id": message.conversation_id, "id": message.id},
+    )
+    return WebhookResult("stored", message.id, detail="late part merged")
+
+
+def flush_stale_parts(now: datetime | None = None, timeout: float | None = None) -> int:
+    """Parts waiting longer than the timeout for their siblings become a message of
+    what arrived, marked incomplete. Returns how many messages were made."""
+    now = now or utcnow()
+    timeout = timeout if timeout is not None else current_app.config["CONCAT_TIMEOUT_SECONDS"]
+    cutoff = now - timedelta(seconds=timeout)
+    groups = db.session.execute(
+        select(
+            InboundPart.inbox_number_id,
+            InboundPart.sender,
+            InboundPart.concat_ref,
+            InboundPart.concat_total,
+        )
+        .where(InboundPart.message_id.is_(None))
+        .group_by(
+            InboundPart.inbox_number_id,
+            InboundPart.sender,
+            InboundPart.concat_ref,
+            InboundPart.concat_total,
+        )
+        .having(func.max(InboundPart.received_at) < cutoff)
+    ).all()
+    made = 0
+    for number_id, sender, ref, total in groups:
+        number = db.session.get(InboxNumber, number_id)
+        parts = list(
+            db.session.scalars(
+                _group(number_id, sender, ref, total)
+                .where(InboundPart.message_id.is_(None))
+                .order_by(InboundPart.part, InboundPart.id)
+            )
+        )
+        if number is None or number.status != NUMBER_ACTIVE:
+            # The number was released: its texts are no longer taken in.
+            db.session.execute(delete(InboundPart).where(InboundPart.id.in_([p.id for p in parts])))
+            db.session.commit()
+            continue
+        if not parts:
+            continue
+        unique: dict[int, InboundPart] = {}
+        for p in parts:
+            unique.setdefault(p.part, p)
+        kept = sorted(unique.values(), key=lambda p: p.part)
+        result = _store(
+            number,
+            sender,
+            "concat:" + kept[0].carrier_message_id,
+            _body(kept, total),
+            min(p.sent_at for p in kept),
+            parts=parts,
+            parts_total=total,
+            incomplete=len(kept) < total,
+        )
+        made += result.outcome == "stored"
+        log.info("flushed %s of %s parts as an incomplete message", len(kept), total)
+    return made

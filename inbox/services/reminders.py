@@ -1,0 +1,224 @@
+"""Reminders from the practice's number: the appointment reminder a periodic job
+sends a day ahead, and the paperwork reminder staff send with one click.
+
+A reminder is a message in the patient's conversation, so a reply lands in context.
+While the Inbox is off it goes from the account's default sender into a thread that
+only the patient's timeline shows."""
+
+from __future__ import annotations
+
+import logging
+import string
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..models import (
+    APPOINTMENT_BOOKED,
+    KIND_PAPERWORK,
+    KIND_REMINDER,
+    Account,
+    Appointment,
+    Message,
+    Patient,
+    User,
+    get_scoped,
+    utcnow,
+)
+from ..models.care import (
+    REMINDER_QUEUED,
+    REMINDER_SKIPPED_NO_SMS,
+    REMINDER_SKIPPED_OPTED_OUT,
+)
+from ..timefmt import local
+from . import messaging, phones, templates
+from . import patients as patient_service
+from .messaging import SendRefused
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REMINDER = (
+    "Hi {first_name}, this is {clinic_name} reminding you of your {service} appointment "
+    "on {appointment_date} at {appointment_time}. Reply to this text if you need to "
+    "change it. Reply STOP to opt out."
+)
+REMINDER_FIELDS = ("first_name", "clinic_name", "service", "appointment_date", "appointment_time")
+
+
+def reminder_template(account: Account) -> str:
+    return account.reminder_template or DEFAULT_REMINDER
+
+
+def save_template(account: Account, text: str) -> None:
+    """Settings › Inbox: the account's reminder text. Empty restores the default."""
+    text = " ".join((text or "").split())
+    if len(text) > 480:
+        raise SendRefused("Keep the reminder under 480 characters (three texts).")
+    unknown = (
+        sorted(
+            {name for _, name, _, _ in string.Formatter().parse(text) if name}
+            - set(REMINDER_FIELDS)
+            - {"portal_link"}
+        )
+        if text
+        else []
+    )
+    if unknown:
+        raise SendRefused(
+            "Unknown merge field "
+            + ", ".join("{" + u + "}" for u in unknown)
+            + ". Use: "
+            + ", ".join("{" + f + "}" for f in REMINDER_FIELDS)
+            + "."
+        )
+    account.reminder_template = None if not text or text == DEFAULT_REMINDER else text
+    db.session.commit()
+
+
+def send_at(appt: Appointment) -> datetime:
+    """When the reminder goes: the lead time before the start, moved forward to the
+    start of the allowed hours when that falls in the clinic's night."""
+    cfg = current_app.config
+    start_hour, end_hour = cfg["REMINDER_HOURS"]
+    tz = ZoneInfo(appt.clinic.timezone)
+    due = (appt.starts_at - timedelta(hours=cfg["REMINDER_LEAD_HOURS"])).astimezone(tz)
+    if due.hour < start_hour:
+        due = due.replace(hour=start_hour, minute=0, second=0, microsecond=0)
+    elif due.hour >= end_hour:
+        due = (due + timedelta(days=1)).replace(hour=start_hour, minute=0, second=0, microsecond=0)
+    return due.astimezone(ZoneInfo("UTC"))
+
+
+def _in_hours(now: datetime, tz_name: str) -> bool:
+    start_hour, end_hour = current_app.config["REMINDER_HOURS"]
+    return start_hour <= now.astimezone(ZoneInfo(tz_name)).hour < end_hour
+
+
+def reminder_text(appt: Appointment, conv) -> str:
+    when = local(appt.starts_at, appt.clinic.timezone)
+    extra = {
+        "service": appt.service,
+        "appointment_date": f"{when:%A, %B} {when.day}",
+        "appointment_time": f"{when:%-I:%M %p}",
+        "clinic_name": appt.clinic.name,
+    }
+    return templates.fill(reminder_template(conv.account), conv, extra)
+
+
+@dataclass(frozen=True)
+class ReminderRun:
+    sent: int = 0
+    skipped: int = 0
+
+
+def send_due(now: datetime | None = None) -> ReminderRun:
+    """The periodic job: every booked appointment whose reminder time has come gets
+    one reminder, inside the clinic's allowed hours, never to an opted-out patient."""
+    now = now or utcnow()
+    lead = timedelta(hours=current_app.config["REMINDER_LEAD_HOURS"])
+    candidates = db.session.scalars(
+        select(Appointment)
+        .where(
+            Appointment.reminder_status.is_(None),
+            Appointment.status == APPOINTMENT_BOOKED,
+            Appointment.starts_at > now,
+            Appointment.starts_at <= now + lead + timedelta(hours=12),
+        )
+        .order_by(Appointment.starts_at)
+        .limit(2000)
+    ).all()
+    sent = skipped = 0
+    for appt in candidates:
+        if send_at(appt) > now or not _in_hours(now, appt.clinic.timezone):
+            continue
+        outcome = _remind(appt.id)
+        sent += outcome == REMINDER_QUEUED
+        skipped += outcome not in (None, REMINDER_QUEUED)
+    return ReminderRun(sent, skipped)
+
+
+def _claim(appt_id: int, status: str, message_id: int | None = None) -> bool:
+    """One conditional UPDATE: whoever sets the reminder first is the only one."""
+    return bool(
+        db.session.execute(
+            update(Appointment)
+            .where(Appointment.id == appt_id, Appointment.reminder_status.is_(None))
+            .values(reminder_status=status, reminder_message_id=message_id)
+        ).rowcount
+    )
+
+
+def _remind(appt_id: int) -> str | None:
+    appt = db.session.get(Appointment, appt_id)
+    patient: Patient = db.session.get(Patient, appt.patient_id)
+    account: Account = db.session.get(Account, appt.account_id)
+    skip = None
+    if patient.opted_out:
+        skip = REMINDER_SKIPPED_OPTED_OUT
+    elif not phones.can_receive_sms(patient.phone):
+        skip = REMINDER_SKIPPED_NO_SMS
+    if skip:
+        claimed = _claim(appt.id, skip)
+        db.session.commit()
+        return skip if claimed else None
+    number = messaging.active_number(account.id) if account.inbox_enabled else None
+    sender = (
+        number.e164 if number else (account.sms_sender or current_app.config["SMS_DEFAULT_SENDER"])
+    )
+    conv = messaging.conversation_for(number, patient, clinic_id=appt.clinic_id)
+    message = messaging.stage_message(
+        conv, reminder_text(appt, conv), from_number=sender, kind=KIND_REMINDER
+    )
+    if not _claim(appt.id, REMINDER_QUEUED, message.id):
+        db.session.rollback()  # another run reminded it a moment ago
+        return None
+    db.session.commit()
+    messaging.dispatch(message)
+    return REMINDER_QUEUED
+
+
+# ---- paperwork --------------------------------------------------------------------------
+
+
+def paperwork_text(conv, forms: list[str]) -> str:
+    listed = forms[0] if len(forms) == 1 else ", ".join(forms[:-1]) + " and " + forms[-1]
+    noun = "form" if len(forms) == 1 else f"{len(forms)} forms"
+    return templates.fill(
+        "Hi {first_name}, {clinic_name} still needs your " + noun + ": " + listed + ". "
+        "You can fill " + ("it" if len(forms) == 1 else "them") + " in here: {portal_link}",
+        conv,
+    )
+
+
+def send_paperwork_reminder(*, user: User, patient_id: int | str) -> Message:
+    """One click on the profile or in the thread: the portal link for every outstanding
+    form, into the patient's conversation."""
+    patient = get_scoped(Patient, patient_id, user.account_id)
+    allowed = user.visible_clinic_ids()
+    if patient is None or (allowed is not None and patient.home_clinic_id not in allowed):
+        raise LookupError("patient")
+    account = user.account
+    number = messaging.active_number(account.id)
+    if not account.inbox_enabled or number is None:
+        raise SendRefused("The Inbox is turned off for this account.")
+    outstanding = patient_service.outstanding_paperwork(patient)
+    if not outstanding:
+        raise SendRefused(f"{patient.full_name or 'This patient'} has no outstanding paperwork.")
+    if not account.portal_url:
+        raise SendRefused("Add the patient portal link in Settings › Profile first.")
+    conv = messaging.conversation_for(number, patient, clinic_id=patient.home_clinic_id)
+    db.session.commit()
+    message = messaging.queue_outbound(
+        user=user,
+        conversation_id=conv.id,
+        body=paperwork_text(conv, [p.name for p in outstanding]),
+        kind=KIND_PAPERWORK,
+    )
+    for item in outstanding:
+        item.reminded_at = message.sent_at
+    db.session.commit()
+    return message
