@@ -1,8 +1,12 @@
-"""Replay protection for signed webhooks: each signed request carries a `nonce`; the first
-request with a nonce claims it in Redis (SET NX EX) and any later one is a replay.
+"""Replay protection for signed webhooks: each signed request carries a `nonce`. A nonce
+is remembered in Redis (SET EX) once its request was handled; a later request with the
+same nonce is a replay.
 
-Redis is a second line here, not the only one: if it is down we cannot tell, say so, and
-the caller relies on the database's dedupe (the unique carrier message id) instead."""
+Remembering only after handling means a request that failed (a 5xx, a crash, the
+database away) never blocks Vonage's retry of it: no message is lost to this check.
+Two copies racing in at the same moment both get through it, and the database's dedupe
+(the unique carrier message id; receipts are idempotent) catches the second; the same
+holds when Redis is down, where this check says "cannot tell" and steps aside."""
 
 from __future__ import annotations
 
@@ -23,20 +27,20 @@ def _key(nonce: str) -> str:
     return _PREFIX + hashlib.sha256(nonce.encode("utf-8", "replace")).hexdigest()
 
 
-def claim_nonce(nonce: str, ttl_seconds: int) -> bool | None:
-    """True: first sight of this nonce (now claimed). False: a replay. None: the store is
-    unreachable, so nobody can tell."""
+def seen_before(nonce: str) -> bool | None:
+    """True: a request with this nonce was handled already (a replay). None: the store
+    is unreachable, nobody can tell."""
     try:
-        return bool(get_redis().set(_key(nonce), b"1", nx=True, ex=ttl_seconds))
+        return bool(get_redis().exists(_key(nonce)))
     except (redis.RedisError, OSError):
         log.warning("webhook nonce store unreachable; falling back to message-id dedupe")
         return None
 
 
-def release_nonce(nonce: str) -> None:
-    """Give a nonce back when its request could not be handled, so Vonage's retry of the
-    same signed request is not mistaken for a replay."""
+def remember(nonce: str, ttl_seconds: int) -> None:
+    """After a request was handled: later copies of it are replays (for ttl_seconds,
+    longer than the signature's timestamp window, after which the window refuses them)."""
     try:
-        get_redis().delete(_key(nonce))
+        get_redis().set(_key(nonce), b"1", ex=ttl_seconds)
     except (redis.RedisError, OSError):
-        log.warning("webhook nonce store unreachable; could not release a nonce")
+        log.warning("webhook nonce store unreachable; a nonce was not remembered")

@@ -99,24 +99,16 @@ def _handle(handler):
     if not _signature_ok(params):
         return jsonify(error="bad signature"), 401
     nonce = params.get("nonce") if "sig" in params else None
-    if nonce:
-        # A signed request seen before is a replay: 200 (nothing to retry), nothing stored.
-        # Redis down (None): go on; the unique carrier message id still dedupes.
-        claimed = webhook_guard.claim_nonce(nonce, current_app.config["WEBHOOK_NONCE_TTL_SECONDS"])
-        if claimed is False:
-            log.warning("replayed signed webhook refused (%s)", request.path)
-            return "", 200
+    if nonce and webhook_guard.seen_before(nonce):
+        # A signed request handled before: 200 (nothing to retry), not handled again.
+        log.warning("replayed signed webhook refused (%s)", request.path)
+        return "", 200
     params.pop("sig", None)
-    try:
-        result = handler(params)
-    except Exception:
-        if nonce:
-            webhook_guard.release_nonce(nonce)  # Vonage's retry must get through
-        raise
+    result = handler(params)  # an exception here remembers nothing: Vonage may retry
     if result.outcome == "invalid":
-        if nonce:
-            webhook_guard.release_nonce(nonce)
         return jsonify(error=result.detail), 400
+    if nonce:
+        webhook_guard.remember(nonce, current_app.config["WEBHOOK_NONCE_TTL_SECONDS"])
     return "", 200
 
 

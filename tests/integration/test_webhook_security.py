@@ -88,7 +88,7 @@ def test_redis_down_falls_back_to_message_id_dedupe(client, demo, sandbox, monke
     assert "nonce store unreachable" in caplog.text
 
 
-def test_a_request_that_failed_gives_its_nonce_back(client, demo, sandbox, monkeypatch):
+def test_a_request_that_failed_does_not_block_its_retry(client, demo, sandbox, monkeypatch):
     """Vonage retries a webhook that got a 5xx with the same signed params: that retry is
     not a replay."""
     real = inbound_texts.receive
