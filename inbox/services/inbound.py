@@ -95,13 +95,24 @@ def receive(params: dict[str, str]) -> WebhookResult:
     account = db.session.get(Account, number.account_id)
     if account is None or not account.inbox_enabled:
         return WebhookResult("ignored", detail="inbox disabled")
-    sent_at: datetime = carrier.parse_timestamp(params.get("message-timestamp")) or utcnow()
+    sent_at = _order_time(carrier.parse_timestamp(params.get("message-timestamp")), utcnow())
     if concat is not None:
         return _receive_part(number, patient_phone, carrier_id, text, sent_at, concat)
     existing = _message_id_for(carrier_id)
     if existing:
         return WebhookResult("duplicate", existing)
     return _store(number, patient_phone, carrier_id, text, sent_at)
+
+
+def _order_time(carrier_at: datetime | None, arrived: datetime) -> datetime:
+    """The thread orders by the carrier's timestamp, which has whole seconds only. When
+    the text arrived within that second, the arrival time is the same instant, only
+    more precise: it keeps a STOP before the confirmation we sent a moment after it."""
+    if carrier_at is None:
+        return arrived
+    if carrier_at <= arrived < carrier_at + timedelta(seconds=1):
+        return arrived
+    return carrier_at
 
 
 def _message_id_for(carrier_id: str) -> int | None:

@@ -184,7 +184,6 @@ def queue_outbound(
     if number is None or number.id != conv.inbox_number_id:
         raise SendRefused("This conversation belongs to a number that is no longer active.")
     _refuse_unless_sendable(conv.patient)
-    validate_body(body)
     return queue_message(conv, body, from_number=number.e164, kind=kind, sent_by=user)
 
 

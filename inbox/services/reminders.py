@@ -33,6 +33,7 @@ from ..models.care import (
     REMINDER_QUEUED,
     REMINDER_SKIPPED_NO_SMS,
     REMINDER_SKIPPED_OPTED_OUT,
+    REMINDER_SKIPPED_TEXT,
 )
 from ..timefmt import local
 from . import messaging, phones, templates
@@ -170,9 +171,16 @@ def _remind(appt_id: int) -> str | None:
         number.e164 if number else (account.sms_sender or current_app.config["SMS_DEFAULT_SENDER"])
     )
     conv = messaging.conversation_for(number, patient, clinic_id=appt.clinic_id)
-    message = messaging.stage_message(
-        conv, reminder_text(appt, conv), from_number=sender, kind=KIND_REMINDER
-    )
+    try:
+        message = messaging.stage_message(
+            conv, reminder_text(appt, conv), from_number=sender, kind=KIND_REMINDER
+        )
+    except SendRefused:
+        db.session.rollback()
+        log.warning("appointment %s: the reminder text cannot be sent", appt_id)
+        claimed = _claim(appt_id, REMINDER_SKIPPED_TEXT)
+        db.session.commit()
+        return REMINDER_SKIPPED_TEXT if claimed else None
     if not _claim(appt.id, REMINDER_QUEUED, message.id):
         db.session.rollback()  # another run reminded it a moment ago
         return None

@@ -95,7 +95,7 @@ class Stack:
                     "--workers", "2", "--threads", "16", "--bind", f"127.0.0.1:{self.web_port}",
                     "--no-control-socket"],
             "worker": [str(bin_dir / "rq"), "worker", "--with-scheduler", "--worker-class",
-                       "rq.worker.SimpleWorker", "--url", redis_url, "e2e"],
+                       "workers.worker.InboxWorker", "--url", redis_url, "e2e"],
         }  # fmt: skip
 
     def spare_web(self) -> str:

@@ -1,0 +1,58 @@
+"""What staff see of STOP, long texts and reminders, live, in a real browser."""
+
+import requests
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import login, screenshot
+from tests.e2e.test_live import _open_thread
+
+AVA = "19175550100"
+LONG = (
+    "Hi, quick question about my filler appointment next week. I have been taking fish oil "
+    "and ibuprofen for my knee; should I stop them before the visit, and for how many days? "
+    "Also is it fine to have a glass of wine the night before? Thank you so much!"
+)
+
+
+def _text_in(stack, text: str) -> None:
+    r = requests.post(
+        stack.sandbox_url + "/_sandbox/inbound",
+        json={"from": AVA, "to": "12125550134", "text": text}, timeout=5,
+    )  # fmt: skip
+    assert r.json()["status"] == 200
+
+
+def test_stop_start_long_texts_and_paperwork_reminder_live(browser, stack):
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    login(page, stack, "staff@glow.test")
+    _open_thread(page, stack, "Ava Martinez")
+    page.wait_for_timeout(400)  # the socket knows which thread this tab shows
+
+    # A long text arrives in parts; staff see it once, whole.
+    _text_in(stack, LONG)
+    bubble = page.locator("#messages .msg.in .bubble", has_text="glass of wine")
+    expect(bubble).to_have_count(1, timeout=2000)
+    expect(bubble).to_have_text(LONG)
+
+    # STOP: the banner and the locked composer appear without a reload, and the one
+    # confirmation text shows, labelled.
+    _text_in(stack, "Stop")
+    expect(page.locator(".optout-banner")).to_be_visible(timeout=2000)
+    expect(page.locator("#composer-body")).to_be_disabled()
+    expect(page.locator("#composer-optout")).to_contain_text("replied STOP")
+    confirmation = page.locator("#messages .msg.out", has_text="unsubscribed")
+    expect(confirmation).to_contain_text("Opt-out confirmation", timeout=2000)
+    screenshot(page, "thread-opted-out")
+
+    # START: texting is possible again.
+    _text_in(stack, "START")
+    expect(page.locator(".optout-banner")).to_have_count(0, timeout=2000)
+    expect(page.locator("#composer-body")).to_be_enabled()
+
+    # One click texts the portal link for the outstanding forms.
+    page.reload()
+    page.locator("#paperwork-reminder").click()
+    reminder = page.locator("#messages .msg.out", has_text="portal.glowaesthetics.example")
+    expect(reminder).to_contain_text("Paperwork reminder", timeout=2000)
+    expect(reminder.locator(".status")).to_have_text("Delivered", timeout=5000)
+    screenshot(page, "thread-paperwork-reminder")
