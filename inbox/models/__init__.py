@@ -9,6 +9,7 @@ from .accounts import (
     Clinic,
     User,
 )
+from .audit import AuditEvent, AuditLogIsAppendOnly
 from .base import get_scoped, scoped, utcnow
 from .billing import INBOX_ADDON_CENTS, LINE_INBOX, LINE_PLAN, BillingLine, Charge
 from .care import (
@@ -50,6 +51,7 @@ from .numbers import (
 from .patients import Patient
 
 __all__ = [
+    "AuditEvent", "AuditLogIsAppendOnly",
     "APPOINTMENT_BOOKED", "APPOINTMENT_COMPLETED", "PAPERWORK_COMPLETED", "PAPERWORK_OUTSTANDING",
     "Appointment", "PaperworkItem", "ReplyTemplate",
     "BillingLine", "Charge", "INBOX_ADDON_CENTS", "LINE_INBOX", "LINE_PLAN",

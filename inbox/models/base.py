@@ -59,9 +59,14 @@ def scoped(model: type[T], account_id: int) -> Select:
     return select(model).where(model.account_id == account_id)
 
 
+MAX_ID = 2**63 - 1  # larger ids exist nowhere (and SQLite cannot even bind them)
+
+
 def get_scoped(model: type[T], object_id: int | str | None, account_id: int) -> T | None:
     try:
         object_id = int(object_id)  # type: ignore[arg-type]
     except (TypeError, ValueError):
+        return None
+    if not 0 < object_id <= MAX_ID:
         return None
     return db.session.scalars(scoped(model, account_id).where(model.id == object_id)).first()

@@ -46,3 +46,12 @@ def save_privileges(
     user.all_clinics = all_clinics
     user.clinics = [] if all_clinics else clinics
     db.session.commit()
+
+
+def describe(user: User) -> str:
+    """A teammate's privileges in words, for the audit log."""
+    inbox = "on" if user.can_use_inbox else "off"
+    clinics = (
+        "All Clinics" if user.all_clinics else ", ".join(c.name for c in user.clinics) or "none"
+    )
+    return f"Inbox privilege {inbox}; clinics: {clinics}"

@@ -15,15 +15,18 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from ..extensions import limiter
+from ..models.audit import AUDIT_SIGNED_IN, AUDIT_SIGNED_OUT
+from ..services import audit
 from ..services.auth import authenticate
 from ..services.demo import DEMO_LOGINS, DEMO_PASSWORD
-from . import security
+from . import security, trail
+from .guards import PUBLIC, STAFF, access
 
 bp = Blueprint("auth", __name__)
 
@@ -72,6 +75,7 @@ def login_page(error: str | None = None, status: int | None = None, form=None):
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@access(PUBLIC)
 @limiter.limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_EMAIL"],
     key_func=_email_key,
@@ -94,12 +98,14 @@ def login():
         user = authenticate(form.email.data, form.password.data)
         if user is None:
             error = BAD_LOGIN
+            audit.record_failed_sign_in(form.email.data, trail.origin())
         else:
             # A fresh session at login: nothing from before it survives (no fixation),
             # then the idle clock starts.
             session.clear()
             login_user(user)
             security.start_session_clock()
+            trail.note(AUDIT_SIGNED_IN, user=user)
             return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
     elif request.method == "POST":
         error = "Enter your email and password."
@@ -107,7 +113,7 @@ def login():
 
 
 @bp.get("/session/status")
-@login_required
+@access(STAFF)
 def session_status():
     """How long until idle logoff. Passive: asking does not count as activity."""
     state = security.current_session_state()
@@ -118,7 +124,7 @@ def session_status():
 
 
 @bp.post("/session/keepalive")
-@login_required
+@access(STAFF)
 def keepalive():
     """ "Stay signed in": an ordinary user request, so it renews the idle clock."""
     state = security.current_session_state()
@@ -130,7 +136,9 @@ def keepalive():
 
 
 @bp.post("/logout")
+@access(STAFF)
 def logout():
+    trail.note(AUDIT_SIGNED_OUT)
     logout_user()
     session.clear()
     flash("You are logged out.", "info")

@@ -7,11 +7,20 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ..models import Message, get_scoped
+from ..models.audit import (
+    AUDIT_MARKED_READ,
+    AUDIT_MARKED_UNREAD,
+    AUDIT_RETRIED_TEXT,
+    AUDIT_SENT_TEXT,
+    AUDIT_VIEWED_CONVERSATION,
+)
 from ..services import conversations as convs
 from ..services import messaging, patients, reminders, segments, templates
 from ..services.conversations import Cursor, Filters
 from ..services.messaging import SendRefused
-from .guards import inbox_required
+from . import trail
+from .guards import INBOX, access
 
 bp = Blueprint("conversations", __name__, url_prefix="/inbox")
 
@@ -59,6 +68,11 @@ def _thread_context(conv, composer_error=None, draft="", tq="") -> dict:
     )
 
 
+def _segments_summary(message) -> str:
+    """What the audit log may say about a text: its size, never its words."""
+    return f"{message.segments} segment{'s' if message.segments != 1 else ''}, {message.encoding}"
+
+
 def _counts_oob(f: Filters) -> dict:
     """What changes around the list when read state changes: tab counts, menu, badge."""
     return dict(
@@ -71,7 +85,7 @@ def _counts_oob(f: Filters) -> dict:
 
 
 @bp.get("")
-@inbox_required
+@access(INBOX)
 def index():
     if (off := _inbox_off()) is not None:
         return off
@@ -83,7 +97,7 @@ def index():
 
 
 @bp.get("/list")
-@inbox_required
+@access(INBOX)
 def list_rows():
     if (off := _inbox_off()) is not None:
         return off
@@ -93,14 +107,15 @@ def list_rows():
 
 
 @bp.get("/c/<int:conversation_id>")
-@inbox_required
+@access(INBOX)
 def show(conversation_id: int):
     conv = convs.get_visible(current_user, conversation_id) or abort(404)
     convs.mark(conv, unread=False)
     f = _filters()
     tq = " ".join(request.args.get("tq", "").split())[:80]
-    if _htmx_target() == "messages":  # search inside the thread
+    if _htmx_target() == "messages":  # search inside the thread: already viewed
         return render_template("inbox/_thread.html", **_thread_context(conv, tq=tq), f=f)
+    trail.note(AUDIT_VIEWED_CONVERSATION, conv)
     if _htmx_target() == "thread-pane":
         return render_template(
             "inbox/_thread_swap.html", **_thread_context(conv, tq=tq), **_counts_oob(f), c=conv
@@ -109,15 +124,17 @@ def show(conversation_id: int):
 
 
 @bp.post("/c/<int:conversation_id>/messages")
-@inbox_required
+@access(INBOX)
 def send(conversation_id: int):
     conv = convs.get_visible(current_user, conversation_id) or abort(404)
     body = request.form.get("body", "")
     error = None
     try:
-        messaging.queue_outbound(user=current_user, conversation_id=conv.id, body=body)
+        message = messaging.queue_outbound(user=current_user, conversation_id=conv.id, body=body)
     except SendRefused as exc:
         error = str(exc)
+    else:
+        trail.note(AUDIT_SENT_TEXT, message, summary=_segments_summary(message))
     f = _filters()
     if _htmx_target():
         ctx = _thread_context(conv, composer_error=error, draft=body if error else "")
@@ -130,10 +147,12 @@ def send(conversation_id: int):
 
 
 @bp.post("/c/<int:conversation_id>/read-state")
-@inbox_required
+@access(INBOX)
 def read_state(conversation_id: int):
     conv = convs.get_visible(current_user, conversation_id) or abort(404)
-    convs.mark(conv, unread=request.form.get("unread") == "1")
+    unread = request.form.get("unread") == "1"
+    convs.mark(conv, unread=unread)
+    trail.note(AUDIT_MARKED_UNREAD if unread else AUDIT_MARKED_READ, conv, summary="1 conversation")
     f = _filters()
     if _htmx_target():
         return render_template(
@@ -143,7 +162,7 @@ def read_state(conversation_id: int):
 
 
 @bp.post("/c/<int:conversation_id>/seen")
-@inbox_required
+@access(INBOX)
 def seen(conversation_id: int):
     """A live text arrived in the thread this tab shows, while the tab is visible."""
     conv = convs.get_visible(current_user, conversation_id) or abort(404)
@@ -153,31 +172,39 @@ def seen(conversation_id: int):
 
 
 @bp.post("/bulk")
-@inbox_required
+@access(INBOX)
 def bulk():
     f = _filters()
     unread = request.form.get("action") == "unread"
-    convs.mark_many(current_user, request.form.getlist("ids"), unread=unread)
+    changed = convs.mark_many(current_user, request.form.getlist("ids"), unread=unread)
+    if changed:
+        trail.note(
+            AUDIT_MARKED_UNREAD if unread else AUDIT_MARKED_READ,
+            summary=f"{changed} conversation{'s' if changed != 1 else ''} (bulk)",
+        )
     if _htmx_target():
         return render_template("inbox/_list_swap.html", **_workspace(f))
     return redirect(url_for("conversations.index", **f.args()))
 
 
 @bp.post("/messages/<int:message_id>/retry")
-@inbox_required
+@access(INBOX)
 def retry(message_id: int):
+    # Visible first (account, clinic, active number), so nothing is re-sent for a thread
+    # this user may not open.
+    message = get_scoped(Message, message_id, current_user.account_id)
+    conv = convs.get_visible(current_user, message.conversation_id) if message else None
+    if conv is None:
+        abort(404)
     error = None
     try:
-        message = messaging.retry(user=current_user, message_id=message_id)
+        message = messaging.retry(user=current_user, message_id=message.id)
     except LookupError:
         abort(404)
     except SendRefused as exc:
         error = str(exc)
-        message = None
-    from ..models import Message, get_scoped
-
-    message = message or get_scoped(Message, message_id, current_user.account_id)
-    conv = convs.get_visible(current_user, message.conversation_id) or abort(404)
+    else:
+        trail.note(AUDIT_RETRIED_TEXT, message, summary=_segments_summary(message))
     f = _filters()
     if _htmx_target():
         ctx = _thread_context(conv, composer_error=error)
@@ -186,7 +213,7 @@ def retry(message_id: int):
 
 
 @bp.post("/segments")
-@inbox_required
+@access(INBOX)
 def segment_counter():
     return render_template(
         "inbox/_segments.html", info=segments.count((request.form.get("body") or "").strip())
@@ -194,7 +221,7 @@ def segment_counter():
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@inbox_required
+@access(INBOX)
 def compose():
     if (off := _inbox_off()) is not None:
         return off
@@ -213,6 +240,7 @@ def compose():
         except SendRefused as exc:
             error = str(exc)
         else:
+            trail.note(AUDIT_SENT_TEXT, message, summary=_segments_summary(message))
             target = url_for("conversations.show", conversation_id=message.conversation_id)
             if request.headers.get("HX-Request"):
                 return "", 204, {"HX-Redirect": target}
@@ -229,7 +257,7 @@ def compose():
 
 
 @bp.get("/patients")
-@inbox_required
+@access(INBOX)
 def patient_options():
     q = request.args.get("q") or request.args.get("phone") or ""
     return render_template(
@@ -238,14 +266,16 @@ def patient_options():
 
 
 @bp.post("/c/<int:conversation_id>/paperwork-reminder")
-@inbox_required
+@access(INBOX)
 def paperwork_reminder(conversation_id: int):
     conv = convs.get_visible(current_user, conversation_id) or abort(404)
     error = None
     try:
-        reminders.send_paperwork_reminder(user=current_user, patient_id=conv.patient_id)
+        message = reminders.send_paperwork_reminder(user=current_user, patient_id=conv.patient_id)
     except SendRefused as exc:
         error = str(exc)
+    else:
+        trail.note(AUDIT_SENT_TEXT, message, summary="paperwork reminder")
     f = _filters()
     if _htmx_target():
         ctx = _thread_context(conv, composer_error=error)

@@ -22,6 +22,7 @@ from ..models import Conversation, Message, User, get_scoped
 from ..services import conversations as convs
 from ..services.conversations import Filters
 from . import security
+from .guards import INBOX, access
 
 bp = Blueprint("live", __name__)
 
@@ -31,11 +32,9 @@ SESSION_RECHECK = 1013
 
 @bp.before_request
 def handshake_guard():
-    """Refuse the handshake (before any upgrade) for anyone who may not see the Inbox,
-    and for pages of another origin."""
-    if not current_user.is_authenticated:
-        abort(401)
-    if not current_user.can_use_inbox or not current_user.account.inbox_enabled:
+    """Refuse the handshake (before any upgrade) when the Inbox is off, and for pages of
+    another origin. Sign-in and the Inbox privilege: @access(INBOX) on the route."""
+    if not current_user.account.inbox_enabled:
         abort(403)
     if not _same_origin(request.headers.get("Origin", ""), request.host):
         abort(403)
@@ -178,6 +177,7 @@ class LiveClient:
 
 
 @sock.route("/ws", bp=bp)
+@access(INBOX)
 def ws(ws):
     app = current_app._get_current_object()
     client = LiveClient(ws, app, current_user.id, current_user.account_id, request.host_url)

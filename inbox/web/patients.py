@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
+from ..models.audit import AUDIT_SENT_TEXT, AUDIT_VIEWED_PATIENT
 from ..services import patients, reminders
 from ..services.messaging import SendRefused
-from .guards import inbox_required
+from . import trail
+from .guards import INBOX, STAFF, access
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
 
 @bp.get("/<int:patient_id>")
-@login_required
+@access(STAFF)
 def show(patient_id: int):
     patient = patients.get_visible(current_user, patient_id) or abort(404)
+    trail.note(AUDIT_VIEWED_PATIENT, patient)
     inbox_visible = current_user.can_use_inbox and current_user.account.inbox_enabled
     return render_template(
         "patients/show.html",
@@ -29,13 +32,14 @@ def show(patient_id: int):
 
 
 @bp.post("/<int:patient_id>/paperwork-reminder")
-@inbox_required
+@access(INBOX)
 def paperwork_reminder(patient_id: int):
     patient = patients.get_visible(current_user, patient_id) or abort(404)
     try:
-        reminders.send_paperwork_reminder(user=current_user, patient_id=patient.id)
+        message = reminders.send_paperwork_reminder(user=current_user, patient_id=patient.id)
     except SendRefused as exc:
         flash(str(exc), "danger")
     else:
+        trail.note(AUDIT_SENT_TEXT, message, summary="paperwork reminder")
         flash(f"Paperwork reminder texted to {patient.first_name or 'the patient'}.", "success")
     return redirect(url_for("patients.show", patient_id=patient.id))

@@ -82,15 +82,16 @@ def to_login(message: str | None = None, status: int = 401) -> Response:
     fragment (else htmx would swap the login form into a pane), a bare 401 otherwise."""
     if message:
         flash(message, "info")
-    target = login_url("auth.login", next_url=request.url) if request.method == "GET" else None
-    target = target or url_for("auth.login")
+    with_next = login_url("auth.login", next_url=request.url)
     if request.headers.get("HX-Request"):
+        # Back to the page after login; a fragment POST is not a page to go back to.
+        safe = request.method in ("GET", "HEAD")
         response = make_response("", status)
-        response.headers["HX-Redirect"] = target
+        response.headers["HX-Redirect"] = with_next if safe else url_for("auth.login")
         return response
     if request.endpoint == "live.ws" or request.accept_mimetypes.best == "application/json":
         return make_response(jsonify(error="signed out"), status)
-    return redirect(target)
+    return redirect(with_next)
 
 
 def _idle_check():

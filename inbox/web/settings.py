@@ -3,32 +3,37 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from ..extensions import db
 from ..models import PLAN_ACCELERATOR
 from ..models.accounts import PLAN_NAMES
+from ..models.audit import (
+    AUDIT_BOUGHT_NUMBER,
+    AUDIT_CHANGED_PRIVILEGES,
+    AUDIT_DISABLED_INBOX,
+    AUDIT_ENABLED_INBOX,
+)
 from ..services import billing, inbox_settings, numbers, phones, reminders, teammates
 from ..services.messaging import SendRefused
-from .guards import admin_required, main_admin_required
+from . import trail
+from .guards import ADMIN, MAIN_ADMIN, STAFF, access
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
 
 @bp.get("")
-@login_required
+@access(STAFF)
 def index():
     return redirect(url_for("settings.profile"))
 
 
 @bp.route("/profile", methods=["GET", "POST"])
-@login_required
+@access(STAFF, POST=MAIN_ADMIN)
 def profile():
     account = current_user.account
     error = None
     if request.method == "POST":
-        if not current_user.is_main_admin:
-            abort(403)
         name = " ".join(request.form.get("name", "").split())[:120]
         phone = request.form.get("contact_phone", "").strip()
         portal = request.form.get("portal_url", "").strip()[:255]
@@ -55,7 +60,7 @@ def profile():
 
 
 @bp.get("/inbox")
-@main_admin_required
+@access(MAIN_ADMIN)
 def inbox():
     account = current_user.account
     return render_template(
@@ -69,7 +74,7 @@ def inbox():
 
 
 @bp.post("/inbox/reminders")
-@main_admin_required
+@access(MAIN_ADMIN)
 def reminder_template():
     try:
         reminders.save_template(current_user.account, request.form.get("reminder_template", ""))
@@ -81,7 +86,7 @@ def reminder_template():
 
 
 @bp.get("/inbox/setup")
-@main_admin_required
+@access(MAIN_ADMIN)
 def setup():
     """Step 1, Choose a number: the area-code search, Select on each row, Continue."""
     account = current_user.account
@@ -106,7 +111,7 @@ def setup():
 
 
 @bp.post("/inbox/setup/review")
-@main_admin_required
+@access(MAIN_ADMIN)
 def review():
     """Step 2, the review screen before Finish Setup."""
     number = request.form.get("number", "")
@@ -121,12 +126,13 @@ def review():
 
 
 @bp.post("/inbox/setup/finish")
-@main_admin_required
+@access(MAIN_ADMIN)
 def finish():
     number = request.form.get("number", "")
     area_code = request.form.get("area_code", "")
+    was_on = current_user.account.inbox_enabled  # a second click of Finish Setup buys nothing
     try:
-        inbox_settings.enable(current_user, number)
+        bought = inbox_settings.enable(current_user, number)
     except inbox_settings.SetupError as exc:
         if exc.back_to_list:
             return redirect(url_for("settings.setup", area_code=area_code, error=str(exc)))
@@ -134,19 +140,23 @@ def finish():
             "settings/review.html", number=number, area_code=area_code,
             addon=billing.money(500), error=str(exc),
         ), 502  # fmt: skip
+    if not was_on:
+        trail.note(AUDIT_BOUGHT_NUMBER, bought)
+        trail.note(AUDIT_ENABLED_INBOX, bought)
     flash("Your Inbox is ready. Patients can now text this number.", "success")
     return redirect(url_for("conversations.index"))
 
 
 @bp.route("/inbox/disable", methods=["GET", "POST"])
-@main_admin_required
+@access(MAIN_ADMIN)
 def disable():
     """GET: the confirmation (a popup with JavaScript, this page without). POST: Confirm."""
     if request.method == "GET":
         return render_template(
             "settings/disable.html", number=inbox_settings.live_number(current_user.account_id)
         )
-    inbox_settings.disable(current_user)
+    released = inbox_settings.disable(current_user)
+    trail.note(AUDIT_DISABLED_INBOX, released, summary="The number is being released")
     flash("The Inbox is off and its number is being released.", "info")
     return redirect(url_for("settings.inbox"))
 
@@ -155,7 +165,7 @@ def disable():
 
 
 @bp.route("/billing", methods=["GET", "POST"])
-@main_admin_required
+@access(MAIN_ADMIN)
 def subscriptions():
     account = current_user.account
     error = None
@@ -185,13 +195,13 @@ def subscriptions():
 
 
 @bp.get("/teammates")
-@admin_required
+@access(ADMIN)
 def users():
     return render_template("settings/users.html", users=teammates.list_users(current_user))
 
 
 @bp.route("/teammates/<int:user_id>", methods=["GET", "POST"])
-@admin_required
+@access(ADMIN)
 def user(user_id: int):
     teammate = teammates.get(current_user, user_id) or abort(404)
     error = None
@@ -207,6 +217,7 @@ def user(user_id: int):
         except teammates.TeammateRefused as exc:
             error = str(exc)
         else:
+            trail.note(AUDIT_CHANGED_PRIVILEGES, teammate, summary=teammates.describe(teammate))
             flash(f"Saved {teammate.name}'s privileges.", "success")
             return redirect(url_for("settings.user", user_id=teammate.id))
     return render_template("settings/user.html", teammate=teammate, error=error), (

@@ -14,9 +14,9 @@ import time
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from .. import carrier
-from ..extensions import csrf
 from ..services import inbound as inbound_texts
 from ..services import messaging, webhook_guard
+from .guards import WEBHOOK, access
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/vonage")
 log = logging.getLogger(__name__)
@@ -113,12 +113,12 @@ def _handle(handler):
 
 
 @bp.route("/inbound", methods=["GET", "POST"])
-@csrf.exempt
+@access(WEBHOOK)
 def inbound():
     return _handle(inbound_texts.receive)
 
 
 @bp.route("/status", methods=["GET", "POST"])
-@csrf.exempt
+@access(WEBHOOK)
 def status():
     return _handle(messaging.apply_receipt)

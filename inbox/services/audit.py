@@ -1,0 +1,355 @@
+"""The audit log: record what people did, and read it back for the Main Admin.
+
+Entries are appended and never changed (the model refuses updates and deletes). A summary
+never carries message text or phone numbers: objects are stored as (type, id) and named
+from the live records, scoped to the account, only when the log is shown."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import (
+    Account,
+    AuditEvent,
+    Conversation,
+    InboxNumber,
+    Message,
+    Patient,
+    User,
+    get_scoped,
+    scoped,
+)
+from ..models.audit import (
+    AUDIT_BOUGHT_NUMBER,
+    AUDIT_CHANGED_PRIVILEGES,
+    AUDIT_DISABLED_INBOX,
+    AUDIT_ENABLED_INBOX,
+    AUDIT_EXPORTED,
+    AUDIT_MARKED_READ,
+    AUDIT_MARKED_UNREAD,
+    AUDIT_RETRIED_TEXT,
+    AUDIT_SENT_TEXT,
+    AUDIT_SIGN_IN_FAILED,
+    AUDIT_SIGNED_IN,
+    AUDIT_SIGNED_OUT,
+    AUDIT_VIEWED_CONVERSATION,
+    AUDIT_VIEWED_PATIENT,
+)
+from ..models.base import MAX_ID
+from ..timefmt import DEFAULT_TIMEZONE
+from . import phones
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 50
+SUMMARY_CHARS = 255
+USER_AGENT_CHARS = 120
+
+# The audit log's words for each action, in the order its filter lists them.
+ACTION_WORDS: dict[str, str] = {
+    AUDIT_VIEWED_CONVERSATION: "Viewed a conversation",
+    AUDIT_VIEWED_PATIENT: "Viewed a patient profile",
+    AUDIT_SENT_TEXT: "Sent a text",
+    AUDIT_RETRIED_TEXT: "Retried a text",
+    AUDIT_MARKED_READ: "Marked as read",
+    AUDIT_MARKED_UNREAD: "Marked as unread",
+    AUDIT_EXPORTED: "Exported conversations",
+    AUDIT_CHANGED_PRIVILEGES: "Changed a teammate's privileges",
+    AUDIT_ENABLED_INBOX: "Turned the Inbox on",
+    AUDIT_DISABLED_INBOX: "Turned the Inbox off",
+    AUDIT_BOUGHT_NUMBER: "Bought a number",
+    AUDIT_SIGNED_IN: "Signed in",
+    AUDIT_SIGNED_OUT: "Signed out",
+    AUDIT_SIGN_IN_FAILED: "Failed sign-in",
+}
+
+# Object types, by model.
+OBJECT_TYPES: dict[type, str] = {
+    Conversation: "conversation",
+    Message: "message",
+    Patient: "patient",
+    User: "user",
+    InboxNumber: "number",
+}
+
+# Anything that looks like a phone number: 7+ digits with the usual punctuation (but not
+# an ISO date, which the export's summary carries).
+_PHONE_LIKE = re.compile(r"\+?\d[\d\s().\-]{5,}\d")
+_ISO_DATE = re.compile(r"\d{4}-\d\d-\d\d")
+
+
+def _scrub(match: re.Match[str]) -> str:
+    text = match.group(0)
+    if _ISO_DATE.fullmatch(text) or sum(ch.isdigit() for ch in text) < 7:
+        return text
+    return "[number]"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from; the web layer fills it in."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+def clean_summary(text: str) -> str:
+    """One line, no phone numbers, at most SUMMARY_CHARS characters."""
+    flat = " ".join((text or "").split())
+    return _PHONE_LIKE.sub(_scrub, flat)[:SUMMARY_CHARS]
+
+
+def _short_agent(agent: str | None) -> str | None:
+    if not agent:
+        return None
+    return " ".join(agent.split())[:USER_AGENT_CHARS]
+
+
+def record(
+    user: User,
+    action: str,
+    obj: object | None = None,
+    *,
+    summary: str = "",
+    origin: Origin | None = None,
+) -> AuditEvent:
+    """Append one entry for something `user` did to `obj` (a model instance or None),
+    and commit it."""
+    if action not in ACTION_WORDS:
+        raise ValueError(f"unknown audit action {action!r}")
+    object_type = object_id = None
+    if obj is not None:
+        object_type = OBJECT_TYPES[type(obj)]
+        object_id = obj.id  # type: ignore[attr-defined]
+    origin = origin or Origin()
+    entry = AuditEvent(
+        account_id=user.account_id,
+        user_id=user.id,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        summary=clean_summary(summary),
+        ip=(origin.ip or None) and origin.ip[:45],
+        user_agent=_short_agent(origin.user_agent),
+    )
+    db.session.add(entry)
+    db.session.commit()
+    return entry
+
+
+def record_failed_sign_in(email: str, origin: Origin | None = None) -> AuditEvent | None:
+    """A wrong password for a known login goes in that account's log. An unknown email
+    belongs to no account: it is only logged (without the address)."""
+    user = db.session.scalars(
+        select(User).where(func.lower(User.email) == (email or "").strip().lower())
+    ).first()
+    if user is None:
+        log.info("failed sign-in for an unknown email from %s", (origin or Origin()).ip)
+        return None
+    return record(user, AUDIT_SIGN_IN_FAILED, summary="Wrong password", origin=origin)
+
+
+# ---- reading the log --------------------------------------------------------------------
+
+
+def account_timezone(account: Account) -> str:
+    """The timezone the account's records are shown in: its first clinic's."""
+    return account.clinics[0].timezone if account.clinics else DEFAULT_TIMEZONE
+
+
+def day_bounds(account: Account, start: date, end: date) -> tuple[datetime, datetime]:
+    """UTC [from, to) covering the whole days start..end in the account's timezone."""
+    tz = ZoneInfo(account_timezone(account))
+    lower = datetime.combine(start, time.min, tz).astimezone(UTC)
+    upper = datetime.combine(end + timedelta(days=1), time.min, tz).astimezone(UTC)
+    return lower, upper
+
+
+def _date(raw: str | None) -> date | None:
+    try:
+        return date.fromisoformat((raw or "").strip()) if raw else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class LogFilters:
+    """The audit log's filters: person, action, date from / to (days in account time)."""
+
+    user_id: int | None = None
+    action: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str], account: Account) -> LogFilters:
+        raw_user = (args.get("user") or "").strip()
+        user_id = None
+        if raw_user:
+            # Only a teammate of this account can be picked; anything else filters nothing.
+            teammate = get_scoped(User, raw_user, account.id)
+            user_id = teammate.id if teammate is not None else -1
+        action = args.get("action") or None
+        return cls(
+            user_id=user_id,
+            action=action if action in ACTION_WORDS else None,
+            date_from=_date(args.get("from")),
+            date_to=_date(args.get("to")),
+        )
+
+    def args(self, **changes: object) -> dict[str, object]:
+        out: dict[str, object] = {}
+        if self.user_id:
+            out["user"] = self.user_id
+        if self.action:
+            out["action"] = self.action
+        if self.date_from:
+            out["from"] = self.date_from.isoformat()
+        if self.date_to:
+            out["to"] = self.date_to.isoformat()
+        out.update(changes)
+        return out
+
+    @property
+    def active(self) -> bool:
+        return bool(self.user_id or self.action or self.date_from or self.date_to)
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """What an entry was about, named from today's records of the same account.
+    `link_id` is set when there is a page this account can open for it."""
+
+    kind: str
+    id: int
+    label: str
+    link_id: int | None = None
+
+
+@dataclass(frozen=True)
+class LogRow:
+    event: AuditEvent
+    who: str
+    action: str
+    object: ObjectRef | None
+
+
+def parse_cursor(raw: str | None) -> int | None:
+    """The `before` of a page link: an entry id, or None for the newest page."""
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_ID else None
+
+
+def page(
+    account: Account, f: LogFilters, before: int | None = None, limit: int = PAGE_SIZE
+) -> tuple[list[LogRow], int | None]:
+    """One page of the log, newest first, by keyset on id (append-only: ids grow with time).
+    Returns the rows and the id to continue from, or None on the last page."""
+    stmt = scoped(AuditEvent, account.id)
+    if f.user_id:
+        stmt = stmt.where(AuditEvent.user_id == f.user_id)
+    if f.action:
+        stmt = stmt.where(AuditEvent.action == f.action)
+    if f.date_from:
+        stmt = stmt.where(AuditEvent.created_at >= day_bounds(account, f.date_from, f.date_from)[0])
+    if f.date_to:
+        stmt = stmt.where(AuditEvent.created_at < day_bounds(account, f.date_to, f.date_to)[1])
+    if before:
+        stmt = stmt.where(AuditEvent.id < before)
+    events = list(db.session.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit + 1)))
+    more = len(events) > limit
+    events = events[:limit]
+    return _rows(account, events), (events[-1].id if more and events else None)
+
+
+def people(account: Account) -> list[User]:
+    """Everyone who can appear in the log, for the person filter."""
+    return list(db.session.scalars(scoped(User, account.id).order_by(User.name)))
+
+
+def _ids(events: list[AuditEvent], kind: str) -> set[int]:
+    return {e.object_id for e in events if e.object_type == kind and e.object_id is not None}
+
+
+def _rows(account: Account, events: list[AuditEvent]) -> list[LogRow]:
+    """Name every person and object of a page in a few scoped queries."""
+    users = {u.id: u for u in people(account)}
+    refs: dict[tuple[str, int], ObjectRef] = {}
+
+    from .messaging import active_number
+
+    live = active_number(account.id) if account.inbox_enabled else None
+    message_ids = _ids(events, "message")
+    messages = (
+        {
+            m.id: m
+            for m in db.session.scalars(
+                scoped(Message, account.id).where(Message.id.in_(message_ids))
+            )
+        }
+        if message_ids
+        else {}
+    )
+    conv_ids = _ids(events, "conversation") | {m.conversation_id for m in messages.values()}
+    convs = (
+        {
+            c.id: c
+            for c in db.session.scalars(
+                scoped(Conversation, account.id).where(Conversation.id.in_(conv_ids))
+            )
+        }
+        if conv_ids
+        else {}
+    )
+
+    def conv_link(conv: Conversation | None) -> int | None:
+        return (
+            conv.id
+            if conv is not None and live is not None and conv.inbox_number_id == live.id
+            else None
+        )
+
+    for cid, conv in convs.items():
+        refs[("conversation", cid)] = ObjectRef(
+            "conversation", cid, _patient_label(conv.patient), conv_link(conv)
+        )
+    for mid, message in messages.items():
+        conv = convs.get(message.conversation_id)
+        label = f"Text in {_patient_label(conv.patient)}'s conversation" if conv else "A text"
+        refs[("message", mid)] = ObjectRef("message", mid, label, conv_link(conv))
+    patient_ids = _ids(events, "patient")
+    if patient_ids:
+        for p in db.session.scalars(scoped(Patient, account.id).where(Patient.id.in_(patient_ids))):
+            refs[("patient", p.id)] = ObjectRef("patient", p.id, _patient_label(p), p.id)
+    for uid in _ids(events, "user"):
+        if uid in users:
+            refs[("user", uid)] = ObjectRef("user", uid, users[uid].name, uid)
+    number_ids = _ids(events, "number")
+    if number_ids:
+        for n in db.session.scalars(
+            scoped(InboxNumber, account.id).where(InboxNumber.id.in_(number_ids))
+        ):
+            refs[("number", n.id)] = ObjectRef("number", n.id, phones.display(n.e164), None)
+
+    rows = []
+    for e in events:
+        who = users[e.user_id].name if e.user_id in users else "—"
+        ref = None
+        if e.object_type and e.object_id is not None:
+            ref = refs.get((e.object_type, e.object_id)) or ObjectRef(
+                e.object_type, e.object_id, f"{e.object_type.capitalize()} #{e.object_id} (removed)"
+            )
+        rows.append(LogRow(e, who, ACTION_WORDS.get(e.action, e.action), ref))
+    return rows
+
+
+def _patient_label(patient: Patient) -> str:
+    return patient.full_name or "Unknown sender"
