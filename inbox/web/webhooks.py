@@ -36,8 +36,9 @@ def size_limit():
 
 
 def _readable(value: str) -> bool:
-    """No NUL (PostgreSQL refuses it in text) and no lone surrogates (unencodable)."""
-    if "\x00" in value:
+    """A string, without NUL (PostgreSQL refuses it in text) and without lone surrogates
+    (unencodable)."""
+    if not isinstance(value, str) or "\x00" in value:
         return False
     try:
         value.encode("utf-8")
