@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, render_template
@@ -10,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from .config import INSTANCE, ROOT, Config
-from .extensions import csrf, db, htmx, login_manager, migrate, sock
+from .extensions import csrf, db, htmx, limiter, login_manager, migrate, sock
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -24,6 +25,20 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from .logs import install_log_redaction
+
+    install_log_redaction()
+    from .web.security import check_production_config
+
+    check_production_config(app.config)
+    _configure_limiter(app)
+    if app.config.get("TRUSTED_PROXIES"):
+        # Behind a reverse proxy: the client's address (login throttle, session binding)
+        # and scheme (secure cookies, wss) come from its X-Forwarded-* headers.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -34,6 +49,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     sock.init_app(app)
+    limiter.init_app(app)
 
     from . import models  # noqa: F401 - register the tables
 
@@ -61,19 +77,37 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     register_template_helpers(app)
 
-    for code in (400, 403, 404, 405, 413, 500):
+    for code in (400, 401, 403, 404, 405, 413, 500):
         app.register_error_handler(
             code, lambda e, code=code: (render_template("errors/error.html", code=code), code)
         )
 
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
+    from .web import security
+
+    security.init_app(app)
 
     return app
+
+
+def _configure_limiter(app: Flask) -> None:
+    """flask-limiter on the app's Redis (shared by every process), failing open: if Redis
+    is down, logins still work and the limiter logs why it did not count."""
+    config = app.config
+    if not config.get("RATELIMIT_STORAGE_URI"):
+        url = config.get("REDIS_URL") or ""
+        if not url:
+            # The embedded server's socket (inbox.embedded_redis); started by the first
+            # process that needs Redis.
+            url = "unix://" + str(Path(config.get("INSTANCE_DIR", INSTANCE)) / "redis.socket")
+        if url.startswith("unix://"):
+            url = "redis+unix://" + url[len("unix://") :]
+        config["RATELIMIT_STORAGE_URI"] = url
+    config.setdefault(
+        "RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 1, "socket_connect_timeout": 1}
+    )
+    config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    config.setdefault("RATELIMIT_KEY_PREFIX", "login-throttle")
+    config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
 
 
 @event.listens_for(Engine, "connect")

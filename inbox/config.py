@@ -50,7 +50,8 @@ class Config:
         self.ENV_NAME = os.environ.get("APP_ENV", "development")
         self.SECRET_KEY = _secret_key()
         self.SQLALCHEMY_DATABASE_URI = database_url()
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # hide_parameters: a database error in the log never carries patient text or numbers.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
         # Empty means: start (or join) the embedded redis-server under instance/.
         self.REDIS_URL = os.environ.get("REDIS_URL", "")
         self.VONAGE_API_KEY = os.environ.get("VONAGE_API_KEY", "")
@@ -73,10 +74,31 @@ class Config:
             self.VONAGE_REST_HOST = self.VONAGE_REST_HOST or f"127.0.0.1:{self.SANDBOX_PORT}"
         self.WEBHOOK_MAX_AGE_SECONDS = int(os.environ.get("WEBHOOK_MAX_AGE_SECONDS", "300"))
         self.SHOW_DEMO_LOGINS = _bool("SHOW_DEMO_LOGINS", self.ENV_NAME == "development")
+        # Cookies: never readable by scripts, not sent on cross-site subrequests, and only
+        # over https outside development and tests (those serve plain http on loopback).
+        secure = _bool("SESSION_COOKIE_SECURE", self.ENV_NAME not in ("development", "test"))
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
-        self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", self.ENV_NAME == "production")
+        self.SESSION_COOKIE_SECURE = secure
         self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_SECURE = secure
+        # Signed out after this long without a user request (background traffic excluded),
+        # warned IDLE_WARNING_SECONDS before; and after SESSION_MAX_HOURS whatever happens.
+        self.IDLE_LOGOFF_MINUTES = float(os.environ.get("IDLE_LOGOFF_MINUTES", "15"))
+        self.IDLE_WARNING_SECONDS = int(os.environ.get("IDLE_WARNING_SECONDS", "60"))
+        self.SESSION_MAX_HOURS = float(os.environ.get("SESSION_MAX_HOURS", "12"))
+        # Login throttling (flask-limiter on the app's Redis). Only failed attempts count.
+        self.LOGIN_LIMIT_PER_EMAIL = os.environ.get("LOGIN_LIMIT_PER_EMAIL", "5/minute")
+        self.LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "20/minute")
+        self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "")
+        # How many reverse proxies in front set X-Forwarded-For/-Proto (0: none).
+        self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+        # Webhooks: "on" (default) checks Vonage's signature; "off" must be said out loud.
+        self.WEBHOOK_SIGNATURES = os.environ.get("WEBHOOK_SIGNATURES", "on").strip().lower()
+        self.WEBHOOK_MAX_BYTES = int(os.environ.get("WEBHOOK_MAX_BYTES", str(64 * 1024)))
+        self.WEBHOOK_NONCE_TTL_SECONDS = int(os.environ.get("WEBHOOK_NONCE_TTL_SECONDS", "600"))
         self.WTF_CSRF_TIME_LIMIT = None
         self.MAX_CONTENT_LENGTH = 64 * 1024
         self.RQ_QUEUE = os.environ.get("RQ_QUEUE", "default")

@@ -1,14 +1,16 @@
-"""Logging in: one generic answer whether the email exists or not."""
+"""Logging in: one generic answer whether the email exists or not, after the same work."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import User
 
-# Checked against when the email is unknown, so both paths cost the same.
+# Checked against when the email is unknown, so both paths cost one hash check of the
+# same kind (werkzeug's default, scrypt): the answer's timing does not tell whether an
+# account exists.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
@@ -16,11 +18,7 @@ def authenticate(email: str, password: str) -> User | None:
     user = db.session.scalars(
         select(User).where(func.lower(User.email) == (email or "").strip().lower())
     ).first()
-    if user is None:
-        from werkzeug.security import check_password_hash
-
-        check_password_hash(_DUMMY_HASH, password or "")
-        return None
-    if not user.check_password(password or "") or not user.is_active:
+    matches = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    if user is None or not matches or not user.is_active:
         return None
     return user

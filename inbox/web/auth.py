@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import hashlib
+import time
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -17,11 +20,12 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
+from ..extensions import limiter
 from ..models.audit import AUDIT_SIGNED_IN, AUDIT_SIGNED_OUT
 from ..services import audit
 from ..services.auth import authenticate
 from ..services.demo import DEMO_LOGINS, DEMO_PASSWORD
-from . import trail
+from . import security, trail
 from .guards import PUBLIC, STAFF, access
 
 bp = Blueprint("auth", __name__)
@@ -41,8 +45,50 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+# One answer whether the email exists or not (and the same work: see services.auth).
+BAD_LOGIN = "That email and password do not match an account."
+
+
+def _email_key() -> str:
+    """The throttle's key for the submitted email: normalised, hashed (never stored or
+    logged in clear), whether or not such an account exists."""
+    email = (request.form.get("email") or "").strip().lower()
+    return "email:" + hashlib.sha256(email.encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def _failed(response) -> bool:
+    """Only failed attempts count against the limits: a team logging in all morning from
+    one clinic's address is never throttled."""
+    return response.status_code == 401
+
+
+def login_page(error: str | None = None, status: int | None = None, form=None):
+    form = form or LoginForm()
+    demo = DEMO_LOGINS if current_app.config["SHOW_DEMO_LOGINS"] else []
+    status = status or (401 if error else 200)
+    return (
+        render_template(
+            "auth/login.html", form=form, error=error, demo=demo, demo_password=DEMO_PASSWORD
+        ),
+        status,
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @access(PUBLIC)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_EMAIL"],
+    key_func=_email_key,
+    methods=["POST"],
+    deduct_when=_failed,
+    scope="login-email",
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_IP"],
+    methods=["POST"],
+    deduct_when=_failed,
+    scope="login-ip",
+)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
@@ -51,22 +97,41 @@ def login():
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user is None:
-            error = "That email and password do not match an account."
+            error = BAD_LOGIN
             audit.record_failed_sign_in(form.email.data, trail.origin())
         else:
-            session.clear()  # a fresh session at login: no fixation
+            # A fresh session at login: nothing from before it survives (no fixation),
+            # then the idle clock starts.
+            session.clear()
             login_user(user)
+            security.start_session_clock()
             trail.note(AUDIT_SIGNED_IN, user=user)
             return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
     elif request.method == "POST":
         error = "Enter your email and password."
-    demo = DEMO_LOGINS if current_app.config["SHOW_DEMO_LOGINS"] else []
-    status = 401 if error else 200
-    return (
-        render_template(
-            "auth/login.html", form=form, error=error, demo=demo, demo_password=DEMO_PASSWORD
-        ),
-        status,
+    return login_page(error=error, form=form)
+
+
+@bp.get("/session/status")
+@access(STAFF)
+def session_status():
+    """How long until idle logoff. Passive: asking does not count as activity."""
+    state = security.current_session_state()
+    return jsonify(
+        remaining=round(state.remaining, 1),
+        warning=current_app.config["IDLE_WARNING_SECONDS"],
+    )
+
+
+@bp.post("/session/keepalive")
+@access(STAFF)
+def keepalive():
+    """ "Stay signed in": an ordinary user request, so it renews the idle clock."""
+    state = security.current_session_state()
+    return jsonify(
+        remaining=round(state.remaining, 1),
+        warning=current_app.config["IDLE_WARNING_SECONDS"],
+        at=int(time.time()),
     )
 
 

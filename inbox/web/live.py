@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,9 +21,13 @@ from ..extensions import db, sock
 from ..models import Conversation, Message, User, get_scoped
 from ..services import conversations as convs
 from ..services.conversations import Filters
+from . import security
 from .guards import INBOX, access
 
 bp = Blueprint("live", __name__)
+
+# "Try again later": htmx's ws extension reconnects on it (it does not on 1000/1008).
+SESSION_RECHECK = 1013
 
 
 @bp.before_request
@@ -58,6 +63,7 @@ class LiveClient:
         self.query: dict[str, str] = {}
         self.visible = True
         self.lock = threading.Lock()
+        self.expires_at = float("inf")  # monotonic time; set from the session at handshake
 
     # -- what the page shows -----------------------------------------------------------
     def update(self, raw: str) -> None:
@@ -152,6 +158,8 @@ class LiveClient:
         return render_template("inbox/_live.html", **ctx)
 
     def handle(self, event: dict[str, Any]) -> None:
+        if time.monotonic() >= self.expires_at:
+            return  # signed out by now (idle): nothing more for this tab
         # Tabs of one user showing the same page get the same fragments: render once per
         # event for each such group (the listener hands one event dict to every tab).
         key = (self.user_id, self.path, tuple(sorted(self.query.items())))
@@ -173,14 +181,26 @@ class LiveClient:
 def ws(ws):
     app = current_app._get_current_object()
     client = LiveClient(ws, app, current_user.id, current_user.account_id, request.host_url)
+    # A socket cannot see later requests renew the session: it lives only as long as the
+    # session it was opened with (see the loop below).
+    client.expires_at = time.monotonic() + security.current_session_state().remaining
     listener = events.listener(app)
     db.session.remove()  # a socket lives for hours: hold no DB connection while it waits
     listener.subscribe(client.account_id, client.handle)
     try:
         client.send(client.render(None) or "")
         while True:
-            data = ws.receive(timeout=None)
+            left = client.expires_at - time.monotonic()
+            if left <= 0:
+                # The session this socket was opened with has run out. Close with "try
+                # again later": the page reconnects with its current cookie, which is
+                # accepted if the user was active meanwhile and refused if not.
+                ws.close(reason=SESSION_RECHECK, message="session check")
+                break
+            data = ws.receive(timeout=left)
             if data is None:
+                if ws.connected:
+                    continue  # timed out: look at the clock again
                 break
             client.update(data if isinstance(data, str) else data.decode(errors="replace"))
     finally:

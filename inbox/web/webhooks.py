@@ -1,23 +1,55 @@
-"""Vonage's webhooks: inbound texts and delivery receipts. Answer 200 once a message
-is stored or known to be a duplicate (or can never be ours); 401 for a bad signature;
-400 for a body that can never succeed."""
+"""Vonage's webhooks: inbound texts and delivery receipts.
+
+Answers: 200 once a message is stored or known to be a duplicate (or can never be ours, or
+is a replay of a signed request already seen); 401 for a bad, missing or stale signature;
+400 for a body that can never succeed; 413 for a body over WEBHOOK_MAX_BYTES. Never a 500
+for anything a sender can put in a request. Nothing from the request is logged."""
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 
 from .. import carrier
 from ..services import inbound as inbound_texts
-from ..services import messaging
+from ..services import messaging, webhook_guard
 from .guards import WEBHOOK, access
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/vonage")
+log = logging.getLogger(__name__)
+
+# Vonage's own fields are plain ASCII; only the patient's words may be anything else.
+_FREE_TEXT = {"text", "keyword"}
+_ASCII_FIELD = re.compile(r"[\x20-\x7e]{0,256}")
+_MAX_DB_ID = 2**31 - 1  # INTEGER primary keys (PostgreSQL's int4)
+
+
+@bp.before_request
+def size_limit():
+    limit = current_app.config["WEBHOOK_MAX_BYTES"]
+    request.max_content_length = limit
+    if len(request.query_string) > limit:
+        abort(413)
+
+
+def _readable(value: str) -> bool:
+    """A string, without NUL (PostgreSQL refuses it in text) and without lone surrogates
+    (unencodable)."""
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _params() -> dict[str, str] | None:
-    """Vonage sends GET query strings, POST forms or POST JSON. None: not parseable."""
+    """Vonage sends GET query strings, POST forms or POST JSON. None: not a body we can
+    ever use (unparseable, not an object, unreadable characters, malformed ids)."""
     data: dict[str, str] = {k: v for k, v in request.args.items()}
     if request.method == "POST":
         if request.is_json:
@@ -27,13 +59,29 @@ def _params() -> dict[str, str] | None:
             data.update({str(k): "" if v is None else str(v) for k, v in body.items()})
         else:
             data.update(request.form.to_dict())
+    for key, value in data.items():
+        if not _readable(key) or not _readable(value):
+            return None
+        if key not in _FREE_TEXT and not _ASCII_FIELD.fullmatch(value):
+            return None
+    # Our client-ref is a message id: a number past a database integer is not ours (and
+    # used to reach the database as an out-of-range id: a 500).
+    ref = data.get("client-ref", "")
+    if ref.isdigit() and int(ref) > _MAX_DB_ID:
+        return None
     return data
 
 
+def signatures_on() -> bool:
+    return current_app.config.get("WEBHOOK_SIGNATURES", "on") != "off"
+
+
 def _signature_ok(params: dict[str, str]) -> bool:
+    if not signatures_on():
+        return True  # explicitly switched off (WEBHOOK_SIGNATURES=off, logged at start)
     settings = messaging.carrier_settings()
     if not settings.signature_secret:
-        return True  # signatures not configured (refused in production by config checks)
+        return True  # dev without a secret; production refuses to start like this
     if not carrier.verify_signature(settings, params):
         return False
     try:
@@ -51,10 +99,17 @@ def _handle(handler):
         return "", 200  # Vonage checks the URL with an empty GET
     if not _signature_ok(params):
         return jsonify(error="bad signature"), 401
+    nonce = params.get("nonce") if "sig" in params else None
+    if nonce and webhook_guard.seen_before(nonce):
+        # A signed request handled before: 200 (nothing to retry), not handled again.
+        log.warning("replayed signed webhook refused (%s)", request.path)
+        return "", 200
     params.pop("sig", None)
-    result = handler(params)
+    result = handler(params)  # an exception here remembers nothing: Vonage may retry
     if result.outcome == "invalid":
         return jsonify(error=result.detail), 400
+    if nonce:
+        webhook_guard.remember(nonce, current_app.config["WEBHOOK_NONCE_TTL_SECONDS"])
     return "", 200
 
 

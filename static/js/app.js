@@ -168,6 +168,9 @@
 (function () {
   "use strict";
   var socket = null, opens = 0, lastNotice = null, lastResync = null;
+  // Requests this script makes by itself (not the user): they must not keep the session
+  // alive, or an open tab would never be signed out for inactivity.
+  var BACKGROUND = { "X-Background": "1" };
 
   function state() {
     return JSON.stringify({
@@ -181,11 +184,12 @@
     if (!window.htmx) return;
     var filters = location.search;
     if (document.getElementById("list-body")) {
-      window.htmx.ajax("GET", "/inbox" + filters, { target: "#list-body", swap: "innerHTML" });
+      window.htmx.ajax("GET", "/inbox" + filters,
+        { target: "#list-body", swap: "innerHTML", headers: BACKGROUND });
     }
     if (document.getElementById("messages")) {
       window.htmx.ajax("GET", location.pathname + filters,
-        { target: "#messages", select: "#messages", swap: "outerHTML" });
+        { target: "#messages", select: "#messages", swap: "outerHTML", headers: BACKGROUND });
     }
   }
 
@@ -225,7 +229,7 @@
     if (open && visible && window.htmx) {
       // Read where it lands: the thread is on screen.
       window.htmx.ajax("POST", "/inbox/c/" + id + "/seen" + location.search,
-        { swap: "none", source: document.body });
+        { swap: "none", source: document.body, headers: BACKGROUND });
     }
     if (!visible) {
       if (prefs("ci-alerts") && window.Notification && Notification.permission === "granted") {
@@ -333,4 +337,75 @@
     if (sound) { setPref("ci-sound", !prefs("ci-sound")); paintToggles(); if (prefs("ci-sound")) beep(); }
   });
   document.addEventListener("DOMContentLoaded", paintToggles);
+})();
+
+// Idle logoff: the server signs a user out after IDLE_LOGOFF_MINUTES without a user
+// request. A minute before, this shows "You will be signed out in N s" with "Stay signed
+// in". The server's clock decides (other tabs may have been active): before warning, and
+// when the countdown ends, the page asks /session/status (which does not count as
+// activity itself).
+(function () {
+  "use strict";
+  var meta = document.querySelector('meta[name="idle-logoff"]');
+  var box = document.getElementById("idle-warning");
+  if (!meta || !box) return;
+  var idle = parseFloat(meta.getAttribute("content")) || 900;
+  var warning = parseFloat(meta.getAttribute("data-warning")) || 60;
+  var seconds = document.getElementById("idle-seconds");
+  var timer = null, tick = null, deadline = 0;
+
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; }
+    catch (e) { return ""; }
+  }
+  function signedOut() {
+    location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+  }
+  function hide() {
+    box.hidden = true;
+    if (tick) { clearInterval(tick); tick = null; }
+  }
+  function paint() {
+    var left = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
+    seconds.textContent = String(left);
+    if (left <= 0) { clearInterval(tick); tick = null; check(); }
+  }
+  function show() {
+    box.hidden = false;
+    if (!tick) tick = setInterval(paint, 1000);
+    paint();
+  }
+  function schedule(remaining) {
+    clearTimeout(timer);
+    deadline = Date.now() + remaining * 1000;
+    if (remaining <= warning) { show(); return; }
+    hide();
+    timer = setTimeout(check, (remaining - warning) * 1000);
+  }
+  function answer(response) {
+    if (response.status === 401) { signedOut(); return null; }
+    if (!response.ok) throw new Error("status " + response.status);
+    return response.json();
+  }
+  function retryLater() { clearTimeout(timer); timer = setTimeout(check, 15000); }
+  function check() {
+    fetch("/session/status", { credentials: "same-origin", headers: { "X-Background": "1", "Accept": "application/json" } })
+      .then(answer)
+      .then(function (data) { if (data) schedule(data.remaining); })
+      .catch(retryLater);
+  }
+  function stay() {
+    fetch("/session/keepalive", {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" }
+    }).then(answer).then(function (data) { if (data) schedule(data.remaining); }).catch(retryLater);
+  }
+  document.getElementById("idle-stay").addEventListener("click", stay);
+  // A user's own htmx request renewed the server's clock: start counting again.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var cfg = event.detail && event.detail.requestConfig;
+    var background = cfg && cfg.headers && cfg.headers["X-Background"];
+    if (!background && event.detail.successful) schedule(idle);
+  });
+  schedule(idle);
 })();

@@ -31,6 +31,8 @@ POLICY = {
     "static": {"*": guards.PUBLIC},
     "auth.login": {"*": guards.PUBLIC},
     "auth.logout": {"*": guards.STAFF},
+    "auth.session_status": {"*": guards.STAFF},
+    "auth.keepalive": {"*": guards.STAFF},
     "home.index": {"*": guards.STAFF},
     "home.healthz": {"*": guards.PUBLIC},
     "patients.show": {"*": guards.STAFF},

@@ -1,0 +1,188 @@
+"""Cross-cutting web protections, wired once in create_app():
+
+- idle logoff: every request of a signed-in user is checked against the session's stamps
+  (inbox.services.sessions); only user requests renew it, never background traffic;
+- htmx-aware sign-in redirects (HX-Redirect instead of a login page swapped into a pane);
+- response headers: CSP without inline script or style, framing and sniffing off, no-store
+  for signed-in pages;
+- the login throttle's 429, shown on the login page;
+- production start-up checks (webhook signatures)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from flask import (
+    Flask,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_url, logout_user
+from werkzeug.wrappers import Response
+
+from ..extensions import limiter, login_manager
+from ..services.sessions import LAST_ACTIVE, LOGGED_IN, session_state
+
+log = logging.getLogger(__name__)
+
+# Requests that never count as the user being active: the websocket handshake (it
+# reconnects by itself), the warning's own status check and static files.
+PASSIVE_ENDPOINTS = {"static", "live.ws", "auth.session_status"}
+# Requests that app.js makes by itself (resync after a reconnect, marking a thread read
+# as a text lands in it) say so with this header. It can only shorten a session.
+BACKGROUND_HEADER = "X-Background"
+# Anonymous endpoints: no session to check.
+_PUBLIC_BLUEPRINTS = {"webhooks"}
+
+IDLE_MESSAGE = "You were signed out after {minutes} minutes without activity."
+
+
+def idle_seconds() -> float:
+    return current_app.config["IDLE_LOGOFF_MINUTES"] * 60
+
+
+def max_seconds() -> float:
+    return current_app.config["SESSION_MAX_HOURS"] * 3600
+
+
+def is_user_activity() -> bool:
+    # endpoint None: nothing matched (a 404, or /ws without the upgrade), not a user's page.
+    return (
+        request.endpoint is not None
+        and request.endpoint not in PASSIVE_ENDPOINTS
+        and not request.headers.get(BACKGROUND_HEADER)
+    )
+
+
+def start_session_clock(now: float | None = None) -> None:
+    """At login, after the session was cleared."""
+    now = time.time() if now is None else now
+    session[LOGGED_IN] = now
+    session[LAST_ACTIVE] = now
+
+
+def current_session_state():
+    return session_state(
+        session.get(LAST_ACTIVE), session.get(LOGGED_IN), time.time(), idle_seconds(), max_seconds()
+    )
+
+
+def to_login(message: str | None = None, status: int = 401) -> Response:
+    """Send the browser to the login page: a redirect for a page, HX-Redirect for an htmx
+    fragment (else htmx would swap the login form into a pane), a bare 401 otherwise."""
+    if message:
+        flash(message, "info")
+    with_next = login_url("auth.login", next_url=request.url)
+    if request.headers.get("HX-Request"):
+        # Back to the page after login; a fragment POST is not a page to go back to.
+        safe = request.method in ("GET", "HEAD")
+        response = make_response("", status)
+        response.headers["HX-Redirect"] = with_next if safe else url_for("auth.login")
+        return response
+    if request.endpoint == "live.ws" or request.accept_mimetypes.best == "application/json":
+        return make_response(jsonify(error="signed out"), status)
+    return redirect(with_next)
+
+
+def _idle_check():
+    if request.blueprint in _PUBLIC_BLUEPRINTS or request.endpoint == "static":
+        return None
+    if not current_user.is_authenticated:
+        return None
+    state = current_session_state()
+    if state.expired:
+        minutes = current_app.config["IDLE_LOGOFF_MINUTES"]
+        logout_user()
+        session.clear()
+        message = IDLE_MESSAGE.format(minutes=f"{minutes:g}") if state.reason == "idle" else None
+        return to_login(message or "Please log in again.")
+    if is_user_activity():
+        session[LAST_ACTIVE] = time.time()
+    return None
+
+
+def content_security_policy() -> str:
+    ws = ("wss://" if request.scheme == "https" else "ws://") + request.host
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            f"connect-src 'self' {ws}",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+        ]
+    )
+
+
+def _headers(response: Response) -> Response:
+    h = response.headers
+    h.setdefault("Content-Security-Policy", content_security_policy())
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("Referrer-Policy", "same-origin")
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.is_secure:
+        h.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if request.endpoint != "static":
+        # Patient data must not linger in the browser's cache (back button after logoff,
+        # a shared front-desk computer).
+        h["Cache-Control"] = "no-store"
+    return response
+
+
+def _unauthorized():
+    """Flask-Login's answer to an anonymous request for a protected view."""
+    return to_login(login_manager.login_message)
+
+
+def _too_many_requests(error):
+    if request.endpoint == "auth.login":
+        from .auth import login_page
+
+        limit = limiter.current_limit
+        seconds = max(limit.reset_at - time.time(), 1) if limit else 60
+        minutes = max(1, round(seconds / 60))
+        unit = "minute" if minutes == 1 else "minutes"
+        return login_page(error=f"Too many attempts. Try again in {minutes} {unit}.", status=429)
+    return render_template("errors/error.html", code=429), 429
+
+
+def check_production_config(config: Mapping[str, Any]) -> None:
+    """Refuse to serve production with unsigned (forgeable) webhooks, unless switched off
+    out loud. Called by create_app() before anything else is set up."""
+    if config.get("WEBHOOK_SIGNATURES") == "off":
+        log.warning(
+            "WEBHOOK_SIGNATURES=off: Vonage webhooks are NOT verified; anyone who can reach "
+            "/webhooks/vonage/* can forge patient texts and delivery receipts"
+        )
+        return
+    if config.get("ENV_NAME") != "production":
+        return
+    secret = config.get("VONAGE_SIGNATURE_SECRET") or ""
+    if not secret or secret == "sandbox-signature-secret":
+        raise RuntimeError(
+            "APP_ENV=production needs VONAGE_SIGNATURE_SECRET (Vonage's signed webhooks); "
+            "set WEBHOOK_SIGNATURES=off to run without them, at your own risk"
+        )
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_idle_check)
+    app.after_request(_headers)
+    login_manager.unauthorized_handler(_unauthorized)
+    app.register_error_handler(429, _too_many_requests)

@@ -1,0 +1,202 @@
+"""Webhook hardening: nonce replay, Redis-down fallback, size limits, malformed bodies
+(400, nothing stored, never a 500) and no patient data in the logs."""
+
+import json
+import logging
+import time
+import uuid
+
+import pytest
+import redis
+import requests
+from sqlalchemy import func, select
+
+from inbox.extensions import db
+from inbox.models import Message
+from inbox.sandbox import sign_params
+from inbox.services import inbound as inbound_texts
+from inbox.services import messaging, webhook_guard
+from tests.conftest import fresh
+
+AVA = "19175550100"
+OURS = "12125550134"
+INBOUND = "/webhooks/vonage/inbound"
+STATUS = "/webhooks/vonage/status"
+
+
+def inbound_params(**overrides) -> dict:
+    params = {
+        "msisdn": AVA,
+        "to": OURS,
+        "messageId": uuid.uuid4().hex[:16].upper(),
+        "text": "Can I come at 4 instead?",
+        "type": "text",
+        "message-timestamp": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "timestamp": str(int(time.time())),
+        "nonce": str(uuid.uuid4()),
+    }
+    params.update(overrides)
+    return params
+
+
+def count() -> int:
+    fresh()
+    return db.session.scalar(select(func.count(Message.id)))
+
+
+def test_a_replayed_signed_webhook_is_answered_200_and_not_handled(
+    client, demo, sandbox, monkeypatch, caplog
+):
+    signed = sign_params(sandbox.state, inbound_params())
+    calls = []
+    real = inbound_texts.receive
+    monkeypatch.setattr(inbound_texts, "receive", lambda p: calls.append(1) or real(p))
+    before = count()
+    assert client.post(INBOUND, data=signed).status_code == 200
+    with caplog.at_level(logging.WARNING):
+        assert client.post(INBOUND, data=signed).status_code == 200  # Vonage need not retry
+        assert client.get(INBOUND, query_string=signed).status_code == 200  # any transport
+    assert calls == [1]  # the replays never reached the service
+    assert count() == before + 1
+    assert "replayed signed webhook" in caplog.text
+
+
+def test_receipt_replays_are_refused_too(client, demo, sandbox, monkeypatch):
+    calls = []
+    monkeypatch.setattr(messaging, "apply_receipt", lambda p: calls.append(p) or _Ignored())
+    now = str(int(time.time()))
+    receipt = {"messageId": "X1", "status": "delivered", "timestamp": now, "nonce": "n-1"}
+    signed = sign_params(sandbox.state, receipt)
+    assert client.post(STATUS, data=signed).status_code == 200
+    assert client.post(STATUS, data=signed).status_code == 200
+    assert len(calls) == 1
+
+
+class _Ignored:
+    outcome, detail = "ignored", ""
+
+
+def test_redis_down_falls_back_to_message_id_dedupe(client, demo, sandbox, monkeypatch, caplog):
+    dead = redis.Redis(unix_socket_path="/nonexistent/redis.socket", socket_connect_timeout=0.2)
+    monkeypatch.setattr(webhook_guard, "get_redis", lambda: dead)
+    signed = sign_params(sandbox.state, inbound_params())
+    before = count()
+    with caplog.at_level(logging.WARNING):
+        assert client.post(INBOUND, data=signed).status_code == 200
+        assert client.post(INBOUND, data=signed).status_code == 200
+    assert count() == before + 1  # the unique carrier message id still dedupes
+    assert "nonce store unreachable" in caplog.text
+
+
+def test_a_request_that_failed_does_not_block_its_retry(client, demo, sandbox, monkeypatch):
+    """Vonage retries a webhook that got a 5xx with the same signed params: that retry is
+    not a replay."""
+    real = inbound_texts.receive
+
+    def broken(params):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(inbound_texts, "receive", broken)
+    signed = sign_params(sandbox.state, inbound_params())
+    with pytest.raises(RuntimeError):  # TESTING propagates; served, this is a 500
+        client.post(INBOUND, data=signed)
+    monkeypatch.setattr(inbound_texts, "receive", real)
+    before = count()
+    assert client.post(INBOUND, data=signed).status_code == 200
+    assert count() == before + 1
+
+
+def test_stale_and_future_timestamps_are_refused(client, demo, sandbox):
+    for skew in (-301, 301, -86400):
+        params = inbound_params(timestamp=str(int(time.time()) + skew))
+        assert client.post(INBOUND, data=sign_params(sandbox.state, params)).status_code == 401
+    ok = inbound_params(timestamp=str(int(time.time()) - 200))
+    assert client.post(INBOUND, data=sign_params(sandbox.state, ok)).status_code == 200
+
+
+def test_bodies_over_64_kb_get_413_and_store_nothing(client, demo, sandbox):
+    before = count()
+    big = sign_params(sandbox.state, inbound_params(text="x" * 70_000))
+    assert client.post(INBOUND, data=big).status_code == 413
+    assert (
+        client.post(INBOUND, data=json.dumps(big), content_type="application/json").status_code
+        == 413
+    )
+    assert client.get(INBOUND, query_string={"text": "y" * 70_000}).status_code == 413
+    assert client.post(STATUS, data=b"z" * 70_000, content_type="text/plain").status_code == 413
+    assert count() == before
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"text": "nul \x00 byte"},
+        {"msisdn": "１９１７５５５０１００"},  # fullwidth digits: not a carrier number
+        {"messageId": "ÄÖÜ"},
+        {"messageId": "x" * 300},
+        {"nonce": "n\u00e9"},
+    ],
+)
+def test_malformed_signed_inbound_gets_400_and_stores_nothing(client, demo, sandbox, change):
+    before = count()
+    signed = sign_params(sandbox.state, inbound_params(**change))
+    assert client.post(INBOUND, data=signed).status_code == 400
+    assert count() == before
+
+
+def test_non_ascii_digits_in_client_ref_are_refused_not_a_500(client, demo, sandbox):
+    """'²'.isdigit() is True and int('²') raises: this once became a 500."""
+    now = str(int(time.time()))
+    receipt = {"messageId": "X2", "status": "delivered", "client-ref": "²", "msisdn": AVA,
+               "timestamp": now}  # fmt: skip
+    signed = sign_params(sandbox.state, receipt)
+    assert client.post(STATUS, data=signed).status_code == 400
+
+
+@pytest.mark.parametrize("ref", ["9223372036854775808", "2147483648", "9" * 40])
+def test_out_of_range_client_refs_are_refused_not_a_500(client, demo, sandbox, ref):
+    """Found by the fuzz test: a client-ref past a database integer reached the DB."""
+    now = str(int(time.time()))
+    receipt = {"messageId": "X3", "status": "delivered", "client-ref": ref, "timestamp": now}
+    assert client.post(STATUS, data=sign_params(sandbox.state, receipt)).status_code == 400
+
+
+def test_lone_surrogates_in_json_are_refused(client, demo, sandbox):
+    before = count()
+    body = json.dumps(sign_params(sandbox.state, inbound_params(text="SURROGATE broken")))
+    body = body.replace("SURROGATE", "\\ud800")  # valid JSON, unencodable text
+    assert client.post(INBOUND, data=body, content_type="application/json").status_code == 400
+    assert count() == before
+
+
+def test_webhook_text_and_numbers_never_reach_the_logs(app, demo, sandbox, caplog):
+    """A GET webhook carries the text and both numbers in its query string: the request
+    line in the server's log keeps only the path."""
+    secret_text = "my-private-symptom-" + uuid.uuid4().hex[:8]
+    params = sign_params(sandbox.state, inbound_params(text=secret_text))
+    url = app.config["PUBLIC_BASE_URL"] + INBOUND
+    with caplog.at_level(logging.DEBUG):
+        assert requests.get(url, params=params, timeout=5).status_code == 200
+        assert requests.get(url, params=params, timeout=5).status_code == 200  # a replay
+        bad = dict(params, sig="0" * 64, nonce="other")
+        assert requests.get(url, params=bad, timeout=5).status_code == 401
+    assert count() >= 1
+    # Everything the app and its server logged (urllib3 is this test's own HTTP client).
+    logged = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("urllib3"))
+    assert "GET /webhooks/vonage/inbound" in logged  # the server's request line is there
+    for secret in (secret_text, AVA, OURS, "+1917", "917555"):
+        assert secret not in logged
+
+
+def test_database_errors_do_not_carry_their_parameters(ctx):
+    """An exception's text ends up in the log: SQL parameters (patient text, numbers) must
+    not be in it."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    with pytest.raises(DBAPIError) as failure:
+        db.session.execute(text("SELECT no_such_column FROM messages WHERE body = :b"),
+                           {"b": "secret-body-+19175550100"})  # fmt: skip
+    db.session.rollback()
+    assert "secret-body" not in str(failure.value)
+    assert "hidden due to hide_parameters" in str(failure.value)
