@@ -57,5 +57,11 @@ def forget_job(job_id: str, app: Flask | None = None) -> None:
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
+    connection = get_redis(app)
     with contextlib.suppress(NoSuchJobError):
-        Job.fetch(job_id, connection=get_redis(app)).delete()
+        try:
+            Job.fetch(job_id, connection=connection).delete()
+        except ValueError:
+            # RQ 2 raises when an execution record of a dead worker already expired;
+            # dropping the job's hash is enough for the id to be enqueued afresh.
+            connection.delete(Job.key_for(job_id))

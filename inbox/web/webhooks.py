@@ -12,8 +12,10 @@ import re
 import time
 
 from flask import Blueprint, abort, current_app, jsonify, request
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .. import carrier
+from ..extensions import db
 from ..services import inbound as inbound_texts
 from ..services import messaging, webhook_guard
 from .guards import WEBHOOK, access
@@ -91,6 +93,20 @@ def _signature_ok(params: dict[str, str]) -> bool:
     return age <= current_app.config["WEBHOOK_MAX_AGE_SECONDS"]
 
 
+def _run(handler, params: dict[str, str], attempts: int = 4):
+    """The handlers are idempotent, so a write that lost a race (SQLite busy, a deadlock,
+    the same patient created by a concurrent request) is simply run again. None: still
+    losing; the caller answers 503 and Vonage retries later."""
+    for attempt in range(attempts):
+        try:
+            return handler(params)
+        except (OperationalError, IntegrityError) as exc:
+            db.session.rollback()
+            log.warning("webhook write conflicted (%s), try %d", type(exc).__name__, attempt + 1)
+            time.sleep(0.05 * (attempt + 1))
+    return None
+
+
 def _handle(handler):
     params = _params()
     if params is None:
@@ -105,7 +121,9 @@ def _handle(handler):
         log.warning("replayed signed webhook refused (%s)", request.path)
         return "", 200
     params.pop("sig", None)
-    result = handler(params)  # an exception here remembers nothing: Vonage may retry
+    result = _run(handler, params)  # an exception here remembers nothing: Vonage may retry
+    if result is None:
+        return jsonify(error="busy, try again"), 503, {"Retry-After": "1"}
     if result.outcome == "invalid":
         return jsonify(error=result.detail), 400
     if nonce:
