@@ -110,6 +110,11 @@ def _clean(request):
         db.session.commit()
         get_redis(app).flushdb()
     sandbox.state.reset()
+    # flask-limiter keeps one storage per process: an app another test created (bench
+    # data, a Redis-down app) must not keep it.
+    from inbox.extensions import limiter
+
+    limiter.init_app(app)
     yield
 
 
