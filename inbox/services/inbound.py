@@ -245,15 +245,27 @@ def _assemble(number: InboxNumber, sender: str, ref: str, total: int) -> Webhook
     unique = {p.part: p for p in pending}
     if len(unique) < total:
         return WebhookResult("held", detail=f"{len(unique)} of {total} parts")
-    parts = [unique[n] for n in range(1, total + 1)]
+    return _store_parts(number, sender, pending, total)
+
+
+def _store_parts(
+    number: InboxNumber, sender: str, parts: list[InboundPart], total: int
+) -> WebhookResult:
+    """One message from the parts of a long text (all of them, or what arrived). Its id
+    derives from the lowest part's, so whoever builds it first is the only one."""
+    unique: dict[int, InboundPart] = {}
+    for p in sorted(parts, key=lambda p: (p.part, p.id or 0)):
+        unique.setdefault(p.part, p)
+    kept = list(unique.values())
     return _store(
         number,
         sender,
-        "concat:" + parts[0].carrier_message_id,
-        _body(parts, total),
-        min(p.sent_at for p in parts),
-        parts=pending,
+        "concat:" + kept[0].carrier_message_id,
+        _body(kept, total),
+        min(p.sent_at for p in kept),
+        parts=parts,
         parts_total=total,
+        incomplete=len(kept) < total,
     )
 
 
@@ -335,20 +347,7 @@ def flush_stale_parts(now: datetime | None = None, timeout: float | None = None)
             continue
         if not parts:
             continue
-        unique: dict[int, InboundPart] = {}
-        for p in parts:
-            unique.setdefault(p.part, p)
-        kept = sorted(unique.values(), key=lambda p: p.part)
-        result = _store(
-            number,
-            sender,
-            "concat:" + kept[0].carrier_message_id,
-            _body(kept, total),
-            min(p.sent_at for p in kept),
-            parts=parts,
-            parts_total=total,
-            incomplete=len(kept) < total,
-        )
+        result = _store_parts(number, sender, parts, total)
         made += result.outcome == "stored"
-        log.info("flushed %s of %s parts as an incomplete message", len(kept), total)
+        log.info("flushed %s of %s parts as an incomplete message", len(parts), total)
     return made

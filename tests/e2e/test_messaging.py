@@ -1,25 +1,15 @@
 """What staff see of STOP, long texts and reminders, live, in a real browser."""
 
-import requests
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import login, screenshot
-from tests.e2e.test_live import _open_thread
+from tests.e2e.test_live import _open_thread, _text_in
 
-AVA = "19175550100"
 LONG = (
     "Hi, quick question about my filler appointment next week. I have been taking fish oil "
     "and ibuprofen for my knee; should I stop them before the visit, and for how many days? "
     "Also is it fine to have a glass of wine the night before? Thank you so much!"
 )
-
-
-def _text_in(stack, text: str) -> None:
-    r = requests.post(
-        stack.sandbox_url + "/_sandbox/inbound",
-        json={"from": AVA, "to": "12125550134", "text": text}, timeout=5,
-    )  # fmt: skip
-    assert r.json()["status"] == 200
 
 
 def test_stop_start_long_texts_and_paperwork_reminder_live(browser, stack):
