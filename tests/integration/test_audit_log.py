@@ -250,9 +250,15 @@ def test_each_practice_sees_only_its_own_log(client, demo):
 
 def test_migration_goes_down_and_up(app):
     with app.app_context():
+        # Fresh connections around the DDL: a pooled SQLite connection in WAL mode could
+        # otherwise read the schema as it was before.
+        db.session.remove()
+        db.engine.dispose()
         downgrade(revision="0f54ef250ff5")
+        db.engine.dispose()
         assert "audit_events" not in inspect(db.engine).get_table_names()
         upgrade()
+        db.engine.dispose()
         columns = {c["name"] for c in inspect(db.engine).get_columns("audit_events")}
         assert columns == set(AuditEvent.__table__.columns.keys())
         indexes = {i["name"] for i in inspect(db.engine).get_indexes("audit_events")}
