@@ -177,3 +177,16 @@ def screenshot(page, name: str) -> None:
     if os.environ.get("SAVE_SCREENSHOTS"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def wait_js(page, expression: str, arg=None, timeout: float = 3.0):
+    """Poll a page expression from here. Playwright's wait_for_function polls with eval
+    inside the page, which our CSP (no unsafe-eval) rightly refuses; page.evaluate goes
+    through the DevTools protocol and is not subject to it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression, arg)
+        if value or time.monotonic() > deadline:
+            assert value, f"timed out waiting for {expression}"
+            return value
+        time.sleep(0.05)

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from inbox.extensions import db
 from inbox.models import Conversation, Patient
 from inbox.services.search_text import name_key
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, wait_js
 
 OURS = "12125550134"
 AVA = "19175550100"
@@ -362,9 +362,7 @@ def test_desktop_alerts_show_hostile_names_as_plain_text(browser, stack, hostile
     names = PAYLOADS[:8]
     for payload in names:
         _text_in(stack, _sender(PAYLOADS.index(payload)), "ping")
-        page.wait_for_function(
-            "(n) => window.__alerts.length >= n", arg=names.index(payload) + 1, timeout=3000
-        )
+        wait_js(page, "(n) => window.__alerts.length >= n", names.index(payload) + 1, timeout=3)
     alerts = page.evaluate("() => window.__alerts")
     assert [title for title, _ in alerts] == [f"New text from {p[:80]}" for p in names]
     assert all(body == "Open the Inbox to read and reply." for _, body in alerts)

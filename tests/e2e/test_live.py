@@ -6,7 +6,7 @@ import re
 import requests
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, wait_js
 
 AVA = "19175550100"
 
@@ -129,7 +129,7 @@ def test_background_tab_gets_a_first_name_only_alert(browser, stack):
     expect(page.locator("#alerts-toggle")).to_have_attribute("aria-pressed", "true")
     page.wait_for_timeout(500)
     _text_in(stack, "My lips feel a bit swollen, is that normal?")
-    page.wait_for_function("window.__alerts.length > 0", timeout=2000)
+    wait_js(page, "() => window.__alerts.length > 0", timeout=2)
     alerts = page.evaluate("window.__alerts")
     assert alerts[0][0] == "New text from Ava"
     assert "swollen" not in " ".join(alerts[0])  # no patient text on the lock screen
