@@ -18,7 +18,7 @@ from typing import Any
 import redis
 from flask import Flask
 
-from .broker import get_redis
+from .broker import get_redis, redis_url
 
 log = logging.getLogger(__name__)
 PREFIX = "clinic-inbox:account:"
@@ -43,11 +43,10 @@ class Listener:
     """One pub/sub connection per process, fanning events out to local subscribers."""
 
     def __init__(self, app: Flask) -> None:
-        self.app = app
+        self.url = redis_url(app)  # bound once: a later change to the app's config is not ours
         self.pid = os.getpid()
         self.lock = threading.Lock()
         self.subscribers: dict[int, set[Handler]] = {}
-        self.on_reconnect: set[Callable[[], None]] = set()
         self.thread = threading.Thread(target=self._run, name="live-listener", daemon=True)
         self.thread.start()
 
@@ -72,31 +71,46 @@ class Listener:
             except Exception:  # noqa: BLE001 - one broken socket must not stop the others
                 log.exception("live handler failed")
 
+    def _connect(self) -> redis.client.PubSub:
+        # Its own client: the shared one has a 5 s read timeout, which on an idle pub/sub
+        # connection would look like a lost Redis every 5 s and resync every tab. Here a read
+        # waits at most a second, and a ping every 10 s notices a server that went away.
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=2, health_check_interval=10)
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub.psubscribe(PREFIX + "*")
+        return pubsub
+
     def _run(self) -> None:
         failures = 0
         while True:
+            pubsub = None
             try:
-                pubsub = get_redis(self.app).pubsub(ignore_subscribe_messages=True)
-                pubsub.psubscribe(PREFIX + "*")
+                pubsub = self._connect()
                 if failures:
                     # Events may have been missed while Redis was away: every socket resyncs.
                     self._dispatch_all({"type": "resync"})
                 failures = 0
-                for message in pubsub.listen():
-                    if message.get("type") != "pmessage":
-                        continue
-                    channel_name = message["channel"]
-                    if isinstance(channel_name, bytes):
-                        channel_name = channel_name.decode()
-                    try:
-                        account_id = int(channel_name.removeprefix(PREFIX))
-                        event = json.loads(message["data"])
-                    except (ValueError, TypeError):
-                        continue
-                    self._dispatch(account_id, event)
+                while True:
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is not None and message.get("type") == "pmessage":
+                        self._handle(message)
             except redis.RedisError:
                 failures += 1
                 time.sleep(min(5.0, 0.2 * 2**failures))
+            finally:
+                if pubsub is not None:
+                    pubsub.close()
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        channel_name = message["channel"]
+        if isinstance(channel_name, bytes):
+            channel_name = channel_name.decode()
+        try:
+            account_id = int(channel_name.removeprefix(PREFIX))
+            event = json.loads(message["data"])
+        except (ValueError, TypeError):
+            return
+        self._dispatch(account_id, event)
 
     def _dispatch_all(self, event: dict[str, Any]) -> None:
         with self.lock:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from inbox.extensions import db
 from inbox.models import PLAN_ACCELERATOR, Account, InboxNumber, User
 from inbox.sandbox import send_inbound
+from tests.conftest import wait_for
 
 
 def _session(app, email: str) -> requests.Session:
@@ -106,3 +107,30 @@ def test_privilege_removed_while_connected_closes_on_next_event(app, demo, sandb
     got = _drain(ws, 2)
     assert not any("After the change" in g for g in got)
     assert not ws.connected
+
+
+def test_listener_stays_quiet_when_idle_and_resyncs_after_losing_redis(app):
+    """A quiet evening is not a lost connection: no resync however long nothing happens
+    (the shared client's 5 s read timeout must not apply to pub/sub). A connection that
+    really drops makes every socket of every account resync once."""
+    import redis
+
+    from inbox import events
+
+    heard: list[tuple[int, str]] = []
+    listener = events.Listener(app)
+    listener.subscribe(1, lambda e: heard.append((1, e["type"])))
+    listener.subscribe(2, lambda e: heard.append((2, e["type"])))
+    client = redis.Redis.from_url(app.config["REDIS_URL"])
+    ping = {"type": "read", "conversation_ids": [1]}
+    # Subscribed once an event gets through.
+    assert wait_for(lambda: events.publish(2, ping, app) or heard)
+    time.sleep(0.3)  # any second ping still on its way
+    heard.clear()
+    time.sleep(6.5)  # longer than any read timeout of the shared client
+    assert heard == []
+
+    client.client_kill_filter(_type="pubsub")  # Redis restarted, a proxy dropped us, ...
+    assert wait_for(lambda: sorted(heard) == [(1, "resync"), (2, "resync")], timeout=10)
+    events.publish(1, ping, app)
+    assert wait_for(lambda: heard[-1] == (1, "read"))
