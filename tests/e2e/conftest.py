@@ -172,6 +172,14 @@ def login(page, stack: Stack, email: str, password: str = "demo1234") -> None:
     page.wait_for_url(lambda url: "/login" not in url)
 
 
+def sign_out(page) -> None:
+    """Forget the session. Leave the page first: a request it still makes after the cookies
+    are gone (htmx, keepalive, the live socket) gets sent to the login page, a navigation
+    that would race the next goto and post a stale CSRF token."""
+    page.goto("about:blank")
+    page.context.clear_cookies()
+
+
 def screenshot(page, name: str) -> None:
     """Save into docs/screenshots when SAVE_SCREENSHOTS=1 (the README shows them)."""
     if os.environ.get("SAVE_SCREENSHOTS"):

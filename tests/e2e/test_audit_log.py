@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import login, screenshot, sign_out
 
 DESKTOP = {"width": 1440, "height": 900}
 
@@ -19,10 +19,7 @@ def test_the_main_admin_reads_filters_and_exports(page, stack):
     login(page, stack, "staff@glow.test")
     page.locator(".conv-row .conv-link").first.click()
     expect(page.locator("#thread-name")).not_to_be_empty()
-    # Leave the page first: a fragment it still loads after the cookies are gone gets
-    # HX-Redirect to the login page, a navigation that would race the goto below.
-    page.goto("about:blank")
-    page.context.clear_cookies()
+    sign_out(page)
     page.goto(stack.url + "/login")
     page.get_by_label("Email").fill("frontdesk@glow.test")
     page.get_by_label("Password").fill("not-it")
@@ -67,7 +64,7 @@ def test_the_main_admin_reads_filters_and_exports(page, stack):
     expect(page.locator("#audit-table tbody tr").first).to_contain_text("Exported conversations")
 
     # Nobody else reaches it.
-    page.context.clear_cookies()
+    sign_out(page)
     login(page, stack, "admin2@glow.test")
     page.get_by_role("link", name="Settings").first.click()
     expect(page.locator("#settings-audit-tab")).to_have_count(0)

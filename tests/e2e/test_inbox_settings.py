@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import login, screenshot, sign_out
 
 DESKTOP = {"width": 1366, "height": 900}
 
@@ -101,7 +101,7 @@ def test_staff_and_admins_never_see_the_toggle(page, stack):
         expect(page.locator("#inbox-settings-link")).to_have_count(0)
         response = page.goto(stack.url + "/settings/inbox")
         assert response.status == 403
-        page.context.clear_cookies()
+        sign_out(page)
 
 
 def test_manage_privileges_hides_the_inbox_tab(page, stack, browser):
