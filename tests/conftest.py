@@ -190,3 +190,86 @@ def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05):
             return result
         time.sleep(interval)
     return predicate()
+
+
+# ---- the app over real HTTP: a browser's session and its websocket ----------------------
+
+
+def http_session(app, email: str | None, password: str = "demo1234"):
+    """A requests session signed in through the login form (None: anonymous)."""
+    import requests
+
+    s = requests.Session()
+    if email is None:
+        return s
+    base = app.config["PUBLIC_BASE_URL"]
+    html = s.get(base + "/login", timeout=5).text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    r = s.post(base + "/login", data={"email": email, "password": password, "csrf_token": token},
+               timeout=5, allow_redirects=False)  # fmt: skip
+    assert r.status_code == 302, email
+    return s
+
+
+def ws_connect(app, session, origin: str | None = None):
+    """The live socket of that session (raises simple_websocket's ConnectionError when the
+    handshake is refused)."""
+    import requests
+    from simple_websocket import Client
+
+    base = app.config["PUBLIC_BASE_URL"]
+    return Client.connect(
+        base.replace("http://", "ws://") + "/ws",
+        # The same browser: Flask-Login's strong session protection checks the agent.
+        headers={
+            "Cookie": "; ".join(f"{k}={v}" for k, v in session.cookies.items()),
+            "Origin": origin or base,
+            "User-Agent": requests.utils.default_user_agent(),
+        },  # fmt: skip
+    )
+
+
+def ws_drain(ws, seconds: float) -> list[str]:
+    """Every frame the socket receives within the next `seconds`."""
+    from simple_websocket import ConnectionClosed
+
+    got, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            data = ws.receive(timeout=max(0.01, deadline - time.monotonic()))
+        except ConnectionClosed:
+            break
+        if data:
+            got.append(data)
+    return got
+
+
+# ---- webhooks ------------------------------------------------------------------------
+
+
+def inbound_params(**overrides) -> dict:
+    """An inbound SMS webhook as Vonage sends it (unsigned; sign with sandbox.sign_params):
+    Ava (the demo patient) texting Glow's inbox number."""
+    import uuid
+
+    params = {
+        "msisdn": "19175550100",
+        "to": "12125550134",
+        "messageId": uuid.uuid4().hex[:16].upper(),
+        "text": "Can I come at 4 instead?",
+        "type": "text",
+        "keyword": "CAN",
+        "message-timestamp": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "timestamp": str(int(time.time())),
+        "nonce": str(uuid.uuid4()),
+    }
+    params.update(overrides)
+    return params
+
+
+def row_count(model) -> int:
+    """Rows of a model as the database has them now (not this session's cache)."""
+    from sqlalchemy import func, select
+
+    fresh()
+    return db.session.scalar(select(func.count()).select_from(model))

@@ -3,6 +3,7 @@ sandbox, and Redis; Playwright drives Debian's Chromium (never a downloaded brow
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -150,18 +152,27 @@ class Stack:
         return requests.get(self.sandbox_url + "/_sandbox/state", timeout=5).json()
 
 
-@pytest.fixture(scope="module")
-def stack(app, database_url, redis_url):
+@contextlib.contextmanager
+def running_stack(app, database_url: str, redis_url: str, **env: str) -> Iterator[Stack]:
+    """The whole product on an empty database and Redis (the stack seeds its demo data),
+    with `env` on top of the defaults; torn down after."""
     with app.app_context():
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
         db.session.commit()
         get_redis(app).flushdb()
     s = Stack(database_url, redis_url)
+    s.env.update(env)
     try:
         yield s.up()
     finally:
         s.down()
+
+
+@pytest.fixture(scope="module")
+def stack(app, database_url, redis_url):
+    with running_stack(app, database_url, redis_url) as s:
+        yield s
 
 
 def login(page, stack: Stack, email: str, password: str = "demo1234") -> None:

@@ -12,9 +12,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from inbox.broker import get_redis
-from inbox.extensions import db
-from tests.e2e.conftest import Stack, login
+from tests.e2e.conftest import login, running_stack
 
 IDLE_SECONDS = 15
 AVA = "19175550100"
@@ -22,18 +20,9 @@ AVA = "19175550100"
 
 @pytest.fixture(scope="module")
 def idle_stack(app, database_url, redis_url):
-    with app.app_context():
-        for table in reversed(db.metadata.sorted_tables):
-            db.session.execute(table.delete())
-        db.session.commit()
-        get_redis(app).flushdb()
-    s = Stack(database_url, redis_url)
-    s.env["IDLE_LOGOFF_MINUTES"] = str(IDLE_SECONDS / 60)
-    s.env["IDLE_WARNING_SECONDS"] = "10"
-    try:
-        yield s.up()
-    finally:
-        s.down()
+    idle = {"IDLE_LOGOFF_MINUTES": str(IDLE_SECONDS / 60), "IDLE_WARNING_SECONDS": "10"}
+    with running_stack(app, database_url, redis_url, **idle) as s:
+        yield s
 
 
 def _open_ava(page, stack) -> None:

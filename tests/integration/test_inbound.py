@@ -2,34 +2,17 @@
 
 import json
 import time
-import uuid
 
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from inbox.extensions import db
 from inbox.models import Conversation, Message, Patient
 from inbox.sandbox import send_inbound, sign_params
-from tests.conftest import fresh, login
+from tests.conftest import fresh, inbound_params, login, row_count
 
 AVA = "19175550100"  # the first demo patient
 OURS = "12125550134"
-
-
-def _params(**overrides) -> dict:
-    params = {
-        "msisdn": AVA,
-        "to": OURS,
-        "messageId": uuid.uuid4().hex[:16].upper(),
-        "text": "Can I come at 4 instead?",
-        "type": "text",
-        "keyword": "CAN",
-        "message-timestamp": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-        "timestamp": str(int(time.time())),
-        "nonce": str(uuid.uuid4()),
-    }
-    params.update(overrides)
-    return params
 
 
 def _url(app) -> str:
@@ -37,8 +20,7 @@ def _url(app) -> str:
 
 
 def _count(model=Message) -> int:
-    fresh()
-    return db.session.scalar(select(func.count(model.id)))
+    return row_count(model)
 
 
 def test_patient_phone_reply_lands_unread(app, demo, sandbox):
@@ -58,7 +40,7 @@ def test_patient_phone_reply_lands_unread(app, demo, sandbox):
 
 
 def test_the_same_webhook_three_times_creates_one_message(app, demo, sandbox):
-    signed = sign_params(sandbox.state, _params())
+    signed = sign_params(sandbox.state, inbound_params())
     before = _count()
     codes = [requests.post(_url(app), data=signed, timeout=5).status_code for _ in range(3)]
     assert codes == [200, 200, 200]
@@ -68,36 +50,40 @@ def test_the_same_webhook_three_times_creates_one_message(app, demo, sandbox):
 def test_get_form_and_json_are_all_accepted(app, demo, sandbox):
     before = _count()
     assert (
-        requests.get(_url(app), params=sign_params(sandbox.state, _params()), timeout=5).status_code
+        requests.get(
+            _url(app), params=sign_params(sandbox.state, inbound_params()), timeout=5
+        ).status_code
         == 200
     )
     assert (
-        requests.post(_url(app), data=sign_params(sandbox.state, _params()), timeout=5).status_code
+        requests.post(
+            _url(app), data=sign_params(sandbox.state, inbound_params()), timeout=5
+        ).status_code
         == 200
     )
-    r = requests.post(_url(app), json=sign_params(sandbox.state, _params()), timeout=5)
+    r = requests.post(_url(app), json=sign_params(sandbox.state, inbound_params()), timeout=5)
     assert r.status_code == 200
     assert _count() == before + 3
 
 
 def test_forged_signature_is_refused_and_stores_nothing(app, demo, sandbox):
-    signed = sign_params(sandbox.state, _params())
+    signed = sign_params(sandbox.state, inbound_params())
     signed["text"] = "Tampered"
     before = _count()
     assert requests.post(_url(app), data=signed, timeout=5).status_code == 401
-    unsigned = _params()
+    unsigned = inbound_params()
     assert requests.post(_url(app), data=unsigned, timeout=5).status_code == 401
     assert _count() == before
 
 
 def test_stale_signed_webhook_is_refused(app, demo, sandbox):
-    old = sign_params(sandbox.state, _params(timestamp=str(int(time.time()) - 3600)))
+    old = sign_params(sandbox.state, inbound_params(timestamp=str(int(time.time()) - 3600)))
     assert requests.post(_url(app), data=old, timeout=5).status_code == 401
 
 
 def test_unknown_to_number_answers_200_and_stores_nothing(app, demo, sandbox):
     before = _count()
-    signed = sign_params(sandbox.state, _params(to="13125550100"))
+    signed = sign_params(sandbox.state, inbound_params(to="13125550100"))
     assert requests.post(_url(app), data=signed, timeout=5).status_code == 200
     assert _count() == before
 
@@ -118,7 +104,7 @@ def test_malformed_bodies_get_400_never_500(app, demo, sandbox):
     assert r.status_code == 400
     missing = sign_params(sandbox.state, {"msisdn": AVA, "timestamp": str(int(time.time()))})
     assert requests.post(url, data=missing, timeout=5).status_code == 400
-    bad_number = sign_params(sandbox.state, _params(msisdn="not-a-number"))
+    bad_number = sign_params(sandbox.state, inbound_params(msisdn="not-a-number"))
     assert requests.post(url, data=bad_number, timeout=5).status_code == 400
 
 
@@ -137,8 +123,8 @@ def test_unknown_sender_gets_a_flagged_conversation(app, demo, sandbox, client):
 
 
 def test_thread_is_ordered_by_carrier_timestamp(app, demo, sandbox, client):
-    late = _params(text="second", **{"message-timestamp": "2030-01-01 10:00:05"})
-    early = _params(text="first", **{"message-timestamp": "2030-01-01 10:00:01"})
+    late = inbound_params(text="second", **{"message-timestamp": "2030-01-01 10:00:05"})
+    early = inbound_params(text="first", **{"message-timestamp": "2030-01-01 10:00:01"})
     for p in (late, early):  # arrive out of order
         requests.post(_url(app), data=sign_params(sandbox.state, p), timeout=5)
     fresh()

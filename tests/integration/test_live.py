@@ -1,60 +1,22 @@
 """/ws: who may connect, and who hears what. Real websockets against the app served over
 HTTP, events over real Redis pub/sub."""
 
-import re
 import time
 
 import pytest
 import requests
-from simple_websocket import Client, ConnectionClosed, ConnectionError
+from simple_websocket import ConnectionError
 from sqlalchemy import select
 
 from inbox.extensions import db
 from inbox.models import PLAN_ACCELERATOR, Account, InboxNumber, User
 from inbox.sandbox import send_inbound
-from tests.conftest import wait_for
-
-
-def _session(app, email: str) -> requests.Session:
-    base = app.config["PUBLIC_BASE_URL"]
-    s = requests.Session()
-    html = s.get(base + "/login", timeout=5).text
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
-    r = s.post(base + "/login", data={"email": email, "password": "demo1234", "csrf_token": token},
-               timeout=5, allow_redirects=False)  # fmt: skip
-    assert r.status_code == 302, email
-    return s
-
-
-def _connect(app, session: requests.Session, origin: str | None = None) -> Client:
-    base = app.config["PUBLIC_BASE_URL"]
-    cookie = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
-    return Client.connect(
-        base.replace("http://", "ws://") + "/ws",
-        # The same browser: Flask-Login's strong session protection checks the agent.
-        headers={
-            "Cookie": cookie,
-            "Origin": origin or base,
-            "User-Agent": requests.utils.default_user_agent(),
-        },  # fmt: skip
-    )
-
-
-def _drain(ws: Client, seconds: float) -> list[str]:
-    got, deadline = [], time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            data = ws.receive(timeout=max(0.01, deadline - time.monotonic()))
-        except ConnectionClosed:
-            break
-        if data:
-            got.append(data)
-    return got
+from tests.conftest import http_session, wait_for, ws_connect, ws_drain
 
 
 def _refused(app, session, origin=None) -> bool:
     try:
-        ws = _connect(app, session, origin)
+        ws = ws_connect(app, session, origin)
     except ConnectionError:
         return True
     ws.close()
@@ -62,13 +24,13 @@ def _refused(app, session, origin=None) -> bool:
 
 
 def test_staff_gets_the_badge_on_connect_and_live_messages(app, demo, sandbox):
-    ws = _connect(app, _session(app, "staff@glow.test"))
+    ws = ws_connect(app, http_session(app, "staff@glow.test"))
     first = ws.receive(timeout=5)
     assert 'id="inbox-badge"' in first and "hx-swap-oob" in first
     ws.send('{"path": "/inbox/c/1", "search": "?tab=unread", "visible": true}')
     time.sleep(0.2)
     send_inbound(sandbox.state, "19175550100", "12125550134", "Can I bring a friend?")
-    got = "".join(_drain(ws, 2))
+    got = "".join(ws_drain(ws, 2))
     assert "Can I bring a friend?" in got  # the bubble for the open thread
     assert 'data-row="top"' in got and 'id="live-notice"' in got
     ws.close()
@@ -76,11 +38,11 @@ def test_staff_gets_the_badge_on_connect_and_live_messages(app, demo, sandbox):
 
 @pytest.mark.parametrize("email", ["frontdesk@glow.test", "admin@fresh.test"])
 def test_handshake_refused_without_inbox(app, demo, email):
-    assert _refused(app, _session(app, email))
+    assert _refused(app, http_session(app, email))
 
 
 def test_handshake_refused_for_foreign_origin_and_anonymous(app, demo):
-    assert _refused(app, _session(app, "staff@glow.test"), origin="http://evil.example")
+    assert _refused(app, http_session(app, "staff@glow.test"), origin="http://evil.example")
     assert _refused(app, requests.Session())
 
 
@@ -89,22 +51,22 @@ def test_another_account_hears_nothing(app, demo, sandbox):
     fresh.plan, fresh.inbox_enabled = PLAN_ACCELERATOR, True
     db.session.add(InboxNumber(account_id=fresh.id, e164="+13125550100", status="active"))
     db.session.commit()
-    ws = _connect(app, _session(app, "admin@fresh.test"))
+    ws = ws_connect(app, http_session(app, "admin@fresh.test"))
     assert 'id="inbox-badge"' in ws.receive(timeout=5)
     ws.send('{"path": "/inbox", "search": "", "visible": true}')
     send_inbound(sandbox.state, "19175550100", "12125550134", "Secret for Glow only")
-    assert _drain(ws, 1.5) == []  # silence
+    assert ws_drain(ws, 1.5) == []  # silence
     ws.close()
 
 
 def test_privilege_removed_while_connected_closes_on_next_event(app, demo, sandbox):
-    ws = _connect(app, _session(app, "staff@glow.test"))
+    ws = ws_connect(app, http_session(app, "staff@glow.test"))
     ws.receive(timeout=5)
     user = db.session.scalars(select(User).where(User.email == "staff@glow.test")).one()
     user.privileges = []
     db.session.commit()
     send_inbound(sandbox.state, "19175550100", "12125550134", "After the change")
-    got = _drain(ws, 2)
+    got = ws_drain(ws, 2)
     assert not any("After the change" in g for g in got)
     assert not ws.connected
 

@@ -3,17 +3,16 @@ route answers every role as declared, for every method it accepts."""
 
 from __future__ import annotations
 
-import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from flask import Flask
-from simple_websocket import Client, ConnectionError
+from simple_websocket import ConnectionError
 
 from inbox import create_app
 from inbox.web import guards
-from tests.conftest import IsolatedClient
+from tests.conftest import IsolatedClient, http_session, ws_connect
 from tests.integration.practices import ROLES, fill, set_up_two_practices, signed_in
 
 # Which declared levels each role meets.
@@ -172,28 +171,10 @@ def test_every_route_answers_every_role_as_declared(app, demo, role):
 # ---- the websocket, as a real handshake ------------------------------------------------
 
 
-def _session(app, email: str | None) -> requests.Session:
-    s = requests.Session()
-    if email is None:
-        return s
-    base = app.config["PUBLIC_BASE_URL"]
-    html = s.get(base + "/login", timeout=5).text
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
-    r = s.post(base + "/login", data={"email": email, "password": "demo1234", "csrf_token": token},
-               timeout=5, allow_redirects=False)  # fmt: skip
-    assert r.status_code == 302
-    return s
-
-
 def _handshake(app, session: requests.Session) -> int:
     """101 if the socket opened, else the HTTP status of the refusal."""
-    base = app.config["PUBLIC_BASE_URL"]
     try:
-        ws = Client.connect(
-            base.replace("http://", "ws://") + "/ws",
-            headers={"Cookie": "; ".join(f"{k}={v}" for k, v in session.cookies.items()),
-                     "Origin": base, "User-Agent": requests.utils.default_user_agent()},
-        )  # fmt: skip
+        ws = ws_connect(app, session)
     except ConnectionError as exc:
         return exc.status_code
     ws.close()
@@ -203,7 +184,7 @@ def _handshake(app, session: requests.Session) -> int:
 @pytest.mark.parametrize("role", list(ROLES))
 def test_the_websocket_answers_every_role_as_declared(app, demo, role):
     set_up_two_practices()  # the other practice has its own Inbox, so its admin may connect
-    status = _handshake(app, _session(app, ROLES[role]))
+    status = _handshake(app, http_session(app, ROLES[role]))
     level = guards.level_for(app, "live.ws", "GET")
     if level in MEETS[role]:
         assert status == 101

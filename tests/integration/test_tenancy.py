@@ -6,19 +6,17 @@ nothing; live events never cross practices."""
 from __future__ import annotations
 
 import json
-import re
 import time
 
 import pytest
-import requests
-from simple_websocket import Client, ConnectionClosed
+from simple_websocket import Client
 from sqlalchemy import func, select
 
 from inbox import events
 from inbox.extensions import db
 from inbox.models import AuditEvent, Conversation, Message, Patient, User
 from inbox.sandbox import send_inbound
-from tests.conftest import IsolatedClient, fresh
+from tests.conftest import IsolatedClient, fresh, http_session, ws_connect, ws_drain
 from tests.integration.practices import (
     FRESH_NUMBER,
     FRESH_PATIENT,
@@ -135,40 +133,15 @@ def test_audit_entries_never_name_another_practices_objects(app, demo):
 # ---- live events -------------------------------------------------------------------------
 
 
-def _session(app, email: str) -> requests.Session:
-    base = app.config["PUBLIC_BASE_URL"]
-    s = requests.Session()
-    html = s.get(base + "/login", timeout=5).text
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
-    r = s.post(base + "/login", data={"email": email, "password": "demo1234", "csrf_token": token},
-               timeout=5, allow_redirects=False)  # fmt: skip
-    assert r.status_code == 302
-    return s
-
-
 def _socket(app, email: str, page: dict) -> Client:
-    base = app.config["PUBLIC_BASE_URL"]
-    s = _session(app, email)
-    ws = Client.connect(
-        base.replace("http://", "ws://") + "/ws",
-        headers={"Cookie": "; ".join(f"{k}={v}" for k, v in s.cookies.items()), "Origin": base,
-                 "User-Agent": requests.utils.default_user_agent()},
-    )  # fmt: skip
+    ws = ws_connect(app, http_session(app, email))
     assert 'id="inbox-badge"' in ws.receive(timeout=5)
     ws.send(json.dumps(page))
     return ws
 
 
-def _drain(ws: Client, seconds: float) -> str:
-    got, deadline = [], time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            data = ws.receive(timeout=max(0.01, deadline - time.monotonic()))
-        except ConnectionClosed:
-            break
-        if data:
-            got.append(data)
-    return "".join(got)
+def _heard(ws, seconds: float) -> str:
+    return "".join(ws_drain(ws, seconds))
 
 
 def test_live_events_never_cross_practices(app, demo, sandbox):
@@ -185,13 +158,13 @@ def test_live_events_never_cross_practices(app, demo, sandbox):
 
     # A patient texts Fresh: Fresh's tab hears it, Glow's does not.
     send_inbound(sandbox.state, FRESH_PATIENT[1:], FRESH_NUMBER[1:], "Only for Fresh")
-    assert "Quinn" in _drain(fresh_ws, 2)
-    assert _drain(glow_ws, 1) == ""
+    assert "Quinn" in _heard(fresh_ws, 2)
+    assert _heard(glow_ws, 1) == ""
 
     # A patient texts Glow: Glow's tab hears it, Fresh's does not.
     send_inbound(sandbox.state, "19175550100", "12125550134", "Only for Glow")
-    assert 'id="inbox-badge"' in _drain(glow_ws, 2)
-    assert _drain(fresh_ws, 1) == ""
+    assert 'id="inbox-badge"' in _heard(glow_ws, 2)
+    assert _heard(fresh_ws, 1) == ""
 
     # Even an event naming Fresh's objects on Glow's channel renders nothing for Glow.
     fresh_msg = db.session.scalars(
@@ -200,7 +173,7 @@ def test_live_events_never_cross_practices(app, demo, sandbox):
     events.publish(glow.account.id, {"type": "message", "conversation_id": fresh_conv,
                                      "id": fresh_msg, "direction": "in"}, app)  # fmt: skip
     events.publish(glow.account.id, {"type": "read", "conversation_ids": [fresh_conv]}, app)
-    got = _drain(glow_ws, 1.5)
+    got = _heard(glow_ws, 1.5)
     assert "Quinn" not in got and "Fresh secret" not in got and "Only for Fresh" not in got
     assert got == ""
     fresh_ws.close()

@@ -9,14 +9,13 @@ import uuid
 import pytest
 import redis
 import requests
-from sqlalchemy import func, select
 
 from inbox.extensions import db
 from inbox.models import Message
 from inbox.sandbox import sign_params
 from inbox.services import inbound as inbound_texts
 from inbox.services import messaging, webhook_guard
-from tests.conftest import fresh
+from tests.conftest import inbound_params, row_count
 
 AVA = "19175550100"
 OURS = "12125550134"
@@ -24,24 +23,8 @@ INBOUND = "/webhooks/vonage/inbound"
 STATUS = "/webhooks/vonage/status"
 
 
-def inbound_params(**overrides) -> dict:
-    params = {
-        "msisdn": AVA,
-        "to": OURS,
-        "messageId": uuid.uuid4().hex[:16].upper(),
-        "text": "Can I come at 4 instead?",
-        "type": "text",
-        "message-timestamp": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-        "timestamp": str(int(time.time())),
-        "nonce": str(uuid.uuid4()),
-    }
-    params.update(overrides)
-    return params
-
-
 def count() -> int:
-    fresh()
-    return db.session.scalar(select(func.count(Message.id)))
+    return row_count(Message)
 
 
 def test_a_replayed_signed_webhook_is_answered_200_and_not_handled(
