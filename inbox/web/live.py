@@ -20,6 +20,7 @@ from .. import events
 from ..extensions import db, sock
 from ..models import Conversation, Message, User, get_scoped
 from ..services import conversations as convs
+from ..services import patients
 from ..services.conversations import Filters
 from . import security
 from .guards import INBOX, access
@@ -155,6 +156,8 @@ class LiveClient:
             if open_id
             else None
         )
+        if ctx["consent"] and ctx["open_conv"] is not None:
+            ctx["paperwork"] = patients.outstanding_paperwork(ctx["open_conv"].patient)
         return render_template("inbox/_live.html", **ctx)
 
     def handle(self, event: dict[str, Any]) -> None:

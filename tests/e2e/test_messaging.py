@@ -24,10 +24,12 @@ def test_stop_start_long_texts_and_paperwork_reminder_live(browser, stack):
     expect(bubble).to_have_count(1, timeout=2000)
     expect(bubble).to_have_text(LONG)
 
-    # STOP: the banner and the locked composer appear without a reload, and the one
-    # confirmation text shows, labelled.
+    # STOP: the banner and the locked composer appear without a reload, the paperwork
+    # reminder goes away, and the one confirmation text shows, labelled.
+    expect(page.locator("#paperwork-reminder")).to_be_visible()
     _text_in(stack, "Stop")
     expect(page.locator(".optout-banner")).to_be_visible(timeout=2000)
+    expect(page.locator("#paperwork-reminder")).to_have_count(0)
     expect(page.locator("#composer-body")).to_be_disabled()
     expect(page.locator("#composer-optout")).to_contain_text("replied STOP")
     confirmation = page.locator("#messages .msg.out", has_text="unsubscribed")
@@ -39,8 +41,7 @@ def test_stop_start_long_texts_and_paperwork_reminder_live(browser, stack):
     expect(page.locator(".optout-banner")).to_have_count(0, timeout=2000)
     expect(page.locator("#composer-body")).to_be_enabled()
 
-    # One click texts the portal link for the outstanding forms.
-    page.reload()
+    # One click texts the portal link for the outstanding forms (the button came back live).
     page.locator("#paperwork-reminder").click()
     reminder = page.locator("#messages .msg.out", has_text="portal.glowaesthetics.example")
     expect(reminder).to_contain_text("Paperwork reminder", timeout=2000)
