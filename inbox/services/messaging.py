@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import redis
 from flask import current_app
 from rq import Retry
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import case, exists, or_, select, update
 
 from .. import carrier, events
 from ..broker import forget_job, get_queue, job_status
@@ -366,22 +366,26 @@ def deliver(message_id: int, *, final_attempt: bool = False) -> str:
             db.session.commit()
             raise RetryLater(exc.reason) from exc
         return _fail(message, exc.code, exc.reason)
-    message.carrier_message_id = result.message_ids[0] if result.message_ids else None
-    message.segments = result.parts or message.segments
-    message.error_code = message.error_text = None
-    db.session.commit()
-    # A delivery receipt may already have landed while we waited for the answer:
-    # only a message still `sending` becomes `sent`.
+    # One statement, one commit: the carrier's id always; `sent` only while the row is still
+    # `sending` (a delivery receipt may have landed while we waited for the answer).
+    still_sending = Message.status == STATUS_SENDING
     db.session.execute(
         update(Message)
-        .where(Message.id == message.id, Message.status == STATUS_SENDING)
-        .values(status=STATUS_SENT, status_changed_at=utcnow())
+        .where(Message.id == message.id)
+        .values(
+            carrier_message_id=result.message_ids[0] if result.message_ids else None,
+            segments=result.parts or message.segments,
+            error_code=None,
+            error_text=None,
+            status=case((still_sending, STATUS_SENT), else_=Message.status),
+            status_changed_at=case((still_sending, utcnow()), else_=Message.status_changed_at),
+        )
+        .execution_options(synchronize_session=False)
     )
-    db.session.commit()
     db.session.refresh(message)
-    if message.conversation.has_failed:
-        refresh_failed_flag(message.conversation)
-        db.session.commit()
+    if conv.has_failed:
+        refresh_failed_flag(conv)
+    db.session.commit()
     _publish_status(message)
     return message.status
 
