@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test lint format install chromium clean
+.PHONY: dev test lint format install system-deps clean
 
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -17,14 +17,19 @@ install: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/python -m inbox.devrun
 
-# Debian's Chromium for the browser tests (never a downloaded browser).
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
+# Debian packages the tests drive: Chromium for the browser tests (never a downloaded
+# browser), wrk for the benchmark's smoke test.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "Browser tests need Debian's chromium: sudo apt-get install chromium"; \
-	  fi; }
+	    echo "The tests need Debian's$$missing: sudo apt-get install$$missing"; \
+	  fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -34,7 +39,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(STAMP) chromium lint
+test: $(STAMP) system-deps lint
 	$(BIN)/pytest
 
 clean:
