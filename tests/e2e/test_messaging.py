@@ -46,4 +46,7 @@ def test_stop_start_long_texts_and_paperwork_reminder_live(browser, stack):
     reminder = page.locator("#messages .msg.out", has_text="portal.glowaesthetics.example")
     expect(reminder).to_contain_text("Paperwork reminder", timeout=2000)
     expect(reminder.locator(".status")).to_have_text("Delivered", timeout=5000)
+    expect(page.locator("#paperwork-reminder")).to_be_enabled()  # ready for another day
+    page.mouse.move(0, 0)  # no hover colour in the screenshot,
+    page.wait_for_timeout(300)  # and the button's fade back from "sending" is over
     screenshot(page, "thread-paperwork-reminder")
