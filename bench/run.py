@@ -264,7 +264,10 @@ def http_figures(stack: Stack, info: dict, args) -> dict:
         return f"{base}/inbox?{urlencode({'q': term, 'tab': 'read'})}"
 
     targets = {
-        "baseline /healthz": (f"{base}/healthz", auth, "ok"),
+        # The trivial endpoint, as a load balancer calls it (no session), then the same with
+        # the session cookie: what signing in costs every page (user load, idle clock).
+        "baseline /healthz": (f"{base}/healthz", {"User-Agent": UA}, "ok"),
+        "signed-in /healthz": (f"{base}/healthz", auth, "ok"),
         "list: Unread, All Clinics": (f"{base}/inbox?tab=unread", frag, "conv-"),
         "list: Unread, one clinic": (f"{base}/inbox?tab=unread&clinic={clinic}", frag, "conv-"),
         "list: full page": (f"{base}/inbox?tab=unread", auth, "conv-"),
@@ -769,6 +772,8 @@ def table(db: str, r: dict) -> str:
     if http:
         b = http["baseline /healthz"]["p50_ms"]
         row("baseline /healthz", http["baseline /healthz"], b, "", True)
+        if "signed-in /healthz" in http:
+            row("signed-in /healthz", http["signed-in /healthz"], b, "(session cost)", True)
         for name, v in http.items():
             if name.startswith("list") or name.startswith("keyset"):
                 ok = v["p50_ms"] < 25 and v["p99_ms"] < 80 and v["p50_ms"] <= 3 * b
