@@ -43,8 +43,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
-    from .web import guards
+    from .web import cached, guards
 
+    cached.init_app(app)  # reads the page generation before anything reads the database
     guards.init_app(app)  # who may call each route: decided before the CSRF check
     csrf.init_app(app)
     htmx.init_app(app)

@@ -40,9 +40,7 @@ class Account(db.Model):
     sms_sender: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    clinics: Mapped[list[Clinic]] = relationship(
-        back_populates="account", order_by="Clinic.name", lazy="selectin"
-    )
+    clinics: Mapped[list[Clinic]] = relationship(back_populates="account", order_by="Clinic.name")
 
     @property
     def plan_name(self) -> str:
@@ -83,7 +81,8 @@ class User(UserMixin, TenantMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     account: Mapped[Account] = relationship(lazy="joined")
-    clinics: Mapped[list[Clinic]] = relationship(secondary=user_clinics, lazy="selectin")
+    # Loaded when used, not with every request's user (each page would pay two queries).
+    clinics: Mapped[list[Clinic]] = relationship(secondary=user_clinics)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

@@ -19,6 +19,7 @@ from ..extensions import db
 from ..models import (
     Account,
     AuditEvent,
+    Clinic,
     Conversation,
     InboxNumber,
     Message,
@@ -162,7 +163,10 @@ def record_failed_sign_in(email: str, origin: Origin | None = None) -> AuditEven
 
 def account_timezone(account: Account) -> str:
     """The timezone the account's records are shown in: its first clinic's."""
-    return account.clinics[0].timezone if account.clinics else DEFAULT_TIMEZONE
+    first = db.session.scalar(
+        select(Clinic.timezone).where(Clinic.account_id == account.id).order_by(Clinic.name)
+    )
+    return first or DEFAULT_TIMEZONE
 
 
 def day_bounds(account: Account, start: date, end: date) -> tuple[datetime, datetime]:

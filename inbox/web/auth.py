@@ -25,7 +25,7 @@ from ..models.audit import AUDIT_SIGNED_IN, AUDIT_SIGNED_OUT
 from ..services import audit
 from ..services.auth import authenticate
 from ..services.demo import DEMO_LOGINS, DEMO_PASSWORD
-from . import security, trail
+from . import cached, security, trail
 from .guards import PUBLIC, STAFF, access
 
 bp = Blueprint("auth", __name__)
@@ -104,6 +104,7 @@ def login():
             # then the idle clock starts.
             session.clear()
             login_user(user)
+            session[cached.ACCOUNT_KEY] = user.account_id
             security.start_session_clock()
             trail.note(AUDIT_SIGNED_IN, user=user)
             return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))

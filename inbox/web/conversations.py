@@ -20,6 +20,7 @@ from ..services import messaging, patients, reminders, segments, templates
 from ..services.conversations import Cursor, Filters
 from ..services.messaging import SendRefused
 from . import trail
+from .cached import cached_page
 from .guards import INBOX, access
 
 bp = Blueprint("conversations", __name__, url_prefix="/inbox")
@@ -88,6 +89,7 @@ def _counts_oob(f: Filters) -> dict:
 
 @bp.get("")
 @access(INBOX)
+@cached_page
 def index():
     if (off := _inbox_off()) is not None:
         return off
@@ -100,6 +102,7 @@ def index():
 
 @bp.get("/list")
 @access(INBOX)
+@cached_page
 def list_rows():
     if (off := _inbox_off()) is not None:
         return off

@@ -27,7 +27,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_url, logout_user
+from flask_login import login_url, logout_user
 from werkzeug.wrappers import Response
 
 from ..extensions import limiter, login_manager
@@ -43,6 +43,9 @@ PASSIVE_ENDPOINTS = {"static", "live.ws", "auth.session_status"}
 BACKGROUND_HEADER = "X-Background"
 # Anonymous endpoints: no session to check.
 _PUBLIC_BLUEPRINTS = {"webhooks"}
+
+# The idle clock's resolution: it may run up to this much ahead of the last request.
+RENEW_EVERY_SECONDS = 5
 
 IDLE_MESSAGE = "You were signed out after {minutes} minutes without activity."
 
@@ -97,7 +100,9 @@ def to_login(message: str | None = None, status: int = 401) -> Response:
 def _idle_check():
     if request.blueprint in _PUBLIC_BLUEPRINTS or request.endpoint == "static":
         return None
-    if not current_user.is_authenticated:
+    # Signed in or not is in the cookie: the check needs no user row (Flask-Login loads it
+    # when a view or guard asks). A stale or forged id is refused there, as before.
+    if "_user_id" not in session:
         return None
     state = current_session_state()
     if state.expired:
@@ -107,7 +112,11 @@ def _idle_check():
         message = IDLE_MESSAGE.format(minutes=f"{minutes:g}") if state.reason == "idle" else None
         return to_login(message or "Please log in again.")
     if is_user_activity():
-        session[LAST_ACTIVE] = time.time()
+        now = time.time()
+        # Renewed at most every few seconds: a renewal re-signs and re-sends the cookie, and
+        # a page's burst of requests would otherwise pay that on each one.
+        if now - session.get(LAST_ACTIVE, 0) >= RENEW_EVERY_SECONDS:
+            session[LAST_ACTIVE] = now
     return None
 
 

@@ -1,0 +1,183 @@
+"""Rendered inbox list pages, remembered until something they show changes.
+
+A list page costs ~10 ms of CPU (the ORM turning ~130 rows into objects, Jinja rendering 50
+rows, the menu and the tabs); asked again with nothing changed, it is the same bytes. Each
+web process keeps the pages it rendered, keyed by the account's *generation*: a random token
+in Redis that is replaced after every commit that touched a table a list page shows
+(conversations, patients, clinics, users, numbers, the account, the counters). The
+replacement is a Session hook, not a call each service must remember: ORM changes name their
+account; bulk UPDATE / DELETE / INSERT statements on those tables replace the global token,
+which is part of every key.
+
+Correctness, in order of what could go wrong:
+- The generation is read *before* the request reads the database (a before_request hook),
+  so a page is never stored under a token newer than the data it was rendered from.
+- A token is random, never a counter: Redis restarting empty cannot bring back an old key.
+- Redis unreachable: nothing is served from or stored in the cache (pages render as before).
+  A commit whose replacement fails empties this process's cache; other processes hold their
+  pages at most MAX_AGE_SECONDS.
+- Time: list rows show "9:41 AM" / "Tue" / "Nov 3"; the key carries a 15-minute time bucket
+  so a label never outlives its day.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from ..broker import get_redis
+
+log = logging.getLogger(__name__)
+
+# What list pages show. A change to any of these tables replaces the generation.
+WATCHED_TABLES = frozenset(
+    {
+        "accounts",
+        "clinics",
+        "users",
+        "user_clinics",
+        "conversations",
+        "patients",
+        "inbox_numbers",
+        "conversation_counts",
+    }
+)
+ALL_ACCOUNTS = 0  # the generation every key includes (bulk statements replace it)
+MAX_ENTRIES = 512  # per process; a 50-row list page is ~25 KB
+MAX_AGE_SECONDS = 60.0
+TIME_BUCKET_SECONDS = 900
+_PENDING = "clinic_inbox_page_cache_accounts"
+
+
+def _key(account_id: int) -> str:
+    return f"clinic-inbox:page-generation:{account_id}"
+
+
+@dataclass(frozen=True)
+class Page:
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+    stored_at: float
+
+
+class _Store:
+    """A small LRU of rendered pages, shared by the threads of one process."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.pages: OrderedDict[tuple, Page] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple) -> Page | None:
+        with self.lock:
+            page = self.pages.get(key)
+            if page is None:
+                return None
+            if time.monotonic() - page.stored_at > MAX_AGE_SECONDS:
+                del self.pages[key]
+                return None
+            self.pages.move_to_end(key)
+            return page
+
+    def put(self, key: tuple, body: bytes, headers: tuple[tuple[str, str], ...]) -> None:
+        with self.lock:
+            self.pages[key] = Page(body, headers, time.monotonic())
+            self.pages.move_to_end(key)
+            while len(self.pages) > self.size:
+                self.pages.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.pages.clear()
+
+
+store = _Store(MAX_ENTRIES)
+
+
+def generation(account_id: int) -> tuple[str, str] | None:
+    """The current (global, account) tokens; None when Redis cannot say (do not cache).
+    A missing token is created, so a key is never built from nothing."""
+    try:
+        client = get_redis()
+        keys = [_key(ALL_ACCOUNTS), _key(account_id)]
+        values = client.mget(keys)
+        if None in values:
+            for k, v in zip(keys, values, strict=True):
+                if v is None:
+                    client.set(k, secrets.token_hex(8), nx=True)
+            values = client.mget(keys)
+        if None in values:
+            return None
+        return (values[0].decode(), values[1].decode())
+    except redis.RedisError:
+        return None
+
+
+def replace(account_ids: set[int]) -> None:
+    """After a commit: every page of these accounts (ALL_ACCOUNTS: of every account) is old."""
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for account_id in account_ids:
+            pipe.set(_key(account_id), secrets.token_hex(8))
+        pipe.execute()
+    except redis.RedisError as exc:
+        # The pages this process holds may now be old; the others' age out.
+        store.clear()
+        log.warning("page cache: could not replace the generation (%s)", type(exc).__name__)
+
+
+def time_bucket(now: float | None = None) -> int:
+    return int((time.time() if now is None else now) // TIME_BUCKET_SECONDS)
+
+
+# ---- the Session hooks: which commits change what a list page shows --------------------
+
+
+def _touched(session: Session) -> set[int]:
+    return session.info.setdefault(_PENDING, set())
+
+
+def _account_of(obj: Any) -> int | None:
+    table = getattr(obj, "__tablename__", None)
+    if table not in WATCHED_TABLES:
+        return None
+    return obj.id if table == "accounts" else getattr(obj, "account_id", None)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context) -> None:
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(obj, "__tablename__", None)
+        if table in WATCHED_TABLES:
+            account_id = _account_of(obj)
+            _touched(session).add(ALL_ACCOUNTS if account_id is None else account_id)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bulk_statement(state: ORMExecuteState) -> None:
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) in WATCHED_TABLES:
+        _touched(state.session).add(ALL_ACCOUNTS)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    touched = session.info.pop(_PENDING, None)
+    if touched:
+        replace(touched)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
