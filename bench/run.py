@@ -50,14 +50,17 @@ SECTIONS = ("http", "ingest", "ws", "outbound", "memory")
 WRK_LUA = r"""
 local threads = {}
 bad = 0
-lines, idx, stride = nil, 0, 1
+lines, idx, stride, bust, n = nil, 0, 1, false, 0
 setup = function(thread)
   thread:set("id", #threads)
   table.insert(threads, thread)
 end
 init = function(args)
   bad = 0
-  if args[1] ~= nil then
+  if args[1] == "bust" then
+    -- every request a URL never asked before: measures rendering, not the page cache
+    bust = true
+  elseif args[1] ~= nil then
     lines = {}
     for line in io.lines(args[1]) do table.insert(lines, line) end
     stride = tonumber(args[2])
@@ -65,6 +68,11 @@ init = function(args)
   end
 end
 request = function()
+  if bust then
+    n = n + 1
+    local sep = string.find(wrk.path, "?", 1, true) and "&" or "?"
+    return wrk.format(nil, wrk.path .. sep .. "_n=" .. id .. "-" .. n)
+  end
   if lines == nil then return wrk.format(nil) end
   local body = lines[idx] or lines[#lines]
   idx = idx + stride
@@ -204,7 +212,7 @@ class Stack:
 
 
 def wrk(url: str, headers: dict[str, str], *, connections: int, seconds: float,
-        threads: int = 1, lines: Path | None = None) -> dict:  # fmt: skip
+        threads: int = 1, lines: Path | None = None, bust: bool = False) -> dict:  # fmt: skip
     script = Path(tempfile.gettempdir()) / "clinic-inbox-bench.lua"
     script.write_text(WRK_LUA)
     cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
@@ -214,6 +222,8 @@ def wrk(url: str, headers: dict[str, str], *, connections: int, seconds: float,
     cmd.append(url)
     if lines is not None:
         cmd += ["--", str(lines), str(threads)]
+    elif bust:
+        cmd += ["--", "bust"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     out = done.stdout + done.stderr
     m = re.search(r"WRKJSON (\{.*\})", out)
@@ -268,25 +278,34 @@ def http_figures(stack: Stack, info: dict, args) -> dict:
         # the session cookie: what signing in costs every page (user load, idle clock).
         "baseline /healthz": (f"{base}/healthz", {"User-Agent": UA}, "ok"),
         "signed-in /healthz": (f"{base}/healthz", auth, "ok"),
+        # Asked again with nothing changed: served from the page cache (a user reloading,
+        # switching back to a tab, a resync after a reconnect).
         "list: Unread, All Clinics": (f"{base}/inbox?tab=unread", frag, "conv-"),
         "list: Unread, one clinic": (f"{base}/inbox?tab=unread&clinic={clinic}", frag, "conv-"),
         "list: full page": (f"{base}/inbox?tab=unread", auth, "conv-"),
-        "keyset: page 1 rows": (url, rows_h, "conv-"),
-        "keyset: page 20 rows": (page20, rows_h, "conv-"),
-        "search: name prefix": (q(search["prefix"]), frag, "conv-"),
-        "search: full name": (q(search["full_name"]), frag, "conv-"),
-        "search: phone fragment": (q(search["phone_fragment"]), frag, "conv-"),
+        # Every request a new URL: what rendering costs (the list after a change), and the
+        # SQL and rendering of keyset pages and searches, never a cached page.
+        "list: Unread, All Clinics, rendered": (f"{base}/inbox?tab=unread", frag, "conv-", True),
+        "list: Unread, one clinic, rendered": (
+            f"{base}/inbox?tab=unread&clinic={clinic}", frag, "conv-", True),
+        "keyset: page 1 rows": (url, rows_h, "conv-", True),
+        "keyset: page 20 rows": (page20, rows_h, "conv-", True),
+        "search: name prefix": (q(search["prefix"]), frag, "conv-", True),
+        "search: full name": (q(search["full_name"]), frag, "conv-", True),
+        "search: phone fragment": (q(search["phone_fragment"]), frag, "conv-", True),
         "search: New message picker": (
             f"{base}/inbox/patients?{urlencode({'q': search['prefix']})}", rows_h, "option"),
         "thread: open (2,000+ messages)": (thread_url, thread_h, "msg-"),
         "thread: scroll back 10 screens": (base + older.replace("&amp;", "&"), rows_h, "msg-"),
     }  # fmt: skip
     out: dict[str, dict] = {}
-    for name, (u, h, must) in targets.items():
+    for name, (u, h, must, *bust) in targets.items():
         check(s, u, h, must)
-        out[name] = wrk(u, h, connections=1, seconds=args.seconds)
-        if name in ("baseline /healthz", "list: Unread, All Clinics"):
-            tput = wrk(u, h, connections=args.concurrency, threads=2, seconds=args.seconds)
+        out[name] = wrk(u, h, connections=1, seconds=args.seconds, bust=bool(bust))
+        if name in ("baseline /healthz", "list: Unread, All Clinics",
+                    "list: Unread, All Clinics, rendered"):  # fmt: skip
+            tput = wrk(u, h, connections=args.concurrency, threads=2, seconds=args.seconds,
+                       bust=bool(bust))  # fmt: skip
             out[name]["throughput_rps"] = tput["rps"]
             out[name]["loaded_p50_ms"] = tput["p50_ms"]
             out[name]["loaded_p99_ms"] = tput["p99_ms"]
@@ -775,9 +794,11 @@ def table(db: str, r: dict) -> str:
         if "signed-in /healthz" in http:
             row("signed-in /healthz", http["signed-in /healthz"], b, "(session cost)", True)
         for name, v in http.items():
-            if name.startswith("list") or name.startswith("keyset"):
+            if name.startswith("list") and not name.endswith("rendered"):
                 ok = v["p50_ms"] < 25 and v["p99_ms"] < 80 and v["p50_ms"] <= 3 * b
                 row(name, v, b, "p50 < 25, p99 < 80, <= 3x", ok)
+            elif name.startswith("list") or name.startswith("keyset"):
+                row(name, v, b, "p50 < 25, p99 < 80", v["p50_ms"] < 25 and v["p99_ms"] < 80)
             elif name.startswith("search"):
                 row(name, v, b, "p50 < 40", v["p50_ms"] < 40)
             elif name.startswith("thread"):
@@ -787,11 +808,15 @@ def table(db: str, r: dict) -> str:
         for name, v in c.items():
             row(name, v, cb, "(in-process)", True)
         lt, bt = http["list: Unread, All Clinics"], http["baseline /healthz"]
+        lr = http.get("list: Unread, All Clinics, rendered", lt)
         lines.append(
             f"\nThroughput at {r['concurrency']} connections: list {lt['throughput_rps']:.0f} "
-            f"req/s (loaded p50 {lt['loaded_p50_ms']:.1f} ms, p99 {lt['loaded_p99_ms']:.1f} ms) "
+            f"req/s (loaded p50 {lt['loaded_p50_ms']:.1f} ms, p99 {lt['loaded_p99_ms']:.1f} ms), "
+            f"rendered every time {lr['throughput_rps']:.0f} req/s (loaded p50 "
+            f"{lr['loaded_p50_ms']:.1f} ms, p99 {lr['loaded_p99_ms']:.1f} ms) "
             f"vs /healthz {bt['throughput_rps']:.0f} req/s "
-            f"({lt['throughput_rps'] / bt['throughput_rps']:.0%}). Page 20 / page 1 p50: "
+            f"({lt['throughput_rps'] / bt['throughput_rps']:.0%} and "
+            f"{lr['throughput_rps'] / bt['throughput_rps']:.0%}). Page 20 / page 1 p50: "
             f"{http['keyset: page 20 rows']['p50_ms'] / http['keyset: page 1 rows']['p50_ms']:.2f}."
         )
     ing = r.get("ingest")

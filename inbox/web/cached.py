@@ -48,7 +48,8 @@ def _key() -> tuple | None:
     gen = g.get("page_generation")
     if gen is None or not current_app.config.get("PAGE_CACHE", True):
         return None
-    generate_csrf()  # the session's CSRF secret exists before it becomes part of the key
+    if "csrf_token" not in session:
+        generate_csrf()  # the session's CSRF secret exists before it becomes part of the key
     return (
         request.endpoint,
         request.full_path,
