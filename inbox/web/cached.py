@@ -46,7 +46,7 @@ def cached_page(view: Callable) -> Callable:
 
 def _key() -> tuple | None:
     gen = g.get("page_generation")
-    if gen is None or not current_app.config.get("PAGE_CACHE", True):
+    if gen is None:
         return None
     if "csrf_token" not in session:
         generate_csrf()  # the session's CSRF secret exists before it becomes part of the key
