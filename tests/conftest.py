@@ -273,3 +273,36 @@ def row_count(model) -> int:
 
     fresh()
     return db.session.scalar(select(func.count()).select_from(model))
+
+
+def get_with_sql(app, client, url: str, headers: dict | None = None) -> tuple[str, list[str]]:
+    """GET url (expecting 200): its page, and the SQL statements run while answering it."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        r = client.get(url, headers=headers or {})
+        assert r.status_code == 200, f"{url}: {r.status_code}"
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return r.get_data(as_text=True), seen
+
+
+def clinic_limited_user(account, clinics, email: str = "dt@glow.test"):
+    """A staff member with the Inbox for only these clinics (password demo1234)."""
+    from inbox.models import PRIVILEGE_INBOX, User
+
+    user = User(account=account, email=email, name="Dee Town", role="staff",
+                privileges=[PRIVILEGE_INBOX], all_clinics=False)  # fmt: skip
+    user.set_password("demo1234")
+    user.clinics = list(clinics)
+    db.session.add(user)
+    db.session.commit()
+    return user

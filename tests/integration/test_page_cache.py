@@ -9,33 +9,23 @@ import re
 
 import redis
 import requests
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from inbox.extensions import db
-from inbox.models import PRIVILEGE_INBOX, Clinic, Conversation, Patient, User
+from inbox.models import Clinic, Conversation, Patient
 from inbox.sandbox import sign_params
 from inbox.services import page_cache
-from tests.conftest import csrf_token, fresh, inbound_params, login
+from tests.conftest import (
+    clinic_limited_user,
+    csrf_token,
+    fresh,
+    get_with_sql,
+    inbound_params,
+    login,
+)
 
 LIST = "/inbox?tab=unread"
 FRAGMENT = {"HX-Request": "true", "HX-Target": "list-body"}
-
-
-def _statements(app, client, url: str, headers: dict | None = None) -> tuple[str, list[str]]:
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        r = client.get(url, headers=headers or {})
-        assert r.status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return r.get_data(as_text=True), seen
 
 
 def _ids(html: str) -> list[int]:
@@ -53,19 +43,19 @@ def test_a_repeat_costs_one_query_and_every_change_shows_on_the_next_request(
     app, client, demo, sandbox
 ):
     login(client, "staff@glow.test")
-    first, sql = _statements(app, client, LIST, FRAGMENT)
-    again, cached_sql = _statements(app, client, LIST, FRAGMENT)
+    first, sql = get_with_sql(app, client, LIST, FRAGMENT)
+    again, cached_sql = get_with_sql(app, client, LIST, FRAGMENT)
     assert again == first and len(sql) > 3
     # Only the signed-in user's row (the guard checks the Inbox privilege every time).
     assert len(cached_sql) == 1 and "FROM users" in cached_sql[0]
-    full, _ = _statements(app, client, LIST)
+    full, _ = get_with_sql(app, client, LIST)
     assert full != first and "<html" in full.lower()  # page and fragment are different keys
 
     # A text lands through the real webhook (another thread, as in production).
     signed = sign_params(sandbox.state, inbound_params(text="Cache me if you can"))
     url = app.config["PUBLIC_BASE_URL"] + "/webhooks/vonage/inbound"
     assert requests.post(url, data=signed, timeout=5).status_code == 200
-    html, _ = _statements(app, client, LIST, FRAGMENT)
+    html, _ = get_with_sql(app, client, LIST, FRAGMENT)
     assert "Cache me if you can" in html
     ava = _ava()
     assert _ids(html)[0] == ava.id
@@ -77,7 +67,7 @@ def test_a_repeat_costs_one_query_and_every_change_shows_on_the_next_request(
         data={"ids": [str(ava.id)], "action": "read", "tab": "unread", "csrf_token": token},
         headers=FRAGMENT,
     )
-    html, _ = _statements(app, client, LIST, FRAGMENT)
+    html, _ = get_with_sql(app, client, LIST, FRAGMENT)
     assert ava.id not in _ids(html)
 
     # ORM changes made anywhere (a profile edit, a clinic renamed) ...
@@ -85,36 +75,30 @@ def test_a_repeat_costs_one_query_and_every_change_shows_on_the_next_request(
     conv = db.session.get(Conversation, target)
     conv.patient.first_name = "Renamed"
     db.session.commit()
-    html, _ = _statements(app, client, LIST, FRAGMENT)
+    html, _ = get_with_sql(app, client, LIST, FRAGMENT)
     assert "Renamed" in html
     clinic = db.session.get(Clinic, db.session.get(Conversation, target).clinic_id)
     clinic.name = "Harbourside"
     db.session.commit()
-    html, _ = _statements(app, client, LIST, FRAGMENT)
+    html, _ = get_with_sql(app, client, LIST, FRAGMENT)
     assert "Harbourside" in html
 
     # ... and bulk statements that name no account.
     db.session.execute(update(Conversation).where(Conversation.id == target).values(unread=False))
     db.session.commit()
-    html, _ = _statements(app, client, LIST, FRAGMENT)
+    html, _ = get_with_sql(app, client, LIST, FRAGMENT)
     assert target not in _ids(html)
 
 
 def test_users_never_share_a_page_and_access_changes_apply_at_once(app, client, demo):
     downtown = db.session.scalars(select(Clinic).where(Clinic.name == "Downtown")).one()
-    limited = User(account=demo, email="dt@glow.test", name="Dee Town", role="staff",
-                   privileges=[PRIVILEGE_INBOX], all_clinics=False)  # fmt: skip
-    limited.set_password("demo1234")
-    limited.clinics = [downtown]
-    db.session.add(limited)
-    db.session.commit()
-    limited_id = limited.id
+    limited_id = clinic_limited_user(demo, [downtown]).id
 
     login(client, "admin@glow.test")
-    everyone, _ = _statements(app, client, LIST, FRAGMENT)
+    everyone, _ = get_with_sql(app, client, LIST, FRAGMENT)
     other = app.test_client()
     login(other, "dt@glow.test")
-    mine, _ = _statements(app, other, LIST, FRAGMENT)
+    mine, _ = get_with_sql(app, other, LIST, FRAGMENT)
     fresh()
     downtown_ids = set(
         db.session.scalars(select(Conversation.id).where(Conversation.clinic_id == downtown.id))
@@ -129,7 +113,7 @@ def test_users_never_share_a_page_and_access_changes_apply_at_once(app, client, 
         data={"inbox": "on", "all_clinics": "on", "csrf_token": token},
     )
     assert r.status_code == 302
-    widened, _ = _statements(app, other, LIST, FRAGMENT)
+    widened, _ = get_with_sql(app, other, LIST, FRAGMENT)
     assert set(_ids(widened)) == set(_ids(everyone))
 
     # And takes the Inbox away: refused, whatever was rendered before.
@@ -142,15 +126,15 @@ def test_users_never_share_a_page_and_access_changes_apply_at_once(app, client, 
 
 def test_redis_unreachable_pages_render_fresh(app, client, demo, monkeypatch):
     login(client, "staff@glow.test")
-    _statements(app, client, LIST, FRAGMENT)
+    get_with_sql(app, client, LIST, FRAGMENT)
     dead = redis.Redis(unix_socket_path="/nonexistent/redis.socket", socket_connect_timeout=0.2)
     monkeypatch.setattr(page_cache, "get_redis", lambda: dead)
-    conv = db.session.get(Conversation, _ids(_statements(app, client, LIST, FRAGMENT)[0])[0])
+    conv = db.session.get(Conversation, _ids(get_with_sql(app, client, LIST, FRAGMENT)[0])[0])
     conv.patient.first_name = "Offline"
     db.session.commit()  # the generation cannot be replaced: this process forgets its pages
-    html, sql = _statements(app, client, LIST, FRAGMENT)
+    html, sql = get_with_sql(app, client, LIST, FRAGMENT)
     assert "Offline" in html and len(sql) > 3
-    html, sql = _statements(app, client, LIST, FRAGMENT)
+    html, sql = get_with_sql(app, client, LIST, FRAGMENT)
     assert len(sql) > 3, "nothing is stored while Redis cannot vouch for it"
 
 
@@ -164,10 +148,10 @@ def test_a_page_showing_a_flash_is_not_stored(app, client, demo):
 
 def test_time_labels_never_outlive_their_bucket(app, client, demo, monkeypatch):
     login(client, "staff@glow.test")
-    _statements(app, client, LIST, FRAGMENT)
-    _, sql = _statements(app, client, LIST, FRAGMENT)
+    get_with_sql(app, client, LIST, FRAGMENT)
+    _, sql = get_with_sql(app, client, LIST, FRAGMENT)
     assert len(sql) == 1
     later = page_cache.time_bucket() + 1
     monkeypatch.setattr(page_cache, "time_bucket", lambda now=None: later)
-    _, sql = _statements(app, client, LIST, FRAGMENT)
+    _, sql = get_with_sql(app, client, LIST, FRAGMENT)
     assert len(sql) > 3  # "9:41 AM" may have become "Tue": rendered again

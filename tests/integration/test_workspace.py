@@ -5,21 +5,19 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from inbox.extensions import db
 from inbox.models import (
-    PRIVILEGE_INBOX,
     Clinic,
     Conversation,
     Message,
     Patient,
-    User,
     utcnow,
 )
 from inbox.services import phones
 from inbox.services.messaging import active_number
-from tests.conftest import csrf_token, fresh, login
+from tests.conftest import clinic_limited_user, csrf_token, fresh, get_with_sql, login
 
 HTMX = {"HX-Request": "true"}
 
@@ -77,12 +75,7 @@ def test_clinic_filter_never_shows_another_clinic(client, demo):
 
 def test_user_limited_to_one_clinic_sees_only_it(client, demo):
     downtown, uptown = _clinic("Downtown"), _clinic("Uptown")
-    user = User(account=demo, email="dt@glow.test", name="Dee Town", role="staff",
-                privileges=[PRIVILEGE_INBOX], all_clinics=False)  # fmt: skip
-    user.set_password("demo1234")
-    user.clinics = [downtown]
-    db.session.add(user)
-    db.session.commit()
+    clinic_limited_user(demo, [downtown])
     login(client, "dt@glow.test")
     html = client.get("/inbox?tab=unread").get_data(as_text=True)
     menu = html[html.index('id="menu"') : html.index('id="list-pane"')]
@@ -193,25 +186,10 @@ def test_keyset_pages_cover_everything_once_in_order(client, demo):
 def test_list_query_count_does_not_grow_with_rows(app, client, demo):
     login(client, "staff@glow.test")
 
-    def statements(url: str) -> tuple[int, list[str]]:
-        seen: list[str] = []
-
-        def count(conn, cursor, statement, *args):
-            seen.append(statement)
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", count)
-        try:
-            assert client.get(url).status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
-        return len(seen), seen
-
-    few, _ = statements("/inbox?tab=read")
+    _, few = get_with_sql(app, client, "/inbox?tab=read")
     _many_conversations(demo, 60)
-    many, sql = statements("/inbox?tab=read")
-    assert few == many, "the inbox list must not run a query per row"
+    _, sql = get_with_sql(app, client, "/inbox?tab=read")
+    assert len(few) == len(sql), "the inbox list must not run a query per row"
     assert not any(re.search(r"\bFROM messages\b", s) for s in sql), "counts never scan messages"
 
 
