@@ -57,7 +57,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     @login_manager.user_loader
     def load_user(user_id: str):
         try:
-            return db.session.get(models.User, int(user_id))
+            return cached.load_user(int(user_id))
         except (TypeError, ValueError):
             return None
 

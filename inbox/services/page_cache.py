@@ -23,6 +23,7 @@ Correctness, in order of what could go wrong:
 from __future__ import annotations
 
 import logging
+import pickle
 import secrets
 import threading
 import time
@@ -35,6 +36,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from ..broker import get_redis
+from ..extensions import db
+from ..models import User
 
 log = logging.getLogger(__name__)
 
@@ -66,41 +69,42 @@ def _key(account_id: int) -> str:
 class Page:
     body: bytes
     headers: tuple[tuple[str, str], ...]
-    stored_at: float
 
 
 class _Store:
-    """A small LRU of rendered pages, shared by the threads of one process."""
+    """A small LRU shared by the threads of one process; entries expire after
+    MAX_AGE_SECONDS whatever the generation says."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.pages: OrderedDict[tuple, Page] = OrderedDict()
+        self.entries: OrderedDict[tuple, tuple[float, Any]] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, key: tuple) -> Page | None:
+    def get(self, key: tuple) -> Any:
         with self.lock:
-            page = self.pages.get(key)
-            if page is None:
+            entry = self.entries.get(key)
+            if entry is None:
                 return None
-            if time.monotonic() - page.stored_at > MAX_AGE_SECONDS:
-                del self.pages[key]
+            if time.monotonic() - entry[0] > MAX_AGE_SECONDS:
+                del self.entries[key]
                 return None
-            self.pages.move_to_end(key)
-            return page
+            self.entries.move_to_end(key)
+            return entry[1]
 
-    def put(self, key: tuple, body: bytes, headers: tuple[tuple[str, str], ...]) -> None:
+    def put(self, key: tuple, value: Any) -> None:
         with self.lock:
-            self.pages[key] = Page(body, headers, time.monotonic())
-            self.pages.move_to_end(key)
-            while len(self.pages) > self.size:
-                self.pages.popitem(last=False)
+            self.entries[key] = (time.monotonic(), value)
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
 
     def clear(self) -> None:
         with self.lock:
-            self.pages.clear()
+            self.entries.clear()
 
 
-store = _Store(MAX_ENTRIES)
+store = _Store(MAX_ENTRIES)  # rendered pages
+_users = _Store(MAX_ENTRIES)  # signed-in users' rows, pickled (see load_user)
 
 
 def generation(account_id: int) -> tuple[str, str] | None:
@@ -130,9 +134,26 @@ def replace(account_ids: set[int]) -> None:
             pipe.set(_key(account_id), secrets.token_hex(8))
         pipe.execute()
     except redis.RedisError as exc:
-        # The pages this process holds may now be old; the others' age out.
+        # What this process holds may now be old; the others' age out.
         store.clear()
+        _users.clear()
         log.warning("page cache: could not replace the generation (%s)", type(exc).__name__)
+
+
+def load_user(user_id: int, gen: tuple[str, str] | None) -> User | None:
+    """The signed-in user for Flask-Login. Under a known generation the row read earlier is
+    reused: merged into this request's session without a query (SQLAlchemy's
+    `merge(load=False)`), an attached instance like any other, so the guard checks the same
+    privileges the database holds (a change to `users` or `accounts` replaces the
+    generation). A cached page then needs no database at all."""
+    if gen is not None:
+        blob = _users.get((user_id, gen))
+        if blob is not None:
+            return db.session.merge(pickle.loads(blob), load=False)
+    user = db.session.get(User, user_id)
+    if user is not None and gen is not None:
+        _users.put((user_id, gen), pickle.dumps(user))
+    return user
 
 
 def time_bucket(now: float | None = None) -> int:

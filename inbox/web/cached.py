@@ -29,7 +29,7 @@ def cached_page(view: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         key = _key()
         if key is not None:
-            page = page_cache.store.get(key)
+            page: page_cache.Page | None = page_cache.store.get(key)
             if page is not None:
                 return Response(page.body, headers=list(page.headers))
         flashed = "_flashes" in session
@@ -37,7 +37,7 @@ def cached_page(view: Callable) -> Callable:
         if key is not None and response.status_code == 200 and not flashed:
             kept = response.headers
             headers = tuple((h, kept[h]) for h in _KEPT_HEADERS if h in kept)
-            page_cache.store.put(key, response.get_data(), headers)
+            page_cache.store.put(key, page_cache.Page(response.get_data(), headers))
         return response
 
     wrapper.page_cached = True  # type: ignore[attr-defined]
@@ -69,6 +69,11 @@ def _read_generation() -> None:
         account_id = session.get(ACCOUNT_KEY)
         if isinstance(account_id, int):
             g.page_generation = page_cache.generation(account_id)
+
+
+def load_user(user_id: int):
+    """Flask-Login's user loader: see page_cache.load_user."""
+    return page_cache.load_user(user_id, g.get("page_generation"))
 
 
 def init_app(app: Flask) -> None:

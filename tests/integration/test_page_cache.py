@@ -46,8 +46,9 @@ def test_a_repeat_costs_one_query_and_every_change_shows_on_the_next_request(
     first, sql = get_with_sql(app, client, LIST, FRAGMENT)
     again, cached_sql = get_with_sql(app, client, LIST, FRAGMENT)
     assert again == first and len(sql) > 3
-    # Only the signed-in user's row (the guard checks the Inbox privilege every time).
-    assert len(cached_sql) == 1 and "FROM users" in cached_sql[0]
+    # Not even the user's row: the guard checks the Inbox privilege on the row read under
+    # the same generation, merged without a query.
+    assert cached_sql == []
     full, _ = get_with_sql(app, client, LIST)
     assert full != first and "<html" in full.lower()  # page and fragment are different keys
 
@@ -150,8 +151,19 @@ def test_time_labels_never_outlive_their_bucket(app, client, demo, monkeypatch):
     login(client, "staff@glow.test")
     get_with_sql(app, client, LIST, FRAGMENT)
     _, sql = get_with_sql(app, client, LIST, FRAGMENT)
-    assert len(sql) == 1
+    assert sql == []
     later = page_cache.time_bucket() + 1
     monkeypatch.setattr(page_cache, "time_bucket", lambda now=None: later)
     _, sql = get_with_sql(app, client, LIST, FRAGMENT)
     assert len(sql) > 3  # "9:41 AM" may have become "Tue": rendered again
+
+
+def test_a_cached_page_still_checks_the_session_binding(app, client, demo):
+    """Strong session protection: the same cookie from another browser is signed out, even
+    for a page the cache holds (the user's row is not read, the binding still is)."""
+    login(client, "staff@glow.test")
+    get_with_sql(app, client, LIST, FRAGMENT)
+    _, sql = get_with_sql(app, client, LIST, FRAGMENT)
+    assert sql == []
+    r = client.get(LIST, headers={**FRAGMENT, "User-Agent": "somebody else's browser"})
+    assert r.status_code == 401 and r.headers["HX-Redirect"].startswith("/login")
