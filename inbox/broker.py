@@ -54,14 +54,16 @@ def job_status(job_id: str, app: Flask | None = None) -> str | None:
 
 def forget_job(job_id: str, app: Flask | None = None) -> None:
     """Delete a job and its registry entries, so its id can be enqueued afresh."""
-    from rq.exceptions import NoSuchJobError
+    from rq.exceptions import InvalidJobOperation, NoSuchJobError
     from rq.job import Job
 
     connection = get_redis(app)
     with contextlib.suppress(NoSuchJobError):
         try:
             Job.fetch(job_id, connection=connection).delete()
-        except ValueError:
-            # RQ 2 raises when an execution record of a dead worker already expired;
-            # dropping the job's hash is enough for the id to be enqueued afresh.
+        except (ValueError, InvalidJobOperation):
+            # RQ 2 raises ValueError when an execution record of a dead worker already
+            # expired, and InvalidJobOperation when the job finished and deleted itself
+            # (result_ttl=0) between the fetch and the delete. Dropping the job's hash is
+            # enough for the id to be enqueued afresh.
             connection.delete(Job.key_for(job_id))

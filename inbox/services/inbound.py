@@ -159,6 +159,8 @@ def _store(
         part.message_id = message.id
     touch_conversation(conv, message)
     conv.unread = True
+    # Read before the commit expires them (each would cost a query after it).
+    account_id, conv_id, message_id = number.account_id, conv.id, message.id
     try:
         db.session.commit()
     except IntegrityError:
@@ -169,11 +171,11 @@ def _store(
             return WebhookResult("duplicate", existing)
         raise
     events.publish(
-        number.account_id,
-        {"type": "message", "conversation_id": conv.id, "id": message.id, "direction": "in"},
+        account_id,
+        {"type": "message", "conversation_id": conv_id, "id": message_id, "direction": "in"},
     )
     consent.apply_keyword(conv, text)
-    return WebhookResult("stored", message.id)
+    return WebhookResult("stored", message_id)
 
 
 # ---- concatenated texts ----------------------------------------------------------------

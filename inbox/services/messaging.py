@@ -19,6 +19,7 @@ import redis
 from flask import current_app
 from rq import Retry
 from sqlalchemy import case, exists, or_, select, update
+from sqlalchemy.orm import joinedload
 
 from .. import carrier, events
 from ..broker import forget_job, get_queue, job_status
@@ -295,6 +296,7 @@ def enqueue_send(message_id: int) -> bool:
             retry=send_retry(),
             job_timeout=120,
             failure_ttl=7 * 24 * 3600,
+            result_ttl=0,  # nothing reads a sent text's job back: fewer Redis writes per text
         )
         return True
     except redis.RedisError:
@@ -316,12 +318,14 @@ def deliver(message_id: int, *, final_attempt: bool = False) -> str:
     The account's rate limit is waited for first; then the message is claimed
     (queued -> sending) with one conditional UPDATE, so two workers never send the
     same row, and a job that runs twice sends once."""
-    message = db.session.get(Message, message_id)
-    if message is None:
+    row = db.session.execute(
+        select(Message.status, Message.account_id).where(Message.id == message_id)
+    ).first()
+    if row is None:
         return "missing"
-    if message.status != STATUS_QUEUED:
-        return message.status
-    account_id = message.account_id
+    if row.status != STATUS_QUEUED:
+        return row.status
+    account_id = row.account_id
     db.session.rollback()  # hold no transaction while waiting for a send slot
     try:
         throttle.wait_for_send_slot(account_id)
@@ -333,7 +337,15 @@ def deliver(message_id: int, *, final_attempt: bool = False) -> str:
         .values(status=STATUS_SENDING, status_changed_at=utcnow())
     ).rowcount
     db.session.commit()
-    message = db.session.get(Message, message_id)
+    # The text, its thread, patient, clinic, account and number: one query.
+    message = db.session.scalars(
+        select(Message)
+        .where(Message.id == message_id)
+        .options(
+            joinedload(Message.conversation).joinedload(Conversation.account),
+            joinedload(Message.conversation).joinedload(Conversation.inbox_number),
+        )
+    ).one()
     if not claimed:
         return message.status
     conv = message.conversation
@@ -341,7 +353,7 @@ def deliver(message_id: int, *, final_attempt: bool = False) -> str:
     if patient.opted_out and message.kind != KIND_OPTOUT_CONFIRM:
         return _fail(message, "OPTOUT", "The patient opted out before this text went out.")
     if conv.inbox_number_id is not None:
-        number = db.session.get(InboxNumber, conv.inbox_number_id)
+        number = conv.inbox_number
         if not conv.account.inbox_enabled or number is None or number.status != NUMBER_ACTIVE:
             return _fail(
                 message, "INBOX_OFF", "The Inbox was turned off before this text went out."
@@ -369,7 +381,7 @@ def deliver(message_id: int, *, final_attempt: bool = False) -> str:
     # One statement, one commit: the carrier's id always; `sent` only while the row is still
     # `sending` (a delivery receipt may have landed while we waited for the answer).
     still_sending = Message.status == STATUS_SENDING
-    db.session.execute(
+    status = db.session.execute(
         update(Message)
         .where(Message.id == message.id)
         .values(
@@ -380,14 +392,15 @@ def deliver(message_id: int, *, final_attempt: bool = False) -> str:
             status=case((still_sending, STATUS_SENT), else_=Message.status),
             status_changed_at=case((still_sending, utcnow()), else_=Message.status_changed_at),
         )
+        .returning(Message.status)
         .execution_options(synchronize_session=False)
-    )
-    db.session.refresh(message)
+    ).scalar_one()
     if conv.has_failed:
         refresh_failed_flag(conv)
+    account_id, event = _status_event(message, status)  # read before the commit expires it
     db.session.commit()
-    _publish_status(message)
-    return message.status
+    events.publish(account_id, event)
+    return status
 
 
 def _unconfirmed(message: Message, reason: str) -> str:
@@ -445,16 +458,17 @@ def retry(*, user: User, message_id: int) -> Message:
     return message
 
 
+def _status_event(message: Message, status: str | None = None) -> tuple[int, dict]:
+    return message.account_id, {
+        "type": "status",
+        "conversation_id": message.conversation_id,
+        "id": message.id,
+        "status": status or message.status,
+    }
+
+
 def _publish_status(message: Message) -> None:
-    events.publish(
-        message.account_id,
-        {
-            "type": "status",
-            "conversation_id": message.conversation_id,
-            "id": message.id,
-            "status": message.status,
-        },
-    )
+    events.publish(*_status_event(message))
 
 
 # ---- the outbox sweep -----------------------------------------------------------------
@@ -614,6 +628,7 @@ def apply_receipt(params: dict[str, str]) -> WebhookResult:
         refresh_failed_flag(message.conversation)
     if message.carrier_message_id is None:
         message.carrier_message_id = carrier_id
+    account_id, event = _status_event(message)  # read before the commit expires it
     db.session.commit()
-    _publish_status(message)
-    return WebhookResult("stored", message.id)
+    events.publish(account_id, event)
+    return WebhookResult("stored", event["id"])
