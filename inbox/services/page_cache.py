@@ -167,19 +167,12 @@ def _touched(session: Session) -> set[int]:
     return session.info.setdefault(_PENDING, set())
 
 
-def _account_of(obj: Any) -> int | None:
-    table = getattr(obj, "__tablename__", None)
-    if table not in WATCHED_TABLES:
-        return None
-    return obj.id if table == "accounts" else getattr(obj, "account_id", None)
-
-
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context) -> None:
     for obj in (*session.new, *session.dirty, *session.deleted):
         table = getattr(obj, "__tablename__", None)
         if table in WATCHED_TABLES:
-            account_id = _account_of(obj)
+            account_id = obj.id if table == "accounts" else getattr(obj, "account_id", None)
             _touched(session).add(ALL_ACCOUNTS if account_id is None else account_id)
 
 
