@@ -75,13 +75,17 @@ class SandboxState:
         if not self.path:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(
-            json.dumps(
-                {"owned": self.owned, "phonebook": self.phonebook, "messages": self.messages[-500:]}
-            )
-        )
-        tmp.replace(self.path)
+        # Under the lock: request threads and receipt threads save at the same time, and
+        # two writers sharing the .tmp file made one's replace() fail (a 500 to the caller).
+        with self.lock:
+            tmp = self.path.with_suffix(".tmp")
+            snapshot = {
+                "owned": self.owned,
+                "phonebook": self.phonebook,
+                "messages": self.messages[-500:],
+            }
+            tmp.write_text(json.dumps(snapshot))
+            tmp.replace(self.path)
 
     # --- helpers ---------------------------------------------------------------------------
     def next_id(self) -> str:
