@@ -98,7 +98,10 @@ class Config:
         # Webhooks: "on" (default) checks Vonage's signature; "off" must be said out loud.
         self.WEBHOOK_SIGNATURES = os.environ.get("WEBHOOK_SIGNATURES", "on").strip().lower()
         self.WEBHOOK_MAX_BYTES = int(os.environ.get("WEBHOOK_MAX_BYTES", str(64 * 1024)))
-        self.WEBHOOK_NONCE_TTL_SECONDS = int(os.environ.get("WEBHOOK_NONCE_TTL_SECONDS", "600"))
+        # A webhook waits this long for its group to be stored before it answers 503.
+        self.WEBHOOK_STORE_TIMEOUT_SECONDS = float(
+            os.environ.get("WEBHOOK_STORE_TIMEOUT_SECONDS", "10")
+        )
         self.WTF_CSRF_TIME_LIMIT = None
         self.MAX_CONTENT_LENGTH = 64 * 1024
         self.RQ_QUEUE = os.environ.get("RQ_QUEUE", "default")

@@ -39,6 +39,19 @@ def publish(account_id: int, event: dict, app: Flask | None = None) -> None:
         log.warning("could not publish %s for account %s", event.get("type"), account_id)
 
 
+def publish_many(events: list[tuple[int, dict]], app: Flask | None = None) -> None:
+    """publish() for a batch: one round trip to Redis."""
+    if not events:
+        return
+    try:
+        pipe = get_redis(app).pipeline(transaction=False)
+        for account_id, event in events:
+            pipe.publish(channel(account_id), json.dumps(event))
+        pipe.execute()
+    except redis.RedisError:
+        log.warning("could not publish %d events", len(events))
+
+
 class Listener:
     """One pub/sub connection per process, fanning events out to local subscribers."""
 

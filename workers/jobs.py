@@ -26,14 +26,17 @@ def send_message(message_id: int) -> str:
 
 
 def sweep() -> dict:
-    """Every minute: texts left behind by a dead worker or a Redis outage, and long
-    inbound texts whose missing part never came."""
-    from inbox.services import inbound, messaging
+    """Every minute: webhooks a dead web process held but never processed, texts left
+    behind by a dead worker or a Redis outage, and long inbound texts whose missing part
+    never came."""
+    from inbox.services import inbound, intake, messaging
 
     with _get_app().app_context():
+        webhooks = intake.drain()
+        intake.prune()
         result = messaging.sweep_outbox()
         flushed = inbound.flush_stale_parts()
-        return {**result.__dict__, "incomplete_texts": flushed}
+        return {**result.__dict__, "incomplete_texts": flushed, "webhooks": webhooks}
 
 
 def send_reminders() -> dict:

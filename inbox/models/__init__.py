@@ -50,6 +50,7 @@ from .numbers import (
     InboxNumber,
 )
 from .patients import Patient
+from .webhooks import KIND_INBOUND, KIND_RECEIPT, ReceivedWebhook
 
 __all__ = [
     "AuditEvent", "AuditLogIsAppendOnly",
@@ -65,5 +66,6 @@ __all__ = [
     "STATUS_DELIVERED", "STATUS_FAILED", "STATUS_QUEUED", "STATUS_RECEIVED",
     "STATUS_SENDING", "STATUS_SENT", "STATUS_UNKNOWN",
     "NUMBER_ACTIVE", "NUMBER_PROVISIONING", "NUMBER_RELEASED", "NUMBER_RELEASING",
+    "KIND_INBOUND", "KIND_RECEIPT", "ReceivedWebhook",
     "get_scoped", "scoped", "utcnow",
 ]  # fmt: skip

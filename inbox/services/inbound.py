@@ -13,11 +13,13 @@ part is merged into that message."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import carrier, events
@@ -25,16 +27,26 @@ from ..extensions import db
 from ..models import (
     CARRIER_VONAGE,
     DIRECTION_IN,
+    KIND_TEXT,
     NUMBER_ACTIVE,
     STATUS_RECEIVED,
     Account,
+    Conversation,
     InboundPart,
     InboxNumber,
     Message,
+    Patient,
     utcnow,
 )
-from . import consent, segments
-from .messaging import WebhookResult, conversation_for, patient_for, touch_conversation
+from . import consent, keywords, phones, segments
+from .messaging import (
+    Batch,
+    WebhookResult,
+    conversation_for,
+    patient_for,
+    touch_conversation,
+    touch_threads,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +79,9 @@ def _concat(params: dict[str, str]) -> _Concat | None | str:
     return None if t == 1 else _Concat(ref, t, p)
 
 
-def receive(params: dict[str, str]) -> WebhookResult:
-    """Validate, dedupe, route, store; act on STOP / START / HELP."""
+def check(params: dict[str, str]) -> WebhookResult | None:
+    """What the request can answer without the database: an empty check request
+    (ignored) or fields that can never be stored (invalid). None: to be stored."""
     msisdn, to, carrier_id = params.get("msisdn"), params.get("to"), params.get("messageId")
     if not msisdn and not to and not carrier_id:
         # Vonage GETs the webhook URL with no parameters to check it answers.
@@ -76,15 +89,26 @@ def receive(params: dict[str, str]) -> WebhookResult:
     if not msisdn or not to or not carrier_id:
         return WebhookResult("invalid", detail="msisdn, to and messageId are required")
     try:
-        patient_phone, our_number = carrier.from_wire(msisdn), carrier.from_wire(to)
+        carrier.from_wire(msisdn), carrier.from_wire(to)
     except ValueError:
         return WebhookResult("invalid", detail="msisdn or to is not a phone number")
-    text = params.get("text") or ""
-    if len(carrier_id) > 64 or len(text) > MAX_TEXT_CHARS:
+    if len(carrier_id) > 64 or len(params.get("text") or "") > MAX_TEXT_CHARS:
         return WebhookResult("invalid", detail="field too long")
     concat = _concat(params)
     if isinstance(concat, str):
         return WebhookResult("invalid", detail=concat)
+    return None
+
+
+def receive(params: dict[str, str]) -> WebhookResult:
+    """Validate, dedupe, route, store; act on STOP / START / HELP."""
+    refused = check(params)
+    if refused is not None:
+        return refused
+    carrier_id, text = params["messageId"], params.get("text") or ""
+    patient_phone, our_number = carrier.from_wire(params["msisdn"]), carrier.from_wire(params["to"])
+    concat = _concat(params)
+    assert not isinstance(concat, str)  # check() refused those
     number = db.session.scalars(
         select(InboxNumber).where(
             InboxNumber.e164 == our_number, InboxNumber.status == NUMBER_ACTIVE
@@ -353,3 +377,176 @@ def flush_stale_parts(now: datetime | None = None, timeout: float | None = None)
         made += result.outcome == "stored"
         log.info("flushed %s of %s parts as an incomplete message", len(parts), total)
     return made
+
+
+# ---- many at a time (the intake's batches) -----------------------------------------------
+
+
+@cache
+def _batch_statements() -> dict:
+    """Built once: a batch's statements, on tables, with expanding IN lists."""
+    n, a, m = InboxNumber.__table__, Account.__table__, Message.__table__
+    p, c = Patient.__table__, Conversation.__table__
+    return {
+        "numbers": select(n.c.id, n.c.e164, n.c.account_id, a.c.inbox_enabled)
+        .join(a, a.c.id == n.c.account_id)
+        .where(n.c.e164.in_(bindparam("e164s", expanding=True)), n.c.status == NUMBER_ACTIVE),
+        "known": select(m.c.carrier_message_id).where(
+            m.c.carrier == CARRIER_VONAGE,
+            m.c.carrier_message_id.in_(bindparam("ids", expanding=True)),
+        ),
+        "patients": select(
+            p.c.id, p.c.account_id, p.c.phone, p.c.home_clinic_id, p.c.opted_out_at
+        ).where(
+            p.c.account_id.in_(bindparam("accounts", expanding=True)),
+            p.c.phone.in_(bindparam("phones", expanding=True)),
+        ),
+        "threads": select(c.c.id, c.c.inbox_number_id, c.c.patient_id).where(
+            c.c.inbox_number_id.in_(bindparam("numbers", expanding=True)),
+            c.c.patient_id.in_(bindparam("patients", expanding=True)),
+        ),
+        "insert": insert(m).returning(m.c.id, sort_by_parameter_order=True),
+        "new_patients": insert(p).returning(p.c.id, sort_by_parameter_order=True),
+        "new_threads": insert(c).returning(c.c.id, sort_by_parameter_order=True),
+    }
+
+
+def store_batch(items: list[tuple[int, dict[str, str]]], claim: Callable[[], None]) -> Batch:
+    """Store many inbound texts in a few statements, as receive() stores each: whole
+    texts (no parts, no STOP / START / HELP) to one of our active numbers, the patient
+    and thread made for a new sender. On the caller's transaction; it commits nothing.
+    What it leaves (no outcome: parts, keywords) goes through receive(). It reads first
+    and calls claim() before its first write."""
+    done = Batch()
+    plain: list[tuple[int, dict[str, str], str, str]] = []
+    for row_id, params in items:
+        if check(params) is not None or _concat(params) is not None:
+            continue
+        if keywords.classify(params.get("text") or "") is not None:
+            continue
+        to = carrier.from_wire(params["to"])
+        plain.append((row_id, params, carrier.from_wire(params["msisdn"]), to))
+    if not plain:
+        return done
+    sql = _batch_statements()
+    conn = db.session.connection()
+    numbers = {
+        e164: (number_id, account_id, enabled)
+        for number_id, e164, account_id, enabled in conn.execute(
+            sql["numbers"], {"e164s": sorted({to for *_, to in plain})}
+        )
+    }
+    known = set(
+        conn.execute(sql["known"], {"ids": [params["messageId"] for _, params, *_ in plain]})
+        .scalars()
+        .all()
+    )
+    routed: list[tuple[int, dict[str, str], str, str, tuple[int, int, bool]]] = []
+    for row_id, params, sender, to in plain:
+        number = numbers.get(to)
+        if number is None or not number[2]:
+            done.outcomes[row_id] = "ignored"  # not one of our active numbers / inbox off
+        elif params["messageId"] in known:
+            done.outcomes[row_id] = "duplicate"
+        else:
+            routed.append((row_id, params, sender, to, number))
+    if not routed:
+        return done
+    # The patients, new ones made as receive() makes them (unknown senders)...
+    patients: dict[tuple[int, str], tuple[int, int | None, bool]] = {
+        (account_id, phone): (patient_id, clinic_id, opted_out_at is not None)
+        for patient_id, account_id, phone, clinic_id, opted_out_at in conn.execute(
+            sql["patients"],
+            {
+                "accounts": sorted({number[1] for *_, number in routed}),
+                "phones": sorted({sender for _, _, sender, *_ in routed}),
+            },
+        )
+    }
+    threads = {
+        (number_id, patient_id): conv_id
+        for conv_id, number_id, patient_id in conn.execute(
+            sql["threads"],
+            {
+                "numbers": sorted({number[0] for *_, number in routed}),
+                "patients": sorted({pid for pid, *_ in patients.values()}) or [0],
+            },
+        )
+    }
+    claim()  # the writes start here
+    new = sorted({(n[1], sender) for _, _, sender, _, n in routed} - set(patients))
+    if new:
+        made = conn.execute(
+            sql["new_patients"],
+            [
+                {"account_id": a, "phone": e164, "phone_digits": phones.national_digits(e164),
+                 "unknown_sender": True, "created_at": utcnow()}
+                for a, e164 in new
+            ],
+        ).scalars()  # fmt: skip
+        patients.update({key: (pid, None, False) for key, pid in zip(new, made, strict=True)})
+    # ... and their threads on our number, new ones under the patient's home clinic.
+    wanted = {(n[0], n[1], patients[(n[1], sender)]) for _, _, sender, _, n in routed}
+    starts = sorted(
+        (number_id, account_id, patient)
+        for number_id, account_id, patient in wanted
+        if (number_id, patient[0]) not in threads
+    )
+    if starts:
+        made = conn.execute(
+            sql["new_threads"],
+            [
+                {"account_id": account_id, "inbox_number_id": number_id, "patient_id": pid,
+                 "clinic_id": clinic_id, "opted_out": opted_out, "created_at": utcnow()}
+                for number_id, account_id, (pid, clinic_id, opted_out) in starts
+            ],
+        ).scalars()  # fmt: skip
+        for (number_id, _, (pid, *_)), conv_id in zip(starts, made, strict=True):
+            threads[(number_id, pid)] = conv_id
+    now = utcnow()
+    rows: list[dict] = []
+    owners: list[tuple[int, int]] = []  # (row id, account id) of each message row
+    for row_id, params, sender, to, (number_id, account_id, _) in routed:
+        conv_id = threads[(number_id, patients[(account_id, sender)][0])]
+        text = params.get("text") or ""
+        info = segments.count(text)
+        rows.append(
+            {
+                "account_id": account_id,
+                "conversation_id": conv_id,
+                "direction": DIRECTION_IN,
+                "body": text,
+                "from_number": sender,
+                "to_number": to,
+                "status": STATUS_RECEIVED,
+                "carrier": CARRIER_VONAGE,
+                "carrier_message_id": params["messageId"],
+                "segments": max(info.segments, 1),
+                "encoding": info.encoding,
+                "sent_at": _order_time(
+                    carrier.parse_timestamp(params.get("message-timestamp")), now
+                ),
+                "created_at": now,
+                "kind": KIND_TEXT,
+                "incomplete": False,
+            }
+        )
+        owners.append((row_id, account_id))
+    if not rows:
+        return done
+    ids = conn.execute(sql["insert"], rows).scalars().all()
+    newest: dict[int, dict] = {}
+    for (row_id, account_id), row, message_id in zip(owners, rows, ids, strict=True):
+        done.outcomes[row_id] = "stored"
+        conv_id = row["conversation_id"]
+        done.events.append(
+            (account_id, {"type": "message", "conversation_id": conv_id, "id": message_id,
+                          "direction": "in"})
+        )  # fmt: skip
+        if conv_id not in newest or row["sent_at"] >= newest[conv_id]["sent_at"]:
+            newest[conv_id] = row
+    touch_threads(
+        [(cid, r["sent_at"], r["body"], DIRECTION_IN) for cid, r in newest.items()], unread=True
+    )
+    done.accounts |= {account_id for _, account_id in owners}
+    return done

@@ -12,13 +12,27 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 
 import redis
 from flask import current_app
 from rq import Retry
-from sqlalchemy import case, exists, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    DateTime,
+    Integer,
+    Text,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import joinedload
 
 from .. import carrier, events
@@ -83,6 +97,74 @@ def touch_conversation(conv: Conversation, message: Message) -> None:
         prefix = "You: " if message.direction == DIRECTION_OUT else ""
         conv.last_message_preview = _preview(prefix + message.body)
         conv.last_direction = message.direction
+
+
+@cache
+def _touch_threads_statement(dialect: str):
+    """On PostgreSQL one UPDATE for all the threads, from arrays (its counter trigger runs
+    once per statement, so once per batch); on SQLite an executemany, whose row triggers
+    run per row either way."""
+    t = Conversation.__table__
+    at_type = t.c.last_message_at.type
+    if dialect == "postgresql":
+        v = select(
+            func.unnest(bindparam("conv_ids", type_=ARRAY(Integer))).label("conv_id"),
+            func.unnest(bindparam("ats", type_=ARRAY(DateTime(timezone=True)))).label("at"),
+            func.unnest(bindparam("previews", type_=ARRAY(Text))).label("preview"),
+            func.unnest(bindparam("dirs", type_=ARRAY(Text))).label("dir"),
+        ).subquery("v")
+        src = {"conv_id": v.c.conv_id, "at": v.c.at, "preview": v.c.preview, "dir": v.c.dir}
+    else:
+        src = {
+            "conv_id": bindparam("conv_id"),
+            "at": bindparam("at", type_=at_type),
+            "preview": bindparam("preview"),
+            "dir": bindparam("dir"),
+        }
+    newer = or_(t.c.last_message_at.is_(None), t.c.last_message_at <= src["at"])
+    return (
+        update(t)
+        .where(t.c.id == src["conv_id"])
+        .values(
+            unread=bindparam("unread"),
+            last_message_at=case((newer, src["at"]), else_=t.c.last_message_at),
+            last_message_preview=case((newer, src["preview"]), else_=t.c.last_message_preview),
+            last_direction=case((newer, src["dir"]), else_=t.c.last_direction),
+        )
+    )
+
+
+def touch_threads(newest: list[tuple[int, datetime, str, str]], *, unread: bool) -> None:
+    """touch_conversation() for many threads, on the session's connection: each
+    (conversation id, sent_at, body, direction) is its thread's newest text of a batch,
+    and moves the list's columns only if it is newer than what the thread shows. The
+    caller tells the page cache which accounts changed."""
+    if not newest:
+        return
+    previews = [
+        _preview(("You: " if d == DIRECTION_OUT else "") + body) for _, _, body, d in newest
+    ]
+    conn = db.session.connection()
+    statement = _touch_threads_statement(conn.dialect.name)
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            statement,
+            {
+                "conv_ids": [conv_id for conv_id, *_ in newest],
+                "ats": [at for _, at, *_ in newest],
+                "previews": previews,
+                "dirs": [d for *_, d in newest],
+                "unread": unread,
+            },
+        )
+    else:
+        conn.execute(
+            statement,
+            [
+                {"conv_id": conv_id, "at": at, "preview": preview, "dir": d, "unread": unread}
+                for (conv_id, at, _, d), preview in zip(newest, previews, strict=True)
+            ],
+        )
 
 
 # ---- outbound ------------------------------------------------------------------------
@@ -566,6 +648,9 @@ _RECEIPT_STATUS = {
 }
 
 
+_FINAL = (STATUS_DELIVERED, STATUS_FAILED)
+
+
 @dataclass(frozen=True)
 class WebhookResult:
     """What a webhook did: stored | held | duplicate | ignored | invalid."""
@@ -573,6 +658,22 @@ class WebhookResult:
     outcome: str
     message_id: int | None = None
     detail: str = ""
+
+
+@dataclass
+class Batch:
+    """What a batch of webhooks did: each handled row's outcome; after the commit, the
+    accounts whose list pages changed (page cache) and the live events to publish. Rows
+    without an outcome go the one-at-a-time way."""
+
+    outcomes: dict[int, str] = field(default_factory=dict)
+    events: list[tuple[int, dict]] = field(default_factory=list)
+    accounts: set[int] = field(default_factory=set)
+
+    def add(self, other: Batch) -> None:
+        self.outcomes.update(other.outcomes)
+        self.events.extend(other.events)
+        self.accounts |= other.accounts
 
 
 OPTED_OUT_ERR_CODE = "9"  # the handset's owner opted out of texts from this number
@@ -595,13 +696,22 @@ def _receipt_message(params: dict[str, str]) -> Message | None:
     ).first()
 
 
+def check_receipt(params: dict[str, str]) -> WebhookResult | None:
+    """A receipt that can never be applied (invalid), or None."""
+    carrier_id = params.get("messageId") or ""
+    if not carrier_id or not params.get("status") or len(carrier_id) > 64:
+        return WebhookResult("invalid", detail="messageId and status are required")
+    return None
+
+
 def apply_receipt(params: dict[str, str]) -> WebhookResult:
     """A delivery receipt. Idempotent on (message, status); never moves a message
     backward, except that a text failed only because nobody confirmed it may still
     turn out delivered."""
-    carrier_id = params.get("messageId") or ""
-    if not carrier_id or not params.get("status") or len(carrier_id) > 64:
-        return WebhookResult("invalid", detail="messageId and status are required")
+    refused = check_receipt(params)
+    if refused is not None:
+        return refused
+    carrier_id = params["messageId"]
     status = _RECEIPT_STATUS.get((params.get("status") or "").lower())
     message = _receipt_message(params)
     if message is None or message.direction != DIRECTION_OUT:
@@ -632,3 +742,90 @@ def apply_receipt(params: dict[str, str]) -> WebhookResult:
     db.session.commit()
     events.publish(account_id, event)
     return WebhookResult("stored", event["id"])
+
+
+@cache
+def _receipt_statements() -> dict:
+    t = Message.__table__
+    return {
+        "messages": select(
+            t.c.id,
+            t.c.account_id,
+            t.c.conversation_id,
+            t.c.direction,
+            t.c.to_number,
+            t.c.status,
+            t.c.error_code,
+            t.c.carrier_message_id,
+        ).where(t.c.id.in_(bindparam("ids", expanding=True))),  # fmt: skip
+        "apply": update(t)
+        .where(t.c.id == bindparam("ref"))
+        .values(
+            status=bindparam("status"),
+            status_changed_at=bindparam("at", type_=t.c.status_changed_at.type),
+            error_code=None,
+            error_text=None,
+            carrier_message_id=bindparam("carrier_id"),
+        ),
+    }
+
+
+def apply_receipt_batch(
+    items: list[tuple[int, dict[str, str]]], claim: Callable[[], None]
+) -> Batch:
+    """The common receipts of many texts in two statements: accepted / delivered for a
+    text we sent (found by our client-ref, to the number we texted). Failures, settling
+    an unconfirmed text, and receipts without our reference go through apply_receipt().
+    Part of the caller's transaction; it commits nothing, and calls claim() before it
+    writes."""
+    done = Batch()
+    wanted: list[tuple[int, dict[str, str], int, str]] = []
+    for row_id, params in items:
+        status = _RECEIPT_STATUS.get((params.get("status") or "").lower())
+        ref = params.get("client-ref") or ""
+        if check_receipt(params) is not None or status in (None, STATUS_FAILED):
+            continue
+        if not ref.isdigit() or int(ref) > 2**31 - 1:
+            continue
+        wanted.append((row_id, params, int(ref), status))
+    if not wanted:
+        return done
+    sql = _receipt_statements()
+    conn = db.session.connection()
+    found = {
+        row.id: row
+        for row in conn.execute(sql["messages"], {"ids": sorted({ref for _, _, ref, _ in wanted})})
+    }
+    current: dict[int, str] = {}
+    changes: dict[int, dict] = {}
+    now = utcnow()
+    for row_id, params, ref, status in wanted:
+        row = found.get(ref)
+        try:
+            ours = row is not None and carrier.from_wire(params.get("msisdn", "")) == row.to_number
+        except ValueError:
+            ours = False
+        if not ours or row.direction != DIRECTION_OUT:
+            continue  # apply_receipt() looks it up by the carrier's id
+        if row.status == STATUS_FAILED and row.error_code == UNCONFIRMED:
+            continue  # settling an unconfirmed text: apply_receipt()
+        was = current.get(ref, row.status)
+        if status == was or _RANK[status] < _RANK.get(was, 0) or was in _FINAL:
+            done.outcomes[row_id] = "duplicate"
+            continue
+        current[ref] = status
+        changes[ref] = {
+            "ref": ref, "status": status, "at": now,
+            "carrier_id": row.carrier_message_id or params["messageId"],
+        }  # fmt: skip
+        done.outcomes[row_id] = "stored"
+    if changes:
+        claim()  # the writes start here
+        conn.execute(sql["apply"], list(changes.values()))
+        for ref, change in changes.items():
+            row = found[ref]
+            done.events.append(
+                (row.account_id, {"type": "status", "conversation_id": row.conversation_id,
+                                  "id": ref, "status": change["status"]})
+            )  # fmt: skip
+    return done

@@ -1,9 +1,11 @@
 """Vonage's webhooks: inbound texts and delivery receipts.
 
-Answers: 200 once a message is stored or known to be a duplicate (or can never be ours, or
-is a replay of a signed request already seen); 401 for a bad, missing or stale signature;
-400 for a body that can never succeed; 413 for a body over WEBHOOK_MAX_BYTES. Never a 500
-for anything a sender can put in a request. Nothing from the request is logged."""
+Answers: 200 once the webhook is held (appended to `received_webhooks`, see
+services/intake: stored right away when the process is free, else moments later in a
+batch), known to be a duplicate, or a replay of a signed request already seen; 401 for a
+bad, missing or stale signature; 400 for a body that can never succeed; 413 for a body
+over WEBHOOK_MAX_BYTES; 503 when it cannot be held (Vonage retries). Never a 500 for
+anything a sender can put in a request. Nothing from the request is logged."""
 
 from __future__ import annotations
 
@@ -12,12 +14,10 @@ import re
 import time
 
 from flask import Blueprint, abort, current_app, jsonify, request
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .. import carrier
-from ..extensions import db
-from ..services import inbound as inbound_texts
-from ..services import messaging, webhook_guard
+from ..models import KIND_INBOUND, KIND_RECEIPT
+from ..services import intake, messaging
 from .guards import WEBHOOK, access
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/vonage")
@@ -93,21 +93,7 @@ def _signature_ok(params: dict[str, str]) -> bool:
     return age <= current_app.config["WEBHOOK_MAX_AGE_SECONDS"]
 
 
-def _run(handler, params: dict[str, str], attempts: int = 4):
-    """The handlers are idempotent, so a write that lost a race (SQLite busy, a deadlock,
-    the same patient created by a concurrent request) is simply run again. None: still
-    losing; the caller answers 503 and Vonage retries later."""
-    for attempt in range(attempts):
-        try:
-            return handler(params)
-        except (OperationalError, IntegrityError) as exc:
-            db.session.rollback()
-            log.warning("webhook write conflicted (%s), try %d", type(exc).__name__, attempt + 1)
-            time.sleep(0.05 * (attempt + 1))
-    return None
-
-
-def _handle(handler):
+def _handle(kind: str):
     params = _params()
     if params is None:
         return jsonify(error="unreadable body"), 400
@@ -115,29 +101,29 @@ def _handle(handler):
         return "", 200  # Vonage checks the URL with an empty GET
     if not _signature_ok(params):
         return jsonify(error="bad signature"), 401
-    nonce = params.get("nonce") if "sig" in params else None
-    if nonce and webhook_guard.seen_before(nonce):
-        # A signed request handled before: 200 (nothing to retry), not handled again.
-        log.warning("replayed signed webhook refused (%s)", request.path)
-        return "", 200
     params.pop("sig", None)
-    result = _run(handler, params)  # an exception here remembers nothing: Vonage may retry
-    if result is None:
+    refused = intake.check(kind, params)
+    if refused is not None:
+        if refused.outcome == "invalid":
+            return jsonify(error=refused.detail), 400
+        return "", 200
+    try:
+        if intake.receive(kind, params) == "duplicate":
+            # Vonage's retry, or a replay of a signed request: nothing is done twice.
+            log.info("a copy of a webhook already stored or held (%s)", request.path)
+    except intake.NotHeld:
+        log.warning("webhook could not be stored or held (%s)", request.path)
         return jsonify(error="busy, try again"), 503, {"Retry-After": "1"}
-    if result.outcome == "invalid":
-        return jsonify(error=result.detail), 400
-    if nonce:
-        webhook_guard.remember(nonce, current_app.config["WEBHOOK_NONCE_TTL_SECONDS"])
     return "", 200
 
 
 @bp.route("/inbound", methods=["GET", "POST"])
 @access(WEBHOOK)
 def inbound():
-    return _handle(inbound_texts.receive)
+    return _handle(KIND_INBOUND)
 
 
 @bp.route("/status", methods=["GET", "POST"])
 @access(WEBHOOK)
 def status():
-    return _handle(messaging.apply_receipt)
+    return _handle(KIND_RECEIPT)

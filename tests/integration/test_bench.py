@@ -83,3 +83,23 @@ def test_run_measures_every_page_on_a_real_server(tiny, tmp_path, redis_url, mon
     counts = {"baseline SELECT 1": figures["baseline /healthz"]}
     text = run.table("sqlite", {"data": info, "http": figures, "concurrency": 2, "counts": counts})
     assert "list: Unread, All Clinics" in text and "search: phone fragment" in text
+
+
+def test_ingest_counts_what_is_stored_and_loses_nothing(tiny, tmp_path, redis_url):
+    """The ingest figure through a real gunicorn and wrk: texts stored, none lost or
+    stored twice, nothing left held, and the CPU figures read."""
+    url, info = tiny
+
+    class Args:
+        seconds = 1
+        concurrency = 2
+
+    stack = run.Stack(url, redis_url, threads=8, tmp=tmp_path).up()
+    try:
+        figures = run.ingest_figures(stack, info, Args, None)
+    finally:
+        stack.down()
+    assert figures["stored"] > 0 and figures["non_200"] == 0, figures
+    assert figures["lost"] == 0 and figures["duplicated"] == 0 and figures["left_pending"] == 0
+    assert figures["web_cpu_ms"] > 0 and figures["machine_cpu_ms"] > 0
+    assert 0 < figures["ingest_rps"] <= figures["answered_rps"] * 1.01

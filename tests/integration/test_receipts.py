@@ -58,8 +58,10 @@ def test_failed_receipt_gives_reason_in_words(app, demo, sandbox):
 
 def test_receipt_for_unknown_message_is_acknowledged(app, demo, sandbox):
     m = _outbound()
-    m.carrier_message_id, m.id = "NOPE", 999999  # not stored
-    assert _receipt(app, sandbox, m, "delivered") == 200
+    ghost = Message(id=999999, to_number=m.to_number, carrier_message_id="NOPE")  # not stored
+    assert _receipt(app, sandbox, ghost, "delivered") == 200
+    fresh()
+    assert db.session.get(Message, m.id).status == "sent"
 
 
 def test_forged_receipt_is_refused(app, demo, sandbox):

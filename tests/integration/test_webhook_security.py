@@ -9,12 +9,13 @@ import uuid
 import pytest
 import redis
 import requests
+from sqlalchemy.exc import OperationalError
 
+from inbox import events
 from inbox.extensions import db
 from inbox.models import Message
 from inbox.sandbox import sign_params
-from inbox.services import inbound as inbound_texts
-from inbox.services import messaging, webhook_guard
+from inbox.services import inbound, intake, messaging, page_cache
 from tests.conftest import inbound_params, row_count
 
 AVA = "19175550100"
@@ -31,17 +32,17 @@ def test_a_replayed_signed_webhook_is_answered_200_and_not_handled(
     client, demo, sandbox, monkeypatch, caplog
 ):
     signed = sign_params(sandbox.state, inbound_params())
-    calls = []
-    real = inbound_texts.receive
-    monkeypatch.setattr(inbound_texts, "receive", lambda p: calls.append(1) or real(p))
+    outcomes = []
+    real = intake.receive
+    monkeypatch.setattr(intake, "receive", lambda k, p: outcomes.append(real(k, p)) or outcomes[-1])
     before = count()
     assert client.post(INBOUND, data=signed).status_code == 200
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         assert client.post(INBOUND, data=signed).status_code == 200  # Vonage need not retry
         assert client.get(INBOUND, query_string=signed).status_code == 200  # any transport
-    assert calls == [1]  # the replays never reached the service
+    assert outcomes == ["stored", "duplicate", "duplicate"]
     assert count() == before + 1
-    assert "replayed signed webhook" in caplog.text
+    assert "a copy of a webhook already stored or held" in caplog.text
 
 
 def test_receipt_replays_are_refused_too(client, demo, sandbox, monkeypatch):
@@ -52,38 +53,39 @@ def test_receipt_replays_are_refused_too(client, demo, sandbox, monkeypatch):
     signed = sign_params(sandbox.state, receipt)
     assert client.post(STATUS, data=signed).status_code == 200
     assert client.post(STATUS, data=signed).status_code == 200
-    assert len(calls) == 1
+    assert len(calls) == 1  # the copy matched the held receipt's dedupe key
 
 
 class _Ignored:
     outcome, detail = "ignored", ""
 
 
-def test_redis_down_falls_back_to_message_id_dedupe(client, demo, sandbox, monkeypatch, caplog):
-    dead = redis.Redis(unix_socket_path="/nonexistent/redis.socket", socket_connect_timeout=0.2)
-    monkeypatch.setattr(webhook_guard, "get_redis", lambda: dead)
+def test_replays_are_refused_with_redis_down(client, demo, sandbox, monkeypatch):
+    """Copies are found in the database (the carrier id, a held row's key), not in Redis:
+    with Redis unreachable a webhook is stored once and its replay is a copy."""
+    dead = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)  # refused
+    monkeypatch.setattr(events, "get_redis", lambda app=None: dead)
+    monkeypatch.setattr(page_cache, "get_redis", lambda: dead)
     signed = sign_params(sandbox.state, inbound_params())
     before = count()
-    with caplog.at_level(logging.WARNING):
-        assert client.post(INBOUND, data=signed).status_code == 200
-        assert client.post(INBOUND, data=signed).status_code == 200
-    assert count() == before + 1  # the unique carrier message id still dedupes
-    assert "nonce store unreachable" in caplog.text
+    assert client.post(INBOUND, data=signed).status_code == 200
+    assert client.post(INBOUND, data=signed).status_code == 200
+    assert count() == before + 1
 
 
 def test_a_request_that_failed_does_not_block_its_retry(client, demo, sandbox, monkeypatch):
     """Vonage retries a webhook that got a 5xx with the same signed params: that retry is
     not a replay."""
-    real = inbound_texts.receive
 
-    def broken(params):
-        raise RuntimeError("database went away")
+    def down(*args, **kwargs):
+        raise OperationalError("INSERT", {}, Exception("database went away"))
 
-    monkeypatch.setattr(inbound_texts, "receive", broken)
+    monkeypatch.setattr(inbound, "store_batch", down)
+    monkeypatch.setattr(intake, "append", down)
     signed = sign_params(sandbox.state, inbound_params())
-    with pytest.raises(RuntimeError):  # TESTING propagates; served, this is a 500
-        client.post(INBOUND, data=signed)
-    monkeypatch.setattr(inbound_texts, "receive", real)
+    answer = client.post(INBOUND, data=signed)
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+    monkeypatch.undo()
     before = count()
     assert client.post(INBOUND, data=signed).status_code == 200
     assert count() == before + 1

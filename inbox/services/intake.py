@@ -1,0 +1,521 @@
+"""Webhooks in: stored many at a time, never lost.
+
+A webhook request checks the signature and the fields, then hands the webhook to its
+process's intake thread and waits. The thread stores everything that arrived while it
+stored the last group in one transaction (a group commit): texts and receipts through
+`inbound.store_batch` and `messaging.apply_receipt_batch` in a few statements, and the
+rest (long texts in parts, STOP / START / HELP, failure receipts) held as rows of
+`received_webhooks` and then taken one at a time by the old handlers. Only then does
+the request answer 200, so a text is in the inbox before Vonage hears it arrived. A
+quiet practice's text is a group of one; a burst is stored dozens at a time.
+
+If a group's transaction fails, each of its webhooks is held as a pending row on its own
+(the drain stores it); one that cannot even be held is answered 503 and Vonage retries.
+A held row is processed exactly once: taking it marks it processed in the transaction
+that stores it, with row locks (SKIP LOCKED) on PostgreSQL and a file lock in front of
+the write lock on SQLite. What a dead process left pending, the sweep drains every
+minute (`workers.jobs.sweep`); a row that fails on its own MAX_ATTEMPTS times stays in the
+table, logged, for an operator. Copies (Vonage's retries, replays of a signed request)
+are found by the unique carrier id of a text, the dedupe key of a held row, or inside
+the group, and are answered 200 without doing anything twice."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import timedelta
+from functools import cache
+
+from flask import Flask, current_app
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from .. import events
+from ..extensions import db
+from ..models import KIND_INBOUND, KIND_RECEIPT, ReceivedWebhook, utcnow
+from . import inbound, messaging, page_cache
+from .messaging import Batch, WebhookResult
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+MAX_ATTEMPTS = 5
+IDLE_SECONDS = 2.0  # the intake thread ends after this long with nothing to do
+KEEP_DAYS = 2  # processed rows: longer than Vonage retries a webhook
+_UNSIGNED = ("sig", "nonce", "timestamp")  # differ between copies of one receipt
+
+Handler = Callable[[dict[str, str]], WebhookResult]
+
+
+def _handler(kind: str) -> Handler:
+    return inbound.receive if kind == KIND_INBOUND else messaging.apply_receipt
+
+
+def check(kind: str, params: dict[str, str]) -> WebhookResult | None:
+    """What the request answers without appending: ignored or invalid. None: append."""
+    return inbound.check(params) if kind == KIND_INBOUND else messaging.check_receipt(params)
+
+
+def dedupe_key(kind: str, params: dict[str, str]) -> str:
+    if kind == KIND_INBOUND:
+        return "in:" + params["messageId"]
+    fields = sorted((k, v) for k, v in params.items() if k not in _UNSIGNED)
+    return "st:" + hashlib.sha256(json.dumps(fields).encode()).hexdigest()
+
+
+@cache
+def _statements(dialect: str) -> dict:
+    """Built once per database kind."""
+    t = ReceivedWebhook.__table__
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert
+    pending = select(t.c.id).where(t.c.processed_at.is_(None), t.c.attempts < MAX_ATTEMPTS)
+    at = bindparam("at", type_=t.c.processed_at.type)
+    taking = update(t).values(processed_at=at)
+    return {
+        # PostgreSQL: claim at once, skipping rows another drainer holds.
+        "claim": taking.where(
+            t.c.id.in_(
+                pending.order_by(t.c.id)
+                .limit(bindparam("n"))
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
+        ).returning(t.c.id, t.c.kind, t.c.params),
+        # SQLite: read first, claim at the first write.
+        "pending": select(t.c.id, t.c.kind, t.c.params)
+        .where(t.c.processed_at.is_(None), t.c.attempts < MAX_ATTEMPTS)
+        .order_by(t.c.id)
+        .limit(bindparam("n")),
+        "take": taking.where(
+            t.c.id.in_(bindparam("ids", expanding=True)), t.c.processed_at.is_(None)
+        ).returning(t.c.id),
+        "take_one": taking.where(
+            t.c.id == bindparam("row_id"),
+            t.c.processed_at.is_(None),
+            t.c.attempts < MAX_ATTEMPTS,
+        ).returning(t.c.id),
+        "release": update(t)
+        .where(t.c.id.in_(bindparam("ids", expanding=True)))
+        .values(processed_at=None),
+        "append": insert(t)
+        .values(
+            kind=bindparam("kind"),
+            dedupe_key=bindparam("key"),
+            params=bindparam("params"),
+            received_at=bindparam("at", type_=t.c.received_at.type),
+            attempts=0,
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(t.c.id),
+        "failed": update(t)
+        .where(t.c.id == bindparam("row_id"))
+        .values(attempts=t.c.attempts + 1, last_error=bindparam("error")),
+    }
+
+
+def _sql() -> dict:
+    return _statements(db.engine.dialect.name)
+
+
+_local = threading.local()
+
+
+@contextmanager
+def _writing() -> Iterator[None]:
+    """On SQLite, the intake's writers (appends and drains, in every process) take turns
+    on a file lock before they ask for the database's write lock. SQLite's own wait polls
+    with sleeps of up to 100 ms, and the lock sits idle while everyone sleeps; a waiter
+    on the file lock wakes the moment it is free. A thread's own file handle, so threads
+    of one process exclude each other too. PostgreSQL needs none (row locks)."""
+    path = db.engine.url.database if db.engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:":
+        yield
+        return
+    handles = _local.__dict__.setdefault("handles", {})
+    handle = handles.get(path)
+    if handle is None:
+        handle = handles[path] = open(path + ".intake-lock", "a+b")  # noqa: SIM115 - kept
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _append_values(kind: str, params: dict[str, str]) -> dict:
+    return {
+        "kind": kind,
+        "key": dedupe_key(kind, params),
+        "params": json.dumps(params),
+        "at": utcnow(),
+    }
+
+
+def append(kind: str, params: dict[str, str]) -> bool:
+    """Hold the webhook as a pending row (its own short transaction), for the drain.
+    False: a copy of it was held already (a Vonage retry, or a replay)."""
+    with _writing(), db.engine.begin() as conn:
+        return conn.execute(_sql()["append"], _append_values(kind, params)).first() is not None
+
+
+# ---- processing --------------------------------------------------------------------------
+
+
+class _Taken(Exception):
+    """Another drainer took some of this batch's rows between the read and the claim."""
+
+
+class _Claim:
+    """Makes a batch's rows ours: on PostgreSQL at once (row locks, skipping those another
+    drainer holds), on SQLite just before the first write, under the file lock, so the
+    batch's reads run without holding the database's write lock. Claiming marks the rows
+    processed in the batch's transaction: they are processed exactly when it commits."""
+
+    def __init__(self, stack: ExitStack, ids: list[int]) -> None:
+        self.stack, self.ids, self.done = stack, ids, False
+
+    def __call__(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        self.stack.enter_context(_writing())
+        if not self.ids:
+            return
+        got = db.session.connection().execute(_sql()["take"], {"ids": self.ids, "at": utcnow()})
+        if len(got.scalars().all()) != len(self.ids):
+            raise _Taken
+
+
+def process_batch(limit: int = BATCH) -> int:
+    """Process up to `limit` pending webhooks in one transaction. Returns how many."""
+    for _ in range(3):
+        try:
+            return _process_batch(limit)
+        except _Taken:
+            db.session.rollback()
+    return 0
+
+
+def _process_batch(limit: int) -> int:
+    db.session.rollback()  # a transaction of its own
+    with ExitStack() as stack:
+        if db.engine.dialect.name == "postgresql":
+            rows = db.session.connection().execute(_sql()["claim"], {"n": limit, "at": utcnow()})
+            claimed = sorted((r.id, r.kind, r.params) for r in rows)
+            claim = _Claim(stack, [])
+            claim.done = True
+        else:
+            rows = db.session.connection().execute(_sql()["pending"], {"n": limit})
+            claimed = sorted((r.id, r.kind, r.params) for r in rows)
+            claim = _Claim(stack, [row_id for row_id, *_ in claimed])
+        if not claimed:
+            db.session.rollback()
+            return 0
+        parsed = [(row_id, kind, json.loads(params)) for row_id, kind, params in claimed]
+        done = Batch()
+        try:
+            for kind, batch in (
+                (KIND_INBOUND, inbound.store_batch),
+                (KIND_RECEIPT, messaging.apply_receipt_batch),
+            ):
+                done.add(batch([(row_id, p) for row_id, k, p in parsed if k == kind], claim))
+            claim()
+            left = [row_id for row_id, *_ in parsed if row_id not in done.outcomes]
+            if left:  # pending again, for the one-at-a-time way below
+                db.session.connection().execute(_sql()["release"], {"ids": left})
+            db.session.commit()
+        except _Taken:
+            raise
+        except Exception:  # noqa: BLE001 - the rows are still pending: one at a time below
+            db.session.rollback()
+            log.exception(
+                "a batch of %d webhooks failed; processing them one at a time", len(parsed)
+            )
+            done = Batch()
+    _pages_changed(done)
+    _publish(done)
+    for row_id, kind, params in parsed:
+        if row_id not in done.outcomes:
+            process_one(row_id, kind, params)
+    return len(claimed)
+
+
+def _retrying(handler: Handler, params: dict[str, str], attempts: int = 4) -> WebhookResult:
+    """The handlers are idempotent, so a write that lost a race (SQLite busy, a deadlock,
+    the same patient created by a concurrent request) is simply run again."""
+    for attempt in range(attempts):
+        try:
+            return handler(params)
+        except (OperationalError, IntegrityError) as exc:
+            db.session.rollback()
+            if attempt == attempts - 1:
+                raise
+            log.warning("webhook write conflicted (%s), try %d", type(exc).__name__, attempt + 1)
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def process_one(row_id: int, kind: str, params: dict[str, str]) -> str | None:
+    """One webhook through its handler, which commits its own work (and the claim with
+    it). None: another drainer has it, it is done, or it failed (counted, kept)."""
+    db.session.rollback()
+    with _writing():
+        conn = db.session.connection()
+        if not conn.execute(_sql()["take_one"], {"row_id": row_id, "at": utcnow()}).first():
+            db.session.rollback()
+            return None
+        try:
+            outcome = _retrying(_handler(kind), params).outcome
+            # A retry inside ran after a rollback: mark it again (a no-op otherwise).
+            db.session.connection().execute(_sql()["take_one"], {"row_id": row_id, "at": utcnow()})
+            db.session.commit()
+            return outcome
+        except Exception as exc:  # noqa: BLE001 - counted, kept, tried again
+            db.session.rollback()
+            log.exception("webhook %s could not be processed", row_id)
+            db.session.connection().execute(
+                _sql()["failed"], {"row_id": row_id, "error": type(exc).__name__[:255]}
+            )
+            db.session.commit()
+            return None
+
+
+def drain(max_batches: int | None = None) -> int:
+    """Process until nothing is pending (the sweep, the intake thread). Returns rows."""
+    total = batches = 0
+    while max_batches is None or batches < max_batches:
+        n = process_batch()
+        total += n
+        batches += 1
+        if n == 0:
+            break
+    return total
+
+
+def prune(now=None) -> int:
+    """Processed rows older than KEEP_DAYS go (by then Vonage has stopped retrying)."""
+    cutoff = (now or utcnow()) - timedelta(days=KEEP_DAYS)
+    t = ReceivedWebhook.__table__
+    gone = db.session.execute(
+        delete(t).where(t.c.processed_at.is_not(None), t.c.processed_at < cutoff)
+    ).rowcount
+    db.session.commit()
+    return gone
+
+
+def stuck() -> int:
+    """Rows left for an operator (failed MAX_ATTEMPTS times)."""
+    t = ReceivedWebhook.__table__
+    return len(
+        db.session.scalars(
+            select(t.c.id).where(t.c.processed_at.is_(None), t.c.attempts >= MAX_ATTEMPTS)
+        ).all()
+    )
+
+
+# ---- the request's part: a group commit per process --------------------------------------
+
+
+class _Item:
+    """One webhook handed to the writer, and what became of it."""
+
+    __slots__ = ("done", "error", "kind", "outcome", "params")
+
+    def __init__(self, kind: str, params: dict[str, str]) -> None:
+        self.kind, self.params = kind, params
+        self.done = threading.Event()
+        self.outcome: str | None = None
+        self.error: BaseException | None = None
+
+    def finish(self, outcome: str | None = None, error: BaseException | None = None) -> None:
+        self.outcome, self.error = outcome, error
+        self.done.set()
+
+
+class _Writer:
+    """Per app and process: the thread that stores what this process's webhook requests
+    hand it, all that arrived while it stored the last group in one transaction (group
+    commit). A quiet practice's text is a group of one; a burst is stored a few dozen at
+    a time, at a fraction of the cost each."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.pid = os.getpid()
+        self.mutex = threading.Lock()
+        self.arrived = threading.Condition(self.mutex)
+        self.queue: list[_Item] = []
+        self.thread: threading.Thread | None = None
+        # The live events of a stored group go out on a thread of their own: a slow Redis
+        # never holds up the next group.
+        self.published: queue.SimpleQueue[Batch] = queue.SimpleQueue()
+        self.publisher: threading.Thread | None = None
+
+    def publish(self, done: Batch) -> None:
+        if not done.events:
+            return
+        with self.mutex:
+            if self.publisher is None:
+                self.publisher = threading.Thread(
+                    target=self._publish, name="intake-publisher", daemon=True
+                )
+                self.publisher.start()
+        self.published.put(done)
+
+    def _publish(self) -> None:
+        with self.app.app_context():
+            while True:
+                try:
+                    _publish(self.published.get())
+                except Exception:  # noqa: BLE001 - best effort, as events.publish
+                    log.exception("publishing after a stored group failed")
+
+    def submit(self, item: _Item) -> None:
+        with self.mutex:
+            self.queue.append(item)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="intake", daemon=True)
+                self.thread.start()
+            self.arrived.notify()
+
+    def _next_group(self) -> list[_Item] | None:
+        with self.mutex:
+            while not self.queue:
+                if not self.arrived.wait(IDLE_SECONDS) and not self.queue:
+                    self.thread = None  # idle: a later submit starts another
+                    return None
+            group, self.queue = self.queue[:BATCH], self.queue[BATCH:]
+            return group
+
+    def _run(self) -> None:
+        with self.app.app_context():
+            try:
+                while (group := self._next_group()) is not None:
+                    try:
+                        store_group(group, self.publish)
+                    except BaseException as exc:  # noqa: BLE001 - answer every request
+                        for item in group:
+                            if not item.done.is_set():
+                                item.finish(error=exc)
+                        log.exception("the intake thread failed a group")
+                        db.session.rollback()
+            finally:
+                with self.mutex:
+                    if self.thread is threading.current_thread():
+                        self.thread = None
+                db.session.remove()
+
+
+def _pages_changed(done: Batch) -> None:
+    """Once a batch is committed: its accounts' cached list pages are old (before anyone
+    hears of the change, so the next page they load shows it)."""
+    if done.accounts:
+        page_cache.replace(done.accounts)
+
+
+def _publish(done: Batch) -> None:
+    events.publish_many(done.events)
+
+
+def store_group(group: list[_Item], publish: Callable[[Batch], None] = _publish) -> None:
+    """Store a group of webhooks in one transaction: texts and receipts many at a time,
+    the rest (parts, STOP / START / HELP, failure receipts) held as rows and then taken
+    one at a time. If the transaction fails, each webhook is held on its own (the drain
+    stores it), or reported failed if even that fails (the request answers 503)."""
+    items = list(enumerate(group))
+    first: dict[str, int] = {}
+    for i, item in items:
+        key = dedupe_key(item.kind, item.params)
+        if key in first:
+            continue  # a copy inside the group: it gets the first one's outcome
+        first[key] = i
+    unique = [(i, item) for i, item in items if first[dedupe_key(item.kind, item.params)] == i]
+    left: list[tuple[int, int]] = []  # (index, held row id) for the one-at-a-time way
+    done = Batch()
+    db.session.rollback()
+    try:
+        with ExitStack() as stack:
+            claim = _Claim(stack, [])  # on SQLite: the file lock before the first write
+            for kind, batch in (
+                (KIND_INBOUND, inbound.store_batch),
+                (KIND_RECEIPT, messaging.apply_receipt_batch),
+            ):
+                done.add(batch([(i, it.params) for i, it in unique if it.kind == kind], claim))
+            claim()
+            conn = db.session.connection()
+            for i, item in unique:
+                if i in done.outcomes:
+                    continue
+                row = conn.execute(_sql()["append"], _append_values(item.kind, item.params))
+                row_id = row.scalar()
+                if row_id is None:
+                    done.outcomes[i] = "duplicate"  # held before: a retry or a replay
+                else:
+                    left.append((i, row_id))
+            db.session.commit()
+    except Exception:  # noqa: BLE001 - nothing of the group is stored: hold each alone
+        db.session.rollback()
+        log.exception("a group of %d webhooks failed; holding each on its own", len(group))
+        for _, item in unique:
+            try:
+                item.finish("held" if append(item.kind, item.params) else "duplicate")
+            except Exception as exc:  # noqa: BLE001 - not held: the request answers 503
+                db.session.rollback()
+                item.finish(error=exc)
+        _copies(items, first)
+        drain()
+        return
+    _pages_changed(done)
+    for i, item in unique:
+        if i in done.outcomes:
+            item.finish(done.outcomes[i])  # stored: the request answers now
+    publish(done)
+    for i, row_id in left:
+        outcome = process_one(row_id, group[i].kind, group[i].params)
+        group[i].finish(outcome or "held")
+    _copies(items, first)
+
+
+def _copies(items: list[tuple[int, _Item]], first: dict[str, int]) -> None:
+    for _, item in items:
+        if not item.done.is_set():
+            original = items[first[dedupe_key(item.kind, item.params)]][1]
+            item.finish("duplicate", original.error)
+
+
+_writers_lock = threading.Lock()
+
+
+def writer(app: Flask | None = None) -> _Writer:
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    found = app.extensions.get("intake")
+    if found is None or found.pid != os.getpid():  # a forked process writes on its own
+        with _writers_lock:
+            found = app.extensions.get("intake")
+            if found is None or found.pid != os.getpid():
+                found = app.extensions["intake"] = _Writer(app)
+    return found
+
+
+class NotHeld(Exception):
+    """The webhook could not be stored or held: the request answers 503, Vonage retries."""
+
+
+def receive(kind: str, params: dict[str, str]) -> str:
+    """The request's part: hand the webhook to this process's writer and wait until it
+    is stored (or held for the drain). Returns the outcome; raises NotHeld."""
+    item = _Item(kind, params)
+    writer().submit(item)
+    if not item.done.wait(current_app.config["WEBHOOK_STORE_TIMEOUT_SECONDS"]):
+        raise NotHeld("the writer did not answer in time")
+    if item.error is not None:
+        raise NotHeld(str(type(item.error).__name__)) from item.error
+    return item.outcome or "held"
