@@ -1,4 +1,4 @@
-"""received webhooks: appended as they arrive, processed in batches behind the answer
+"""received webhooks: held for the one-at-a-time handlers, or when a stored group failed
 
 Revision ID: d4e6a8b0c2f5
 Revises: c3f1a9d2e7b4
