@@ -61,7 +61,7 @@ def _handler(kind: str) -> Handler:
 
 
 def check(kind: str, params: dict[str, str]) -> WebhookResult | None:
-    """What the request answers without appending: ignored or invalid. None: append."""
+    """What the request answers without storing anything: ignored or invalid. None: store."""
     return inbound.check(params) if kind == KIND_INBOUND else messaging.check_receipt(params)
 
 
@@ -131,8 +131,8 @@ _local = threading.local()
 
 @contextmanager
 def _writing() -> Iterator[None]:
-    """On SQLite, the intake's writers (appends and drains, in every process) take turns
-    on a file lock before they ask for the database's write lock. SQLite's own wait polls
+    """On SQLite, the intake's writers (groups, held rows and drains, in every process) take
+    turns on a file lock before they ask for the database's write lock. SQLite's own wait polls
     with sleeps of up to 100 ms, and the lock sits idle while everyone sleeps; a waiter
     on the file lock wakes the moment it is free. A thread's own file handle, so threads
     of one process exclude each other too. PostgreSQL needs none (row locks)."""
