@@ -1,11 +1,11 @@
 """Vonage's webhooks: inbound texts and delivery receipts.
 
-Answers: 200 once the webhook is held (appended to `received_webhooks`, see
-services/intake: stored right away when the process is free, else moments later in a
-batch), known to be a duplicate, or a replay of a signed request already seen; 401 for a
-bad, missing or stale signature; 400 for a body that can never succeed; 413 for a body
-over WEBHOOK_MAX_BYTES; 503 when it cannot be held (Vonage retries). Never a 500 for
-anything a sender can put in a request. Nothing from the request is logged."""
+Answers: 200 once the webhook is stored (together with the others its process received
+meanwhile, see services/intake) or held for the drain, or is a copy of one (Vonage's
+retry, a replay of a signed request); 401 for a bad, missing or stale signature; 400 for a
+body that can never succeed; 413 for a body over WEBHOOK_MAX_BYTES; 503 when it could be
+neither stored nor held (Vonage retries). Never a 500 for anything a sender can put in a
+request. Nothing from the request is logged."""
 
 from __future__ import annotations
 
