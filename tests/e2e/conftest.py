@@ -189,6 +189,11 @@ def sign_out(page) -> None:
     that would race the next goto and post a stale CSRF token."""
     page.goto("about:blank")
     page.context.clear_cookies()
+    # A request the old page sent as it unloaded may still be answered after that, with a
+    # cookie (a new session holding a "Please log in" flash and no CSRF secret: the next
+    # login form then posts into it and gets a 400). Let it land, then forget it too.
+    page.wait_for_timeout(300)
+    page.context.clear_cookies()
 
 
 def screenshot(page, name: str) -> None:
