@@ -52,6 +52,14 @@ def job_status(job_id: str, app: Flask | None = None) -> str | None:
     return str(getattr(status, "value", status)) if status else None
 
 
+def in_queue(job_id: str, app: Flask | None = None) -> bool:
+    """Whether the job sits in the queue's list. RQ keeps a job's status "queued" from the
+    moment a worker pops it until the worker marks it started: a worker killed in between
+    leaves a "queued" job that no queue holds and nothing will run."""
+    queue = get_queue(app)
+    return queue.connection.lpos(queue.key, job_id) is not None
+
+
 def forget_job(job_id: str, app: Flask | None = None) -> None:
     """Delete a job and its registry entries, so its id can be enqueued afresh."""
     from rq.exceptions import InvalidJobOperation, NoSuchJobError

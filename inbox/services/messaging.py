@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import joinedload
 
 from .. import carrier, events
-from ..broker import forget_job, get_queue, job_status
+from ..broker import forget_job, get_queue, in_queue, job_status
 from ..extensions import db
 from ..models import (
     DIRECTION_OUT,
@@ -588,10 +588,12 @@ def sweep_outbox(now: datetime | None = None) -> SweepResult:
         job_id = send_job_id(message_id)
         try:
             status = job_status(job_id)
-            if status in ("queued", "scheduled", "deferred"):
-                continue  # waiting its turn, or its retry is due later
-            if status == "started" and changed_at and changed_at >= sending_cutoff:
-                continue  # a worker has it (waiting for a send slot)
+            if status in ("scheduled", "deferred"):
+                continue  # its retry is due later
+            if status == "queued" and in_queue(job_id):
+                continue  # waiting its turn
+            if status in ("queued", "started") and changed_at and changed_at >= sending_cutoff:
+                continue  # a worker has it (just popped it, or waiting for a send slot)
             forget_job(job_id)  # finished, failed, lost, or its worker died
         except redis.RedisError:
             break  # Redis is still down: the next sweep tries again

@@ -14,7 +14,7 @@ import pytest
 import requests
 from sqlalchemy import func, select, update
 
-from inbox.broker import get_redis
+from inbox.broker import get_queue, get_redis
 from inbox.extensions import db
 from inbox.models import (
     Conversation,
@@ -348,6 +348,19 @@ def test_a_job_lost_with_redis_is_enqueued_again(app, demo, sandbox):
     get_redis(app).flushdb()  # Redis restarted without persistence: the job is gone
     with app.app_context():
         assert messaging.sweep_outbox(now=utcnow() + timedelta(minutes=2)).requeued == 1
+    run_jobs(app)
+    assert len(sandbox.requests_to("/sms/json")) == 1
+
+
+def test_a_job_a_dead_worker_popped_before_starting_it_is_enqueued_again(app, demo, sandbox):
+    """RQ keeps the status "queued" between a worker popping the job and starting it: a
+    worker killed there leaves a queued job in no queue. The sweep sends the text again."""
+    _queue(app)
+    with app.app_context():
+        queue = get_queue(app)
+        assert get_redis(app).lpop(queue.key)  # the worker popped it, then died
+        assert messaging.sweep_outbox(now=utcnow() + timedelta(seconds=30)).requeued == 0
+        assert messaging.sweep_outbox(now=utcnow() + timedelta(minutes=5)).requeued == 1
     run_jobs(app)
     assert len(sandbox.requests_to("/sms/json")) == 1
 
