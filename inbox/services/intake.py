@@ -35,7 +35,7 @@ from datetime import timedelta
 from functools import cache
 
 from flask import Flask, current_app
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -195,6 +195,17 @@ class _Claim:
             raise _Taken
 
 
+def _store_bulk(rows: list[tuple[int, str, dict[str, str]]], claim: _Claim) -> Batch:
+    """What the bulk paths store of these (id, kind, params) rows, on the open transaction."""
+    done = Batch()
+    for kind, bulk in (
+        (KIND_INBOUND, inbound.store_batch),
+        (KIND_RECEIPT, messaging.apply_receipt_batch),
+    ):
+        done.add(bulk([(row_id, params) for row_id, k, params in rows if k == kind], claim))
+    return done
+
+
 def process_batch(limit: int = BATCH) -> int:
     """Process up to `limit` pending webhooks in one transaction. Returns how many."""
     for _ in range(3):
@@ -221,13 +232,8 @@ def _process_batch(limit: int) -> int:
             db.session.rollback()
             return 0
         parsed = [(row_id, kind, json.loads(params)) for row_id, kind, params in claimed]
-        done = Batch()
         try:
-            for kind, batch in (
-                (KIND_INBOUND, inbound.store_batch),
-                (KIND_RECEIPT, messaging.apply_receipt_batch),
-            ):
-                done.add(batch([(row_id, p) for row_id, k, p in parsed if k == kind], claim))
+            done = _store_bulk(parsed, claim)
             claim()
             left = [row_id for row_id, *_ in parsed if row_id not in done.outcomes]
             if left:  # pending again, for the one-at-a-time way below
@@ -315,10 +321,8 @@ def prune(now=None) -> int:
 def stuck() -> int:
     """Rows left for an operator (failed MAX_ATTEMPTS times)."""
     t = ReceivedWebhook.__table__
-    return len(
-        db.session.scalars(
-            select(t.c.id).where(t.c.processed_at.is_(None), t.c.attempts >= MAX_ATTEMPTS)
-        ).all()
+    return db.session.scalar(
+        select(func.count()).where(t.c.processed_at.is_(None), t.c.attempts >= MAX_ATTEMPTS)
     )
 
 
@@ -430,25 +434,18 @@ def store_group(group: list[_Item], publish: Callable[[Batch], None] = _publish)
     the rest (parts, STOP / START / HELP, failure receipts) held as rows and then taken
     one at a time. If the transaction fails, each webhook is held on its own (the drain
     stores it), or reported failed if even that fails (the request answers 503)."""
-    items = list(enumerate(group))
+    # A copy inside the group gets the first one's outcome.
+    original = [0] * len(group)
     first: dict[str, int] = {}
-    for i, item in items:
-        key = dedupe_key(item.kind, item.params)
-        if key in first:
-            continue  # a copy inside the group: it gets the first one's outcome
-        first[key] = i
-    unique = [(i, item) for i, item in items if first[dedupe_key(item.kind, item.params)] == i]
+    for i, item in enumerate(group):
+        original[i] = first.setdefault(dedupe_key(item.kind, item.params), i)
+    unique = [(i, item) for i, item in enumerate(group) if original[i] == i]
     left: list[tuple[int, int]] = []  # (index, held row id) for the one-at-a-time way
-    done = Batch()
     db.session.rollback()
     try:
         with ExitStack() as stack:
             claim = _Claim(stack, [])  # on SQLite: the file lock before the first write
-            for kind, batch in (
-                (KIND_INBOUND, inbound.store_batch),
-                (KIND_RECEIPT, messaging.apply_receipt_batch),
-            ):
-                done.add(batch([(i, it.params) for i, it in unique if it.kind == kind], claim))
+            done = _store_bulk([(i, it.kind, it.params) for i, it in unique], claim)
             claim()
             conn = db.session.connection()
             for i, item in unique:
@@ -470,7 +467,7 @@ def store_group(group: list[_Item], publish: Callable[[Batch], None] = _publish)
             except Exception as exc:  # noqa: BLE001 - not held: the request answers 503
                 db.session.rollback()
                 item.finish(error=exc)
-        _copies(items, first)
+        _copies(group, original)
         drain()
         return
     _pages_changed(done)
@@ -481,14 +478,13 @@ def store_group(group: list[_Item], publish: Callable[[Batch], None] = _publish)
     for i, row_id in left:
         outcome = process_one(row_id, group[i].kind, group[i].params)
         group[i].finish(outcome or "held")
-    _copies(items, first)
+    _copies(group, original)
 
 
-def _copies(items: list[tuple[int, _Item]], first: dict[str, int]) -> None:
-    for _, item in items:
+def _copies(group: list[_Item], original: list[int]) -> None:
+    for item, first in zip(group, original, strict=True):
         if not item.done.is_set():
-            original = items[first[dedupe_key(item.kind, item.params)]][1]
-            item.finish("duplicate", original.error)
+            item.finish("duplicate", group[first].error)
 
 
 _writers_lock = threading.Lock()
