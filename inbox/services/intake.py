@@ -208,15 +208,15 @@ def _store_bulk(rows: list[tuple[int, str, dict[str, str]]], claim: _Claim) -> B
 
 def process_batch(limit: int = BATCH) -> int:
     """Process up to `limit` pending webhooks in one transaction. Returns how many."""
-    for _ in range(3):
+    for attempt in range(3):
         try:
-            return _process_batch(limit)
+            return _process_batch(limit, last_try=attempt == 2)
         except _Taken:
             db.session.rollback()
     return 0
 
 
-def _process_batch(limit: int) -> int:
+def _process_batch(limit: int, *, last_try: bool) -> int:
     db.session.rollback()  # a transaction of its own
     with ExitStack() as stack:
         if db.engine.dialect.name == "postgresql":
@@ -241,6 +241,14 @@ def _process_batch(limit: int) -> int:
             db.session.commit()
         except _Taken:
             raise
+        except IntegrityError:
+            if not last_try:
+                # Another drainer made the same new patient or thread: read again.
+                db.session.rollback()
+                raise _Taken from None
+            db.session.rollback()
+            log.exception("a batch of %d webhooks kept conflicting", len(parsed))
+            done = Batch()
         except Exception:  # noqa: BLE001 - the rows are still pending: one at a time below
             db.session.rollback()
             log.exception(
@@ -440,24 +448,13 @@ def store_group(group: list[_Item], publish: Callable[[Batch], None] = _publish)
     for i, item in enumerate(group):
         original[i] = first.setdefault(dedupe_key(item.kind, item.params), i)
     unique = [(i, item) for i, item in enumerate(group) if original[i] == i]
-    left: list[tuple[int, int]] = []  # (index, held row id) for the one-at-a-time way
-    db.session.rollback()
     try:
-        with ExitStack() as stack:
-            claim = _Claim(stack, [])  # on SQLite: the file lock before the first write
-            done = _store_bulk([(i, it.kind, it.params) for i, it in unique], claim)
-            claim()
-            conn = db.session.connection()
-            for i, item in unique:
-                if i in done.outcomes:
-                    continue
-                row = conn.execute(_sql()["append"], _append_values(item.kind, item.params))
-                row_id = row.scalar()
-                if row_id is None:
-                    done.outcomes[i] = "duplicate"  # held before: a retry or a replay
-                else:
-                    left.append((i, row_id))
-            db.session.commit()
+        try:
+            done, left = _store_unique(unique)
+        except IntegrityError:
+            # Another process made the same new patient or thread a moment ago: read again.
+            db.session.rollback()
+            done, left = _store_unique(unique)
     except Exception:  # noqa: BLE001 - nothing of the group is stored: hold each alone
         db.session.rollback()
         log.exception("a group of %d webhooks failed; holding each on its own", len(group))
@@ -479,6 +476,29 @@ def store_group(group: list[_Item], publish: Callable[[Batch], None] = _publish)
         outcome = process_one(row_id, group[i].kind, group[i].params)
         group[i].finish(outcome or "held")
     _copies(group, original)
+
+
+def _store_unique(unique: list[tuple[int, _Item]]) -> tuple[Batch, list[tuple[int, int]]]:
+    """One transaction: the bulk paths, then the rest held. Returns what was stored and the
+    (index, held row id) pairs left for the one-at-a-time way."""
+    left: list[tuple[int, int]] = []
+    db.session.rollback()
+    with ExitStack() as stack:
+        claim = _Claim(stack, [])  # on SQLite: the file lock before the first write
+        done = _store_bulk([(i, it.kind, it.params) for i, it in unique], claim)
+        claim()
+        conn = db.session.connection()
+        for i, item in unique:
+            if i in done.outcomes:
+                continue
+            row = conn.execute(_sql()["append"], _append_values(item.kind, item.params))
+            row_id = row.scalar()
+            if row_id is None:
+                done.outcomes[i] = "duplicate"  # held before: a retry or a replay
+            else:
+                left.append((i, row_id))
+        db.session.commit()
+    return done, left
 
 
 def _copies(group: list[_Item], original: list[int]) -> None:
