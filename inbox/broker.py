@@ -60,6 +60,39 @@ def in_queue(job_id: str, app: Flask | None = None) -> bool:
     return queue.connection.lpos(queue.key, job_id) is not None
 
 
+# KEYS[1]: the queue's list. ARGV: how many to take, the job-id prefix, how far down the list
+# to look. Removes matching job ids from the list and deletes their job hashes, in one step:
+# no worker can pop a job taken here, and nothing of it is left behind in Redis.
+_TAKE_JOBS = """
+local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[3]) - 1)
+local taken = {}
+for _, id in ipairs(ids) do
+  if #taken >= tonumber(ARGV[1]) then break end
+  if string.sub(id, 1, string.len(ARGV[2])) == ARGV[2] then
+    redis.call('LREM', KEYS[1], 1, id)
+    redis.call('DEL', ARGV[4] .. id)
+    taken[#taken + 1] = id
+  end
+end
+return taken
+"""
+
+
+def take_queued_jobs(prefix: str, limit: int, app: Flask | None = None) -> list[str]:
+    """Take up to `limit` jobs whose ids start with `prefix` off the head of the queue, for
+    the caller to run itself: they leave the queue and Redis at once (one Lua call). The
+    caller owns them: what it does not finish it must enqueue again; if it dies, the rows
+    behind them are found by the outbox sweep like any lost job."""
+    from rq.job import Job
+
+    if limit <= 0:
+        return []
+    queue = get_queue(app)
+    take = queue.connection.register_script(_TAKE_JOBS)
+    taken = take(keys=[queue.key], args=[limit, prefix, limit * 4, Job.redis_job_namespace_prefix])
+    return [t.decode() if isinstance(t, bytes) else t for t in taken]
+
+
 def forget_job(job_id: str, app: Flask | None = None) -> None:
     """Delete a job and its registry entries, so its id can be enqueued afresh."""
     from rq.exceptions import InvalidJobOperation, NoSuchJobError

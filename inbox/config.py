@@ -107,6 +107,10 @@ class Config:
         self.RQ_QUEUE = os.environ.get("RQ_QUEUE", "default")
         # Outbound: Vonage's default account throughput; 0 turns the limit off.
         self.SEND_RATE_PER_SECOND = int(os.environ.get("SEND_RATE_PER_SECOND", "30"))
+        # A send job also sends up to this many texts waiting behind it in the queue (one
+        # job's bookkeeping for the batch), for at most SEND_BATCH_SECONDS; 0 turns it off.
+        self.SEND_BATCH = int(os.environ.get("SEND_BATCH", "20"))
+        self.SEND_BATCH_SECONDS = float(os.environ.get("SEND_BATCH_SECONDS", "20"))
         # Seconds between the tries of a send that failed for a passing reason (jittered).
         self.SEND_RETRY_INTERVALS = [
             float(x) for x in os.environ.get("SEND_RETRY_INTERVALS", "2,10,30,120,300").split(",")

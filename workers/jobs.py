@@ -22,7 +22,9 @@ def send_message(message_id: int) -> str:
     job = get_current_job()
     final = job is None or not job.retries_left
     with _get_app().app_context():
-        return messaging.deliver(message_id, final_attempt=final)
+        status = messaging.deliver(message_id, final_attempt=final)
+        messaging.deliver_waiting()  # the texts queued behind it, in this job
+        return status
 
 
 def sweep() -> dict:

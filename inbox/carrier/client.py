@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import threading
 from dataclasses import dataclass
 
@@ -114,6 +115,13 @@ def build_client(settings: CarrierSettings) -> Vonage:
     )
     client = Vonage(auth, options)
     session = client.http_client._session
+    # requests reads the proxy and CA-bundle variables from the whole environment on every
+    # request (~0.5 ms a send); read them once here instead.
+    session.proxies.update(requests.utils.get_environ_proxies(f"https://{settings.rest_host}"))
+    session.verify = (
+        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    )
+    session.trust_env = False
     if _is_loopback(settings.rest_host):
         session.mount(f"https://{settings.rest_host}", _adapter(plain_http=True))
     else:

@@ -37,18 +37,31 @@ def sign_params(state: SandboxState, params: dict[str, str]) -> dict[str, str]:
     return signed
 
 
+_webhooks = requests.Session()  # kept-alive connections to the app, shared by the threads
+_webhooks.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=32))
+_webhooks.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=32))
+_webhooks.trust_env = False  # the app is local: no proxy lookups in the environment per post
+
+
 def deliver_webhook(url: str, params: dict[str, str], method: str = "POST") -> int:
-    """Send a webhook the way Vonage does; return the HTTP status (0 if unreachable)."""
-    try:
-        if method == "GET":
-            r = requests.get(url, params=params, timeout=10)
-        elif method == "POST-JSON":
-            r = requests.post(url, json=params, timeout=10)
-        else:
-            r = requests.post(url, data=params, timeout=10)
-        return r.status_code
-    except requests.RequestException:
-        return 0
+    """Send a webhook the way Vonage does; return the HTTP status (0 if unreachable).
+    A kept-alive connection the app closed while idle is tried once more on a new one
+    (webhooks are idempotent: the app drops the copy if the first one got through)."""
+    for attempt in (1, 2):
+        try:
+            if method == "GET":
+                r = _webhooks.get(url, params=params, timeout=10)
+            elif method == "POST-JSON":
+                r = _webhooks.post(url, json=params, timeout=10)
+            else:
+                r = _webhooks.post(url, data=params, timeout=10)
+            return r.status_code
+        except requests.ConnectionError:
+            if attempt == 2:
+                return 0
+        except requests.RequestException:
+            return 0
+    return 0
 
 
 def _now_stamp() -> str:

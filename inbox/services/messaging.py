@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import joinedload
 
 from .. import carrier, events
-from ..broker import forget_job, get_queue, in_queue, job_status
+from ..broker import forget_job, get_queue, in_queue, job_status, take_queued_jobs
 from ..extensions import db
 from ..models import (
     DIRECTION_OUT,
@@ -369,30 +370,122 @@ def send_retry() -> Retry:
     )
 
 
-def enqueue_send(message_id: int) -> bool:
-    """Hand the message to a worker. If Redis is down the row stays queued for the sweep."""
+def enqueue_send(message_id: int, *, delay: float = 0.0) -> bool:
+    """Hand the message to a worker (after `delay` seconds: the scheduler enqueues it).
+    If Redis is down the row stays queued for the sweep."""
+    options = {
+        "job_id": send_job_id(message_id),
+        "retry": send_retry(),
+        "job_timeout": 120,
+        "failure_ttl": 7 * 24 * 3600,
+        "result_ttl": 0,  # nothing reads a sent text's job back: fewer Redis writes per text
+    }
     try:
-        get_queue().enqueue(
-            "workers.jobs.send_message",
-            message_id,
-            job_id=send_job_id(message_id),
-            retry=send_retry(),
-            job_timeout=120,
-            failure_ttl=7 * 24 * 3600,
-            result_ttl=0,  # nothing reads a sent text's job back: fewer Redis writes per text
-        )
+        if delay > 0:
+            get_queue().enqueue_in(
+                timedelta(seconds=delay), "workers.jobs.send_message", message_id, **options
+            )
+        else:
+            get_queue().enqueue("workers.jobs.send_message", message_id, **options)
         return True
     except redis.RedisError:
         log.warning("could not enqueue message %s; it stays queued for the sweep", message_id)
         return False
 
 
+_SEND_JOB_PREFIX = "send-message-"
+
+
 def send_job_id(message_id: int) -> str:
-    return f"send-message-{message_id}"
+    return f"{_SEND_JOB_PREFIX}{message_id}"
+
+
+def deliver_waiting() -> int:
+    """Run by a send job after its own text: take the send jobs waiting at the head of the
+    queue (up to SEND_BATCH) and deliver their texts here, oldest first. RQ's bookkeeping
+    (some fifty Redis round trips a job) is then paid once for the batch, not once a text.
+
+    With no rate limit the batch is read in one query, each text claimed by one
+    autocommitted statement and the results written in one, so the database work per text
+    is one round trip. With a limit each text waits for its own
+    slot and is claimed on its own, as any job's. Opt-outs and exactly-once hold either way
+    (every claim is the same conditional UPDATE). Returns how many were sent or settled.
+
+    A text that needs a retry gets its own job, due after the first retry interval; the
+    ones not tried go back to the queue. Each text is claimed just before its send, so if
+    this worker dies, the texts it took are queued rows with no job, which the outbox sweep
+    enqueues again, but for the one in flight (left `sending`: the sweep marks it
+    unconfirmed, never re-sent on its own) and those sent but not yet recorded (their
+    delivery receipts settle them)."""
+    config = current_app.config
+    try:
+        job_ids = take_queued_jobs(_SEND_JOB_PREFIX, config["SEND_BATCH"])
+    except redis.RedisError:
+        return 0
+    ids = [int(job_id.removeprefix(_SEND_JOB_PREFIX)) for job_id in job_ids]
+    if not ids:
+        return 0
+    retry_delay = config["SEND_RETRY_INTERVALS"][0]
+    deadline = time.monotonic() + config["SEND_BATCH_SECONDS"]
+    if not throttle.limited():
+        try:
+            statuses, untried = _send_batch(ids, deadline)
+        except RetryLater as exc:
+            enqueue_send(exc.message_id, delay=retry_delay)
+            for message_id in exc.untried:
+                enqueue_send(message_id)
+            return ids.index(exc.message_id)
+        except Exception:
+            db.session.rollback()
+            log.exception("sending messages %s failed; they are tried again", ids)
+            for message_id in ids:  # a text already settled ends its job at once
+                enqueue_send(message_id, delay=retry_delay)
+            return 0
+        for message_id in untried:  # a slow carrier: let other workers help
+            enqueue_send(message_id)
+        return len(statuses)
+    for done, message_id in enumerate(ids):
+        if time.monotonic() > deadline:  # waiting for send slots: let other workers help
+            for untried in ids[done:]:
+                enqueue_send(untried)
+            return done
+        try:
+            deliver(message_id)
+        except Exception as exc:
+            db.session.rollback()
+            if not isinstance(exc, RetryLater):
+                log.exception("sending message %s failed; it is tried again", message_id)
+            enqueue_send(message_id, delay=retry_delay)
+            for untried in ids[done + 1 :]:
+                enqueue_send(untried)
+            return done
+    return len(ids)
 
 
 class RetryLater(Exception):
-    """Raised inside the send job so RQ retries it with backoff."""
+    """Raised inside the send job so RQ retries it with backoff. `message_id` is the text
+    that failed; `untried` the ones claimed with it that were put back in the queue."""
+
+    def __init__(self, reason: str, message_id: int = 0, untried: tuple[int, ...] = ()) -> None:
+        super().__init__(reason)
+        self.message_id = message_id
+        self.untried = untried
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """What a claimed text's send needs, read before the claim's commit expires the rows."""
+
+    id: int
+    account_id: int
+    conversation_id: int
+    from_number: str
+    to_number: str
+    body: str
+    unicode: bool
+    segments: int
+    refusal: tuple[str, str] | None  # (code, reason) when it must not go out after all
+    thread_has_failed: bool
 
 
 def deliver(message_id: int, *, final_attempt: bool = False) -> str:
@@ -413,77 +506,263 @@ def deliver(message_id: int, *, final_attempt: bool = False) -> str:
     try:
         throttle.wait_for_send_slot(account_id)
     except (redis.RedisError, throttle.SlotTimeout) as exc:
-        raise RetryLater(f"no send slot: {exc}") from exc
-    claimed = db.session.execute(
+        raise RetryLater(f"no send slot: {exc}", message_id) from exc
+    statuses, _ = _send_claimed(_claim([message_id]), final_attempt=final_attempt)
+    if message_id in statuses:
+        return statuses[message_id]
+    status = db.session.scalar(select(Message.status).where(Message.id == message_id))
+    db.session.rollback()
+    return status  # another job claimed it first
+
+
+def _claim(ids: list[int]) -> list[_Claimed]:
+    """queued -> sending for those of `ids` still queued (one conditional UPDATE), and what
+    their sends need (one query); committed before anything is sent."""
+    claimed = db.session.scalars(
         update(Message)
-        .where(Message.id == message_id, Message.status == STATUS_QUEUED)
+        .where(Message.id.in_(ids), Message.status == STATUS_QUEUED)
         .values(status=STATUS_SENDING, status_changed_at=utcnow())
-    ).rowcount
+        .returning(Message.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not claimed:
+        db.session.rollback()
+        return []
+    out = _snapshots(claimed)
     db.session.commit()
-    # The text, its thread, patient, clinic, account and number: one query.
-    message = db.session.scalars(
+    return out
+
+
+def _snapshots(ids: list[int], *, queued_only: bool = False) -> list[_Claimed]:
+    """What the sends of these texts need, in id order: one query (the texts, their
+    threads, patients, accounts and numbers)."""
+    only = [Message.status == STATUS_QUEUED] if queued_only else []
+    messages = db.session.scalars(
         select(Message)
-        .where(Message.id == message_id)
+        .where(Message.id.in_(ids), *only)
+        .order_by(Message.id)
         .options(
             joinedload(Message.conversation).joinedload(Conversation.account),
             joinedload(Message.conversation).joinedload(Conversation.inbox_number),
         )
-    ).one()
-    if not claimed:
-        return message.status
-    conv = message.conversation
-    patient = conv.patient
-    if patient.opted_out and message.kind != KIND_OPTOUT_CONFIRM:
-        return _fail(message, "OPTOUT", "The patient opted out before this text went out.")
-    if conv.inbox_number_id is not None:
-        number = conv.inbox_number
-        if not conv.account.inbox_enabled or number is None or number.status != NUMBER_ACTIVE:
-            return _fail(
-                message, "INBOX_OFF", "The Inbox was turned off before this text went out."
+    ).all()
+    out = []
+    for m in messages:
+        conv = m.conversation
+        refusal = None
+        if conv.patient.opted_out and m.kind != KIND_OPTOUT_CONFIRM:
+            refusal = ("OPTOUT", "The patient opted out before this text went out.")
+        elif conv.inbox_number_id is not None and (
+            not conv.account.inbox_enabled
+            or conv.inbox_number is None
+            or conv.inbox_number.status != NUMBER_ACTIVE
+        ):
+            refusal = ("INBOX_OFF", "The Inbox was turned off before this text went out.")
+        out.append(
+            _Claimed(
+                id=m.id,
+                account_id=m.account_id,
+                conversation_id=m.conversation_id,
+                from_number=m.from_number,
+                to_number=m.to_number,
+                body=m.body,
+                unicode=m.encoding == segments.UCS2,
+                segments=m.segments,
+                refusal=refusal,
+                thread_has_failed=conv.has_failed,
             )
-    try:
-        result = carrier.send_sms(
-            carrier_settings(),
-            from_e164=message.from_number,
-            to_e164=message.to_number,
-            text=message.body,
-            unicode=message.encoding == segments.UCS2,
-            client_ref=str(message.id),
-            callback_url=current_app.config["PUBLIC_BASE_URL"] + "/webhooks/vonage/status",
         )
-    except carrier.CarrierError as exc:
-        if exc.outcome_unknown:
-            return _unconfirmed(message, exc.reason)
-        if exc.transient and not final_attempt:
-            message.status = STATUS_QUEUED
-            message.error_text = exc.reason
-            message.status_changed_at = utcnow()
-            db.session.commit()
-            raise RetryLater(exc.reason) from exc
-        return _fail(message, exc.code, exc.reason)
-    # One statement, one commit: the carrier's id always; `sent` only while the row is still
-    # `sending` (a delivery receipt may have landed while we waited for the answer).
-    still_sending = Message.status == STATUS_SENDING
-    status = db.session.execute(
-        update(Message)
-        .where(Message.id == message.id)
+    return out
+
+
+@cache
+def _claim_if_sendable():
+    """queued -> sending for one text, only if it may still go out: the patient has not
+    opted out (but for the opt-out confirmation) and its number is still the account's
+    active one with the Inbox on. The checks of _snapshots, as of the claim."""
+    t = Message.__table__
+    conv, patient = Conversation.__table__, Patient.__table__
+    number, account = InboxNumber.__table__, Account.__table__
+    sendable = exists().where(
+        conv.c.id == t.c.conversation_id,
+        or_(
+            t.c.kind == KIND_OPTOUT_CONFIRM,
+            ~exists().where(patient.c.id == conv.c.patient_id, patient.c.opted_out_at.is_not(None)),
+        ),
+        or_(
+            conv.c.inbox_number_id.is_(None),
+            exists().where(
+                number.c.id == conv.c.inbox_number_id,
+                number.c.status == NUMBER_ACTIVE,
+                account.c.id == conv.c.account_id,
+                account.c.inbox_enabled.is_(True),
+            ),
+        ),
+    )
+    return (
+        update(t)
+        .where(t.c.id == bindparam("message_id"), t.c.status == STATUS_QUEUED, sendable)
         .values(
-            carrier_message_id=result.message_ids[0] if result.message_ids else None,
-            segments=result.parts or message.segments,
-            error_code=None,
-            error_text=None,
-            status=case((still_sending, STATUS_SENT), else_=Message.status),
-            status_changed_at=case((still_sending, utcnow()), else_=Message.status_changed_at),
+            status=STATUS_SENDING,
+            status_changed_at=bindparam("now", type_=t.c.status_changed_at.type),
         )
-        .returning(Message.status)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
-    if conv.has_failed:
-        refresh_failed_flag(conv)
-    account_id, event = _status_event(message, status)  # read before the commit expires it
+    )
+
+
+def _send_batch(ids: list[int], deadline: float) -> tuple[dict[int, str], list[int]]:
+    """The texts of a batch with no rate limit: read together, each claimed just before its
+    send (one autocommitted statement on a connection kept for the batch, so a killed worker
+    leaves at most the text in flight unconfirmed), the results written together. Returns
+    the statuses and the texts left queued for lack of time."""
+    candidates = _snapshots(ids, queued_only=True)
+    db.session.rollback()
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+
+        def claim(c: _Claimed) -> bool:
+            if c.refusal:
+                return False
+            params = {"message_id": c.id, "now": utcnow()}
+            return conn.execute(_claim_if_sendable(), params).rowcount == 1
+
+        return _send_claimed(candidates, final_attempt=False, deadline=deadline, claim=claim)
+
+
+def _send_claimed(
+    claimed: list[_Claimed],
+    *,
+    final_attempt: bool,
+    deadline: float | None = None,
+    claim: Callable[[_Claimed], bool] | None = None,
+) -> tuple[dict[int, str], list[int]]:
+    """Send texts one after another, then write every result in one statement. The texts
+    are claimed already, or each by `claim` just before its send (a text it refuses, taken
+    by another job or no longer sendable, goes the careful way: `deliver`). Returns each
+    text's new status, and the unclaimed texts left queued because the deadline (a
+    monotonic time) passed. A passing failure (not on the final attempt) puts the text back
+    to `queued` and raises RetryLater with the ones after it."""
+    settings = carrier_settings()
+    callback_url = current_app.config["PUBLIC_BASE_URL"] + "/webhooks/vonage/status"
+    statuses: dict[int, str] = {}
+    sent: list[tuple[_Claimed, carrier.SendResult]] = []
+    for i, c in enumerate(claimed):
+        if deadline is not None and time.monotonic() > deadline:
+            statuses.update(_record_sent(sent))
+            return statuses, [later.id for later in claimed[i:]]
+        if claim is not None and not claim(c):
+            statuses.update(_record_sent(sent))
+            sent = []
+            statuses[c.id] = deliver(c.id)
+            continue
+        if c.refusal:
+            statuses[c.id] = _fail(db.session.get(Message, c.id), *c.refusal)
+            continue
+        try:
+            result = carrier.send_sms(
+                settings,
+                from_e164=c.from_number,
+                to_e164=c.to_number,
+                text=c.body,
+                unicode=c.unicode,
+                client_ref=str(c.id),
+                callback_url=callback_url,
+            )
+        except carrier.CarrierError as exc:
+            statuses.update(_record_sent(sent))
+            sent = []
+            message = db.session.get(Message, c.id)
+            if exc.outcome_unknown:
+                statuses[c.id] = _unconfirmed(message, exc.reason)
+            elif exc.transient and not final_attempt:
+                message.status = STATUS_QUEUED
+                message.error_text = exc.reason
+                message.status_changed_at = utcnow()
+                db.session.commit()
+                untried = tuple(later.id for later in claimed[i + 1 :])
+                raise RetryLater(exc.reason, c.id, untried) from exc
+            else:
+                statuses[c.id] = _fail(message, exc.code, exc.reason)
+            continue
+        sent.append((c, result))
+    statuses.update(_record_sent(sent))
+    return statuses, []
+
+
+_SENT = (
+    update(Message.__table__)
+    .where(Message.__table__.c.id == bindparam("message_id"))
+    .values(
+        carrier_message_id=bindparam("carrier_id"),
+        segments=bindparam("parts"),
+        error_code=None,
+        error_text=None,
+        # `sent` only while the row is still `sending`: a delivery receipt may have landed
+        # while we waited for the answer.
+        status=case(
+            (Message.__table__.c.status == STATUS_SENDING, STATUS_SENT),
+            else_=Message.__table__.c.status,
+        ),
+        status_changed_at=case(
+            (
+                Message.__table__.c.status == STATUS_SENDING,
+                bindparam("now", type_=Message.__table__.c.status_changed_at.type),
+            ),
+            else_=Message.__table__.c.status_changed_at,
+        ),
+    )
+)
+
+
+def _record_sent(sent: list[tuple[_Claimed, carrier.SendResult]]) -> dict[int, str]:
+    """The carrier's answers for texts it accepted: one statement and one commit for all,
+    then their live status events."""
+    if not sent:
+        return {}
+    now = utcnow()
+    db.session.execute(
+        _SENT,
+        [
+            {
+                "message_id": c.id,
+                "carrier_id": result.message_ids[0] if result.message_ids else None,
+                "parts": result.parts or c.segments,
+                "now": now,
+            }
+            for c, result in sent
+        ],
+    )
+    ids = [c.id for c, _ in sent]
+    statuses = dict(
+        db.session.execute(select(Message.id, Message.status).where(Message.id.in_(ids))).all()
+    )
+    failed_threads = {c.conversation_id for c, _ in sent if c.thread_has_failed}
+    if failed_threads:  # the list's failure mark: does some text of the thread still fail?
+        db.session.execute(
+            update(Conversation)
+            .where(Conversation.id.in_(failed_threads))
+            .values(
+                has_failed=exists().where(
+                    Message.conversation_id == Conversation.id,
+                    Message.status == STATUS_FAILED,
+                )
+            )
+            .execution_options(synchronize_session=False)
+        )
     db.session.commit()
-    events.publish(account_id, event)
-    return status
+    events.publish_many(
+        [
+            (
+                c.account_id,
+                {
+                    "type": "status",
+                    "conversation_id": c.conversation_id,
+                    "id": c.id,
+                    "status": statuses[c.id],
+                },
+            )
+            for c, _ in sent
+        ]
+    )
+    return statuses
 
 
 def _unconfirmed(message: Message, reason: str) -> str:

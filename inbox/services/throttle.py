@@ -52,6 +52,11 @@ def _script() -> redis.commands.core.Script:
     return script
 
 
+def limited() -> bool:
+    """Whether sends are spaced by an account rate limit at all (0 turns it off)."""
+    return bool(current_app.config["SEND_RATE_PER_SECOND"])
+
+
 def wait_for_send_slot(account_id: int, per_second: int | None = None) -> float:
     """Block until this account may make one more send request; return seconds waited.
     Raises redis.RedisError when Redis is away (the caller retries the job later)."""

@@ -14,7 +14,7 @@ import pytest
 import requests
 from sqlalchemy import func, select, update
 
-from inbox.broker import get_queue, get_redis
+from inbox.broker import get_queue, get_redis, in_queue
 from inbox.extensions import db
 from inbox.models import (
     Conversation,
@@ -253,7 +253,11 @@ def test_stop_opts_out_confirms_once_and_every_send_is_refused(app, demo, sandbo
     assert len(_outbound()) == 1
 
 
-def test_a_text_queued_before_stop_is_not_sent_after_it(app, demo, sandbox, client):
+@pytest.mark.parametrize("rate", [30, 0], ids=["rate-limited", "no-limit"])
+def test_a_text_queued_before_stop_is_not_sent_after_it(
+    app, demo, sandbox, client, monkeypatch, rate
+):
+    monkeypatch.setitem(app.config, "SEND_RATE_PER_SECOND", rate)
     login(client, "staff@glow.test")
     patient = _ava()
     conv = db.session.scalars(
@@ -363,6 +367,115 @@ def test_a_job_a_dead_worker_popped_before_starting_it_is_enqueued_again(app, de
         assert messaging.sweep_outbox(now=utcnow() + timedelta(minutes=5)).requeued == 1
     run_jobs(app)
     assert len(sandbox.requests_to("/sms/json")) == 1
+
+
+def _sent_refs(sandbox) -> list[int]:
+    return [int(r["params"]["client-ref"]) for r in sandbox.requests_to("/sms/json")]
+
+
+@pytest.mark.parametrize("rate", [0, 1000], ids=["no-limit", "rate-limited"])
+def test_a_send_job_sends_the_texts_queued_behind_it_each_once(
+    app, demo, sandbox, monkeypatch, rate
+):
+    """One RQ job's bookkeeping for a batch: 25 texts, batches of 10, take 3 jobs. With no
+    limit the batch is claimed and recorded in one statement each; with one, text by text."""
+    from rq.job import Job
+
+    import workers.jobs
+
+    monkeypatch.setitem(app.config, "SEND_RATE_PER_SECOND", rate)
+    monkeypatch.setitem(app.config, "SEND_BATCH", 10)
+    jobs_run = []
+    real_job = workers.jobs.send_message
+    monkeypatch.setattr(
+        workers.jobs, "send_message", lambda mid: jobs_run.append(mid) or real_job(mid)
+    )
+    ids = _queue(app, n=25)
+    run_jobs(app)
+    assert jobs_run == [ids[0], ids[11], ids[22]]
+    assert _sent_refs(sandbox) == ids  # each once, oldest first
+    assert wait_for(lambda: [m.status for m in _outbound()] == ["delivered"] * 25)
+    redis_client = get_redis(app)
+    assert not redis_client.exists(*[Job.key_for(messaging.send_job_id(i)) for i in ids])
+    assert redis_client.llen(get_queue(app).key) == 0
+
+
+def test_a_passing_failure_inside_a_batch_retries_that_text_later_and_requeues_the_rest(
+    app, demo, sandbox, monkeypatch
+):
+    from rq.registry import ScheduledJobRegistry
+
+    from inbox.sandbox.state import Fault
+
+    monkeypatch.setitem(app.config, "SEND_RATE_PER_SECOND", 0)
+    ids = _queue(app, n=5)
+    sends = []
+    take_fault = sandbox.state.take_fault
+
+    def third_send_fails(path):
+        if path == "/sms/json":
+            sends.append(path)
+            if len(sends) == 3:
+                return Fault("http503", path)
+        return take_fault(path)
+
+    monkeypatch.setattr(sandbox.state, "take_fault", third_send_fails)
+    with app.app_context():
+        assert messaging.deliver_waiting() == 2  # two sent, then Vonage had a bad moment
+        queue = get_queue(app)
+        scheduled = ScheduledJobRegistry(queue=queue)
+        assert scheduled.get_job_ids() == [messaging.send_job_id(ids[2])]
+        due = scheduled.get_scheduled_time(messaging.send_job_id(ids[2]))
+        assert 0 < (due.replace(tzinfo=None) - utcnow().replace(tzinfo=None)).total_seconds() < 5
+        assert [in_queue(messaging.send_job_id(i)) for i in ids] == [
+            False, False, False, True, True
+        ]  # fmt: skip
+    statuses = {m.id: m for m in _outbound()}
+    assert [statuses[i].status for i in ids[:2]] in (["sent", "sent"], ["delivered"] * 2)
+    assert statuses[ids[2]].status == "queued" and "server error" in statuses[ids[2]].error_text
+    assert [statuses[i].status for i in ids[3:]] == ["queued", "queued"]
+    run_jobs(app)  # the two put back
+    with app.app_context():
+        scheduled.requeue(messaging.send_job_id(ids[2]))  # its retry comes due
+    run_jobs(app)
+    assert sorted(_sent_refs(sandbox)) == sorted([*ids, ids[2]])  # the 503 was the only repeat
+    assert wait_for(lambda: [m.status for m in _outbound()] == ["delivered"] * 5)
+
+
+def test_texts_a_batch_had_no_time_for_go_back_to_the_queue_untouched(
+    app, demo, sandbox, monkeypatch
+):
+    """A slow carrier: past SEND_BATCH_SECONDS the claimed texts not yet tried are queued
+    again for other workers (never left `sending`, which would make them unconfirmed)."""
+    monkeypatch.setitem(app.config, "SEND_RATE_PER_SECOND", 0)
+    monkeypatch.setitem(app.config, "SEND_BATCH_SECONDS", 0)
+    ids = _queue(app, n=3)
+    with app.app_context():
+        assert messaging.deliver_waiting() == 0
+        assert [in_queue(messaging.send_job_id(i)) for i in ids] == [True] * 3
+    assert [m.status for m in _outbound()] == ["queued"] * 3
+    run_jobs(app)  # each job now sends its own text and puts the rest back
+    assert sorted(_sent_refs(sandbox)) == ids
+
+
+def test_a_worker_that_died_holding_a_batch_leaves_texts_the_sweep_sends_once(
+    app, demo, sandbox, monkeypatch
+):
+    from inbox.broker import take_queued_jobs
+
+    monkeypatch.setitem(app.config, "SEND_RATE_PER_SECOND", 0)
+    ids = _queue(app, n=3)
+    with app.app_context():
+        queue = get_queue(app)
+        queue.connection.rpush(queue.key, "some-other-job")  # not a send: never taken
+        taken = take_queued_jobs("send-message-", 10)  # ...and the worker was killed
+        assert taken == [messaging.send_job_id(i) for i in ids]
+        assert queue.connection.lrange(queue.key, 0, -1) == [b"some-other-job"]
+        queue.connection.delete(queue.key)
+        assert messaging.sweep_outbox().requeued == 0  # not stale yet
+        assert messaging.sweep_outbox(now=utcnow() + timedelta(minutes=2)).requeued == 3
+    run_jobs(app)
+    assert sorted(_sent_refs(sandbox)) == ids
 
 
 def test_a_worker_dying_mid_send_leaves_an_unconfirmed_text_never_resent(app, demo, sandbox):
