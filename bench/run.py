@@ -921,6 +921,13 @@ def table(db: str, r: dict) -> str:
             f"{'yes' if ob['unthrottled_per_s'] >= 200 else 'NO'}); {limit}. RSS per worker: "
             f"{ob['kb_per_worker'] / 1024:.0f} MB."
         )
+        cpu = ob.get("cpu_ms_per_text")
+        if cpu:
+            lines.append(
+                f"CPU per text sent (ms): workers {cpu['workers']}, web processes (its delivery "
+                f"receipt) {cpu['web']}, the sandbox {cpu['sandbox']}, the whole machine "
+                f"{cpu['machine']}."
+            )
     mem = r.get("memory")
     if mem:
         per = ", ".join(f"{k / 1024:.0f} MB" for k in mem["web_worker_kb"])

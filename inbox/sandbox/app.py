@@ -38,8 +38,8 @@ def sign_params(state: SandboxState, params: dict[str, str]) -> dict[str, str]:
 
 
 _webhooks = requests.Session()  # kept-alive connections to the app, shared by the threads
-_webhooks.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=32))
-_webhooks.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=32))
+_webhooks.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=64))
+_webhooks.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=64))
 _webhooks.trust_env = False  # the app is local: no proxy lookups in the environment per post
 
 

@@ -407,9 +407,10 @@ def deliver_waiting() -> int:
 
     With no rate limit the batch is read in one query, each text claimed by one
     autocommitted statement and the results written in one, so the database work per text
-    is one round trip. With a limit each text waits for its own
-    slot and is claimed on its own, as any job's. Opt-outs and exactly-once hold either way
-    (every claim is the same conditional UPDATE). Returns how many were sent or settled.
+    is one round trip. With a limit each text waits for its own slot and goes through
+    deliver(), as any job's. Opt-outs and exactly-once hold either way: every text is
+    claimed by a conditional UPDATE (queued -> sending) that checks the opt-out and the
+    Inbox as of that moment, just before it goes out. Returns how many were sent or settled.
 
     A text that needs a retry gets its own job, due after the first retry interval; the
     ones not tried go back to the queue. Each text is claimed just before its send, so if
@@ -464,7 +465,7 @@ def deliver_waiting() -> int:
 
 class RetryLater(Exception):
     """Raised inside the send job so RQ retries it with backoff. `message_id` is the text
-    that failed; `untried` the ones claimed with it that were put back in the queue."""
+    that failed; `untried` the texts of its batch after it, not tried and still queued."""
 
     def __init__(self, reason: str, message_id: int = 0, untried: tuple[int, ...] = ()) -> None:
         super().__init__(reason)
@@ -651,7 +652,11 @@ def _send_claimed(
         if claim is not None and not claim(c):
             statuses.update(_record_sent(sent))
             sent = []
-            statuses[c.id] = deliver(c.id)
+            try:
+                statuses[c.id] = deliver(c.id)
+            except RetryLater as exc:
+                untried = tuple(later.id for later in claimed[i + 1 :])
+                raise RetryLater(str(exc), c.id, untried) from exc
             continue
         if c.refusal:
             statuses[c.id] = _fail(db.session.get(Message, c.id), *c.refusal)

@@ -442,6 +442,35 @@ def test_a_passing_failure_inside_a_batch_retries_that_text_later_and_requeues_t
     assert wait_for(lambda: [m.status for m in _outbound()] == ["delivered"] * 5)
 
 
+def test_a_stop_arriving_in_the_middle_of_a_batch_stops_the_rest_of_it(
+    app, demo, sandbox, monkeypatch
+):
+    """The batch reads its texts together, but each claim checks the opt-out again at that
+    moment: a STOP processed while the batch sends its first text stops the others."""
+    from inbox import carrier
+
+    monkeypatch.setitem(app.config, "SEND_RATE_PER_SECOND", 0)
+    ids = _queue(app, n=3)
+    patient_id = _ava().id
+    real_send = carrier.send_sms
+
+    def send_then_stop(*args, **kwargs):
+        result = real_send(*args, **kwargs)
+        with db.engine.begin() as conn:  # the patient's STOP, stored by another process
+            conn.execute(
+                update(Patient).where(Patient.id == patient_id).values(opted_out_at=utcnow())
+            )
+        return result
+
+    monkeypatch.setattr(carrier, "send_sms", send_then_stop)
+    with app.app_context():
+        messaging.deliver_waiting()
+    assert _sent_refs(sandbox) == ids[:1]
+    messages = _outbound()
+    assert [m.status for m in messages[1:]] == ["failed", "failed"]
+    assert all("opted out" in m.error_text for m in messages[1:])
+
+
 def test_texts_a_batch_had_no_time_for_go_back_to_the_queue_untouched(
     app, demo, sandbox, monkeypatch
 ):
