@@ -366,29 +366,28 @@ class _Writer:
         self.arrived = threading.Condition(self.mutex)
         self.queue: list[_Item] = []
         self.thread: threading.Thread | None = None
-        # The live events of a stored group go out on a thread of their own: a slow Redis
-        # never holds up the next group.
-        self.published: queue.SimpleQueue[Batch] = queue.SimpleQueue()
-        self.publisher: threading.Thread | None = None
+        # What follows a group's commit (its pages replaced, its requests answered, its live
+        # events) runs on a thread of its own: the intake thread stores the next group
+        # meanwhile, and a slow Redis never holds it up.
+        self.settled: queue.SimpleQueue[tuple[Batch, Callable[[], None]]] = queue.SimpleQueue()
+        self.settler: threading.Thread | None = None
 
-    def publish(self, done: Batch) -> None:
-        if not done.events:
-            return
+    def settle(self, done: Batch, answer: Callable[[], None]) -> None:
         with self.mutex:
-            if self.publisher is None:
-                self.publisher = threading.Thread(
-                    target=self._publish, name="intake-publisher", daemon=True
+            if self.settler is None:
+                self.settler = threading.Thread(
+                    target=self._settle, name="intake-settler", daemon=True
                 )
-                self.publisher.start()
-        self.published.put(done)
+                self.settler.start()
+        self.settled.put((done, answer))
 
-    def _publish(self) -> None:
+    def _settle(self) -> None:
         with self.app.app_context():
             while True:
                 try:
-                    _publish(self.published.get())
+                    _settle(*self.settled.get())
                 except Exception:  # noqa: BLE001 - best effort, as events.publish
-                    log.exception("publishing after a stored group failed")
+                    log.exception("settling a stored group failed")
 
     def submit(self, item: _Item) -> None:
         with self.mutex:
@@ -412,7 +411,7 @@ class _Writer:
             try:
                 while (group := self._next_group()) is not None:
                     try:
-                        store_group(group, self.publish)
+                        store_group(group, self.settle)
                     except BaseException as exc:  # noqa: BLE001 - answer every request
                         for item in group:
                             if not item.done.is_set():
@@ -437,11 +436,25 @@ def _publish(done: Batch) -> None:
     events.publish_many(done.events)
 
 
-def store_group(group: list[_Item], publish: Callable[[Batch], None] = _publish) -> None:
+def _settle(done: Batch, answer: Callable[[], None]) -> None:
+    """After a group's commit, in this order: its pages are old, its requests answer, and
+    its live events go out (a browser that hears one loads a page that shows the text)."""
+    try:
+        _pages_changed(done)
+    finally:
+        answer()
+    _publish(done)
+
+
+def store_group(
+    group: list[_Item], settle: Callable[[Batch, Callable[[], None]], None] = _settle
+) -> None:
     """Store a group of webhooks in one transaction: texts and receipts many at a time,
     the rest (parts, STOP / START / HELP, failure receipts) held as rows and then taken
-    one at a time. If the transaction fails, each webhook is held on its own (the drain
-    stores it), or reported failed if even that fails (the request answers 503)."""
+    one at a time. `settle` gets what was stored and the call that answers its requests
+    (the writer's settler thread runs both while the next group is stored). If the
+    transaction fails, each webhook is held on its own (the drain stores it), or reported
+    failed if even that fails (the request answers 503)."""
     # A copy inside the group gets the first one's outcome.
     original = [0] * len(group)
     first: dict[str, int] = {}
@@ -464,18 +477,31 @@ def store_group(group: list[_Item], publish: Callable[[Batch], None] = _publish)
             except Exception as exc:  # noqa: BLE001 - not held: the request answers 503
                 db.session.rollback()
                 item.finish(error=exc)
-        _copies(group, original)
+        _copies([(item, group[original[i]]) for i, item in enumerate(group)])
         drain()
         return
-    _pages_changed(done)
-    for i, item in unique:
-        if i in done.outcomes:
-            item.finish(done.outcomes[i])  # stored: the request answers now
-    publish(done)
+    # The stored ones and their copies answer once the settler has replaced the pages.
+    stored = [
+        (item, done.outcomes[i] if i == original[i] else "duplicate")
+        for i, item in enumerate(group)
+        if original[i] in done.outcomes
+    ]
+
+    def answer() -> None:
+        for item, outcome in stored:
+            item.finish(outcome)
+
+    settle(done, answer)
     for i, row_id in left:
         outcome = process_one(row_id, group[i].kind, group[i].params)
         group[i].finish(outcome or "held")
-    _copies(group, original)
+    _copies(
+        [
+            (item, group[original[i]])
+            for i, item in enumerate(group)
+            if original[i] not in done.outcomes
+        ]
+    )
 
 
 def _store_unique(unique: list[tuple[int, _Item]]) -> tuple[Batch, list[tuple[int, int]]]:
@@ -501,10 +527,11 @@ def _store_unique(unique: list[tuple[int, _Item]]) -> tuple[Batch, list[tuple[in
     return done, left
 
 
-def _copies(group: list[_Item], original: list[int]) -> None:
-    for item, first in zip(group, original, strict=True):
-        if not item.done.is_set():
-            item.finish("duplicate", group[first].error)
+def _copies(pairs: list[tuple[_Item, _Item]]) -> None:
+    """Each (item, the first of its copies in the group): a copy answers as the first."""
+    for item, first in pairs:
+        if item is not first:
+            item.finish("duplicate", first.error)
 
 
 _writers_lock = threading.Lock()

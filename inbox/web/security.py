@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import (
     Flask,
+    Request,
     current_app,
     flash,
     jsonify,
@@ -27,6 +28,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import login_url, logout_user
 from werkzeug.wrappers import Response
 
@@ -190,7 +192,19 @@ def check_production_config(config: Mapping[str, Any]) -> None:
         )
 
 
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, but requests to the webhook blueprints (the carrier,
+    with no cookie) get Flask's null session: no cookie signer is built for them, and
+    nothing can be written into a session there by mistake."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.blueprint in _PUBLIC_BLUEPRINTS:
+            return None  # Flask makes the null session
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = _SessionInterface()
     app.before_request(_idle_check)
     app.after_request(_headers)
     login_manager.unauthorized_handler(_unauthorized)

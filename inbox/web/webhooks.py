@@ -16,11 +16,21 @@ import time
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from .. import carrier
+from ..extensions import limiter
 from ..models import KIND_INBOUND, KIND_RECEIPT
 from ..services import intake, messaging
 from .guards import WEBHOOK, access
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/vonage")
+
+
+@limiter.request_filter
+def _not_limited() -> bool:
+    """Signed by the carrier, and a 429 would only delay a patient's text: no rate limit
+    counts webhooks, and the limiter skips its lookup of limits for them."""
+    return request.blueprint == bp.name
+
+
 log = logging.getLogger(__name__)
 
 # Vonage's own fields are plain ASCII; only the patient's words may be anything else.

@@ -96,6 +96,46 @@ def test_a_burst_is_stored_in_groups_each_text_once_and_published(app, demo, san
     assert seen == {ms[0].id for ms in stored.values()}
 
 
+def test_a_group_answers_after_its_pages_are_replaced_and_the_next_one_is_stored_meanwhile(
+    app, demo, sandbox, monkeypatch
+):
+    """What follows a commit (pages replaced, requests answered, live events) runs on the
+    writer's settler thread, in that order, while the intake thread stores the next group:
+    a slow Redis holds up no storing, and no request answers before its pages are old."""
+    from inbox.services import page_cache
+
+    order: list[str] = []
+    first_settle = threading.Event()
+    release = threading.Event()
+    real_replace, real_publish = page_cache.replace, intake.events.publish_many
+
+    def slow_replace(accounts):
+        order.append("replace")
+        if not first_settle.is_set():
+            first_settle.set()
+            assert release.wait(10)  # Redis slow for the first group
+        real_replace(accounts)
+
+    def publish(events):
+        order.append("publish")
+        real_publish(events)
+
+    monkeypatch.setattr(page_cache, "replace", slow_replace)
+    monkeypatch.setattr(intake.events, "publish_many", publish)
+    a, b = inbound_params(msisdn=_sender(900)), inbound_params(msisdn=_sender(901))
+    with ThreadPoolExecutor(2) as pool:
+        answer_a = pool.submit(_post, app, sandbox, a)
+        assert first_settle.wait(10)
+        answer_b = pool.submit(_post, app, sandbox, b)
+        # The first group is committed but not answered; the next one is stored meanwhile.
+        assert wait_for(lambda: b["messageId"] in _messages([b["messageId"]]))
+        assert not answer_a.done() and not answer_b.done()
+        release.set()
+        assert answer_a.result(15) == answer_b.result(15) == 200
+    assert order[:3] == ["replace", "publish", "replace"], order
+    assert wait_for(lambda: order.count("publish") == 2)
+
+
 def test_a_group_stores_texts_as_the_one_at_a_time_handler_does(app, demo, sandbox):
     """The same webhooks, one through receive() and one through a group: same rows."""
     stamp = "2026-11-27 09:15:00"

@@ -185,3 +185,31 @@ def test_database_errors_do_not_carry_their_parameters(ctx):
     db.session.rollback()
     assert "secret-body" not in str(failure.value)
     assert "hidden due to hide_parameters" in str(failure.value)
+
+
+def test_webhooks_carry_no_session_and_skip_the_rate_limiter(
+    app, client, demo, sandbox, monkeypatch
+):
+    """The carrier has no cookie: a webhook gets Flask's null session (nothing signed, no
+    Set-Cookie even if a staff cookie rides along) and the limiter never looks up limits for
+    it (no rate limit counts webhooks)."""
+    from inbox.extensions import limiter
+    from tests.conftest import login
+
+    looked_up: list[str] = []
+    real = limiter.limit_manager.resolve_limits
+    monkeypatch.setattr(
+        limiter.limit_manager,
+        "resolve_limits",
+        lambda app, endpoint, *a, **k: looked_up.append(endpoint) or real(app, endpoint, *a, **k),
+    )
+    login(client, "staff@glow.test")
+    assert client.get("/login").status_code in (200, 302)
+    assert looked_up, "the spy sees the limiter's lookups"
+    looked_up.clear()
+    before = count()
+    answer = client.post(INBOUND, data=sign_params(sandbox.state, inbound_params()))
+    assert answer.status_code == 200
+    assert "Set-Cookie" not in answer.headers
+    assert looked_up == []
+    assert count() == before + 1
