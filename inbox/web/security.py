@@ -34,6 +34,7 @@ from werkzeug.wrappers import Response
 
 from ..extensions import limiter, login_manager
 from ..services.sessions import LAST_ACTIVE, LOGGED_IN, session_state
+from .webhooks import URL_PREFIX as WEBHOOK_PATH
 
 log = logging.getLogger(__name__)
 
@@ -193,12 +194,13 @@ def check_production_config(config: Mapping[str, Any]) -> None:
 
 
 class _SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, but requests to the webhook blueprints (the carrier,
-    with no cookie) get Flask's null session: no cookie signer is built for them, and
-    nothing can be written into a session there by mistake."""
+    """Flask's signed-cookie session, but webhook requests (the carrier, with no cookie) get
+    Flask's null session: no cookie signer is built for them, and nothing can be written
+    into a session there by mistake. Flask opens the session before it routes the request,
+    so this goes by the path."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if request.blueprint in _PUBLIC_BLUEPRINTS:
+        if request.path.startswith(WEBHOOK_PATH):
             return None  # Flask makes the null session
         return super().open_session(app, request)
 

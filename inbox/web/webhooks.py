@@ -21,7 +21,8 @@ from ..models import KIND_INBOUND, KIND_RECEIPT
 from ..services import intake, messaging
 from .guards import WEBHOOK, access
 
-bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/vonage")
+URL_PREFIX = "/webhooks/vonage/"
+bp = Blueprint("webhooks", __name__, url_prefix=URL_PREFIX.rstrip("/"))
 
 
 @limiter.request_filter

@@ -203,8 +203,17 @@ def test_webhooks_carry_no_session_and_skip_the_rate_limiter(
         "resolve_limits",
         lambda app, endpoint, *a, **k: looked_up.append(endpoint) or real(app, endpoint, *a, **k),
     )
+    signers: list[str] = []
+    real_signer = app.session_interface.get_signing_serializer
+    monkeypatch.setattr(
+        app.session_interface,
+        "get_signing_serializer",
+        lambda a: signers.append("signer") or real_signer(a),
+    )
     login(client, "staff@glow.test")
     assert client.get("/login").status_code in (200, 302)
+    assert signers, "the spy sees the cookie session opened"
+    signers.clear()
     assert looked_up, "the spy sees the limiter's lookups"
     looked_up.clear()
     before = count()
@@ -212,4 +221,5 @@ def test_webhooks_carry_no_session_and_skip_the_rate_limiter(
     assert answer.status_code == 200
     assert "Set-Cookie" not in answer.headers
     assert looked_up == []
+    assert signers == []  # the staff cookie that rode along was never read
     assert count() == before + 1
