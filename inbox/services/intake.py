@@ -1,8 +1,9 @@
 """Webhooks in: stored many at a time, never lost.
 
-A webhook request checks the signature and the fields, then hands the webhook to its
-process's intake thread and waits. The thread stores everything that arrived while it
-stored the last group in one transaction (a group commit): texts and receipts through
+A webhook request checks the signature and the fields, then queues the webhook with its
+process's writer. The request at the head of the queue leads: it stores everything that
+queued while the last group was stored in one transaction (a group commit), hands the
+lead on, and answers its group's requests. Texts and receipts go through
 `inbound.store_batch` and `messaging.apply_receipt_batch` in a few statements, and the
 rest (long texts in parts, STOP / START / HELP, failure receipts) held as rows of
 `received_webhooks` and then taken one at a time by the old handlers. Only then does
@@ -26,7 +27,6 @@ import hashlib
 import json
 import logging
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 
 BATCH = 200
 MAX_ATTEMPTS = 5
-IDLE_SECONDS = 2.0  # the intake thread ends after this long with nothing to do
 KEEP_DAYS = 2  # processed rows: longer than Vonage retries a webhook
 _UNSIGNED = ("sig", "nonce", "timestamp")  # differ between copies of one receipt
 
@@ -304,7 +303,7 @@ def process_one(row_id: int, kind: str, params: dict[str, str]) -> str | None:
 
 
 def drain(max_batches: int | None = None) -> int:
-    """Process until nothing is pending (the sweep, the intake thread). Returns rows."""
+    """Process until nothing is pending (the sweep, a group that failed). Returns rows."""
     total = batches = 0
     while max_batches is None or batches < max_batches:
         n = process_batch()
@@ -338,91 +337,94 @@ def stuck() -> int:
 
 
 class _Item:
-    """One webhook handed to the writer, and what became of it."""
+    """One webhook of a request, and what became of it."""
 
-    __slots__ = ("done", "error", "kind", "outcome", "params")
+    __slots__ = ("done", "error", "kind", "lead", "outcome", "params", "woken")
 
     def __init__(self, kind: str, params: dict[str, str]) -> None:
         self.kind, self.params = kind, params
-        self.done = threading.Event()
+        self.woken = threading.Event()  # set when it is done, or when its turn to lead comes
+        self.done = False
+        self.lead = False
         self.outcome: str | None = None
         self.error: BaseException | None = None
 
     def finish(self, outcome: str | None = None, error: BaseException | None = None) -> None:
         self.outcome, self.error = outcome, error
-        self.done.set()
+        self.done = True
+        self.woken.set()
 
 
 class _Writer:
-    """Per app and process: the thread that stores what this process's webhook requests
-    hand it, all that arrived while it stored the last group in one transaction (group
-    commit). A quiet practice's text is a group of one; a burst is stored a few dozen at
-    a time, at a fraction of the cost each."""
+    """Per app and process: a group commit led by the webhook requests themselves.
 
-    def __init__(self, app: Flask) -> None:
-        self.app = app
+    A request queues its webhook. If no group is being stored, it leads: it takes all
+    that is queued (up to BATCH) and stores it in one transaction. Right after the commit
+    it hands the lead to the oldest request still queued, and then, in its own thread,
+    replaces the pages, answers the group's requests and publishes their live events,
+    while the next leader stores the next group. A quiet practice's text is a group of
+    one, stored by its own request with no other thread involved; no thread waits on
+    another to store or answer it, so none waits for the other's turn at the GIL."""
+
+    def __init__(self) -> None:
         self.pid = os.getpid()
         self.mutex = threading.Lock()
-        self.arrived = threading.Condition(self.mutex)
         self.queue: list[_Item] = []
-        self.thread: threading.Thread | None = None
-        # What follows a group's commit (its pages replaced, its requests answered, its live
-        # events) runs on a thread of its own: the intake thread stores the next group
-        # meanwhile, and a slow Redis never holds it up.
-        self.settled: queue.SimpleQueue[tuple[Batch, Callable[[], None]]] = queue.SimpleQueue()
-        self.settler: threading.Thread | None = None
+        self.leading = False  # a request is storing a group now
 
-    def settle(self, done: Batch, answer: Callable[[], None]) -> None:
-        with self.mutex:
-            if self.settler is None:
-                self.settler = threading.Thread(
-                    target=self._settle, name="intake-settler", daemon=True
-                )
-                self.settler.start()
-        self.settled.put((done, answer))
-
-    def _settle(self) -> None:
-        with self.app.app_context():
-            while True:
-                try:
-                    _settle(*self.settled.get())
-                except Exception:  # noqa: BLE001 - best effort, as events.publish
-                    log.exception("settling a stored group failed")
-
-    def submit(self, item: _Item) -> None:
+    def store(self, item: _Item, timeout: float) -> bool:
+        """Queue the item, lead a group when its turn comes, and return once it is done.
+        False: it was still queued, or is still being stored, after `timeout` seconds."""
         with self.mutex:
             self.queue.append(item)
-            if self.thread is None:
-                self.thread = threading.Thread(target=self._run, name="intake", daemon=True)
-                self.thread.start()
-            self.arrived.notify()
+            if not self.leading:
+                self.leading = item.lead = True
+        deadline = time.monotonic() + timeout
+        while not item.lead:
+            if item.woken.wait(max(0.0, deadline - time.monotonic())) and item.done:
+                return True
+            with self.mutex:
+                if item.lead or item.done:
+                    continue
+                if time.monotonic() < deadline:
+                    continue
+                if item in self.queue:  # never taken: nobody will store it
+                    self.queue.remove(item)
+                return False
+        self._lead()
+        return item.done
 
-    def _next_group(self) -> list[_Item] | None:
+    def _lead(self) -> None:
         with self.mutex:
-            while not self.queue:
-                if not self.arrived.wait(IDLE_SECONDS) and not self.queue:
-                    self.thread = None  # idle: a later submit starts another
-                    return None
             group, self.queue = self.queue[:BATCH], self.queue[BATCH:]
-            return group
+        handed = False
 
-    def _run(self) -> None:
-        with self.app.app_context():
-            try:
-                while (group := self._next_group()) is not None:
-                    try:
-                        store_group(group, self.settle)
-                    except BaseException as exc:  # noqa: BLE001 - answer every request
-                        for item in group:
-                            if not item.done.is_set():
-                                item.finish(error=exc)
-                        log.exception("the intake thread failed a group")
-                        db.session.rollback()
-            finally:
-                with self.mutex:
-                    if self.thread is threading.current_thread():
-                        self.thread = None
-                db.session.remove()
+        def hand_over() -> None:
+            nonlocal handed
+            if handed:
+                return
+            handed = True
+            with self.mutex:
+                if self.queue:
+                    self.queue[0].lead = True
+                    self.queue[0].woken.set()
+                else:
+                    self.leading = False
+
+        def settle(done: Batch, answer: Callable[[], None]) -> None:
+            hand_over()  # committed: the next group may be stored while this one settles
+            _settle(done, answer)
+
+        try:
+            store_group(group, settle)
+        except Exception as exc:  # noqa: BLE001 - answer every request of the group
+            db.session.rollback()
+            log.exception("storing a group of webhooks failed")
+            for item in group:
+                if not item.done:
+                    item.finish(error=exc)
+        finally:
+            hand_over()
 
 
 def _pages_changed(done: Batch) -> None:
@@ -451,8 +453,8 @@ def store_group(
 ) -> None:
     """Store a group of webhooks in one transaction: texts and receipts many at a time,
     the rest (parts, STOP / START / HELP, failure receipts) held as rows and then taken
-    one at a time. `settle` gets what was stored and the call that answers its requests
-    (the writer's settler thread runs both while the next group is stored). If the
+    one at a time. `settle` gets what was stored and the call that answers its requests,
+    once it is committed (the writer hands the lead on first). If the
     transaction fails, each webhook is held on its own (the drain stores it), or reported
     failed if even that fails (the request answers 503)."""
     # A copy inside the group gets the first one's outcome.
@@ -480,7 +482,7 @@ def store_group(
         _copies([(item, group[original[i]]) for i, item in enumerate(group)])
         drain()
         return
-    # The stored ones and their copies answer once the settler has replaced the pages.
+    # The stored ones and their copies answer once their pages are replaced.
     stored = [
         (item, done.outcomes[i] if i == original[i] else "duplicate")
         for i, item in enumerate(group)
@@ -544,7 +546,7 @@ def writer(app: Flask | None = None) -> _Writer:
         with _writers_lock:
             found = app.extensions.get("intake")
             if found is None or found.pid != os.getpid():
-                found = app.extensions["intake"] = _Writer(app)
+                found = app.extensions["intake"] = _Writer()
     return found
 
 
@@ -553,12 +555,12 @@ class NotHeld(Exception):
 
 
 def receive(kind: str, params: dict[str, str]) -> str:
-    """The request's part: hand the webhook to this process's writer and wait until it
-    is stored (or held for the drain). Returns the outcome; raises NotHeld."""
+    """The request's part: queue the webhook with this process's writer and wait until it
+    is stored (or held for the drain), leading its group if its turn comes. Returns the
+    outcome; raises NotHeld."""
     item = _Item(kind, params)
-    writer().submit(item)
-    if not item.done.wait(current_app.config["WEBHOOK_STORE_TIMEOUT_SECONDS"]):
-        raise NotHeld("the writer did not answer in time")
+    if not writer().store(item, current_app.config["WEBHOOK_STORE_TIMEOUT_SECONDS"]):
+        raise NotHeld("not stored in time")
     if item.error is not None:
         raise NotHeld(str(type(item.error).__name__)) from item.error
     return item.outcome or "held"

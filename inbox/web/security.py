@@ -195,13 +195,13 @@ def check_production_config(config: Mapping[str, Any]) -> None:
 
 class _SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, but webhook requests (the carrier, with no cookie) get
-    Flask's null session: no cookie signer is built for them, and nothing can be written
-    into a session there by mistake. Flask opens the session before it routes the request,
-    so this goes by the path."""
+    an empty session that is never read from a cookie: no cookie signer is built for them
+    (one is, should an error page write to it). Flask opens the session before it routes
+    the request, so this goes by the path."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if request.path.startswith(WEBHOOK_PATH):
-            return None  # Flask makes the null session
+            return self.session_class()
         return super().open_session(app, request)
 
 
