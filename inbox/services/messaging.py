@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
@@ -432,9 +432,7 @@ def deliver_waiting() -> int:
         try:
             statuses, untried = _send_batch(ids, deadline)
         except RetryLater as exc:
-            enqueue_send(exc.message_id, delay=retry_delay)
-            for message_id in exc.untried:
-                enqueue_send(message_id)
+            _hand_back(exc.untried, failed=exc.message_id, delay=retry_delay)
             return ids.index(exc.message_id)
         except Exception:
             db.session.rollback()
@@ -442,13 +440,11 @@ def deliver_waiting() -> int:
             for message_id in ids:  # a text already settled ends its job at once
                 enqueue_send(message_id, delay=retry_delay)
             return 0
-        for message_id in untried:  # a slow carrier: let other workers help
-            enqueue_send(message_id)
+        _hand_back(untried)  # a slow carrier: let other workers help
         return len(statuses)
     for done, message_id in enumerate(ids):
         if time.monotonic() > deadline:  # waiting for send slots: let other workers help
-            for untried in ids[done:]:
-                enqueue_send(untried)
+            _hand_back(ids[done:])
             return done
         try:
             deliver(message_id)
@@ -456,11 +452,18 @@ def deliver_waiting() -> int:
             db.session.rollback()
             if not isinstance(exc, RetryLater):
                 log.exception("sending message %s failed; it is tried again", message_id)
-            enqueue_send(message_id, delay=retry_delay)
-            for untried in ids[done + 1 :]:
-                enqueue_send(untried)
+            _hand_back(ids[done + 1 :], failed=message_id, delay=retry_delay)
             return done
     return len(ids)
+
+
+def _hand_back(untried: Iterable[int], *, failed: int | None = None, delay: float = 0) -> None:
+    """Texts a batch took and did not settle go back to the queue: the one that failed
+    (if any) due after `delay` seconds, the ones not tried at once."""
+    if failed is not None:
+        enqueue_send(failed, delay=delay)
+    for message_id in untried:
+        enqueue_send(message_id)
 
 
 class RetryLater(Exception):
@@ -739,33 +742,10 @@ def _record_sent(sent: list[tuple[_Claimed, carrier.SendResult]]) -> dict[int, s
     statuses = dict(
         db.session.execute(select(Message.id, Message.status).where(Message.id.in_(ids))).all()
     )
-    failed_threads = {c.conversation_id for c, _ in sent if c.thread_has_failed}
-    if failed_threads:  # the list's failure mark: does some text of the thread still fail?
-        db.session.execute(
-            update(Conversation)
-            .where(Conversation.id.in_(failed_threads))
-            .values(
-                has_failed=exists().where(
-                    Message.conversation_id == Conversation.id,
-                    Message.status == STATUS_FAILED,
-                )
-            )
-            .execution_options(synchronize_session=False)
-        )
+    refresh_failed_flags({c.conversation_id for c, _ in sent if c.thread_has_failed})
     db.session.commit()
     events.publish_many(
-        [
-            (
-                c.account_id,
-                {
-                    "type": "status",
-                    "conversation_id": c.conversation_id,
-                    "id": c.id,
-                    "status": statuses[c.id],
-                },
-            )
-            for c, _ in sent
-        ]
+        [status_event(c.account_id, c.conversation_id, c.id, statuses[c.id]) for c, _ in sent]
     )
     return statuses
 
@@ -791,14 +771,22 @@ def _fail(message: Message, code: str | None, reason: str) -> str:
     return message.status
 
 
-def refresh_failed_flag(conv: Conversation) -> None:
-    """The list's failure mark: some outbound text of this thread is still failed."""
-    conv.has_failed = bool(
-        db.session.scalar(
-            select(
-                exists().where(Message.conversation_id == conv.id, Message.status == STATUS_FAILED)
+def refresh_failed_flags(conversation_ids: Collection[int]) -> None:
+    """The list's failure mark, in the session's transaction: does some outbound text of
+    each of these threads still fail? (One statement; loaded threads see it after the
+    commit.)"""
+    if not conversation_ids:
+        return
+    db.session.execute(
+        update(Conversation)
+        .where(Conversation.id.in_(conversation_ids))
+        .values(
+            has_failed=exists().where(
+                Message.conversation_id == Conversation.id,
+                Message.status == STATUS_FAILED,
             )
         )
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -818,20 +806,27 @@ def retry(*, user: User, message_id: int) -> Message:
     message.status = STATUS_QUEUED
     message.error_code = message.error_text = None
     message.status_changed_at = utcnow()
-    refresh_failed_flag(conv)
+    refresh_failed_flags([conv.id])
     db.session.commit()
     enqueue_send(message.id)
     _publish_status(message)
     return message
 
 
-def _status_event(message: Message, status: str | None = None) -> tuple[int, dict]:
-    return message.account_id, {
+def status_event(
+    account_id: int, conversation_id: int, message_id: int, status: str
+) -> tuple[int, dict]:
+    """The live event of a text's new status, for its account's open inboxes."""
+    return account_id, {
         "type": "status",
-        "conversation_id": message.conversation_id,
-        "id": message.id,
-        "status": status or message.status,
+        "conversation_id": conversation_id,
+        "id": message_id,
+        "status": status,
     }
+
+
+def _status_event(message: Message) -> tuple[int, dict]:
+    return status_event(message.account_id, message.conversation_id, message.id, message.status)
 
 
 def _publish_status(message: Message) -> None:
@@ -1022,7 +1017,7 @@ def apply_receipt(params: dict[str, str]) -> WebhookResult:
         message.error_text = carrier.RECEIPT_ERRORS.get(code, "The carrier could not deliver it")
         message.conversation.has_failed = True
     elif settled_unconfirmed:
-        refresh_failed_flag(message.conversation)
+        refresh_failed_flags([message.conversation_id])
     if message.carrier_message_id is None:
         message.carrier_message_id = carrier_id
     account_id, event = _status_event(message)  # read before the commit expires it
