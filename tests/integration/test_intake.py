@@ -299,3 +299,19 @@ def test_receipts_in_one_group_never_move_backward_and_failures_keep_their_reaso
     failed = db.session.get(Message, bad.id)
     assert failed.status == "failed" and failed.error_text
     assert failed.conversation.has_failed
+
+
+def test_a_webhook_not_taken_in_time_leaves_the_queue_and_the_next_one_leads(app, demo, sandbox):
+    """A request still queued at its deadline (a stuck leader) takes its webhook back
+    (503, Vonage retries) and is never stored behind its back; once the lead is free, the
+    next request leads and stores its own."""
+    w = intake._Writer()
+    w.leading = True  # another request is storing a group and does not come back
+    late = intake._Item("inbound", inbound_params())
+    assert w.store(late, timeout=0.2) is False
+    assert w.queue == [] and not late.done
+    w.leading = False
+    fresh_one = intake._Item("inbound", inbound_params())
+    assert w.store(fresh_one, timeout=5) is True
+    assert fresh_one.outcome == "stored" and not w.leading
+    assert late.params["messageId"] not in _messages([late.params["messageId"]])
