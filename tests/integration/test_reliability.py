@@ -431,7 +431,8 @@ def test_a_passing_failure_inside_a_batch_retries_that_text_later_and_requeues_t
             False, False, False, True, True
         ]  # fmt: skip
     statuses = {m.id: m for m in _outbound()}
-    assert [statuses[i].status for i in ids[:2]] in (["sent", "sent"], ["delivered"] * 2)
+    # Each is sent, or delivered already if its receipt landed first (they race).
+    assert all(statuses[i].status in ("sent", "delivered") for i in ids[:2])
     assert statuses[ids[2]].status == "queued" and "server error" in statuses[ids[2]].error_text
     assert [statuses[i].status for i in ids[3:]] == ["queued", "queued"]
     run_jobs(app)  # the two put back
