@@ -45,11 +45,17 @@ def publish_many(events: list[tuple[int, dict]], app: Flask | None = None) -> No
         return
     try:
         pipe = get_redis(app).pipeline(transaction=False)
-        for account_id, event in events:
-            pipe.publish(channel(account_id), json.dumps(event))
+        add_publishes(pipe, events)
         pipe.execute()
     except redis.RedisError:
         log.warning("could not publish %d events", len(events))
+
+
+def add_publishes(pipe: redis.client.Pipeline, events: list[tuple[int, dict]]) -> None:
+    """The PUBLISH commands of these (account id, event) pairs, onto the caller's pipeline
+    (which sends them together with its own commands, in order)."""
+    for account_id, event in events:
+        pipe.publish(channel(account_id), json.dumps(event))
 
 
 class Listener:

@@ -39,7 +39,6 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from .. import events
 from ..extensions import db
 from ..models import KIND_INBOUND, KIND_RECEIPT, ReceivedWebhook, utcnow
 from . import inbound, messaging, page_cache
@@ -254,8 +253,7 @@ def _process_batch(limit: int, *, last_try: bool) -> int:
                 "a batch of %d webhooks failed; processing them one at a time", len(parsed)
             )
             done = Batch()
-    _pages_changed(done)
-    _publish(done)
+    _announce(done)
     for row_id, kind, params in parsed:
         if row_id not in done.outcomes:
             process_one(row_id, kind, params)
@@ -361,10 +359,11 @@ class _Writer:
     A request queues its webhook. If no group is being stored, it leads: it takes all
     that is queued (up to BATCH) and stores it in one transaction. Right after the commit
     it hands the lead to the oldest request still queued, and then, in its own thread,
-    replaces the pages, answers the group's requests and publishes their live events,
-    while the next leader stores the next group. A quiet practice's text is a group of
-    one, stored by its own request with no other thread involved; no thread waits on
-    another to store or answer it, so none waits for the other's turn at the GIL."""
+    replaces the pages and publishes the live events (one round trip to Redis) and
+    answers the group's requests, while the next leader stores the next group. A quiet
+    practice's text is a group of one, stored by its own request with no other thread
+    involved; no thread waits on another to store or answer it, so none waits for the
+    other's turn at the GIL."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
@@ -427,25 +426,21 @@ class _Writer:
             hand_over()
 
 
-def _pages_changed(done: Batch) -> None:
-    """Once a batch is committed: its accounts' cached list pages are old (before anyone
-    hears of the change, so the next page they load shows it)."""
-    if done.accounts:
-        page_cache.replace(done.accounts)
-
-
-def _publish(done: Batch) -> None:
-    events.publish_many(done.events)
+def _announce(done: Batch) -> None:
+    """Once a batch is committed, in one round trip to Redis: its accounts' cached list
+    pages are old, then its live events go out (so a browser that hears one loads a page
+    that shows the text)."""
+    if done.accounts or done.events:
+        page_cache.replace(done.accounts, announce=done.events)
 
 
 def _settle(done: Batch, answer: Callable[[], None]) -> None:
-    """After a group's commit, in this order: its pages are old, its requests answer, and
-    its live events go out (a browser that hears one loads a page that shows the text)."""
+    """After a group's commit: its pages are old and its live events out, then its
+    requests answer."""
     try:
-        _pages_changed(done)
+        _announce(done)
     finally:
         answer()
-    _publish(done)
 
 
 def store_group(

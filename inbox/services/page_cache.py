@@ -37,6 +37,7 @@ import redis
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from .. import events
 from ..broker import get_redis
 from ..extensions import db
 from ..models import User
@@ -128,18 +129,26 @@ def generation(account_id: int) -> tuple[str, str] | None:
         return None
 
 
-def replace(account_ids: set[int]) -> None:
-    """After a commit: every page of these accounts (ALL_ACCOUNTS: of every account) is old."""
+def replace(account_ids: set[int], announce: list[tuple[int, dict]] | None = None) -> None:
+    """After a commit: every page of these accounts (ALL_ACCOUNTS: of every account) is old.
+    `announce`: live events of that commit, published in the same round trip to Redis,
+    after the replacements (Redis runs a pipeline in order), so a browser that hears one
+    loads a page that shows the change."""
     try:
         pipe = get_redis().pipeline(transaction=False)
         for account_id in account_ids:
             pipe.set(_key(account_id), secrets.token_hex(8))
+        events.add_publishes(pipe, announce or [])
         pipe.execute()
     except redis.RedisError as exc:
         # What this process holds may now be old; the others' age out.
         store.clear()
         _users.clear()
-        log.warning("page cache: could not replace the generation (%s)", type(exc).__name__)
+        log.warning(
+            "page cache: could not replace the generation (%s)%s",
+            type(exc).__name__,
+            f"; {len(announce)} live events not published" if announce else "",
+        )
 
 
 def load_user(user_id: int, gen: tuple[str, str] | None) -> User | None:

@@ -100,27 +100,24 @@ def test_a_group_answers_after_its_pages_are_replaced_and_the_next_one_is_stored
     app, demo, sandbox, monkeypatch
 ):
     """The request that leads a group hands the lead on at its commit, then replaces the
-    pages, answers and publishes: a slow Redis holds up no storing, and no request answers
-    (nor is its text announced) before its pages are old."""
+    pages and publishes (one round trip to Redis, replacements first), then answers: a
+    slow Redis holds up no storing, and no request answers (nor is its text announced)
+    before its pages are old."""
     from inbox.services import page_cache
 
     first_settle = threading.Event()
     release = threading.Event()
     published: list[int] = []
-    real_replace, real_publish = page_cache.replace, intake.events.publish_many
+    real_replace = page_cache.replace
 
-    def slow_replace(accounts):
+    def slow_replace(accounts, announce=None):
         if not first_settle.is_set():
             first_settle.set()
             assert release.wait(10)  # Redis slow for the first group
-        real_replace(accounts)
-
-    def publish(events):
-        published.extend(event["id"] for _, event in events)
-        real_publish(events)
+        real_replace(accounts, announce)
+        published.extend(event["id"] for _, event in announce or [])
 
     monkeypatch.setattr(page_cache, "replace", slow_replace)
-    monkeypatch.setattr(intake.events, "publish_many", publish)
     a, b = inbound_params(msisdn=_sender(900)), inbound_params(msisdn=_sender(901))
     with ThreadPoolExecutor(2) as pool:
         answer_a = pool.submit(_post, app, sandbox, a)
@@ -133,7 +130,33 @@ def test_a_group_answers_after_its_pages_are_replaced_and_the_next_one_is_stored
         assert published == [stored[b["messageId"]][0].id]  # not a's yet
         release.set()
         assert answer_a.result(15) == 200
-    assert wait_for(lambda: sorted(published) == sorted(m[0].id for m in stored.values()))
+    assert sorted(published) == sorted(m[0].id for m in stored.values())
+
+
+def test_one_round_trip_replaces_the_pages_before_it_publishes(app, demo, sandbox):
+    """Redis runs the pipeline in order: a tab that hears of the text already finds the
+    account's generation replaced."""
+    from inbox.services import page_cache
+
+    before = page_cache.generation(demo.id)
+    client = get_redis()
+    listener = client.pubsub()
+    listener.subscribe(channel(demo.id))
+    assert listener.get_message(timeout=5)["type"] == "subscribe"
+    ours = (f"SET clinic-inbox:page-generation:{demo.id} ", f"PUBLISH {channel(demo.id)} ")
+    with client.monitor() as monitor:
+        page_cache.replace({demo.id}, announce=[(demo.id, {"type": "message", "id": 1})])
+        commands: list[str] = []
+        for seen in monitor.listen():
+            if seen["command"].startswith(ours):
+                commands.append(seen["command"].split(" ")[0])
+            if len(commands) == 2:
+                break
+    assert commands == ["SET", "PUBLISH"]
+    event = listener.get_message(timeout=5)
+    listener.close()
+    assert event is not None and json.loads(event["data"]) == {"type": "message", "id": 1}
+    assert page_cache.generation(demo.id) not in (None, before)
 
 
 def test_a_group_stores_texts_as_the_one_at_a_time_handler_does(app, demo, sandbox):
