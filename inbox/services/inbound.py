@@ -388,22 +388,29 @@ def _batch_statements() -> dict:
     n, a, m = InboxNumber.__table__, Account.__table__, Message.__table__
     p, c = Patient.__table__, Conversation.__table__
     return {
-        "numbers": select(n.c.id, n.c.e164, n.c.account_id, a.c.inbox_enabled)
+        # One read for the routing: each active number the group was sent to, with the
+        # senders already known to its account and their threads on it (if any).
+        "route": select(
+            n.c.id,
+            n.c.e164,
+            n.c.account_id,
+            a.c.inbox_enabled,
+            p.c.id,
+            p.c.phone,
+            p.c.home_clinic_id,
+            p.c.opted_out_at,
+            c.c.id,
+        )
         .join(a, a.c.id == n.c.account_id)
+        .outerjoin(
+            p,
+            (p.c.account_id == n.c.account_id) & p.c.phone.in_(bindparam("phones", expanding=True)),
+        )
+        .outerjoin(c, (c.c.inbox_number_id == n.c.id) & (c.c.patient_id == p.c.id))
         .where(n.c.e164.in_(bindparam("e164s", expanding=True)), n.c.status == NUMBER_ACTIVE),
         "known": select(m.c.carrier_message_id).where(
             m.c.carrier == CARRIER_VONAGE,
             m.c.carrier_message_id.in_(bindparam("ids", expanding=True)),
-        ),
-        "patients": select(
-            p.c.id, p.c.account_id, p.c.phone, p.c.home_clinic_id, p.c.opted_out_at
-        ).where(
-            p.c.account_id.in_(bindparam("accounts", expanding=True)),
-            p.c.phone.in_(bindparam("phones", expanding=True)),
-        ),
-        "threads": select(c.c.id, c.c.inbox_number_id, c.c.patient_id).where(
-            c.c.inbox_number_id.in_(bindparam("numbers", expanding=True)),
-            c.c.patient_id.in_(bindparam("patients", expanding=True)),
         ),
         "insert": insert(m).returning(m.c.id, sort_by_parameter_order=True),
         "new_patients": insert(p).returning(p.c.id, sort_by_parameter_order=True),
@@ -430,12 +437,22 @@ def store_batch(items: list[tuple[int, dict[str, str]]], claim: Callable[[], Non
         return done
     sql = _batch_statements()
     conn = db.session.connection()
-    numbers = {
-        e164: (number_id, account_id, enabled)
-        for number_id, e164, account_id, enabled in conn.execute(
-            sql["numbers"], {"e164s": sorted({to for *_, to in plain})}
-        )
-    }
+    numbers: dict[str, tuple[int, int, bool]] = {}
+    patients: dict[tuple[int, str], tuple[int, int | None, bool]] = {}
+    threads: dict[tuple[int, int], int] = {}
+    for row in conn.execute(
+        sql["route"],
+        {
+            "e164s": sorted({to for *_, to in plain}),
+            "phones": sorted({sender for _, _, sender, _ in plain}),
+        },
+    ):
+        number_id, e164, account_id, enabled, patient_id, phone, clinic_id, opted_out, conv = row
+        numbers[e164] = (number_id, account_id, enabled)
+        if patient_id is not None:
+            patients[(account_id, phone)] = (patient_id, clinic_id, opted_out is not None)
+        if conv is not None:
+            threads[(number_id, patient_id)] = conv
     known = set(
         conn.execute(sql["known"], {"ids": [params["messageId"] for _, params, *_ in plain]})
         .scalars()
@@ -452,28 +469,8 @@ def store_batch(items: list[tuple[int, dict[str, str]]], claim: Callable[[], Non
             routed.append((row_id, params, sender, to, number))
     if not routed:
         return done
-    # The patients, new ones made as receive() makes them (unknown senders)...
-    patients: dict[tuple[int, str], tuple[int, int | None, bool]] = {
-        (account_id, phone): (patient_id, clinic_id, opted_out_at is not None)
-        for patient_id, account_id, phone, clinic_id, opted_out_at in conn.execute(
-            sql["patients"],
-            {
-                "accounts": sorted({number[1] for *_, number in routed}),
-                "phones": sorted({sender for _, _, sender, *_ in routed}),
-            },
-        )
-    }
-    threads = {
-        (number_id, patient_id): conv_id
-        for conv_id, number_id, patient_id in conn.execute(
-            sql["threads"],
-            {
-                "numbers": sorted({number[0] for *_, number in routed}),
-                "patients": sorted({pid for pid, *_ in patients.values()}) or [0],
-            },
-        )
-    }
     claim()  # the writes start here
+    # New senders become patients as receive() makes them (unknown senders)...
     new = sorted({(n[1], sender) for _, _, sender, _, n in routed} - set(patients))
     if new:
         made = conn.execute(

@@ -16,7 +16,14 @@ from inbox import events
 from inbox.extensions import db
 from inbox.models import AuditEvent, Conversation, Message, Patient, User
 from inbox.sandbox import send_inbound
-from tests.conftest import IsolatedClient, fresh, http_session, ws_connect, ws_drain
+from tests.conftest import (
+    IsolatedClient,
+    fresh,
+    http_session,
+    inbound_params,
+    ws_connect,
+    ws_drain,
+)
 from tests.integration.practices import (
     FRESH_NUMBER,
     FRESH_PATIENT,
@@ -179,6 +186,30 @@ def test_live_events_never_cross_practices(app, demo, sandbox):
     fresh_ws.close()
     glow_ws.close()
     assert db.session.get(Patient, fresh_face.ids["patient_id"]).first_name == "Quinn"
+
+
+def test_one_group_of_webhooks_routes_each_text_to_its_own_practice(app, demo):
+    """One read routes a whole group: the same phone texting both practices' numbers in
+    one group lands with each practice's own patient. A phone Fresh knows is a new,
+    unknown sender at Glow, never Fresh's patient."""
+    from inbox.services import intake
+
+    glow, fresh_face = set_up_two_practices()
+    to_fresh = inbound_params(msisdn=FRESH_PATIENT[1:], to=FRESH_NUMBER[1:], text="for Fresh")
+    to_glow = inbound_params(msisdn=FRESH_PATIENT[1:], text="for Glow")  # Glow's number
+    group = [intake._Item("inbound", to_fresh), intake._Item("inbound", to_glow)]
+    intake.store_group(group)
+    assert [item.outcome for item in group] == ["stored", "stored"]
+    stored = {
+        m.body: m
+        for m in db.session.scalars(select(Message).where(Message.body.like("for %"))).all()
+    }
+    fresh_thread, glow_thread = stored["for Fresh"].conversation, stored["for Glow"].conversation
+    assert fresh_thread.id == fresh_face.ids["conversation_id"]
+    assert fresh_thread.patient_id == fresh_face.ids["patient_id"]
+    assert stored["for Glow"].account_id == glow.account.id == glow_thread.account_id
+    assert glow_thread.patient.account_id == glow.account.id
+    assert glow_thread.patient.unknown_sender and glow_thread.patient.first_name in (None, "")
 
 
 def test_ids_that_exist_nowhere_answer_404(app, demo):
