@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import os
@@ -300,16 +301,21 @@ def owned_numbers(settings: CarrierSettings) -> list[OwnedNumber]:
     ]
 
 
+@functools.lru_cache(maxsize=4)
+def _verifier(api_key: str, signature_secret: str, signature_method: str) -> Auth:
+    """A verify-only Auth per settings, built once: building one is a validated call
+    (pydantic), a tenth of a webhook's signature check. check_signature keeps no state."""
+    return Auth(
+        api_key=api_key, signature_secret=signature_secret, signature_method=signature_method
+    )
+
+
 def verify_signature(settings: CarrierSettings, params: dict[str, str]) -> bool:
     """Check a signed webhook with a verify-only Auth (never the sending one)."""
     if not settings.signature_secret or "sig" not in params:
         return False
-    auth = Auth(
-        api_key=settings.api_key,
-        signature_secret=settings.signature_secret,
-        signature_method=settings.signature_method,
-    )
     try:
+        auth = _verifier(settings.api_key, settings.signature_secret, settings.signature_method)
         return auth.check_signature(dict(params))
     except Exception:  # noqa: BLE001 - a malformed body is simply not signed correctly
         return False

@@ -37,6 +37,17 @@ def test_wrong_secret_fails():
     assert not carrier.verify_signature(other, _signed())
 
 
+def test_a_changed_secret_or_method_is_used_at_once():
+    """The verifier is built once per settings: a rotated secret (or another method) is
+    checked with the new one on the next webhook, never with the one remembered."""
+    assert carrier.verify_signature(SETTINGS, _signed())
+    rotated = carrier.CarrierSettings(**{**SETTINGS.__dict__, "signature_secret": "new"})
+    assert not carrier.verify_signature(rotated, _signed())
+    md5 = carrier.CarrierSettings(**{**SETTINGS.__dict__, "signature_method": "md5"})
+    assert not carrier.verify_signature(md5, _signed())
+    assert carrier.verify_signature(SETTINGS, _signed())
+
+
 def test_sign_helper_matches_sandbox():
     params = {"msisdn": "1", "timestamp": "1700000000", "nonce": "n"}
     assert (
