@@ -20,6 +20,7 @@ from functools import cache
 
 from flask import current_app
 from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from .. import carrier, events
@@ -418,10 +419,13 @@ def _batch_statements() -> dict:
     }
 
 
-def store_batch(items: list[tuple[int, dict[str, str]]], claim: Callable[[], None]) -> Batch:
+def store_batch(
+    items: list[tuple[int, dict[str, str]]], claim: Callable[[], None], conn: Connection
+) -> Batch:
     """Store many inbound texts in a few statements, as receive() stores each: whole
     texts (no parts, no STOP / START / HELP) to one of our active numbers, the patient
-    and thread made for a new sender. On the caller's transaction; it commits nothing.
+    and thread made for a new sender. On the caller's transaction on `conn`; it commits
+    nothing.
     What it leaves (no outcome: parts, keywords) goes through receive(). It reads first
     and calls claim() before its first write."""
     done = Batch()
@@ -436,7 +440,6 @@ def store_batch(items: list[tuple[int, dict[str, str]]], claim: Callable[[], Non
     if not plain:
         return done
     sql = _batch_statements()
-    conn = db.session.connection()
     numbers: dict[str, tuple[int, int, bool]] = {}
     patients: dict[tuple[int, str], tuple[int, int | None, bool]] = {}
     threads: dict[tuple[int, int], int] = {}
@@ -543,7 +546,9 @@ def store_batch(items: list[tuple[int, dict[str, str]]], claim: Callable[[], Non
         if conv_id not in newest or row["sent_at"] >= newest[conv_id]["sent_at"]:
             newest[conv_id] = row
     touch_threads(
-        [(cid, r["sent_at"], r["body"], DIRECTION_IN) for cid, r in newest.items()], unread=True
+        [(cid, r["sent_at"], r["body"], DIRECTION_IN) for cid, r in newest.items()],
+        unread=True,
+        conn=conn,
     )
     done.accounts |= {account_id for _, account_id in owners}
     return done

@@ -37,7 +37,8 @@ from functools import cache
 from flask import Flask, current_app
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ..extensions import db
 from ..models import KIND_INBOUND, KIND_RECEIPT, ReceivedWebhook, utcnow
@@ -178,8 +179,8 @@ class _Claim:
     batch's reads run without holding the database's write lock. Claiming marks the rows
     processed in the batch's transaction: they are processed exactly when it commits."""
 
-    def __init__(self, stack: ExitStack, ids: list[int]) -> None:
-        self.stack, self.ids, self.done = stack, ids, False
+    def __init__(self, stack: ExitStack, ids: list[int], conn: Connection) -> None:
+        self.stack, self.ids, self.conn, self.done = stack, ids, conn, False
 
     def __call__(self) -> None:
         if self.done:
@@ -188,19 +189,21 @@ class _Claim:
         self.stack.enter_context(_writing())
         if not self.ids:
             return
-        got = db.session.connection().execute(_sql()["take"], {"ids": self.ids, "at": utcnow()})
+        got = self.conn.execute(_sql()["take"], {"ids": self.ids, "at": utcnow()})
         if len(got.scalars().all()) != len(self.ids):
             raise _Taken
 
 
 def _store_bulk(rows: list[tuple[int, str, dict[str, str]]], claim: _Claim) -> Batch:
-    """What the bulk paths store of these (id, kind, params) rows, on the open transaction."""
+    """What the bulk paths store of these (id, kind, params) rows, in the transaction open
+    on the claim's connection."""
     done = Batch()
     for kind, bulk in (
         (KIND_INBOUND, inbound.store_batch),
         (KIND_RECEIPT, messaging.apply_receipt_batch),
     ):
-        done.add(bulk([(row_id, params) for row_id, k, params in rows if k == kind], claim))
+        items = [(row_id, params) for row_id, k, params in rows if k == kind]
+        done.add(bulk(items, claim, claim.conn))
     return done
 
 
@@ -217,15 +220,16 @@ def process_batch(limit: int = BATCH) -> int:
 def _process_batch(limit: int, *, last_try: bool) -> int:
     db.session.rollback()  # a transaction of its own
     with ExitStack() as stack:
+        conn = db.session.connection()
         if db.engine.dialect.name == "postgresql":
-            rows = db.session.connection().execute(_sql()["claim"], {"n": limit, "at": utcnow()})
+            rows = conn.execute(_sql()["claim"], {"n": limit, "at": utcnow()})
             claimed = sorted((r.id, r.kind, r.params) for r in rows)
-            claim = _Claim(stack, [])
+            claim = _Claim(stack, [], conn)
             claim.done = True
         else:
-            rows = db.session.connection().execute(_sql()["pending"], {"n": limit})
+            rows = conn.execute(_sql()["pending"], {"n": limit})
             claimed = sorted((r.id, r.kind, r.params) for r in rows)
-            claim = _Claim(stack, [row_id for row_id, *_ in claimed])
+            claim = _Claim(stack, [row_id for row_id, *_ in claimed], conn)
         if not claimed:
             db.session.rollback()
             return 0
@@ -235,7 +239,7 @@ def _process_batch(limit: int, *, last_try: bool) -> int:
             claim()
             left = [row_id for row_id, *_ in parsed if row_id not in done.outcomes]
             if left:  # pending again, for the one-at-a-time way below
-                db.session.connection().execute(_sql()["release"], {"ids": left})
+                conn.execute(_sql()["release"], {"ids": left})
             db.session.commit()
         except _Taken:
             raise
@@ -370,6 +374,15 @@ class _Writer:
         self.mutex = threading.Lock()
         self.queue: list[_Item] = []
         self.leading = False  # a request is storing a group now
+        self.conn: Connection | None = None
+
+    def connection(self) -> Connection:
+        """The writer's own connection. Only the leader uses it, one group at a time, so a
+        group pays no checkout from the pool (nor, on PostgreSQL, its ping) and no ORM
+        session. One that was dropped reconnects on its next use (see _stored)."""
+        if self.conn is None or self.conn.closed:
+            self.conn = db.engine.connect()
+        return self.conn
 
     def store(self, item: _Item, timeout: float) -> bool:
         """Queue the item, lead a group when its turn comes, and return once it is done.
@@ -415,7 +428,7 @@ class _Writer:
             _settle(done, answer)
 
         try:
-            store_group(group, settle)
+            store_group(group, settle, self)
         except Exception as exc:  # noqa: BLE001 - answer every request of the group
             db.session.rollback()
             log.exception("storing a group of webhooks failed")
@@ -444,14 +457,17 @@ def _settle(done: Batch, answer: Callable[[], None]) -> None:
 
 
 def store_group(
-    group: list[_Item], settle: Callable[[Batch, Callable[[], None]], None] = _settle
+    group: list[_Item],
+    settle: Callable[[Batch, Callable[[], None]], None] = _settle,
+    by: _Writer | None = None,
 ) -> None:
     """Store a group of webhooks in one transaction: texts and receipts many at a time,
     the rest (parts, STOP / START / HELP, failure receipts) held as rows and then taken
     one at a time. `settle` gets what was stored and the call that answers its requests,
-    once it is committed (the writer hands the lead on first). If the
-    transaction fails, each webhook is held on its own (the drain stores it), or reported
-    failed if even that fails (the request answers 503)."""
+    once it is committed (the writer hands the lead on first). `by`: the writer whose
+    connection stores it (None: one from the pool). If the transaction fails, each
+    webhook is held on its own (the drain stores it), or reported failed if even that
+    fails (the request answers 503)."""
     # A copy inside the group gets the first one's outcome.
     original = [0] * len(group)
     first: dict[str, int] = {}
@@ -459,14 +475,8 @@ def store_group(
         original[i] = first.setdefault(dedupe_key(item.kind, item.params), i)
     unique = [(i, item) for i, item in enumerate(group) if original[i] == i]
     try:
-        try:
-            done, left = _store_unique(unique)
-        except IntegrityError:
-            # Another process made the same new patient or thread a moment ago: read again.
-            db.session.rollback()
-            done, left = _store_unique(unique)
+        done, left = _stored(unique, by)
     except Exception:  # noqa: BLE001 - nothing of the group is stored: hold each alone
-        db.session.rollback()
         log.exception("a group of %d webhooks failed; holding each on its own", len(group))
         for _, item in unique:
             try:
@@ -501,26 +511,51 @@ def store_group(
     )
 
 
-def _store_unique(unique: list[tuple[int, _Item]]) -> tuple[Batch, list[tuple[int, int]]]:
-    """One transaction: the bulk paths, then the rest held. Returns what was stored and the
-    (index, held row id) pairs left for the one-at-a-time way."""
+def _stored(unique: list[tuple[int, _Item]], by: _Writer | None) -> tuple[Batch, list]:
+    """_store_unique() on the writer's connection, tried a second time when another
+    process made the same new patient or thread a moment ago (read again), or when the
+    connection had been dropped (a database restart: a new one)."""
+    for attempt in (1, 2):
+        try:
+            if by is None:
+                with db.engine.connect() as conn:
+                    return _store_unique(unique, conn)
+            return _store_unique(unique, by.connection())
+        except IntegrityError:
+            if attempt == 2:
+                raise
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+            log.warning("the intake's database connection was dropped; reconnecting")
+    raise AssertionError("unreachable")
+
+
+def _store_unique(
+    unique: list[tuple[int, _Item]], conn: Connection
+) -> tuple[Batch, list[tuple[int, int]]]:
+    """One transaction on `conn`: the bulk paths, then the rest held. Returns what was
+    stored and the (index, held row id) pairs left for the one-at-a-time way."""
     left: list[tuple[int, int]] = []
-    db.session.rollback()
-    with ExitStack() as stack:
-        claim = _Claim(stack, [])  # on SQLite: the file lock before the first write
-        done = _store_bulk([(i, it.kind, it.params) for i, it in unique], claim)
-        claim()
-        conn = db.session.connection()
-        for i, item in unique:
-            if i in done.outcomes:
-                continue
-            row = conn.execute(_sql()["append"], _append_values(item.kind, item.params))
-            row_id = row.scalar()
-            if row_id is None:
-                done.outcomes[i] = "duplicate"  # held before: a retry or a replay
-            else:
-                left.append((i, row_id))
-        db.session.commit()
+    transaction = conn.begin()
+    try:
+        with ExitStack() as stack:
+            claim = _Claim(stack, [], conn)  # on SQLite: the file lock before the first write
+            done = _store_bulk([(i, it.kind, it.params) for i, it in unique], claim)
+            claim()
+            for i, item in unique:
+                if i in done.outcomes:
+                    continue
+                row = conn.execute(_sql()["append"], _append_values(item.kind, item.params))
+                row_id = row.scalar()
+                if row_id is None:
+                    done.outcomes[i] = "duplicate"  # held before: a retry or a replay
+                else:
+                    left.append((i, row_id))
+            transaction.commit()  # before the file lock is let go
+    finally:
+        if transaction.is_active:
+            transaction.rollback()
     return done, left
 
 

@@ -34,6 +34,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import joinedload
 
 from .. import carrier, events
@@ -138,15 +139,16 @@ def _touch_threads_statement(dialect: str):
     )
 
 
-def touch_threads(newest: list[tuple[int, datetime, str, str]], *, unread: bool) -> None:
-    """touch_conversation() for many threads, on the session's connection: each
+def touch_threads(
+    newest: list[tuple[int, datetime, str, str]], *, unread: bool, conn: Connection
+) -> None:
+    """touch_conversation() for many threads, on the caller's connection: each
     (conversation id, sent_at, body, direction) is its thread's newest text of a batch,
     and moves the list's columns only if it is newer than what the thread shows. The
     caller tells the page cache which accounts changed."""
     if not newest:
         return
     previews = [_list_preview(body, direction) for _, _, body, direction in newest]
-    conn = db.session.connection()
     statement = _touch_threads_statement(conn.dialect.name)
     if conn.dialect.name == "postgresql":
         conn.execute(
@@ -1053,13 +1055,13 @@ def _receipt_statements() -> dict:
 
 
 def apply_receipt_batch(
-    items: list[tuple[int, dict[str, str]]], claim: Callable[[], None]
+    items: list[tuple[int, dict[str, str]]], claim: Callable[[], None], conn: Connection
 ) -> Batch:
     """The common receipts of many texts in two statements: accepted / delivered for a
     text we sent (found by our client-ref, to the number we texted). Failures, settling
     an unconfirmed text, and receipts without our reference go through apply_receipt().
-    Part of the caller's transaction; it commits nothing, and calls claim() before it
-    writes."""
+    Part of the caller's transaction on `conn`; it commits nothing, and calls claim()
+    before it writes."""
     done = Batch()
     wanted: list[tuple[int, dict[str, str], int, str]] = []
     for row_id, params in items:
@@ -1073,7 +1075,6 @@ def apply_receipt_batch(
     if not wanted:
         return done
     sql = _receipt_statements()
-    conn = db.session.connection()
     found = {
         row.id: row
         for row in conn.execute(sql["messages"], {"ids": sorted({ref for _, _, ref, _ in wanted})})

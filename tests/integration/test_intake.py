@@ -338,3 +338,20 @@ def test_a_webhook_not_taken_in_time_leaves_the_queue_and_the_next_one_leads(app
     assert w.store(fresh_one, timeout=5) is True
     assert fresh_one.outcome == "stored" and not w.leading
     assert late.params["messageId"] not in _messages([late.params["messageId"]])
+
+
+def test_a_dropped_database_connection_is_replaced_and_no_text_is_lost(app, demo, sandbox):
+    """The writer keeps its own connection. When the database drops it (a restart, a
+    network blip), the next group finds out on its first statement, reconnects and is
+    stored: no 503, nothing held for later."""
+    w = intake._Writer()
+    first = intake._Item("inbound", inbound_params(msisdn=_sender(950)))
+    assert w.store(first, timeout=5) and first.outcome == "stored"
+    dropped = w.conn
+    dropped.connection.dbapi_connection.close()  # as the server would
+    second = intake._Item("inbound", inbound_params(msisdn=_sender(951)))
+    assert w.store(second, timeout=5) and second.outcome == "stored"
+    assert w.conn.connection.dbapi_connection is not None
+    assert _pending() == 0
+    ids = [first.params["messageId"], second.params["messageId"]]
+    assert sorted(_messages(ids)) == sorted(ids)
