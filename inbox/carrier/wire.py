@@ -6,6 +6,8 @@ import re
 from datetime import UTC, datetime
 
 _DIGITS = re.compile(r"^[1-9]\d{6,14}$")
+# Vonage's usual form, read without strptime (a tenth of its cost; every inbound text).
+_STAMP = re.compile(r"(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)")
 
 
 def to_wire(e164: str) -> str:
@@ -28,6 +30,12 @@ def parse_timestamp(value: str | None) -> datetime | None:
     """Vonage's 'YYYY-MM-DD HH:MM:SS' in UTC."""
     if not value:
         return None
+    usual = _STAMP.fullmatch(value.strip())
+    if usual:
+        try:
+            return datetime(*map(int, usual.groups()), tzinfo=UTC)
+        except ValueError:
+            return None  # out of range: no format below reads it either
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%y%m%d%H%M"):
         try:
             return datetime.strptime(value.strip(), fmt).replace(tzinfo=UTC)

@@ -36,3 +36,23 @@ def test_carrier_timestamp_is_utc():
     ts = carrier.parse_timestamp("2026-11-27 09:41:00")
     assert ts.isoformat() == "2026-11-27T09:41:00+00:00"
     assert carrier.parse_timestamp("yesterday") is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2026-11-27 09:41:00", " 2026-11-27T23:59:59 ", "2026-02-29 10:00:00", "2024-02-29 10:00:00",
+     "2026-13-01 00:00:00", "2026-11-27 24:00:00", "2026-1-5 9:4:0", "2611270941", "", None,
+     "2026-11-27 09:41:00Z", "2026-11-27 09:41"],
+)  # fmt: skip
+def test_carrier_timestamp_reads_what_strptime_reads(value):
+    """The fast path for Vonage's usual form gives what the strptime formats give."""
+    from datetime import UTC, datetime
+
+    expected = None
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%y%m%d%H%M"):
+        try:
+            expected = datetime.strptime((value or "").strip(), fmt).replace(tzinfo=UTC)
+            break
+        except ValueError:
+            continue
+    assert carrier.parse_timestamp(value) == expected
