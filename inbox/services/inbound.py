@@ -20,6 +20,7 @@ from functools import cache
 
 from flask import current_app
 from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -384,8 +385,8 @@ def flush_stale_parts(now: datetime | None = None, timeout: float | None = None)
 
 
 @cache
-def _batch_statements() -> dict:
-    """Built once: a batch's statements, on tables, with expanding IN lists."""
+def _batch_statements(dialect: str) -> dict:
+    """Built once per database kind: a batch's statements, with expanding IN lists."""
     n, a, m = InboxNumber.__table__, Account.__table__, Message.__table__
     p, c = Patient.__table__, Conversation.__table__
     return {
@@ -413,7 +414,11 @@ def _batch_statements() -> dict:
             m.c.carrier == CARRIER_VONAGE,
             m.c.carrier_message_id.in_(bindparam("ids", expanding=True)),
         ),
-        "insert": insert(m).returning(m.c.id, sort_by_parameter_order=True),
+        # A copy of a text already stored is skipped by the carrier's unique id.
+        "insert": (postgresql if dialect == "postgresql" else sqlite)
+        .insert(m)
+        .on_conflict_do_nothing(index_elements=["carrier", "carrier_message_id"])
+        .returning(m.c.id, m.c.carrier_message_id),
         "new_patients": insert(p).returning(p.c.id, sort_by_parameter_order=True),
         "new_threads": insert(c).returning(c.c.id, sort_by_parameter_order=True),
     }
@@ -439,7 +444,7 @@ def store_batch(
         plain.append((row_id, params, carrier.from_wire(params["msisdn"]), to))
     if not plain:
         return done
-    sql = _batch_statements()
+    sql = _batch_statements(conn.dialect.name)
     numbers: dict[str, tuple[int, int, bool]] = {}
     patients: dict[tuple[int, str], tuple[int, int | None, bool]] = {}
     threads: dict[tuple[int, int], int] = {}
@@ -456,20 +461,27 @@ def store_batch(
             patients[(account_id, phone)] = (patient_id, clinic_id, opted_out is not None)
         if conv is not None:
             threads[(number_id, patient_id)] = conv
-    known = set(
-        conn.execute(sql["known"], {"ids": [params["messageId"] for _, params, *_ in plain]})
-        .scalars()
-        .all()
-    )
     routed: list[tuple[int, dict[str, str], str, str, tuple[int, int, bool]]] = []
     for row_id, params, sender, to in plain:
         number = numbers.get(to)
         if number is None or not number[2]:
             done.outcomes[row_id] = "ignored"  # not one of our active numbers / inbox off
-        elif params["messageId"] in known:
-            done.outcomes[row_id] = "duplicate"
         else:
             routed.append((row_id, params, sender, to, number))
+    # A copy (Vonage's retry, a replay) of a stored text finds its patient and thread, and
+    # the insert skips it. A text that would make a patient or a thread is looked up
+    # first, so a copy never makes one (its sender's phone may have changed since).
+    making = [
+        params["messageId"]
+        for _, params, sender, _, (number_id, account_id, _) in routed
+        if (number_id, patients.get((account_id, sender), (0,))[0]) not in threads
+    ]
+    if making:
+        known = set(conn.execute(sql["known"], {"ids": making}).scalars().all())
+        for row_id, params, *_ in routed:
+            if params["messageId"] in known:
+                done.outcomes[row_id] = "duplicate"
+        routed = [r for r in routed if r[0] not in done.outcomes]
     if not routed:
         return done
     claim()  # the writes start here
@@ -534,10 +546,17 @@ def store_batch(
         owners.append((row_id, account_id))
     if not rows:
         return done
-    ids = conn.execute(sql["insert"], rows).scalars().all()
+    stored = {
+        carrier_id: message_id for message_id, carrier_id in conn.execute(sql["insert"], rows)
+    }
     newest: dict[int, dict] = {}
-    for (row_id, account_id), row, message_id in zip(owners, rows, ids, strict=True):
+    for (row_id, account_id), row in zip(owners, rows, strict=True):
+        message_id = stored.get(row["carrier_message_id"])
+        if message_id is None:
+            done.outcomes[row_id] = "duplicate"  # stored before: a retry or a replay
+            continue
         done.outcomes[row_id] = "stored"
+        done.accounts.add(account_id)
         conv_id = row["conversation_id"]
         done.events.append(
             (account_id, {"type": "message", "conversation_id": conv_id, "id": message_id,
@@ -550,5 +569,4 @@ def store_batch(
         unread=True,
         conn=conn,
     )
-    done.accounts |= {account_id for _, account_id in owners}
     return done

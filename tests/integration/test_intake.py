@@ -355,3 +355,45 @@ def test_a_dropped_database_connection_is_replaced_and_no_text_is_lost(app, demo
     assert _pending() == 0
     ids = [first.params["messageId"], second.params["messageId"]]
     assert sorted(_messages(ids)) == sorted(ids)
+
+
+def test_a_copy_of_a_stored_text_is_skipped_and_never_makes_a_patient(app, demo, sandbox):
+    """A copy (Vonage's retry) in a later group answers as a duplicate: no second row, no
+    live event, the thread untouched. Even when the patient's phone has changed since, so
+    the copy's sender looks new, the copy makes no patient and no thread."""
+    settled: list = []
+
+    def settle(done, answer):
+        settled.append(done)
+        answer()
+
+    def store(params: dict) -> str:
+        group = [intake._Item("inbound", dict(params))]
+        intake.store_group(group, settle)
+        return group[0].outcome
+
+    original = inbound_params(msisdn=_sender(960), text="Is 4pm free?")
+    assert store(original) == "stored"
+    message = _messages([original["messageId"]])[original["messageId"]][0]
+    thread_id, patient_id = message.conversation_id, message.conversation.patient_id
+
+    def counts() -> tuple:
+        fresh()
+        thread = db.session.get(Conversation, thread_id)
+        return (
+            db.session.scalar(select(func.count()).select_from(Patient)),
+            db.session.scalar(select(func.count()).select_from(Conversation)),
+            db.session.scalar(select(func.count()).select_from(Message)),
+            thread.last_message_at,
+            thread.unread,
+        )
+
+    before = counts()
+    assert store(original) == "duplicate"
+    assert settled[-1].events == [] and counts() == before
+    patient = db.session.get(Patient, patient_id)
+    patient.phone = "+" + _sender(961)  # staff corrected the number meanwhile
+    db.session.commit()
+    assert store(original) == "duplicate"
+    assert settled[-1].events == [] and counts() == before
+    assert [m.id for m in _messages([original["messageId"]])[original["messageId"]]] == [message.id]
