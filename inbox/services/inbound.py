@@ -484,6 +484,36 @@ def store_batch(
         routed = [r for r in routed if r[0] not in done.outcomes]
     if not routed:
         return done
+    # The rows, built before the write lock (SQLite: one writer at a time, machine-wide);
+    # only the thread of a new sender is filled in after.
+    now = utcnow()
+    rows: list[dict] = []
+    owners: list[tuple[int, int]] = []  # (row id, account id) of each message row
+    for row_id, params, sender, to, (_, account_id, _) in routed:
+        text = params.get("text") or ""
+        info = segments.count(text)
+        rows.append(
+            {
+                "account_id": account_id,
+                "conversation_id": None,
+                "direction": DIRECTION_IN,
+                "body": text,
+                "from_number": sender,
+                "to_number": to,
+                "status": STATUS_RECEIVED,
+                "carrier": CARRIER_VONAGE,
+                "carrier_message_id": params["messageId"],
+                "segments": max(info.segments, 1),
+                "encoding": info.encoding,
+                "sent_at": _order_time(
+                    carrier.parse_timestamp(params.get("message-timestamp")), now
+                ),
+                "created_at": now,
+                "kind": KIND_TEXT,
+                "incomplete": False,
+            }
+        )
+        owners.append((row_id, account_id))
     claim()  # the writes start here
     # New senders become patients as receive() makes them (unknown senders)...
     new = sorted({(n[1], sender) for _, _, sender, _, n in routed} - set(patients))
@@ -515,37 +545,8 @@ def store_batch(
         ).scalars()  # fmt: skip
         for (number_id, _, (pid, *_)), conv_id in zip(starts, made, strict=True):
             threads[(number_id, pid)] = conv_id
-    now = utcnow()
-    rows: list[dict] = []
-    owners: list[tuple[int, int]] = []  # (row id, account id) of each message row
-    for row_id, params, sender, to, (number_id, account_id, _) in routed:
-        conv_id = threads[(number_id, patients[(account_id, sender)][0])]
-        text = params.get("text") or ""
-        info = segments.count(text)
-        rows.append(
-            {
-                "account_id": account_id,
-                "conversation_id": conv_id,
-                "direction": DIRECTION_IN,
-                "body": text,
-                "from_number": sender,
-                "to_number": to,
-                "status": STATUS_RECEIVED,
-                "carrier": CARRIER_VONAGE,
-                "carrier_message_id": params["messageId"],
-                "segments": max(info.segments, 1),
-                "encoding": info.encoding,
-                "sent_at": _order_time(
-                    carrier.parse_timestamp(params.get("message-timestamp")), now
-                ),
-                "created_at": now,
-                "kind": KIND_TEXT,
-                "incomplete": False,
-            }
-        )
-        owners.append((row_id, account_id))
-    if not rows:
-        return done
+    for row, (_, _, sender, _, (number_id, account_id, _)) in zip(rows, routed, strict=True):
+        row["conversation_id"] = threads[(number_id, patients[(account_id, sender)][0])]
     stored = {
         carrier_id: message_id for message_id, carrier_id in conn.execute(sql["insert"], rows)
     }
