@@ -4,6 +4,7 @@ embedded server."""
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
 from pathlib import Path
 
 import redis
@@ -91,6 +92,18 @@ def take_queued_jobs(prefix: str, limit: int, app: Flask | None = None) -> list[
     take = queue.connection.register_script(_TAKE_JOBS)
     taken = take(keys=[queue.key], args=[limit, prefix, limit * 4, Job.redis_job_namespace_prefix])
     return [t.decode() if isinstance(t, bytes) else t for t in taken]
+
+
+def scheduled_for(job_id: str, app: Flask | None = None) -> datetime | None:
+    """When RQ's scheduler is to put this scheduled job (a retry, a delayed send) back in
+    the queue; None when it is not scheduled."""
+    from rq.exceptions import NoSuchJobError
+    from rq.registry import ScheduledJobRegistry
+
+    try:
+        return ScheduledJobRegistry(queue=get_queue(app)).get_scheduled_time(job_id)
+    except NoSuchJobError:
+        return None
 
 
 def forget_job(job_id: str, app: Flask | None = None) -> None:

@@ -38,7 +38,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import joinedload
 
 from .. import carrier, events
-from ..broker import forget_job, get_queue, in_queue, job_status, take_queued_jobs
+from ..broker import (
+    forget_job,
+    get_queue,
+    in_queue,
+    job_status,
+    scheduled_for,
+    take_queued_jobs,
+)
 from ..extensions import db
 from ..models import (
     DIRECTION_OUT,
@@ -870,8 +877,13 @@ def sweep_outbox(now: datetime | None = None) -> SweepResult:
         job_id = send_job_id(message_id)
         try:
             status = job_status(job_id)
-            if status in ("scheduled", "deferred"):
-                continue  # its retry is due later
+            if status == "deferred":
+                continue
+            if status == "scheduled":
+                due = scheduled_for(job_id)
+                if due is None or due >= queued_cutoff:
+                    continue  # its retry is due later (or has just come due)
+                # Overdue: no scheduler put it back (none running, or it died): send anyway.
             if status == "queued" and in_queue(job_id):
                 continue  # waiting its turn
             if status in ("queued", "started") and changed_at and changed_at >= sending_cutoff:

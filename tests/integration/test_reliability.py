@@ -369,6 +369,32 @@ def test_a_job_a_dead_worker_popped_before_starting_it_is_enqueued_again(app, de
     assert len(sandbox.requests_to("/sms/json")) == 1
 
 
+def test_a_retry_no_scheduler_puts_back_is_sent_by_the_sweep(app, demo, sandbox):
+    """A retry waits in RQ's scheduled registry until a worker's scheduler puts it back in
+    the queue. If none does (no worker runs one, or it died), the text must not wait
+    forever: once its retry is overdue, the sweep enqueues it, and it goes out once."""
+    from rq.registry import ScheduledJobRegistry
+
+    ids = _queue(app)
+    with app.app_context():
+        queue, job_id = get_queue(app), messaging.send_job_id(ids[0])
+        assert get_redis(app).lrem(queue.key, 0, job_id) == 1
+        assert messaging.enqueue_send(ids[0], delay=5)  # a retry, due in 5 s
+        scheduled = ScheduledJobRegistry(queue=queue)
+        assert scheduled.get_job_ids() == [job_id]
+        # Due, but not overdue yet: the scheduler has time to do its job.
+        assert messaging.sweep_outbox(now=utcnow() + timedelta(seconds=62)).requeued == 0
+        assert scheduled.get_job_ids() == [job_id]
+        # Long overdue: nobody put it back.
+        assert messaging.sweep_outbox(now=utcnow() + timedelta(minutes=5)).requeued == 1
+        assert scheduled.get_job_ids() == [] and get_redis(app).lrange(queue.key, 0, -1) == [
+            job_id.encode()
+        ]
+    run_jobs(app)
+    assert wait_for(lambda: [m.status for m in _outbound()] == ["delivered"])
+    assert len(sandbox.requests_to("/sms/json")) == 1
+
+
 def _sent_refs(sandbox) -> list[int]:
     return [int(r["params"]["client-ref"]) for r in sandbox.requests_to("/sms/json")]
 
