@@ -8,7 +8,7 @@ in Redis that is replaced after every commit that touched a table a list page sh
 replacement is a Session hook, not a call each service must remember: ORM changes name their
 account; bulk UPDATE / DELETE / INSERT statements on those tables replace the global token,
 which is part of every key. The one exception: the webhook groups (services/intake.py) run
-their statements on the session's connection, which the hooks do not see, and call
+their statements on a connection of their own, which the hooks do not see, and call
 replace() for their accounts themselves, after the commit and before they answer.
 
 Correctness, in order of what could go wrong:
