@@ -172,6 +172,16 @@
   // alive, or an open tab would never be signed out for inactivity.
   var BACKGROUND = { "X-Background": "1" };
 
+  // Reconnect within seconds of a restart or a dropped network. htmx's own backoff grows to
+  // a minute, so a tab could stay "Reconnecting…" long after the server was back. Jittered,
+  // so a clinic's tabs do not all knock at once.
+  if (window.htmx) {
+    window.htmx.config.wsReconnectDelay = function (attempt) {
+      var ceiling = Math.min(5000, 500 * Math.pow(2, attempt));
+      return ceiling / 2 + Math.random() * ceiling / 2;
+    };
+  }
+
   function state() {
     return JSON.stringify({
       path: location.pathname, search: location.search,
