@@ -56,6 +56,8 @@ class Conversation(TenantMixin, db.Model):
     __tablename__ = "conversations"
     __table_args__ = (
         UniqueConstraint("inbox_number_id", "patient_id"),
+        # The list, newest first. patient_id rides along so that a broad search's page
+        # comes from the index alone (each entry tested against the matched patients).
         Index(
             "ix_conversations_list",
             "account_id",
@@ -63,6 +65,7 @@ class Conversation(TenantMixin, db.Model):
             "unread",
             "last_message_at",
             "id",
+            "patient_id",
         ),
         Index(
             "ix_conversations_clinic_list",
@@ -72,6 +75,7 @@ class Conversation(TenantMixin, db.Model):
             "unread",
             "last_message_at",
             "id",
+            "patient_id",
         ),
         # A search finds patients first, then their conversations: this answers "is it
         # on this tab, and when did it last move" from the index alone.

@@ -17,6 +17,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session
@@ -196,18 +197,29 @@ def _phone_fts_available() -> bool:
 _phone_fts: dict[int, bool] = {}
 
 
+def _phone_digits(q: str) -> str | None:
+    """The digits of a search that is a phone number or part of one (no letters)."""
+    digits = "".join(ch for ch in q if ch.isdigit())
+    if not digits or any(ch.isalpha() for ch in q):
+        return None
+    return digits[1:] if len(digits) == 11 and digits.startswith("1") else digits
+
+
+def _name_ranges(key: str) -> list:
+    """A prefix of "first last" (name_search starts with it) or of "last first"
+    (name_reversed): each an index range on (account_id, key, id)."""
+    return [_prefix(Patient.name_search, key), _prefix(Patient.name_reversed, key)]
+
+
 def search_condition(q: str):
     """Patients by first or last name prefix, full name, or phone digits in any format.
 
-    Names: a prefix of "first last" (name_search starts with it) or of "last first"
-    (name_reversed), each an index range on (account_id, key, id). (A UNION of the two
-    ranges reads no table pages but measured slower than the OR: bench/RESULTS.md.)
-    Phone: the digits anywhere in the number, through a trigram index (pg_trgm on
-    PostgreSQL, FTS5 on SQLite) when there are three or more."""
-    digits = "".join(ch for ch in q if ch.isdigit())
-    if digits and not any(ch.isalpha() for ch in q):
-        if len(digits) == 11 and digits.startswith("1"):
-            digits = digits[1:]
+    Names: either name range, as one OR (a UNION of the two measured slower where the
+    database joins patients to conversations: bench/RESULTS.md). Phone: the digits
+    anywhere in the number, through a trigram index (pg_trgm on PostgreSQL, FTS5 on
+    SQLite) when there are three or more."""
+    digits = _phone_digits(q)
+    if digits is not None:
         pattern = f"%{_like_escape(digits)}%"
         if len(digits) >= 3 and _phone_fts_available():
             return Patient.id.in_(
@@ -219,10 +231,49 @@ def search_condition(q: str):
     key = search_text.fold(q)
     if not key:
         return false()
-    return or_(_prefix(Patient.name_search, key), _prefix(Patient.name_reversed, key))
+    return or_(*_name_ranges(key))
 
 
-def _filtered(user: User, f: Filters, *, tab: bool = True, view: bool = True) -> Select:
+def _named(account_id: int, key: str):
+    """The ids of the account's patients a name search matches, each range on its own
+    (UNION ALL), so both are read from their indexes alone."""
+    return union_all(
+        *(select(Patient.id).where(Patient.account_id == account_id, r) for r in _name_ranges(key))
+    )
+
+
+# A name search matching at least this many patients is broad: its page walks the list
+# index newest first, testing each conversation against the matched ids held in a hash,
+# and stops at a page. (A narrow one starts from its few patients' conversations.)
+BROAD_SEARCH = 500
+# From this many on (PostgreSQL), the database's own plan wins: it walks the list and
+# looks up each entry's patient by its key, fewer lookups than there are ids to hash.
+# SQLite has no such plan. Both measured on the bench data set (bench/RESULTS.md).
+VERY_BROAD_SEARCH = 10_000
+
+
+def _hashed_key(user: User, q: str) -> str | None:
+    """The folded name when a page of this search is best read by the hashed walk (see
+    _filtered), else None. The matched patients are counted from the name indexes, no
+    further than it takes to decide. A phone search never walks: its trigram index
+    yields the matches all at once, so counting them first would cost a second search."""
+    key = search_text.fold(q) if _phone_digits(q) is None else ""
+    if not key:
+        return None
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    cap = VERY_BROAD_SEARCH if postgres else BROAD_SEARCH
+    capped = _named(user.account_id, key).limit(cap).subquery()
+    n = db.session.scalar(select(func.count()).select_from(capped))
+    if n < BROAD_SEARCH or (postgres and n >= VERY_BROAD_SEARCH):
+        return None
+    return key
+
+
+def _filtered(
+    user: User, f: Filters, *, tab: bool = True, view: bool = True, walk: str | None = None
+) -> Select:
+    """The user's conversations in view, tab, clinic and search. `walk`: the folded name
+    of a broad search, for a page read in list order (see _hashed_key)."""
     stmt = visible(user)
     if f.clinic_id:
         stmt = stmt.where(Conversation.clinic_id == f.clinic_id)
@@ -235,7 +286,13 @@ def _filtered(user: User, f: Filters, *, tab: bool = True, view: bool = True) ->
             stmt = stmt.where(Conversation.has_failed.is_(True))
         elif f.view == "opted_out":
             stmt = stmt.where(Conversation.opted_out.is_(True))
-    if f.q:
+    if f.q and walk:
+        # IS TRUE keeps PostgreSQL from making the IN a join (it does so only at the top of
+        # WHERE): the matched ids become one hashed set, tested as the list index (which
+        # carries patient_id) is read newest first, so a page of a broad search costs
+        # about a page over its share of the list. SQLite reads it the same way.
+        stmt = stmt.where(Conversation.patient_id.in_(_named(user.account_id, walk)).is_(True))
+    elif f.q:
         stmt = stmt.where(
             Conversation.patient_id.in_(
                 select(Patient.id).where(
@@ -259,10 +316,11 @@ def list_page(
 ) -> tuple[list[Conversation], Cursor | None]:
     """One page of the list, newest activity first, by keyset (never OFFSET).
 
-    Two steps (a "deferred join"): the page's ids from an index alone (the list index, or
-    for a search the (number, patient) index), then those rows with their patient and
-    clinic. A broad search sorts thousands of index entries, never thousands of rows."""
-    stmt = _filtered(user, f)
+    Two steps (a "deferred join"): the page's ids from an index alone, then those rows
+    with their patient and clinic. The ids: the list index read newest first; for a
+    narrow search, its patients' entries in the (number, patient) index, sorted; for a
+    broad one, the list index again, each entry tested against the matched patients."""
+    stmt = _filtered(user, f, walk=_hashed_key(user, f.q) if f.q else None)
     if cursor is not None:
         stmt = stmt.where(
             or_(

@@ -183,6 +183,55 @@ def test_keyset_pages_cover_everything_once_in_order(client, demo):
     assert keys == sorted(keys, reverse=True)
 
 
+def _search_pages(client, q: str, tab: str) -> list[int]:
+    html = client.get("/inbox", query_string={"q": q, "tab": tab}).get_data(as_text=True)
+    seen = _row_ids(html)
+    while (m := re.search(r'hx-get="(/inbox/list\?[^"]+)"', html)) is not None:
+        html = client.get(m.group(1).replace("&amp;", "&"), headers=HTMX).get_data(as_text=True)
+        seen += _row_ids(html)
+    return seen
+
+
+@pytest.mark.parametrize("broad_from", [10**9, 50, 1])  # never, at 120 matches, always
+def test_a_broad_search_pages_like_a_narrow_one(app, client, demo, monkeypatch, broad_from):
+    """A search matching many patients reads its pages by another plan (the list index,
+    each entry tested against the matched ids): same rows, same order, same scope."""
+    from inbox.services import conversations as convs
+
+    monkeypatch.setattr(convs, "BROAD_SEARCH", broad_from)
+    _many_conversations(demo, 120)  # "Bulk000".."Bulk119", read, ties on the time
+    ours = db.session.scalars(
+        select(Conversation).join(Patient).where(Patient.first_name.like("Bulk%"))
+    ).all()
+    expected = [c.id for c in sorted(ours, key=lambda c: (c.last_message_at, c.id), reverse=True)]
+    login(client, "staff@glow.test")
+    _, sql = get_with_sql(app, client, "/inbox?q=bulk&tab=read")
+    walked = any(re.search(r"\) IS (true|1)\b", s) for s in sql)
+    assert walked == (broad_from <= 120)
+    assert _search_pages(client, "bulk", "read") == expected
+    assert _search_pages(client, "bulk", "unread") == []
+    assert _search_pages(client, "bulk1", "read") == [
+        c for c in expected if db.session.get(Conversation, c).patient.first_name >= "Bulk1"
+    ]
+    # A user limited to another clinic finds none of them.
+    other = next(c for c in demo.clinics if c.id != ours[0].clinic_id)
+    login(client, clinic_limited_user(demo, [other]).email)
+    assert _search_pages(client, "bulk", "read") == []
+
+
+def test_a_very_broad_search_on_postgresql_is_left_to_the_planner(app, client, demo, monkeypatch):
+    from inbox.services import conversations as convs
+
+    monkeypatch.setattr(convs, "BROAD_SEARCH", 5)
+    monkeypatch.setattr(convs, "VERY_BROAD_SEARCH", 100)
+    _many_conversations(demo, 120)
+    login(client, "staff@glow.test")
+    _, sql = get_with_sql(app, client, "/inbox?q=bulk&tab=read")
+    walked = any(re.search(r"\) IS (true|1)\b", s) for s in sql)
+    assert walked == (db.engine.dialect.name == "sqlite")  # which has no better plan
+    assert len(_search_pages(client, "bulk", "read")) == 120
+
+
 def test_list_query_count_does_not_grow_with_rows(app, client, demo):
     login(client, "staff@glow.test")
 
