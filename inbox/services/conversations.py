@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
+    CompoundSelect,
     Select,
     and_,
     event,
@@ -234,7 +235,7 @@ def search_condition(q: str):
     return or_(*_name_ranges(key))
 
 
-def _named(account_id: int, key: str):
+def _named(account_id: int, key: str) -> CompoundSelect:
     """The ids of the account's patients a name search matches, each range on its own
     (UNION ALL), so both are read from their indexes alone."""
     return union_all(
@@ -248,7 +249,9 @@ def _named(account_id: int, key: str):
 BROAD_SEARCH = 500
 # From this many on (PostgreSQL), the database's own plan wins: it walks the list and
 # looks up each entry's patient by its key, fewer lookups than there are ids to hash.
-# SQLite has no such plan. Both measured on the bench data set (bench/RESULTS.md).
+# (It also keeps the set well inside work_mem: one that does not fit is not hashed but
+# scanned for every entry.) SQLite has no such plan, and its IN builds an index. Both
+# measured on the bench data set (bench/RESULTS.md).
 VERY_BROAD_SEARCH = 10_000
 
 
