@@ -468,13 +468,18 @@ def store_batch(
             done.outcomes[row_id] = "ignored"  # not one of our active numbers / inbox off
         else:
             routed.append((row_id, params, sender, to, number))
+
     # A copy (Vonage's retry, a replay) of a stored text finds its patient and thread, and
     # the insert skips it. A text that would make a patient or a thread is looked up
     # first, so a copy never makes one (its sender's phone may have changed since).
+    def has_thread(sender: str, number_id: int, account_id: int) -> bool:
+        patient = patients.get((account_id, sender))
+        return patient is not None and (number_id, patient[0]) in threads
+
     making = [
         params["messageId"]
         for _, params, sender, _, (number_id, account_id, _) in routed
-        if (number_id, patients.get((account_id, sender), (0,))[0]) not in threads
+        if not has_thread(sender, number_id, account_id)
     ]
     if making:
         known = set(conn.execute(sql["known"], {"ids": making}).scalars().all())

@@ -511,7 +511,9 @@ def store_group(
     )
 
 
-def _stored(unique: list[tuple[int, _Item]], by: _Writer | None) -> tuple[Batch, list]:
+def _stored(
+    unique: list[tuple[int, _Item]], by: _Writer | None
+) -> tuple[Batch, list[tuple[int, int]]]:
     """_store_unique() on the writer's connection, tried a second time when another
     process made the same new patient or thread a moment ago (read again), or when the
     connection had been dropped (a database restart: a new one)."""
