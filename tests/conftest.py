@@ -306,3 +306,38 @@ def clinic_limited_user(account, clinics, email: str = "dt@glow.test"):
     db.session.add(user)
     db.session.commit()
     return user
+
+
+def many_conversations(account, n: int) -> None:
+    """n read conversations in the account's first clinic, patients "Bulk000".. (their
+    name keys written out), a month old, two at each minute (ties on purpose)."""
+    from datetime import timedelta
+
+    from inbox.models import Conversation, Patient, utcnow
+    from inbox.services import phones
+    from inbox.services.messaging import active_number
+
+    number = active_number(account.id)
+    clinic = account.clinics[0]
+    base = utcnow() - timedelta(days=30)
+    for i in range(n):
+        phone = phones.normalize(f"+1212555{2000 + i:04d}")
+        p = Patient(account_id=account.id, first_name=f"Bulk{i:03d}", last_name="Patient",
+                    phone=phone, phone_digits=phones.national_digits(phone),
+                    name_search=f"bulk{i:03d} patient|patient bulk{i:03d}",
+                    home_clinic_id=clinic.id)  # fmt: skip
+        db.session.add(p)
+        db.session.flush()
+        db.session.add(
+            Conversation(
+                account_id=account.id,
+                inbox_number_id=number.id,
+                patient_id=p.id,
+                clinic_id=clinic.id,
+                unread=False,
+                last_direction="in",
+                last_message_at=base + timedelta(minutes=i // 2),
+                last_message_preview=f"hello {i}",
+            )  # fmt: skip
+        )
+    db.session.commit()

@@ -2,7 +2,6 @@
 fragments vs full pages, and what a clinic-limited user can see."""
 
 import re
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -13,11 +12,15 @@ from inbox.models import (
     Conversation,
     Message,
     Patient,
-    utcnow,
 )
-from inbox.services import phones
-from inbox.services.messaging import active_number
-from tests.conftest import clinic_limited_user, csrf_token, fresh, get_with_sql, login
+from tests.conftest import (
+    clinic_limited_user,
+    csrf_token,
+    fresh,
+    get_with_sql,
+    login,
+    many_conversations,
+)
 
 HTMX = {"HX-Request": "true"}
 
@@ -138,35 +141,8 @@ def test_search_and_filters_answer_htmx_with_a_fragment(client, demo):
     assert full.startswith("<!doctype html>") and 'value="ava"' in full
 
 
-def _many_conversations(account, n: int) -> None:
-    number = active_number(account.id)
-    clinic = account.clinics[0]
-    base = utcnow() - timedelta(days=30)
-    for i in range(n):
-        phone = phones.normalize(f"+1212555{2000 + i:04d}")
-        p = Patient(account_id=account.id, first_name=f"Bulk{i:03d}", last_name="Patient",
-                    phone=phone, phone_digits=phones.national_digits(phone),
-                    name_search=f"bulk{i:03d} patient|patient bulk{i:03d}",
-                    home_clinic_id=clinic.id)  # fmt: skip
-        db.session.add(p)
-        db.session.flush()
-        db.session.add(
-            Conversation(
-                account_id=account.id,
-                inbox_number_id=number.id,
-                patient_id=p.id,
-                clinic_id=clinic.id,
-                unread=False,
-                last_direction="in",
-                last_message_at=base + timedelta(minutes=i // 2),  # ties on purpose
-                last_message_preview=f"hello {i}",
-            )  # fmt: skip
-        )
-    db.session.commit()
-
-
 def test_keyset_pages_cover_everything_once_in_order(client, demo):
-    _many_conversations(demo, 120)
+    many_conversations(demo, 120)
     login(client, "staff@glow.test")
     html = client.get("/inbox?tab=read").get_data(as_text=True)
     seen = _row_ids(html)
@@ -199,7 +175,7 @@ def test_a_broad_search_pages_like_a_narrow_one(app, client, demo, monkeypatch, 
     from inbox.services import conversations as convs
 
     monkeypatch.setattr(convs, "BROAD_SEARCH", broad_from)
-    _many_conversations(demo, 120)  # "Bulk000".."Bulk119", read, ties on the time
+    many_conversations(demo, 120)  # "Bulk000".."Bulk119", read, ties on the time
     ours = db.session.scalars(
         select(Conversation).join(Patient).where(Patient.first_name.like("Bulk%"))
     ).all()
@@ -224,7 +200,7 @@ def test_a_very_broad_search_on_postgresql_is_left_to_the_planner(app, client, d
 
     monkeypatch.setattr(convs, "BROAD_SEARCH", 5)
     monkeypatch.setattr(convs, "VERY_BROAD_SEARCH", 100)
-    _many_conversations(demo, 120)
+    many_conversations(demo, 120)
     login(client, "staff@glow.test")
     _, sql = get_with_sql(app, client, "/inbox?q=bulk&tab=read")
     walked = any(re.search(r"\) IS (true|1)\b", s) for s in sql)
@@ -236,7 +212,7 @@ def test_list_query_count_does_not_grow_with_rows(app, client, demo):
     login(client, "staff@glow.test")
 
     _, few = get_with_sql(app, client, "/inbox?tab=read")
-    _many_conversations(demo, 60)
+    many_conversations(demo, 60)
     _, sql = get_with_sql(app, client, "/inbox?tab=read")
     assert len(few) == len(sql), "the inbox list must not run a query per row"
     assert not any(re.search(r"\bFROM messages\b", s) for s in sql), "counts never scan messages"
