@@ -260,7 +260,9 @@ def _hashed_key(user: User, q: str) -> str | None:
     _filtered), else None. The matched patients are counted from the name indexes, no
     further than it takes to decide. A phone search never walks: its trigram index
     yields the matches all at once, so counting them first would cost a second search."""
-    key = search_text.fold(q) if _phone_digits(q) is None else ""
+    if _phone_digits(q) is not None:
+        return None
+    key = search_text.fold(q)
     if not key:
         return None
     postgres = db.session.get_bind().dialect.name == "postgresql"
@@ -289,7 +291,7 @@ def _filtered(
             stmt = stmt.where(Conversation.has_failed.is_(True))
         elif f.view == "opted_out":
             stmt = stmt.where(Conversation.opted_out.is_(True))
-    if f.q and walk:
+    if walk:
         # IS TRUE keeps PostgreSQL from making the IN a join (it does so only at the top of
         # WHERE): the matched ids become one hashed set, tested as the list index (which
         # carries patient_id) is read newest first, so a page of a broad search costs
