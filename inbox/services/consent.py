@@ -6,6 +6,8 @@ exactly one confirmation text; a second STOP from an opted-out patient gets none
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import update
 
 from .. import events
@@ -95,9 +97,11 @@ def apply_keyword(conv: Conversation, text: str) -> str | None:
     return word
 
 
-def opt_out_from_receipt(patient: Patient) -> None:
+def opt_out_from_receipt(patient: Patient) -> Callable[[], None] | None:
     """The carrier says the handset refuses our texts (err-code 9): no confirmation is
-    sent (it would be refused too), the patient is simply opted out."""
-    if opt_out(patient):
-        db.session.commit()
-        _publish(patient)
+    sent (it would be refused too), the patient is simply opted out, in the caller's
+    transaction (with the receipt that says so). Returns what tells the open tabs, to be
+    called once that is committed; None if the patient had opted out already."""
+    if not opt_out(patient):
+        return None
+    return lambda: _publish(patient)

@@ -1013,15 +1013,25 @@ def apply_receipt(params: dict[str, str]) -> WebhookResult:
     if message is None or message.direction != DIRECTION_OUT:
         return WebhookResult("ignored", detail="unknown message")
     code = params.get("err-code") or ""
+    opted_out = None  # committed with the receipt's own changes, one transaction
     if status == STATUS_FAILED and code == OPTED_OUT_ERR_CODE:
-        consent.opt_out_from_receipt(message.conversation.patient)
+        opted_out = consent.opt_out_from_receipt(message.conversation.patient)
     settled_unconfirmed = message.status == STATUS_FAILED and message.error_code == UNCONFIRMED
-    if status is None or status == message.status and not settled_unconfirmed:
-        return WebhookResult("duplicate", message.id)
-    if not settled_unconfirmed and (
-        _RANK[status] < _RANK.get(message.status, 0)
-        or message.status in (STATUS_DELIVERED, STATUS_FAILED)
-    ):
+    unchanged = (
+        status is None
+        or (status == message.status and not settled_unconfirmed)
+        or (
+            not settled_unconfirmed
+            and (
+                _RANK[status] < _RANK.get(message.status, 0)
+                or message.status in (STATUS_DELIVERED, STATUS_FAILED)
+            )
+        )
+    )
+    if unchanged:
+        if opted_out is not None:  # the message has its status; the opt-out is news
+            db.session.commit()
+            opted_out()
         return WebhookResult("duplicate", message.id)
     message.status = status
     message.status_changed_at = utcnow()
@@ -1037,6 +1047,8 @@ def apply_receipt(params: dict[str, str]) -> WebhookResult:
     account_id, event = _status_event(message)  # read before the commit expires it
     db.session.commit()
     events.publish(account_id, event)
+    if opted_out is not None:
+        opted_out()
     return WebhookResult("stored", event["id"])
 
 
