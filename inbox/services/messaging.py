@@ -881,9 +881,12 @@ def sweep_outbox(now: datetime | None = None) -> SweepResult:
                 continue
             if status == "scheduled":
                 due = scheduled_for(job_id)
-                if due is None or due >= queued_cutoff:
+                if due is not None and due >= queued_cutoff:
                     continue  # its retry is due later (or has just come due)
-                # Overdue: no scheduler put it back (none running, or it died): send anyway.
+                # Overdue: no scheduler put it back (none running, or it died). Or in no
+                # registry: RQ's scheduler removes the due ids it read a moment before,
+                # so a retry of the same id scheduled in between is dropped, and nothing
+                # would ever enqueue it. Send anyway: the claim keeps it to one send.
             if status == "queued" and in_queue(job_id):
                 continue  # waiting its turn
             if status in ("queued", "started") and changed_at and changed_at >= sending_cutoff:

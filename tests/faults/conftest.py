@@ -107,6 +107,34 @@ class FaultBed:
             p.read_text(errors="replace")[-3000:] for p in self.tmp.glob("worker-*.log")
         )
 
+    def explain_job(self, job_id: str) -> str:
+        """Where a job stands in Redis (its hash but for the payload, the queue, RQ's
+        registries) and every worker-log line that names it: what a test prints when a
+        text never settles."""
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            fields = {
+                k.decode(): v.decode(errors="replace")
+                for k, v in client.hgetall(f"rq:job:{job_id}").items()
+                if k not in (b"data", b"exc_info")
+            }
+            where = {
+                "queue position": client.lpos(f"rq:queue:{QUEUE}", job_id),
+                **{
+                    name: client.zscore(f"rq:{name}:{QUEUE}", job_id)
+                    for name in ("scheduled", "wip", "failed", "finished", "deferred")
+                },
+            }
+        except redis.RedisError as exc:
+            fields, where = {"redis": repr(exc)}, {}
+        lines = [
+            f"{log.name}: {line}"
+            for log in sorted(self.tmp.glob("worker-*.log"))
+            for line in log.read_text(errors="replace").splitlines()
+            if f"({job_id})" in line or f" {job_id}:" in line or f"job {job_id} " in line
+        ]
+        return f"job {job_id}: {fields}; {where}\n" + "\n".join(lines[-40:])
+
 
 @pytest.fixture
 def bed(app, database_url, sandbox):

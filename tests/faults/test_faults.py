@@ -58,8 +58,15 @@ def _settle(app, bed, ids: list[int], timeout: float) -> dict[int, Message]:
         if all(m.status in FINAL for m in messages.values()):
             return messages
         time.sleep(1)
-    left = collections.Counter(m.status for m in _statuses(ids).values())
-    raise AssertionError(f"not settled: {left}\n{bed.worker_logs()}")
+    messages = _statuses(ids)
+    left = collections.Counter(m.status for m in messages.values())
+    stuck = [m for m in messages.values() if m.status not in FINAL][:5]
+    why = "\n".join(
+        f"message {m.id}: {m.status} since {m.status_changed_at} ({m.error_text})\n"
+        + bed.explain_job(messaging.send_job_id(m.id))
+        for m in stuck
+    )
+    raise AssertionError(f"not settled: {left}\n{why}\n{bed.worker_logs()}")
 
 
 def _carrier_copies(sandbox, ids: list[int]) -> collections.Counter:

@@ -14,7 +14,7 @@ import pytest
 import requests
 from sqlalchemy import func, select, update
 
-from inbox.broker import get_queue, get_redis, in_queue
+from inbox.broker import get_queue, get_redis, in_queue, job_status
 from inbox.extensions import db
 from inbox.models import (
     Conversation,
@@ -327,12 +327,7 @@ def _queue(app, body="Your appointment is confirmed", n=1) -> list[int]:
 def test_redis_down_at_enqueue_keeps_the_row_and_the_sweep_sends_it(
     app, demo, sandbox, monkeypatch
 ):
-    import redis as redis_lib
-
-    def down(*a, **k):
-        raise redis_lib.ConnectionError("Redis is down")
-
-    monkeypatch.setattr("rq.Queue.enqueue", down)
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")  # Redis is down
     ids = _queue(app, n=2)
     assert [m.status for m in _outbound()] == ["queued", "queued"]
     monkeypatch.undo()
@@ -390,6 +385,47 @@ def test_a_retry_no_scheduler_puts_back_is_sent_by_the_sweep(app, demo, sandbox)
         assert scheduled.get_job_ids() == [] and get_redis(app).lrange(queue.key, 0, -1) == [
             job_id.encode()
         ]
+    run_jobs(app)
+    assert wait_for(lambda: [m.status for m in _outbound()] == ["delivered"])
+    assert len(sandbox.requests_to("/sms/json")) == 1
+
+
+def test_a_retry_rqs_scheduler_drops_is_sent_by_the_sweep(app, demo, sandbox, monkeypatch):
+    """RQ's scheduler reads the due job ids, fetches the jobs, then removes the ids from its
+    registry. A retry of the same job id scheduled between the fetch and the removal loses
+    its registry entry: the job says "scheduled" and nothing would ever enqueue it. The
+    sweep sends it, once."""
+    from rq.job import Job
+    from rq.registry import ScheduledJobRegistry
+    from rq.scheduler import RQScheduler
+
+    ids = _queue(app)
+    with app.app_context():
+        redis_client, queue = get_redis(app), get_queue(app)
+        job_id = messaging.send_job_id(ids[0])
+        assert redis_client.lrem(queue.key, 0, job_id) == 1
+        assert messaging.enqueue_send(ids[0], delay=0.01)  # a retry, due at once
+        time.sleep(0.05)
+        redis_client.delete(Job.key_for(job_id))  # a worker took the job meanwhile
+        real_fetch_many = Job.fetch_many
+
+        def fetch_then_retry(job_ids, **kwargs):
+            jobs = real_fetch_many(job_ids, **kwargs)
+            assert jobs == [None]
+            assert messaging.enqueue_send(ids[0], delay=0.01)  # ...and its send failed
+            return jobs
+
+        monkeypatch.setattr(Job, "fetch_many", fetch_then_retry)
+        scheduler = RQScheduler([queue], connection=redis_client)
+        scheduler.prepare_registries([queue.name])
+        scheduler.enqueue_scheduled_jobs()
+        monkeypatch.undo()
+        assert job_status(job_id, app) == "scheduled"
+        assert ScheduledJobRegistry(queue=queue).get_job_ids() == []  # dropped
+        assert redis_client.llen(queue.key) == 0
+        assert messaging.sweep_outbox().requeued == 0  # not stale yet
+        assert messaging.sweep_outbox(now=utcnow() + timedelta(minutes=2)).requeued == 1
+        assert redis_client.lrange(queue.key, 0, -1) == [job_id.encode()]
     run_jobs(app)
     assert wait_for(lambda: [m.status for m in _outbound()] == ["delivered"])
     assert len(sandbox.requests_to("/sms/json")) == 1
