@@ -687,12 +687,9 @@ def bare_redis(url: str, samples: int) -> list[float]:
 
 def queue_outbound(stack: Stack, n: int, ready=lambda: None) -> list[int]:
     """n queued texts, written as queue_outbound() writes them (minus the request), then,
-    once ready() returns, their send jobs (messaging.enqueue_send's) all in one round trip,
+    once ready() returns, their send jobs, all in one round trip (messaging.enqueue_sends),
     so that queueing them does not compete with the sends."""
-    from rq import Queue
-
     from inbox import create_app
-    from inbox.broker import get_queue
     from inbox.extensions import db
     from inbox.models import STATUS_QUEUED, Conversation, Message, utcnow
     from inbox.services import messaging
@@ -714,17 +711,9 @@ def queue_outbound(stack: Stack, n: int, ready=lambda: None) -> list[int]:
             db.session.flush()
             ids.append(m.id)
         db.session.commit()
-        jobs = [
-            Queue.prepare_data("workers.jobs.send_message", (mid,),
-                               job_id=messaging.send_job_id(mid), retry=messaging.send_retry(),
-                               timeout=120, failure_ttl=7 * 24 * 3600, result_ttl=0)
-            for mid in ids
-        ]  # fmt: skip
         ready()
-        queue = get_queue()
-        with queue.connection.pipeline() as pipe:
-            queue.enqueue_many(jobs, pipeline=pipe)
-            pipe.execute()
+        if not messaging.enqueue_sends(ids):
+            raise RuntimeError("could not queue the send jobs: is Redis up?")
         db.session.remove()
         db.engine.dispose()
     return ids

@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 
 import redis
 from flask import current_app
-from rq import Retry
+from rq import Queue, Retry
 from sqlalchemy import (
     ARRAY,
     DateTime,
@@ -379,26 +379,55 @@ def send_retry() -> Retry:
     )
 
 
-def enqueue_send(message_id: int, *, delay: float = 0.0) -> bool:
-    """Hand the message to a worker (after `delay` seconds: the scheduler enqueues it).
-    If Redis is down the row stays queued for the sweep."""
-    options = {
+_SEND_JOB = "workers.jobs.send_message"
+
+
+def _send_job_options(message_id: int) -> dict:
+    """A send job's options, but its timeout (whose keyword differs between RQ's calls)."""
+    return {
         "job_id": send_job_id(message_id),
         "retry": send_retry(),
-        "job_timeout": 120,
         "failure_ttl": 7 * 24 * 3600,
         "result_ttl": 0,  # nothing reads a sent text's job back: fewer Redis writes per text
     }
+
+
+_SEND_JOB_TIMEOUT = 120
+
+
+def enqueue_send(message_id: int, *, delay: float = 0.0) -> bool:
+    """Hand the message to a worker (after `delay` seconds: the scheduler enqueues it).
+    If Redis is down the row stays queued for the sweep."""
+    if delay <= 0:
+        return enqueue_sends([message_id])
     try:
-        if delay > 0:
-            get_queue().enqueue_in(
-                timedelta(seconds=delay), "workers.jobs.send_message", message_id, **options
-            )
-        else:
-            get_queue().enqueue("workers.jobs.send_message", message_id, **options)
+        get_queue().enqueue_in(
+            timedelta(seconds=delay),
+            _SEND_JOB,
+            message_id,
+            job_timeout=_SEND_JOB_TIMEOUT,
+            **_send_job_options(message_id),
+        )
         return True
     except redis.RedisError:
         log.warning("could not enqueue message %s; it stays queued for the sweep", message_id)
+        return False
+
+
+def enqueue_sends(message_ids: Sequence[int]) -> bool:
+    """Hand these messages to the workers, in order, in one round trip to Redis. If Redis
+    is down the rows stay queued for the sweep."""
+    if not message_ids:
+        return True
+    jobs = [
+        Queue.prepare_data(_SEND_JOB, (mid,), timeout=_SEND_JOB_TIMEOUT, **_send_job_options(mid))
+        for mid in message_ids
+    ]
+    try:
+        get_queue().enqueue_many(jobs)  # one pipeline
+        return True
+    except redis.RedisError:
+        log.warning("could not enqueue messages %s; they stay queued for the sweep", message_ids)
         return False
 
 
@@ -471,8 +500,7 @@ def _hand_back(untried: Iterable[int], *, failed: int | None = None, delay: floa
     (if any) due after `delay` seconds, the ones not tried at once."""
     if failed is not None:
         enqueue_send(failed, delay=delay)
-    for message_id in untried:
-        enqueue_send(message_id)
+    enqueue_sends(list(untried))
 
 
 class RetryLater(Exception):
