@@ -111,18 +111,30 @@ class FaultBed:
         """Where a job stands in Redis (its hash but for the payload, the queue, RQ's
         registries) and every worker-log line that names it: what a test prints when a
         text never settles."""
+        from rq import Queue
+        from rq.job import Job
+        from rq.registry import (
+            DeferredJobRegistry,
+            FailedJobRegistry,
+            FinishedJobRegistry,
+            ScheduledJobRegistry,
+            StartedJobRegistry,
+        )
+
         client = redis.Redis.from_url(self.redis_url)
+        registries = (ScheduledJobRegistry, StartedJobRegistry, FailedJobRegistry,
+                      FinishedJobRegistry, DeferredJobRegistry)  # fmt: skip
         try:
             fields = {
                 k.decode(): v.decode(errors="replace")
-                for k, v in client.hgetall(f"rq:job:{job_id}").items()
+                for k, v in client.hgetall(Job.key_for(job_id)).items()
                 if k not in (b"data", b"exc_info")
             }
             where = {
-                "queue position": client.lpos(f"rq:queue:{QUEUE}", job_id),
+                "queue position": client.lpos(Queue(QUEUE, connection=client).key, job_id),
                 **{
-                    name: client.zscore(f"rq:{name}:{QUEUE}", job_id)
-                    for name in ("scheduled", "wip", "failed", "finished", "deferred")
+                    r.__name__: client.zscore(r(QUEUE, connection=client).key, job_id)
+                    for r in registries
                 },
             }
         except redis.RedisError as exc:
