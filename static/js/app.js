@@ -63,6 +63,38 @@
     }
   });
 
+  // A text's status never goes back on screen. The answer to a send re-renders the thread
+  // as it was a moment ago; by the time it arrives, the live update may already have shown
+  // the text sent or delivered. Keep what was shown when the answer is older (a retry of a
+  // failed or unconfirmed text starts again from queued: those are not ranked).
+  var STATUS_RANK = { queued: 0, sending: 1, sent: 2, delivered: 3 };
+  var shownStatus = null;
+  function threadIn(target) {
+    return target && (target.id === "messages" || target.querySelector("#messages"));
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    shownStatus = null;
+    if (!threadIn(event.detail.target)) return;
+    shownStatus = {};
+    $all("#messages .msg .status[data-status]").forEach(function (s) {
+      var rank = STATUS_RANK[s.getAttribute("data-status")];
+      if (rank !== undefined) shownStatus[s.id] = { rank: rank, msg: s.closest(".msg") };
+    });
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    var before = shownStatus;
+    shownStatus = null;
+    if (!before) return;
+    $all("#messages .msg .status[data-status]").forEach(function (s) {
+      var was = before[s.id];
+      var rank = STATUS_RANK[s.getAttribute("data-status")];
+      var msg = s.closest(".msg");
+      if (!was || rank === undefined || rank >= was.rank || msg === was.msg) return;
+      msg.replaceWith(was.msg);
+      if (window.htmx) window.htmx.process(was.msg);
+    });
+  });
+
   // Opening a thread: the stacked (tablet/phone) layout switches to the thread screen.
   // Earlier messages load above what the user reads: keep their place, do not jump down.
   var olderFrom = null;

@@ -1,5 +1,8 @@
 """What staff see of STOP, long texts and reminders, live, in a real browser."""
 
+import re
+import time
+
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import login, screenshot
@@ -50,3 +53,37 @@ def test_stop_start_long_texts_and_paperwork_reminder_live(browser, stack):
     page.mouse.move(0, 0)  # no hover colour in the screenshot,
     page.wait_for_timeout(300)  # and the button's fade back from "sending" is over
     screenshot(page, "thread-paperwork-reminder")
+
+
+def test_a_late_answer_to_a_send_never_takes_a_status_back(browser, stack):
+    """The answer to Send re-renders the thread as it was then. When it arrives after the
+    live updates (the worker sent the text, its receipt came), the thread keeps showing
+    Delivered, not the answer's older status."""
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    login(page, stack, "staff@glow.test")
+    _open_thread(page, stack, "Ava Martinez")
+    page.wait_for_timeout(400)  # the socket knows which thread this tab shows
+    status_span = re.compile(r'class="status status-(\w+)" data-status="\1"')
+
+    def late_and_old(route):
+        if route.request.method != "POST":
+            return route.continue_()
+        answer = route.fetch()
+        time.sleep(2)  # the live updates reach the page first
+        stale = status_span.sub('class="status status-queued" data-status="queued"', answer.text())
+        route.fulfill(response=answer, body=stale)
+
+    page.route(re.compile(r".*/inbox/c/\d+/messages$"), late_and_old)
+    composer = page.get_by_label("Reply")
+    composer.fill("See you Thursday at 3pm")
+    composer.press("Enter")
+    sent = page.locator("#messages .msg.out", has_text="See you Thursday").locator(".status")
+    expect(sent).to_have_attribute("data-status", "delivered", timeout=5000)  # live
+    expect(composer).to_have_value("", timeout=5000)  # the late answer has been swapped in
+    page.wait_for_timeout(300)  # settled
+    expect(sent).to_have_attribute("data-status", "delivered")
+    expect(sent).to_have_text("Delivered")
+    statuses = page.locator("#messages .msg.out .status").evaluate_all(
+        "els => els.map(e => e.dataset.status)"
+    )
+    assert "queued" not in statuses, statuses
