@@ -87,3 +87,25 @@ def test_a_late_answer_to_a_send_never_takes_a_status_back(browser, stack):
         "els => els.map(e => e.dataset.status)"
     )
     assert "queued" not in statuses, statuses
+
+
+def test_new_message_says_what_is_wrong_and_keeps_what_was_typed(browser, stack):
+    """The server sends the form back with its reason (422); the dialog shows it, with the
+    number and the text still in place, and the corrected message goes out."""
+    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    login(page, stack, "staff@glow.test")
+    page.goto(stack.url + "/inbox")
+    page.get_by_role("link", name="New message").click()
+    dialog = page.locator("#compose-dialog")
+    expect(dialog.locator("#compose-to")).to_be_visible()
+    dialog.locator("#compose-to").fill("12345")
+    text = "Your consultation is confirmed for Friday."
+    dialog.locator("#compose-text").fill(text)
+    dialog.get_by_role("button", name="Send").click()
+    expect(dialog.locator("#compose-error")).to_contain_text("“12345” is not a valid phone number.")
+    expect(dialog.locator("#compose-to")).to_have_value("12345")
+    expect(dialog.locator("#compose-text")).to_have_value(text)
+    dialog.locator("#compose-to").fill("(917) 555-0177")
+    dialog.get_by_role("button", name="Send").click()
+    page.wait_for_url(re.compile(r"/inbox/c/\d+"))
+    expect(page.locator("#messages")).to_contain_text(text)
