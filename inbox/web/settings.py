@@ -205,21 +205,27 @@ def users():
 def user(user_id: int):
     teammate = teammates.get(current_user, user_id) or abort(404)
     error = None
+    # What the form shows: the saved privileges, or what the admin sent when it is refused.
+    chosen = {
+        "inbox": teammate.can_use_inbox,
+        "all_clinics": teammate.all_clinics,
+        "clinic_ids": set() if teammate.all_clinics else {c.id for c in teammate.clinics},
+    }
     if request.method == "POST":
+        sent = {
+            "inbox": request.form.get("inbox") == "on",
+            "all_clinics": request.form.get("all_clinics") == "on",
+            "clinic_ids": {int(c) for c in request.form.getlist("clinics") if c.isdigit()},
+        }
         try:
-            teammates.save_privileges(
-                current_user,
-                teammate,
-                inbox=request.form.get("inbox") == "on",
-                all_clinics=request.form.get("all_clinics") == "on",
-                clinic_ids=request.form.getlist("clinics"),
-            )
+            teammates.save_privileges(current_user, teammate, **sent)
         except teammates.TeammateRefused as exc:
             error = str(exc)
+            chosen = sent
         else:
             trail.note(AUDIT_CHANGED_PRIVILEGES, teammate, summary=teammates.describe(teammate))
             flash(f"Saved {teammate.name}'s privileges.", "success")
             return redirect(url_for("settings.user", user_id=teammate.id))
-    return render_template("settings/user.html", teammate=teammate, error=error), (
+    return render_template("settings/user.html", teammate=teammate, chosen=chosen, error=error), (
         422 if error else 200
     )

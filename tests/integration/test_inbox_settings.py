@@ -1,6 +1,7 @@
 """Inbox Settings: plan gate, number wizard with its failure paths, billing, disable and
 re-enable, privileges. Through the real SDK and the sandbox."""
 
+import re
 import threading
 
 from sqlalchemy import func, select
@@ -312,8 +313,19 @@ def test_admins_manage_privileges_and_it_applies_on_the_next_request(app, client
     assert (
         staff.get("/inbox").status_code == 200 and "Uptown" not in html.split('id="list-pane"')[1]
     )
+    # Refused: the form comes back as the admin sent it, not as it was saved.
+    client.post(
+        f"/settings/teammates/{user.id}", data={"csrf_token": token, "clinics": [downtown.id]}
+    )  # Inbox off, Downtown only
     r = client.post(f"/settings/teammates/{user.id}", data={"csrf_token": token, "inbox": "on"})
-    assert r.status_code == 422 and "Pick at least one clinic" in r.get_data(as_text=True)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and "Pick at least one clinic" in html
+    assert re.search(r'id="priv-inbox" name="inbox" checked', html)
+    downtown_box = f'id="clinic-{downtown.id}" name="clinics" value="{downtown.id}"'
+    assert re.search(downtown_box + r"\s+>", html)  # as sent: unticked
+    assert not re.search(r'id="all-clinics" name="all_clinics" checked', html)
+    fresh()
+    assert not db.session.get(User, user.id).can_use_inbox  # nothing saved
 
 
 def test_staff_cannot_manage_teammates_and_other_accounts_users_are_404(client, demo):
