@@ -9,6 +9,16 @@
       (el.tagName === "INPUT" && !/^(checkbox|radio|button|submit)$/.test(el.type)) || el.isContentEditable);
   }
 
+  // Flash messages: a confirmation goes by itself after a while; any can be dismissed, so
+  // none keeps covering what the page shows under it (the number just bought, say).
+  document.addEventListener("click", function (event) {
+    var close = event.target.closest("[data-close-flash]");
+    if (close) close.closest(".flash").remove();
+  });
+  $all(".flash[data-dismiss-after]").forEach(function (flash) {
+    setTimeout(function () { flash.remove(); }, Number(flash.getAttribute("data-dismiss-after")) || 8000);
+  });
+
   // Composer: Enter sends, Shift+Enter makes a new line.
   document.addEventListener("keydown", function (event) {
     var box = event.target;

@@ -57,6 +57,17 @@ def test_the_article_end_to_end(page, stack):
     expect(page).to_have_url(re.compile(r"/inbox$"))
     expect(page.locator("#inbox-number")).to_have_text("(212) 555-0131")
     expect(page.locator("#nav-inbox")).to_be_visible()
+    # The confirmation goes by itself (or at once, dismissed), uncovering the number.
+    flash = page.locator(".flash", has_text="Your Inbox is ready")
+    expect(flash).to_be_visible()
+    expect(flash).to_have_count(0, timeout=12_000)
+    assert (
+        page.evaluate(
+            "() => { const r = document.querySelector('#inbox-number').getBoundingClientRect();"
+            " return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2).id; }"
+        )
+        == "inbox-number"
+    )
 
     # Disable: Inbox Settings at the bottom of the left menu, toggle off, Confirm.
     page.get_by_role("link", name="Settings").first.click()
@@ -67,6 +78,10 @@ def test_the_article_end_to_end(page, stack):
     expect(dialog).to_contain_text("will be released")
     dialog.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("switch", name=re.compile("Turn it on"))).to_be_visible()
+    released = page.locator(".flash", has_text="its number is being released")
+    expect(released).to_be_visible()
+    released.get_by_role("button", name="Dismiss").click()
+    expect(released).to_have_count(0)
     expect(page.locator("#nav-inbox")).to_have_count(0)
     page.goto(stack.url + "/inbox")
     expect(page.get_by_text("The Inbox is turned off")).to_be_visible()
