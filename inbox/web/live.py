@@ -20,7 +20,7 @@ from .. import events
 from ..extensions import db, sock
 from ..models import Conversation, Message, User, get_scoped
 from ..services import conversations as convs
-from ..services import patients
+from ..services import patients, templates
 from ..services.conversations import Filters
 from . import security
 from .guards import INBOX, access
@@ -157,7 +157,9 @@ class LiveClient:
             else None
         )
         if ctx["consent"] and ctx["open_conv"] is not None:
+            # The composer comes back whole: its saved replies and outstanding forms too.
             ctx["paperwork"] = patients.outstanding_paperwork(ctx["open_conv"].patient)
+            ctx["templates"] = templates.for_conversation(ctx["open_conv"])
         return render_template("inbox/_live.html", **ctx)
 
     def handle(self, event: dict[str, Any]) -> None:

@@ -43,6 +43,9 @@ def test_stop_start_long_texts_and_paperwork_reminder_live(browser, stack):
     _text_in(stack, "START")
     expect(page.locator(".optout-banner")).to_have_count(0, timeout=2000)
     expect(page.locator("#composer-body")).to_be_enabled()
+    # The composer comes back whole: saved replies and the outstanding forms.
+    expect(page.locator(".template-menu summary")).to_contain_text("Templates")
+    expect(page.locator(".template-bar")).to_contain_text("form outstanding")
 
     # One click texts the portal link for the outstanding forms (the button came back live).
     page.locator("#paperwork-reminder").click()
