@@ -23,7 +23,8 @@ STATES = {
     "Wyoming": "WY",
 }  # fmt: skip
 _ABBR = re.compile(r",\s*([A-Z]{2})$")
-AREA_CODE = re.compile(r"^[2-9]\d{2}$")
+# NANP: the first digit 2-9; N11 (211, 411, 911...) are service codes, never area codes.
+AREA_CODE = re.compile(r"^[2-9](?!11)\d{2}$")
 
 
 def _state(description: str) -> str | None:

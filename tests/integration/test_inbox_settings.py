@@ -73,7 +73,7 @@ def test_lock_until_accelerator_then_upgrade_in_subscriptions(client, demo):
 def test_area_code_is_validated(client, demo):
     login(client, "admin@fresh.test")
     _upgrade(client)
-    for bad in ("21", "abc", "012", "1234"):
+    for bad in ("21", "abc", "012", "1234", "911", "411"):
         r = client.get(f"/settings/inbox/setup?area_code={bad}")
         assert r.status_code == 422
         assert "Enter a 3-digit US area code, like 212." in r.get_data(as_text=True)
