@@ -29,6 +29,15 @@
     }
   });
 
+  // A refused send's message belongs to the text it refused: once the box is emptied for a
+  // new one, it goes (a new refusal brings its own).
+  document.addEventListener("input", function (event) {
+    var box = event.target;
+    if (!box.matches || !box.matches("textarea[data-composer]") || box.value.trim()) return;
+    var error = $("#composer-error");
+    if (error) error.remove();
+  });
+
   // Saved replies: put the filled-in text into the message box.
   document.addEventListener("click", function (event) {
     var item = event.target.closest("[data-template-text]");

@@ -113,9 +113,18 @@ def test_thread_composer_counter_enter_and_shift_enter(page, stack):
     box.press("Enter")
     expect(page.locator("#composer-error")).to_contain_text("the limit is 6")
     expect(page.get_by_label("Reply")).to_have_value("a" * 930)  # nothing typed is lost
+    # A long paste is kept whole (no silent cut at a maxlength), and refused in words.
+    box = page.get_by_label("Reply")
+    box.fill("b" * 1200)
+    expect(box).to_have_value("b" * 1200)
+    expect(page.locator("#segment-counter")).to_contain_text("Too long: 8 texts")
+    box.press("Enter")
+    expect(page.locator("#composer-error")).to_contain_text("keep it under 1000 characters")
+    expect(page.get_by_label("Reply")).to_have_value("b" * 1200)
 
     box = page.get_by_label("Reply")
     box.fill("")
+    expect(page.locator("#composer-error")).to_have_count(0)  # it was about the old text
     box.press_sequentially("Line one")
     box.press("Shift+Enter")
     box.press_sequentially("Line two")
