@@ -62,13 +62,20 @@ def profile():
 @bp.get("/inbox")
 @access(MAIN_ADMIN)
 def inbox():
+    return _inbox_page()
+
+
+def _inbox_page(reminder_text: str | None = None, reminder_error: str | None = None) -> str:
     account = current_user.account
     return render_template(
         "settings/inbox.html",
         account=account,
         number=inbox_settings.live_number(account.id),
         locked=account.plan != PLAN_ACCELERATOR,
-        reminder_text=reminders.reminder_template(account),
+        reminder_text=reminders.reminder_template(account)
+        if reminder_text is None
+        else reminder_text,
+        reminder_error=reminder_error,
         reminder_fields=reminders.REMINDER_FIELDS,
     )
 
@@ -76,12 +83,13 @@ def inbox():
 @bp.post("/inbox/reminders")
 @access(MAIN_ADMIN)
 def reminder_template():
+    text = request.form.get("reminder_template", "")
     try:
-        reminders.save_template(current_user.account, request.form.get("reminder_template", ""))
+        reminders.save_template(current_user.account, text)
     except SendRefused as exc:
-        flash(str(exc), "danger")
-    else:
-        flash("Reminder text saved.", "success")
+        # The page again, with the reason beside the box and the text as typed.
+        return _inbox_page(reminder_text=text, reminder_error=str(exc)), 422
+    flash("Reminder text saved.", "success")
     return redirect(url_for("settings.inbox") + "#reminders")
 
 

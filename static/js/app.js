@@ -16,7 +16,7 @@
     if (close) close.closest(".flash").remove();
   });
   $all(".flash[data-dismiss-after]").forEach(function (flash) {
-    setTimeout(function () { flash.remove(); }, Number(flash.getAttribute("data-dismiss-after")) || 8000);
+    setTimeout(function () { flash.remove(); }, Number(flash.getAttribute("data-dismiss-after")));
   });
 
   // Composer: Enter sends, Shift+Enter makes a new line.

@@ -199,6 +199,22 @@ def test_reminder_text_is_edited_in_settings(app, demo, client):
     assert r.status_code == 302
     page = client.get("/settings/inbox").get_data(as_text=True)
     assert "See you {appointment_date}, {first_name}!" in page and "Reminder text saved" in page
+    # Refused: the page comes back with the reason beside the box and the text as typed
+    # (none of it cut at a length), and the saved text stays as it was.
+    for typed, reason in (
+        ("Hi {pet_name}, see you soon", "Unknown merge field {pet_name}"),
+        ("x" * 600, "Keep the reminder under 480 characters"),
+    ):
+        r = client.post(
+            "/settings/inbox/reminders", data={"reminder_template": typed, "csrf_token": token}
+        )
+        page = r.get_data(as_text=True)
+        assert r.status_code == 422
+        assert reason in page and 'id="reminder-error"' in page
+        assert f">{typed}</textarea>" in page
+    page = client.get("/settings/inbox").get_data(as_text=True)
+    assert ">See you {appointment_date}, {first_name}!</textarea>" in page
+    assert "reminder-error" not in page
     login(client, "staff@glow.test")
     token = csrf_token(client, "/inbox")
     r = client.post(
@@ -252,9 +268,9 @@ def test_paperwork_reminder_from_the_profile_and_its_refusals(app, ava, client):
     token = csrf_token(client, f"/patients/{ava.id}")
     r = client.post(f"/patients/{ava.id}/paperwork-reminder", data={"csrf_token": token})
     assert r.status_code == 302
-    assert "Paperwork reminder texted to Ava" in client.get(f"/patients/{ava.id}").get_data(
-        as_text=True
-    )
+    page = client.get(f"/patients/{ava.id}").get_data(as_text=True)
+    assert "Paperwork reminder texted to Ava" in page
+    assert 'flash" role="status"' in page  # a confirmation is announced politely
     fresh()
     assert db.session.scalar(select(func.count()).where(Message.kind == "paperwork")) == 1
 
@@ -263,8 +279,8 @@ def test_paperwork_reminder_from_the_profile_and_its_refusals(app, ava, client):
         p.status = "completed"
     db.session.commit()
     r = client.post(f"/patients/{ava.id}/paperwork-reminder", data={"csrf_token": token})
-    assert "has no outstanding paperwork" in client.get(r.headers["Location"]).get_data(
-        as_text=True
-    )
+    page = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert "has no outstanding paperwork" in page
+    assert 'flash" role="alert"' in page  # a refusal interrupts, for a screen reader too
     fresh()
     assert db.session.scalar(select(func.count()).where(Message.kind == "paperwork")) == 1
