@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     CompoundSelect,
@@ -412,14 +413,22 @@ def tab_counts(user: User, f: Filters) -> dict[str, int]:
     return counts
 
 
-def menu_counts(user: User, clinic_id: int | None) -> dict[str, int]:
-    """Unread, Needs reply and Failed counts for the left menu."""
+def menu_counts(user: User, clinic_id: int | None, tab: str = "unread") -> dict[str, Any]:
+    """Unread, Needs reply and Failed counts for the left menu, and the tab each view opens
+    on (`landing`): the one on screen (`tab`), unless it holds none of the view's
+    conversations and the other does (three failed texts, all read, are not an empty
+    Unread tab)."""
     rows = buckets(user, clinic_id)
-    return {
-        "unread": sum(b.n for b in rows if b.unread),
-        "needs_reply": sum(b.n for b in rows if b.in_view("needs_reply")),
-        "failed": sum(b.n for b in rows if b.in_view("failed")),
-    }
+    out: dict[str, Any] = {"unread": sum(b.n for b in rows if b.unread), "landing": {}}
+    other = "read" if tab == "unread" else "unread"
+    for view in ("needs_reply", "failed", "opted_out"):
+        n = {"unread": 0, "read": 0}
+        for b in rows:
+            if b.in_view(view):
+                n["unread" if b.unread else "read"] += b.n
+        out[view] = n["unread"] + n["read"]
+        out["landing"][view] = other if not n[tab] and n[other] else tab
+    return out
 
 
 def unread_count(user: User) -> int:

@@ -48,7 +48,7 @@ def _workspace(f: Filters, conv=None, **extra) -> dict:
         rows=rows,
         cursor=cursor,
         counts=convs.tab_counts(current_user, f),
-        menu=convs.menu_counts(current_user, f.clinic_id),
+        menu=convs.menu_counts(current_user, f.clinic_id, f.tab),
         clinics=convs.visible_clinics(current_user),
         number=convs.inbox_number(current_user),
         **(_thread_context(conv, **extra) if conv else {"conv": None}),
@@ -81,7 +81,7 @@ def _counts_oob(f: Filters) -> dict:
     return dict(
         f=f,
         counts=convs.tab_counts(current_user, f),
-        menu=convs.menu_counts(current_user, f.clinic_id),
+        menu=convs.menu_counts(current_user, f.clinic_id, f.tab),
         clinics=convs.visible_clinics(current_user),
         oob=True,
     )

@@ -149,7 +149,7 @@ class LiveClient:
             return None  # nothing here concerns this user
         if f is not None:
             ctx["counts"] = convs.tab_counts(user, f)
-            ctx["menu"] = convs.menu_counts(user, f.clinic_id)
+            ctx["menu"] = convs.menu_counts(user, f.clinic_id, f.tab)
             ctx["clinics"] = convs.visible_clinics(user)
         ctx["open_conv"] = (
             db.session.scalar(select(Conversation).where(Conversation.id == open_id))

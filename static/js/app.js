@@ -378,6 +378,8 @@
       var btn = document.getElementById(pair[1]);
       if (!btn) return;
       var on = prefs(pair[0]);
+      // Alerts show as on only while the browser lets them through.
+      if (pair[0] === "ci-alerts") on = on && !!window.Notification && Notification.permission === "granted";
       btn.setAttribute("aria-pressed", on ? "true" : "false");
       btn.classList.toggle("active", on);
     });
@@ -387,9 +389,15 @@
     var sound = event.target.closest("#sound-toggle");
     if (alerts) {
       var turnOn = !prefs("ci-alerts");
-      if (turnOn && window.Notification && Notification.permission !== "granted") {
+      var blocked = document.getElementById("alerts-blocked");
+      if (blocked) blocked.hidden = true;
+      // Refused (now or before) or not supported: say so, rather than a toggle that
+      // silently stays off.
+      var refused = function () { setPref("ci-alerts", false); paintToggles(); if (blocked) blocked.hidden = false; };
+      if (turnOn && !window.Notification) { refused(); return; }
+      if (turnOn && Notification.permission !== "granted") {
         Notification.requestPermission().then(function (answer) {
-          setPref("ci-alerts", answer === "granted"); paintToggles();
+          if (answer === "granted") { setPref("ci-alerts", true); paintToggles(); } else refused();
         });
         return;
       }

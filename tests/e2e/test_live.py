@@ -139,3 +139,31 @@ def test_background_tab_gets_a_first_name_only_alert(browser, stack):
     assert alerts[0][0] == "New text from Ava"
     assert "swollen" not in " ".join(alerts[0])  # no patient text on the lock screen
     ctx.close()
+
+
+def test_alerts_say_when_the_browser_blocks_them(browser, stack):
+    """A refused notification permission is said in words, not a toggle that stays off."""
+    ctx = browser.new_context()
+    ctx.add_init_script(
+        """
+        window.Notification = function () {};
+        window.Notification.permission = "default";
+        window.Notification.requestPermission = () => Promise.resolve("denied");
+        """
+    )
+    page = ctx.new_page()
+    login(page, stack, "staff@glow.test")
+    page.goto(stack.url + "/inbox")
+    toggle = page.locator("#alerts-toggle")
+    expect(page.locator("#alerts-blocked")).to_be_hidden()
+    toggle.click()
+    expect(page.locator("#alerts-blocked")).to_be_visible()
+    expect(page.locator("#alerts-blocked")).to_contain_text("blocks notifications")
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    # Allowed this time: on, and the message goes.
+    page.evaluate("Notification.requestPermission = () => Promise.resolve('granted')")
+    page.evaluate("Object.defineProperty(Notification, 'permission', {value: 'granted'})")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#alerts-blocked")).to_be_hidden()
+    ctx.close()

@@ -55,6 +55,39 @@ def test_views_filter_the_list(client, demo):
     assert opted and all(db.session.get(Conversation, c).patient.opted_out for c in opted)
 
 
+def _menu_href(html: str, view: str) -> str:
+    return re.search(rf'<a class="menu-item[^"]*" href="([^"]+)"[^>]*data-view="{view}"', html)[1]
+
+
+def test_a_view_opens_on_the_tab_that_holds_its_conversations(client, demo):
+    """Failed to deliver, Needs reply and Opted out keep the tab on screen, unless it holds
+    none of the view's conversations and the other tab does: a menu count of 3 never
+    opens on an empty list."""
+    failed = db.session.scalars(select(Conversation).where(Conversation.has_failed)).all()
+    assert failed
+    for conv in failed:
+        conv.unread = False
+    db.session.commit()
+    login(client, "staff@glow.test")
+    html = client.get("/inbox").get_data(as_text=True)  # the Unread tab
+    assert _menu_href(html, "failed") == "/inbox?view=failed&amp;tab=read"
+    assert _row_ids(client.get("/inbox?view=failed&tab=read").get_data(as_text=True))
+    # On the Read tab it stays there.
+    html = client.get("/inbox?tab=read").get_data(as_text=True)
+    assert _menu_href(html, "failed") == "/inbox?view=failed&amp;tab=read"
+    # One unread again: the Unread tab holds it, so that is where the view opens.
+    failed[0].unread = True
+    db.session.commit()
+    html = client.get("/inbox").get_data(as_text=True)
+    assert _menu_href(html, "failed") == "/inbox?view=failed"
+    # Nothing in either tab: the tab on screen, as before.
+    for conv in db.session.scalars(select(Conversation).where(Conversation.opted_out)):
+        conv.opted_out = False
+    db.session.commit()
+    html = client.get("/inbox?tab=read").get_data(as_text=True)
+    assert _menu_href(html, "opted_out") == "/inbox?view=opted_out&amp;tab=read"
+
+
 def test_tabs_split_unread_and_read_with_counts(client, demo):
     login(client, "staff@glow.test")
     unread_html = client.get("/inbox?tab=unread").get_data(as_text=True)
