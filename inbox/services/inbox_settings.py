@@ -53,6 +53,22 @@ def live_number(account_id: int) -> InboxNumber | None:
     ).first()
 
 
+def was_turned_off(account_id: int) -> bool:
+    """Whether the account had the Inbox and turned it off (a number released or being
+    released), as against never having set it up."""
+    return (
+        db.session.scalar(
+            select(InboxNumber.id)
+            .where(
+                InboxNumber.account_id == account_id,
+                InboxNumber.status.in_([NUMBER_RELEASING, NUMBER_RELEASED]),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def enable(user: User, raw_number: str) -> InboxNumber:
     """Finish Setup: buy the chosen number, point it here, bill it, open the Inbox."""
     _require_main_admin(user)

@@ -16,7 +16,7 @@ from ..models.audit import (
     AUDIT_VIEWED_CONVERSATION,
 )
 from ..services import conversations as convs
-from ..services import messaging, patients, reminders, segments, templates
+from ..services import inbox_settings, messaging, patients, reminders, segments, templates
 from ..services.conversations import Cursor, Filters
 from ..services.messaging import SendRefused
 from . import trail
@@ -37,7 +37,9 @@ def _filters() -> Filters:
 
 def _inbox_off():
     if convs.inbox_number(current_user) is None:
-        return render_template("inbox/off.html")
+        return render_template(
+            "inbox/off.html", turned_off=inbox_settings.was_turned_off(current_user.account_id)
+        )
     return None
 
 

@@ -52,6 +52,8 @@ def _finish(client, number: str, area_code: str = "212"):
 
 def test_lock_until_accelerator_then_upgrade_in_subscriptions(client, demo):
     login(client, "admin@fresh.test")
+    home = client.get("/").get_data(as_text=True)  # never set up: how to start
+    assert "has not set up two-way texting" in home and 'id="go-inbox-settings"' in home
     html = client.get("/settings/inbox").get_data(as_text=True)
     assert "bi-lock-fill" in html and "needs the Accelerator Plan" in html
     assert 'href="/settings/billing"' in html and 'id="inbox-toggle"' not in html
@@ -241,7 +243,12 @@ def test_disable_releases_hides_and_stops_billing_then_reenable_needs_new_number
     staff = app.test_client()
     login(staff, "staff@glow.test")
     assert 'id="nav-inbox"' not in staff.get("/").get_data(as_text=True)
-    assert "The Inbox is turned off" in staff.get("/inbox").get_data(as_text=True)
+    page = staff.get("/inbox").get_data(as_text=True)
+    assert "The Inbox is turned off" in page and "turned two-way texting off" in page
+    assert "has not set up" not in page  # it was set up, then turned off
+    assert "turned two-way texting off" in staff.get("/").get_data(as_text=True)
+    page = client.get("/").get_data(as_text=True)  # the Main Admin: how to come back
+    assert "Turn it on again" in page and "export the earlier conversations" in page
     assert staff.get(f"/inbox/c/{conv_id}").status_code == 404
     assert db.session.scalar(select(func.count(Message.id))) == messages_before
     # Re-enabling never offers or accepts the old number.
