@@ -50,6 +50,14 @@ def active_lines(account: Account) -> list[BillingLine]:
     )
 
 
+def monthly_total(lines: list[BillingLine], plan: str | None = None) -> int:
+    """What the active lines cost a month, in cents; with `plan`, as they would after a
+    switch to it (the plan's line replaced, the rest as they are)."""
+    if plan is None:
+        return sum(line.amount_cents for line in lines)
+    return PLAN_PRICES[plan] + sum(line.amount_cents for line in lines if line.kind != LINE_PLAN)
+
+
 def recent_charges(account: Account, limit: int = 24) -> list[Charge]:
     return list(
         db.session.scalars(

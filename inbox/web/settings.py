@@ -185,15 +185,23 @@ def subscriptions():
         else:
             flash(f"You are now on the {account.plan_name}.", "success")
             return redirect(url_for("settings.subscriptions"))
+    lines = billing.active_lines(account)
     return render_template(
         "settings/billing.html",
         account=account,
-        lines=billing.active_lines(account),
+        lines=lines,
+        total=billing.monthly_total(lines),
         charges=billing.recent_charges(account),
         plans=[
-            (key, PLAN_NAMES[key], billing.PLAN_PRICES[key], billing.PLAN_FEATURES[key])
+            (
+                key,
+                PLAN_NAMES[key],
+                billing.PLAN_PRICES[key],
+                billing.PLAN_FEATURES[key],
+                billing.monthly_total(lines, key),
+            )
             for key in billing.PLAN_PRICES
-        ],  # fmt: skip
+        ],
         money=billing.money,
         error=error,
     ), (422 if error else 200)

@@ -239,6 +239,7 @@ def test_main_pages_raise_no_csp_violation_or_console_error(browser, stack):
     watch.check("inbox settings (locked)")
     page.goto(stack.url + "/settings/billing")
     page.get_by_role("button", name="Upgrade to Accelerator Plan").click()
+    page.get_by_role("button", name="Confirm: upgrade to Accelerator Plan").click()
     expect(page.locator("#current-plan")).to_have_text("Accelerator Plan")
     page.goto(stack.url + "/settings/inbox")
     page.get_by_role("switch", name=re.compile("Turn it on")).click()

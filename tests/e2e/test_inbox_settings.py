@@ -31,6 +31,10 @@ def test_the_article_end_to_end(page, stack):
     # Upgrade in Settings > Billing > Subscriptions.
     page.get_by_role("link", name=re.compile("Billing › Subscriptions")).click()
     page.get_by_role("button", name="Upgrade to Accelerator Plan").click()
+    confirm = page.locator("#plan-dialog-accelerator")  # a price change is confirmed first
+    expect(confirm).to_contain_text("$249.00 a month")
+    expect(confirm.locator("#total-after-accelerator")).to_have_text("$249.00")
+    confirm.get_by_role("button", name="Confirm: upgrade to Accelerator Plan").click()
     expect(page.locator("#current-plan")).to_have_text("Accelerator Plan")
 
     # Switch the toggle to turn on the Inbox, then choose a number.

@@ -60,6 +60,9 @@ def test_lock_until_accelerator_then_upgrade_in_subscriptions(client, demo):
     assert client.get("/settings/inbox/setup").status_code == 302
     page = client.get("/settings/billing").get_data(as_text=True)
     assert "Essentials Plan" in page and "Upgrade to Accelerator Plan" in page
+    # The upgrade is confirmed in a dialog that says what the month will cost.
+    assert 'id="plan-dialog-accelerator"' in page and 'id="plan-dialog-essentials"' not in page
+    assert 'id="total-after-accelerator">$249.00<' in page and "(now $149.00)" in page
     _upgrade(client)
     fresh()
     account = _fresh_account()
