@@ -208,12 +208,12 @@ SERVICES = [
 FORMS = ["Medical history", "Consent – neurotoxin", "Photo release", "Consent – laser"]
 TEMPLATES = [
     ("Paperwork reminder", "paperwork",
-     "Hi {first_name}, this is {clinic_name}. Before your visit, please log in to your portal "
+     "Hi {first_name}, this is {practice_name}. Before your visit, please log in to your portal "
      "and complete your outstanding forms: {portal_link}"),
     ("Appointment confirmation", "appointment",
      "Hi {first_name}, you're booked for {next_appointment}. Reply here if you need to change it."),
     ("Running late", "general",
-     "Hi {first_name}, no problem, we'll see you soon at {clinic_name}!"),
+     "Hi {first_name}, no problem, we'll see you soon at {practice_name} {clinic_name}!"),
     ("Aftercare check-in", "general",
      "Hi {first_name}, how are you feeling after your treatment? Reply with any questions."),
 ]  # fmt: skip

@@ -43,11 +43,18 @@ from .messaging import SendRefused
 log = logging.getLogger(__name__)
 
 DEFAULT_REMINDER = (
-    "Hi {first_name}, this is {clinic_name} reminding you of your {service} appointment "
-    "on {appointment_date} at {appointment_time}. Reply to this text if you need to "
-    "change it. Reply STOP to opt out."
+    "Hi {first_name}, this is {practice_name} reminding you of your {service} appointment "
+    "on {appointment_date} at {appointment_time} ({clinic_name}). Reply to this text if you "
+    "need to change it. Reply STOP to opt out."
 )
-REMINDER_FIELDS = ("first_name", "clinic_name", "service", "appointment_date", "appointment_time")
+REMINDER_FIELDS = (
+    "first_name",
+    "practice_name",
+    "clinic_name",
+    "service",
+    "appointment_date",
+    "appointment_time",
+)
 
 
 def reminder_template(account: Account) -> str:
@@ -196,7 +203,7 @@ def paperwork_text(conv, forms: list[str]) -> str:
     listed = forms[0] if len(forms) == 1 else ", ".join(forms[:-1]) + " and " + forms[-1]
     noun = "form" if len(forms) == 1 else f"{len(forms)} forms"
     return templates.fill(
-        "Hi {first_name}, {clinic_name} still needs your " + noun + ": " + listed + ". "
+        "Hi {first_name}, {practice_name} still needs your " + noun + ": " + listed + ". "
         "You can fill " + ("it" if len(forms) == 1 else "them") + " in here: {portal_link}",
         conv,
     )

@@ -10,7 +10,7 @@ from ..models import Conversation, ReplyTemplate, scoped
 from ..timefmt import local
 from . import patients as patient_service
 
-FIELDS = ("first_name", "clinic_name", "portal_link", "next_appointment")
+FIELDS = ("first_name", "practice_name", "clinic_name", "portal_link", "next_appointment")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ def fill(body: str, conv: Conversation, extra: dict[str, str] | None = None) -> 
     clinic = conv.clinic or patient.home_clinic
     values = _Fields(
         first_name=patient.first_name or "there",
+        practice_name=conv.account.name,  # the name patients know; clinics are locations
         clinic_name=clinic.name if clinic else conv.account.name,
         portal_link=conv.account.portal_url or "[portal link not set]",
         next_appointment=_appointment_words(conv) if "{next_appointment}" in body else "",

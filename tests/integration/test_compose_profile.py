@@ -95,7 +95,9 @@ def test_templates_fill_merge_fields_and_suggest_paperwork(ctx, demo):
     filled = templates.for_conversation(conv)
     assert filled[0].template.kind == "paperwork" and filled[0].suggested
     text = filled[0].text
-    assert conv.patient.first_name in text and conv.clinic.name in text
+    assert conv.patient.first_name in text and "this is Glow Aesthetics." in text
+    late = next(f for f in filled if f.template.name == "Running late").text
+    assert late.endswith(f"see you soon at Glow Aesthetics {conv.clinic.name}!")
     assert "https://portal.glowaesthetics.example" in text and "{" not in text
     appt = next(f for f in filled if f.template.kind == "appointment").text
     assert " at " in appt and "{next_appointment}" not in appt

@@ -74,6 +74,9 @@ def test_reminder_goes_24_hours_before_once_into_the_conversation(app, ava, sand
     assert message.from_number == "+12125550134"  # the inbox number
     assert "HydraFacial" in message.body and "3:30 PM" in message.body
     assert "Ava" in message.body and "STOP" in message.body
+    # Patients know the practice; the clinic is where the visit is.
+    assert "this is Glow Aesthetics reminding you" in message.body
+    assert f"3:30 PM ({appt.clinic.name})" in message.body
     fresh()
     assert db.session.get(Appointment, appt.id).reminder_message_id == message.id
     run_jobs(app)
@@ -281,6 +284,7 @@ def test_paperwork_reminder_from_the_profile_and_its_refusals(app, ava, client):
     r = client.post(f"/patients/{ava.id}/paperwork-reminder", data={"csrf_token": token})
     page = client.get(r.headers["Location"]).get_data(as_text=True)
     assert "has no outstanding paperwork" in page
+    assert "None outstanding." in page  # under Outstanding paperwork
     assert 'flash" role="alert"' in page  # a refusal interrupts, for a screen reader too
     fresh()
     assert db.session.scalar(select(func.count()).where(Message.kind == "paperwork")) == 1
