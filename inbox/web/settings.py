@@ -67,14 +67,14 @@ def inbox():
 
 def _inbox_page(reminder_text: str | None = None, reminder_error: str | None = None) -> str:
     account = current_user.account
+    if reminder_text is None:
+        reminder_text = reminders.reminder_template(account)
     return render_template(
         "settings/inbox.html",
         account=account,
         number=inbox_settings.live_number(account.id),
         locked=account.plan != PLAN_ACCELERATOR,
-        reminder_text=reminders.reminder_template(account)
-        if reminder_text is None
-        else reminder_text,
+        reminder_text=reminder_text,
         reminder_error=reminder_error,
         reminder_fields=reminders.REMINDER_FIELDS,
     )

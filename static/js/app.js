@@ -388,7 +388,7 @@
     var alerts = event.target.closest("#alerts-toggle");
     var sound = event.target.closest("#sound-toggle");
     if (alerts) {
-      var turnOn = !prefs("ci-alerts");
+      var turnOn = alerts.getAttribute("aria-pressed") !== "true";  // as painted
       var blocked = document.getElementById("alerts-blocked");
       if (blocked) blocked.hidden = true;
       // Refused (now or before) or not supported: say so, rather than a toggle that
