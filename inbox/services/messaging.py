@@ -73,7 +73,6 @@ from . import consent, phones, segments, throttle
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_CHARS = 1000
 PREVIEW_CHARS = 140
 UNCONFIRMED = "UNCONFIRMED"  # error_code of a text no receipt ever confirmed
 
@@ -185,9 +184,9 @@ def validate_body(body: str) -> segments.SegmentInfo:
     text = (body or "").strip()
     if not text:
         raise SendRefused("Write a message before sending.")
-    if len(text) > MAX_BODY_CHARS:
-        raise SendRefused(f"That message is too long: keep it under {MAX_BODY_CHARS} characters.")
     info = segments.count(text)
+    # The counter under the box speaks in texts, and so does the refusal: one limit, one
+    # reason (6 texts are at most 918 characters; the request itself is capped at 64 KB).
     if info.too_long:
         raise SendRefused(
             f"That message would go out as {info.segments} texts; "
@@ -323,6 +322,10 @@ def compose(
             raise SendRefused(str(exc)) from exc
         if not phones.can_receive_sms(e164):
             raise SendRefused(f"{phones.display(e164)} cannot receive text messages.")
+        if e164 == number.e164:
+            raise SendRefused(
+                f"{phones.display(e164)} is your practice's own Inbox number, not a patient's."
+            )
         patient = patient_for(account.id, e164, home_clinic_id=clinic.id)
     else:
         raise SendRefused("Pick a patient, or type their mobile number.")

@@ -108,13 +108,20 @@ def test_new_message_says_what_is_wrong_and_keeps_what_was_typed(browser, stack)
     expect(dialog.locator("#compose-error")).to_contain_text("“12345” is not a valid phone number.")
     expect(dialog.locator("#compose-to")).to_have_value("12345")
     expect(dialog.locator("#compose-text")).to_have_value(text)
+    dialog.locator("#compose-to").fill("(212) 555-0134")  # the practice's own number
+    dialog.get_by_role("button", name="Send").click()
+    expect(dialog.locator("#compose-error")).to_contain_text("your practice's own Inbox number")
     dialog.locator("#compose-to").fill("(917) 555-0177")
     long = "Please read before your visit. " * 40  # 1,240 characters, kept whole
     dialog.locator("#compose-text").fill(long)
     dialog.get_by_role("button", name="Send").click()
-    expect(dialog.locator("#compose-error")).to_contain_text("keep it under 1000 characters")
+    expect(dialog.locator("#compose-error")).to_contain_text("the limit is 6")
     expect(dialog.locator("#compose-text")).to_have_value(long)
+    dialog.locator("#compose-to").fill("(917) 555-0100")  # Ava, who has a thread already
     dialog.locator("#compose-text").fill(text)
-    dialog.get_by_role("button", name="Send").click()
+    dialog.get_by_role("button", name="Send").dblclick()  # an impatient double click
     page.wait_for_url(re.compile(r"/inbox/c/\d+"))
     expect(page.locator("#messages")).to_contain_text(text)
+    page.wait_for_timeout(500)
+    page.reload()
+    expect(page.locator(".msg.out", has_text=text)).to_have_count(1)  # texted once

@@ -119,7 +119,7 @@ def test_thread_composer_counter_enter_and_shift_enter(page, stack):
     expect(box).to_have_value("b" * 1200)
     expect(page.locator("#segment-counter")).to_contain_text("Too long: 8 texts")
     box.press("Enter")
-    expect(page.locator("#composer-error")).to_contain_text("keep it under 1000 characters")
+    expect(page.locator("#composer-error")).to_contain_text("as 8 texts; the limit is 6")
     expect(page.get_by_label("Reply")).to_have_value("b" * 1200)
 
     box = page.get_by_label("Reply")

@@ -75,6 +75,14 @@ def test_compose_refuses_bad_input_with_words_and_keeps_the_text(client, demo):
         ({"phone": "", "clinic_id": uptown, "body": "Hello there"}, "Pick a patient"),
         ({"phone": "6465550777", "clinic_id": "999999", "body": "Hello there"}, "Pick the clinic"),
         ({"phone": "6465550777", "clinic_id": uptown, "body": "  "}, "Write a message"),
+        (
+            {"phone": "(212) 555-0134", "clinic_id": uptown, "body": "Hello there"},
+            "your practice&#39;s own Inbox number",
+        ),
+        (
+            {"phone": "6465550777", "clinic_id": uptown, "body": "Hello there " + "x" * 1200},
+            "the limit is 6",
+        ),
     ]
     for data, words in cases:
         r = client.post("/inbox/new", data={**data, "csrf_token": token}, headers=HTMX)
