@@ -75,6 +75,9 @@ def test_search_is_debounced_and_bookmarkable(page, stack):
     page.reload()  # the URL keeps the search
     expect(page.get_by_label("Search patient name or phone")).to_have_value("917-555-0100")
     expect(rows.first).to_contain_text("Ava Martinez")
+    # Pasted rather than typed (no key presses, as a right-click Paste): it searches too.
+    page.get_by_label("Search patient name or phone").fill("Liam")
+    expect(page).to_have_url(re.compile(r"q=Liam"))
 
 
 def test_bulk_mark_read_then_unread_updates_counts_and_badge(page, stack):

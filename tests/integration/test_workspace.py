@@ -159,7 +159,15 @@ def test_search_folds_accents_and_finds_nothing_politely(client, demo):
         ids += _row_ids(client.get(f"/inbox?q=garcia&tab={tab}").get_data(as_text=True))
     assert isabella.id in ids
     html = client.get("/inbox?q=zzzz&tab=read").get_data(as_text=True)
-    assert "No conversations match “zzzz”" in html
+    assert "No read conversations match “zzzz”" in html and "search-other-tab" not in html
+    # Nothing on this tab, but on the other: the empty list says so, with the way there.
+    tab = "read" if db.session.get(Conversation, isabella.id).unread else "unread"
+    html = client.get(f"/inbox?q=garcia&tab={tab}").get_data(as_text=True)
+    assert f"No {tab} conversations match “garcia”" in html
+    other = "unread" if tab == "read" else "read"
+    link = re.search(r'<a href="([^"]+)"[^>]*id="search-other-tab">1 in (\w+)</a>', html)
+    assert link and link[2] == other.capitalize()
+    assert ("tab=read" in link[1]) == (other == "read")  # Unread is the default tab
     html = client.get("/inbox?q=50%25_x").get_data(as_text=True)  # LIKE wildcards are text
     assert _row_ids(html) == []
 
