@@ -348,6 +348,12 @@ def test_staff_cannot_manage_teammates_and_other_accounts_users_are_404(client, 
 
 def test_downgrade_refused_while_inbox_is_on(client, demo):
     login(client, "admin@glow.test")
+    # The dialog says so before anything is confirmed, with the way to do it.
+    page = client.get("/settings/billing").get_data(as_text=True)
+    dialog = page[page.index('id="plan-dialog-essentials"') :]
+    dialog = dialog[: dialog.index("</dialog>")]
+    assert 'id="plan-blocked-essentials"' in dialog and 'href="/settings/inbox"' in dialog
+    assert 'type="submit"' not in dialog
     token = csrf_token(client, "/settings/billing")
     r = client.post("/settings/billing", data={"plan": "essentials", "csrf_token": token})
     assert r.status_code == 422 and "Turn the Inbox off" in r.get_data(as_text=True)
