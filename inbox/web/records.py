@@ -51,8 +51,10 @@ def export_conversations():
     try:
         span = export.parse_range(request.form)
     except export.ExportRefused as exc:
+        # The dates as the admin sent them, beside the reason.
+        sent = {k: request.form.get(k, "")[:10] for k in ("from", "to")}
         return render_template(
-            "settings/export.html", span=export.default_range(today), error=str(exc)
+            "settings/export.html", span=export.default_range(today), error=str(exc), sent=sent
         ), 422
     trail.note(AUDIT_EXPORTED, summary=f"Conversations, {span.label}")
     return Response(

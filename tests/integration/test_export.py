@@ -156,7 +156,10 @@ def test_texts_of_a_released_number_and_a_disabled_inbox_are_exported(client, de
 def test_bad_ranges_are_refused_in_words(client, demo, start, end, words):
     login(client, "admin@glow.test")
     r = _export(client, start, end)
-    assert r.status_code == 422 and words in r.get_data(as_text=True)
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422 and words in page
+    # The dates stay as the admin picked them, to correct rather than pick again.
+    assert f'name="from" value="{start}"' in page and f'name="to" value="{end}"' in page
     assert db.session.scalars(select(AuditEvent).where(AuditEvent.action == "exported")).all() == []
 
 
