@@ -161,10 +161,12 @@ def record_failed_sign_in(email: str, origin: Origin | None = None) -> AuditEven
 # ---- reading the log --------------------------------------------------------------------
 
 
-def account_timezone(account: Account) -> str:
-    """The timezone the account's records are shown in: its first clinic's."""
+def account_timezone(account: Account | int) -> str:
+    """The timezone the account's records are shown in (the audit log, billing, a thread
+    with no clinic): its first clinic's."""
+    account_id = account if isinstance(account, int) else account.id
     first = db.session.scalar(
-        select(Clinic.timezone).where(Clinic.account_id == account.id).order_by(Clinic.name)
+        select(Clinic.timezone).where(Clinic.account_id == account_id).order_by(Clinic.name)
     )
     return first or DEFAULT_TIMEZONE
 

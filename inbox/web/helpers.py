@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask
+from flask import Flask, g
 from flask_login import current_user
 from markupsafe import Markup, escape
 
@@ -49,6 +49,17 @@ def register_template_helpers(app: Flask) -> None:
     )
     app.jinja_env.globals["STATUS_WORDS"] = STATUS_WORDS
     app.jinja_env.globals["MAX_SEGMENTS"] = MAX_SEGMENTS
+
+    @app.template_global()
+    def account_tz(account_id: int) -> str:
+        """The account's timezone for times with no clinic of their own (a setting, a bill, an
+        unknown sender's thread), read once per request."""
+        known = g.setdefault("account_tz", {})
+        if account_id not in known:
+            from ..services.audit import account_timezone
+
+            known[account_id] = account_timezone(account_id)
+        return known[account_id]
 
     @app.context_processor
     def nav_context():

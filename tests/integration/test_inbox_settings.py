@@ -346,6 +346,18 @@ def test_staff_cannot_manage_teammates_and_other_accounts_users_are_404(client, 
     assert client.get(f"/settings/teammates/{glow_user.id}").status_code == 404
 
 
+def test_settings_times_are_in_the_practices_timezone(client, demo):
+    """Fresh Face's one clinic is in Chicago: its bill says when a line started in Chicago
+    time, as its audit log does, not in the server's default (New York)."""
+    from inbox.timefmt import long_time
+
+    login(client, "admin@fresh.test")
+    [line] = billing.active_lines(_fresh_account())
+    page = client.get("/settings/billing").get_data(as_text=True)
+    assert long_time(line.started_at, "America/Chicago") in page
+    assert long_time(line.started_at, "America/New_York") not in page
+
+
 def test_downgrade_refused_while_inbox_is_on(client, demo):
     login(client, "admin@glow.test")
     # The dialog says so before anything is confirmed, with the way to do it.
