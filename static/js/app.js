@@ -351,8 +351,19 @@
       var bubble = fromTemplate(t);
       if (!bubble) return;
       if (old) old.replaceWith(bubble);
-      else if (t.getAttribute("data-bubble") === "append" && thread) thread.appendChild(bubble);
-      else return;
+      else if (t.getAttribute("data-bubble") === "append" && thread) {
+        // A text from a new day opens that day's heading, as the thread shows on a reload.
+        var day = t.getAttribute("data-day");
+        var seps = thread.querySelectorAll(".day-sep");
+        var last = seps.length ? seps[seps.length - 1].textContent.trim() : null;
+        if (day && day !== last) {
+          var sep = document.createElement("div");
+          sep.className = "day-sep";
+          sep.appendChild(document.createElement("span")).textContent = day;
+          thread.appendChild(sep);
+        }
+        thread.appendChild(bubble);
+      } else return;
       if (window.htmx) window.htmx.process(bubble);
     });
     box.innerHTML = "";

@@ -61,11 +61,23 @@ def test_two_staff_see_texts_replies_and_receipts_live(browser, stack):
     a.wait_for_timeout(300)
     draft = "half-typed reply"
     b.get_by_label("Reply").fill(draft)
+    # As if A had opened the thread yesterday: today's text brings its own heading.
+    a.evaluate(
+        "document.querySelectorAll('#messages .day-sep span')"
+        ".forEach((s) => { s.textContent = 'Yesterday'; })"
+    )
     _text_in(stack, "Also, can I pay by card?")
     for page in (a, b):
         expect(page.locator(".msg.in", has_text="Also, can I pay by card?")).to_be_visible(
             timeout=1000
         )
+    heading = a.locator("#messages .day-sep").last
+    expect(heading).to_have_text("Today")
+    assert a.evaluate(
+        "(() => { const s = [...document.querySelectorAll('#messages .day-sep')].pop();"
+        " return s.nextElementSibling.textContent.includes('Also, can I pay by card?'); })()"
+    )
+    expect(b.locator("#messages .day-sep", has_text="Today")).to_have_count(1)  # no repeat
     expect(b.get_by_label("Reply")).to_have_value(draft)  # nothing typed is lost
 
     # A replies: B sees it, and the receipt flips the chip in both.
