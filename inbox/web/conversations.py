@@ -171,9 +171,9 @@ def read_state(conversation_id: int):
     trail.note(AUDIT_MARKED_UNREAD if unread else AUDIT_MARKED_READ, conv, summary="1 conversation")
     f = _filters()
     if _htmx_target():
-        return render_template(
-            "inbox/_thread_swap.html", **_thread_context(conv), **_counts_oob(f), c=conv
-        )
+        # The reply being typed (sent along by the form) comes back in the new composer.
+        ctx = _thread_context(conv, draft=request.form.get("body", ""))
+        return render_template("inbox/_thread_swap.html", **ctx, **_counts_oob(f), c=conv)
     return redirect(url_for("conversations.index", **f.args()))
 
 
@@ -223,7 +223,7 @@ def retry(message_id: int):
         trail.note(AUDIT_RETRIED_TEXT, message, summary=_segments_summary(message))
     f = _filters()
     if _htmx_target():
-        ctx = _thread_context(conv, composer_error=error)
+        ctx = _thread_context(conv, composer_error=error, draft=request.form.get("body", ""))
         return render_template("inbox/_thread_swap.html", **ctx, **_counts_oob(f), c=conv)
     return redirect(url_for("conversations.show", conversation_id=conv.id, **f.args()))
 
@@ -294,7 +294,7 @@ def paperwork_reminder(conversation_id: int):
         trail.note(AUDIT_SENT_TEXT, message, summary="paperwork reminder")
     f = _filters()
     if _htmx_target():
-        ctx = _thread_context(conv, composer_error=error)
+        ctx = _thread_context(conv, composer_error=error, draft=request.form.get("body", ""))
         return render_template("inbox/_thread_swap.html", **ctx, **_counts_oob(f), c=conv)
     if error:
         return render_template("inbox/index.html", **_workspace(f, conv, composer_error=error)), 422

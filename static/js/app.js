@@ -38,6 +38,30 @@
     if (error) error.remove();
   });
 
+  // A live STOP swaps in a locked composer, and START the open one again: the reply that
+  // was being typed in this thread comes back with it.
+  var heldDraft = null;
+  function openThreadId() {
+    var thread = $(".thread[data-conversation]");
+    return thread && thread.getAttribute("data-conversation");
+  }
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    if (!target || target.id !== "composer") return;
+    var box = $("#composer-body", target);
+    if (box && !box.disabled && box.value.trim()) heldDraft = { thread: openThreadId(), text: box.value };
+  });
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    if (event.target.id !== "composer" || !heldDraft) return;
+    var box = $("#composer-body", event.target);
+    if (heldDraft.thread !== openThreadId()) { heldDraft = null; return; }
+    if (box && !box.disabled) {
+      if (!box.value.trim()) box.value = heldDraft.text;
+      heldDraft = null;
+      box.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+  });
+
   // Saved replies: put the filled-in text into the message box.
   document.addEventListener("click", function (event) {
     var item = event.target.closest("[data-template-text]");

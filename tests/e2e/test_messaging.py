@@ -30,6 +30,8 @@ def test_stop_start_long_texts_and_paperwork_reminder_live(browser, stack):
     # STOP: the banner and the locked composer appear without a reload, the paperwork
     # reminder goes away, and the one confirmation text shows, labelled.
     expect(page.locator("#paperwork-reminder")).to_be_visible()
+    draft = "Of course, and about your"
+    page.get_by_label("Reply").fill(draft)  # half a reply when the STOP comes in
     _text_in(stack, "Stop")
     expect(page.locator(".optout-banner")).to_be_visible(timeout=2000)
     expect(page.locator("#paperwork-reminder")).to_have_count(0)
@@ -46,6 +48,7 @@ def test_stop_start_long_texts_and_paperwork_reminder_live(browser, stack):
     # The composer comes back whole: saved replies and the outstanding forms.
     expect(page.locator(".template-menu summary")).to_contain_text("Templates")
     expect(page.locator(".template-bar")).to_contain_text("form outstanding")
+    expect(page.get_by_label("Reply")).to_have_value(draft)  # the half reply is back
 
     # One click texts the portal link for the outstanding forms (the button came back live).
     page.locator("#paperwork-reminder").click()
@@ -53,6 +56,12 @@ def test_stop_start_long_texts_and_paperwork_reminder_live(browser, stack):
     expect(reminder).to_contain_text("Paperwork reminder", timeout=2000)
     expect(reminder.locator(".status")).to_have_text("Delivered", timeout=5000)
     expect(page.locator("#paperwork-reminder")).to_be_enabled()  # ready for another day
+    # Neither the reminder nor marking the thread unread wipes what is being typed.
+    expect(page.get_by_label("Reply")).to_have_value(draft)
+    page.locator("#toggle-unread").click()
+    expect(page.locator("#toggle-unread")).to_contain_text("Mark as read")
+    expect(page.get_by_label("Reply")).to_have_value(draft)
+    page.get_by_label("Reply").fill("")
     page.mouse.move(0, 0)  # no hover colour in the screenshot,
     page.wait_for_timeout(300)  # and the button's fade back from "sending" is over
     screenshot(page, "thread-paperwork-reminder")
