@@ -19,6 +19,52 @@
     setTimeout(function () { flash.remove(); }, Number(flash.getAttribute("data-dismiss-after")));
   });
 
+  // A click that failed says so. A 4xx other than a refusal the page shows itself (422) or
+  // a sign-in redirect (401) means the page is out of date: the Inbox was turned off, the
+  // user's access changed, the conversation is gone. A network error or a 5xx: try again.
+  function say(message, withReload) {
+    var stack = $(".flash-stack");
+    if (!stack) {
+      stack = document.createElement("div");
+      stack.className = "flash-stack";
+      document.body.appendChild(stack);
+    }
+    var old = document.getElementById("request-failed");
+    if (old) old.remove();
+    var flash = document.createElement("div");
+    flash.className = "alert alert-danger py-2 mb-2 flash";
+    flash.id = "request-failed";
+    flash.setAttribute("role", "alert");
+    flash.appendChild(document.createElement("span")).textContent = message;
+    if (withReload) {
+      var reload = flash.appendChild(document.createElement("button"));
+      reload.type = "button";
+      reload.className = "btn btn-sm btn-danger";
+      reload.textContent = "Reload";
+      reload.addEventListener("click", function () { window.location.reload(); });
+    }
+    var close = flash.appendChild(document.createElement("button"));
+    close.type = "button";
+    close.className = "btn-close";
+    close.setAttribute("aria-label", "Dismiss");
+    close.setAttribute("data-close-flash", "");
+    stack.appendChild(flash);
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var cfg = event.detail.requestConfig;
+    if (cfg && cfg.headers && cfg.headers["X-Background"]) return;  // the page's own upkeep
+    var status = event.detail.xhr.status;
+    if (status === 401 || status === 422) return;
+    if (status >= 500) say("That did not go through: the server had a problem. Please try again.", false);
+    else say("This page is out of date (the Inbox may have been turned off or your access changed). " +
+      "Reload it to see what you can do now.", true);
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    var cfg = event.detail.requestConfig;
+    if (cfg && cfg.headers && cfg.headers["X-Background"]) return;
+    say("Clinic Inbox could not be reached. Check the connection and try again.", false);
+  });
+
   // Composer: Enter sends, Shift+Enter makes a new line.
   document.addEventListener("keydown", function (event) {
     var box = event.target;

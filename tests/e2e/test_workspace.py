@@ -290,3 +290,29 @@ def test_works_without_javascript(browser, stack):
     page.get_by_role("button", name="Send").click()
     expect(page.locator(".msg.out").last).to_contain_text("Sent without JavaScript")
     context.close()
+
+
+def test_a_click_that_fails_says_so(page, stack):
+    """The server refuses (the Inbox was turned off meanwhile: 404), fails (500) or cannot
+    be reached: the page says what happened instead of a click that does nothing."""
+    page.set_viewport_size(DESKTOP)
+    login(page, stack, "staff@glow.test")
+    _open(page, stack, "Liam Chen")
+    failed = page.locator("#request-failed")
+    for answer, words in (
+        (lambda route: route.fulfill(status=404, body="gone"), "out of date"),
+        (lambda route: route.fulfill(status=500, body="oops"), "server had a problem"),
+        (lambda route: route.abort(), "could not be reached"),
+    ):
+        page.route("**/read-state", answer)
+        page.locator("#toggle-unread").click()
+        expect(failed).to_contain_text(words)
+        expect(failed).to_have_count(1)
+        page.unroute("**/read-state")
+        failed.get_by_role("button", name="Dismiss").click()  # it sits over the header
+        expect(failed).to_have_count(0)
+    page.route("**/read-state", lambda route: route.fulfill(status=404, body="gone"))
+    page.locator("#toggle-unread").click()
+    failed.get_by_role("button", name="Reload").click()  # back to what is true now
+    page.wait_for_load_state()
+    expect(page.locator("#thread-name")).to_have_text("Liam Chen")
