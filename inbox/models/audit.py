@@ -26,6 +26,7 @@ AUDIT_CHANGED_PRIVILEGES = "changed_privileges"
 AUDIT_ENABLED_INBOX = "enabled_inbox"
 AUDIT_DISABLED_INBOX = "disabled_inbox"
 AUDIT_BOUGHT_NUMBER = "bought_number"
+AUDIT_CHANGED_PLAN = "changed_plan"
 
 
 class AuditEvent(TenantMixin, db.Model):

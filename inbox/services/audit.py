@@ -30,6 +30,7 @@ from ..models import (
 )
 from ..models.audit import (
     AUDIT_BOUGHT_NUMBER,
+    AUDIT_CHANGED_PLAN,
     AUDIT_CHANGED_PRIVILEGES,
     AUDIT_DISABLED_INBOX,
     AUDIT_ENABLED_INBOX,
@@ -67,6 +68,7 @@ ACTION_WORDS: dict[str, str] = {
     AUDIT_ENABLED_INBOX: "Turned the Inbox on",
     AUDIT_DISABLED_INBOX: "Turned the Inbox off",
     AUDIT_BOUGHT_NUMBER: "Bought a number",
+    AUDIT_CHANGED_PLAN: "Changed the plan",
     AUDIT_SIGNED_IN: "Signed in",
     AUDIT_SIGNED_OUT: "Signed out",
     AUDIT_SIGN_IN_FAILED: "Failed sign-in",

@@ -10,6 +10,7 @@ from ..models import PLAN_ACCELERATOR
 from ..models.accounts import PLAN_NAMES
 from ..models.audit import (
     AUDIT_BOUGHT_NUMBER,
+    AUDIT_CHANGED_PLAN,
     AUDIT_CHANGED_PRIVILEGES,
     AUDIT_DISABLED_INBOX,
     AUDIT_ENABLED_INBOX,
@@ -178,11 +179,14 @@ def subscriptions():
     account = current_user.account
     error = None
     if request.method == "POST":
+        before = account.plan_name
         try:
             billing.change_plan(current_user, request.form.get("plan", ""))
         except billing.BillingRefused as exc:
             error = str(exc)
         else:
+            if account.plan_name != before:
+                trail.note(AUDIT_CHANGED_PLAN, summary=f"{before} → {account.plan_name}")
             flash(f"You are now on the {account.plan_name}.", "success")
             return redirect(url_for("settings.subscriptions"))
     lines = billing.active_lines(account)

@@ -135,9 +135,10 @@ def test_settings_actions_are_recorded(client, demo, sandbox):
     client.post("/settings/inbox/disable", data={"csrf_token": token})
     entries = _entries("Fresh Face Clinic")
     assert [e.action for e in entries] == [
-        "signed_in", "bought_number", "enabled_inbox", "disabled_inbox"]  # fmt: skip
-    assert entries[1].object_type == "number"
-    assert entries[1].object_id == entries[2].object_id == entries[3].object_id
+        "signed_in", "changed_plan", "bought_number", "enabled_inbox", "disabled_inbox",
+    ]  # fmt: skip
+    assert entries[2].object_type == "number"
+    assert entries[2].object_id == entries[3].object_id == entries[4].object_id
     assert all("555" not in e.summary for e in entries)
 
 

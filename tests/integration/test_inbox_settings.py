@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from inbox.extensions import db
 from inbox.models import (
     Account,
+    AuditEvent,
     BillingLine,
     Charge,
     Conversation,
@@ -67,6 +68,14 @@ def test_lock_until_accelerator_then_upgrade_in_subscriptions(client, demo):
     fresh()
     account = _fresh_account()
     assert account.plan == "accelerator"
+    # A change of what the practice pays is on record, with who made it.
+    [event] = db.session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.account_id == account.id, AuditEvent.action == "changed_plan"
+        )
+    ).all()
+    assert event.summary == "Essentials Plan → Accelerator Plan" and event.user_id is not None
+    assert "Changed the plan" in client.get("/settings/audit").get_data(as_text=True)
     lines = billing.active_lines(account)
     assert [(line.description, line.amount_cents) for line in lines] == [
         ("Accelerator Plan", 24900)
