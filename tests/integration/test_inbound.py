@@ -120,6 +120,11 @@ def test_unknown_sender_gets_a_flagged_conversation(app, demo, sandbox, client):
     login(client, "staff@glow.test")
     html = client.get("/inbox").get_data(as_text=True)
     assert "(646) 555-9999" in html and "Unknown sender" in html
+    # The profile is named by the number once, and says whose it is not known yet.
+    profile = client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    assert 'id="patient-name">(646) 555-9999</h1>' in profile
+    assert '<div class="text-secondary">Unknown sender</div>' in profile
+    assert '<i class="bi bi-person"></i></div>' in profile  # not a "#" for initials
 
 
 def test_thread_is_ordered_by_carrier_timestamp(app, demo, sandbox, client):
