@@ -69,6 +69,7 @@ from ..models import (
     scoped,
     utcnow,
 )
+from ..models.conversations import KIND_WORDS
 from . import consent, phones, segments, throttle
 
 log = logging.getLogger(__name__)
@@ -93,8 +94,12 @@ def active_number(account_id: int) -> InboxNumber | None:
     ).first()
 
 
-def _list_preview(body: str, direction: str) -> str:
-    return _preview(("You: " if direction == DIRECTION_OUT else "") + body)
+def _list_preview(body: str, direction: str, kind: str = KIND_TEXT) -> str:
+    """The list row's preview: a staff text is "You: ...", an automatic one says what it is
+    (an opt-out confirmation was not written by anyone on the team)."""
+    if direction != DIRECTION_OUT:
+        return _preview(body)
+    return _preview(f"{KIND_WORDS.get(kind, 'You')}: {body}")
 
 
 def _preview(text: str) -> str:
@@ -106,7 +111,7 @@ def touch_conversation(conv: Conversation, message: Message) -> None:
     """Keep the list's columns in step with the newest message of the thread."""
     if conv.last_message_at is None or message.sent_at >= conv.last_message_at:
         conv.last_message_at = message.sent_at
-        conv.last_message_preview = _list_preview(message.body, message.direction)
+        conv.last_message_preview = _list_preview(message.body, message.direction, message.kind)
         conv.last_direction = message.direction
 
 

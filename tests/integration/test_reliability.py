@@ -229,6 +229,8 @@ def test_stop_opts_out_confirms_once_and_every_send_is_refused(app, demo, sandbo
     [confirmation] = _outbound()
     assert confirmation.kind == "optout_confirm" and "START" in confirmation.body
     assert confirmation.sent_by_user_id is None
+    # The list row says what it is: nobody on the team wrote it.
+    assert conv.last_message_preview.startswith("Opt-out confirmation: ")
     run_jobs(app)
     [sent] = sandbox.requests_to("/sms/json")
     assert sent["params"]["to"] == AVA and "unsubscribed" in sent["params"]["text"]
