@@ -137,7 +137,6 @@ class LiveClient:
                 message = get_scoped(Message, event["id"], user.account_id)
                 if message is not None:
                     ctx["bubbles"].append(("append" if kind == "message" else "replace", message))
-                    ctx["tz"] = conv.clinic.timezone if conv.clinic else None
             if kind == "message" and event.get("direction") == "in":
                 ctx["notice"] = {
                     "conversation": conv.id,

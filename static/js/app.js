@@ -411,6 +411,20 @@
         list.insertBefore(row, list.firstChild);
       } else if (old) {
         old.replaceWith(row);
+      } else if (list) {
+        // It belongs on this list now (read in another tab, say): in its place by time,
+        // unless that place is further down than the rows loaded so far.
+        var at = Number(row.getAttribute("data-at"));
+        var next = null;
+        Array.prototype.some.call(list.querySelectorAll(".conv-row"), function (r) {
+          if (Number(r.getAttribute("data-at")) < at) { next = r; return true; }
+          return false;
+        });
+        var more = list.querySelector(".conv-more");
+        if (!next && more) return;
+        var none = list.querySelector(".conv-empty");
+        if (none) none.remove();
+        list.insertBefore(row, next || more);
       } else {
         return;
       }

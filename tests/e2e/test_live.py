@@ -93,6 +93,30 @@ def test_two_staff_see_texts_replies_and_receipts_live(browser, stack):
     b_ctx.close()
 
 
+def test_a_thread_read_in_another_tab_comes_back_to_the_read_list(browser, stack):
+    """A's tab has Ava's thread open; B watches the Read tab. Ava texts: her row leaves B's
+    Read list (unread now), A's open thread reads it at once, and the row comes back to
+    B's Read list, in its place by time, without a reload."""
+    a_ctx, b_ctx = browser.new_context(), browser.new_context()
+    a, b = a_ctx.new_page(), b_ctx.new_page()
+    login(a, stack, "staff@glow.test")
+    login(b, stack, "admin@glow.test")
+    _open_thread(a, stack, "Ava Martinez")  # read now
+    b.goto(stack.url + "/inbox?tab=read")
+    ava = b.locator("#conv-list .conv-row", has_text="Ava Martinez")
+    expect(ava).to_have_count(1)
+    a.wait_for_timeout(500)  # both sockets connected and told what they show
+    _text_in(stack, "Running five minutes late")
+    expect(a.locator(".msg.in", has_text="Running five minutes late")).to_be_visible(timeout=2000)
+    expect(ava).to_have_count(1, timeout=3000)
+    expect(ava).to_contain_text("Running five minutes late")
+    expect(b.locator("#conv-list .conv-row").first).to_contain_text("Ava Martinez")
+    count = int(b.locator("#count-read").inner_text())
+    assert b.locator("#conv-list .conv-row").count() == min(count, 50)  # list and tab agree
+    a_ctx.close()
+    b_ctx.close()
+
+
 def test_reconnect_after_restart_shows_what_arrived_while_down(browser, stack):
     ctx = browser.new_context()
     page = ctx.new_page()
