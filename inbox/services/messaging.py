@@ -335,6 +335,11 @@ def compose(
     else:
         raise SendRefused("Pick a patient, or type their mobile number.")
     conv = conversation_for(number, patient, clinic_id=clinic.id)
+    if conv.clinic_id != clinic.id:
+        # The form asks which clinic the conversation belongs to: an existing one is filed
+        # there from now on (its list label and clinic filter follow).
+        conv.clinic_id = clinic.id
+        db.session.flush()
     return queue_outbound(user=user, conversation_id=conv.id, body=body)
 
 

@@ -3,7 +3,7 @@
 from sqlalchemy import func, select
 
 from inbox.extensions import db
-from inbox.models import Conversation, Message, PaperworkItem, Patient, ReplyTemplate
+from inbox.models import Clinic, Conversation, Message, PaperworkItem, Patient, ReplyTemplate
 from inbox.services import templates
 from tests.conftest import csrf_token, fresh, login
 
@@ -40,6 +40,22 @@ def test_compose_to_a_patient_found_by_name_opens_their_conversation(client, dem
     fresh()
     last = db.session.scalars(select(Message).order_by(Message.id.desc())).first()
     assert (last.conversation_id, last.body, last.status) == (conv.id, "Hi Liam!", "queued")
+    # Another clinic picked for a patient with a thread: the thread is filed there now.
+    other = db.session.scalars(
+        select(Clinic).where(Clinic.account_id == liam.account_id, Clinic.id != conv.clinic_id)
+    ).first()
+    r = client.post(
+        "/inbox/new",
+        data={"patient_id": liam.id, "clinic_id": other.id, "body": "Moved you over",
+              "csrf_token": token},
+        headers=HTMX,
+    )  # fmt: skip
+    assert r.headers["HX-Redirect"] == f"/inbox/c/{conv.id}"  # the same thread
+    fresh()
+    assert db.session.get(Conversation, conv.id).clinic_id == other.id
+    html = client.get(f"/inbox?clinic={other.id}&tab=read").get_data(as_text=True)
+    html += client.get(f"/inbox?clinic={other.id}").get_data(as_text=True)
+    assert f'id="conv-{conv.id}"' in html
 
 
 def test_compose_to_a_typed_number_creates_the_conversation(client, demo):
