@@ -28,12 +28,12 @@ def test_compose_to_a_patient_found_by_name_opens_their_conversation(client, dem
     form = client.get(f"/inbox/new?patient_id={liam.id}", headers=HTMX).get_data(as_text=True)
     assert "Liam Chen" in form and f'value="{liam.id}"' in form
     token = csrf_token(client, "/inbox")
-    r = client.post(
-        "/inbox/new",
-        data={"patient_id": liam.id, "clinic_id": liam.home_clinic_id, "body": "Hi Liam!",
-              "csrf_token": token},
-        headers=HTMX,
-    )  # fmt: skip
+
+    def send(clinic_id: int, body: str):
+        data = {"patient_id": liam.id, "clinic_id": clinic_id, "body": body, "csrf_token": token}
+        return client.post("/inbox/new", data=data, headers=HTMX)
+
+    r = send(liam.home_clinic_id, "Hi Liam!")
     assert r.status_code == 204
     conv = db.session.scalars(select(Conversation).where(Conversation.patient_id == liam.id)).one()
     assert r.headers["HX-Redirect"] == f"/inbox/c/{conv.id}"
@@ -44,12 +44,7 @@ def test_compose_to_a_patient_found_by_name_opens_their_conversation(client, dem
     other = db.session.scalars(
         select(Clinic).where(Clinic.account_id == liam.account_id, Clinic.id != conv.clinic_id)
     ).first()
-    r = client.post(
-        "/inbox/new",
-        data={"patient_id": liam.id, "clinic_id": other.id, "body": "Moved you over",
-              "csrf_token": token},
-        headers=HTMX,
-    )  # fmt: skip
+    r = send(other.id, "Moved you over")
     assert r.headers["HX-Redirect"] == f"/inbox/c/{conv.id}"  # the same thread
     fresh()
     assert db.session.get(Conversation, conv.id).clinic_id == other.id

@@ -72,6 +72,9 @@ def test_a_view_opens_on_the_tab_that_holds_its_conversations(client, demo):
     html = client.get("/inbox").get_data(as_text=True)  # the Unread tab
     assert _menu_href(html, "failed") == "/inbox?view=failed&amp;tab=read"
     assert _row_ids(client.get("/inbox?view=failed&tab=read").get_data(as_text=True))
+    # Opened on the Unread tab anyway (an old link): the empty list says where they are.
+    html = client.get("/inbox?view=failed").get_data(as_text=True)
+    assert re.search(r'id="other-tab-link">\d+ in Read</a>', html)
     # On the Read tab it stays there.
     html = client.get("/inbox?tab=read").get_data(as_text=True)
     assert _menu_href(html, "failed") == "/inbox?view=failed&amp;tab=read"
@@ -159,13 +162,13 @@ def test_search_folds_accents_and_finds_nothing_politely(client, demo):
         ids += _row_ids(client.get(f"/inbox?q=garcia&tab={tab}").get_data(as_text=True))
     assert isabella.id in ids
     html = client.get("/inbox?q=zzzz&tab=read").get_data(as_text=True)
-    assert "No read conversations match “zzzz”" in html and "search-other-tab" not in html
+    assert "No read conversations match “zzzz”" in html and "other-tab-link" not in html
     # Nothing on this tab, but on the other: the empty list says so, with the way there.
     tab = "read" if db.session.get(Conversation, isabella.id).unread else "unread"
     html = client.get(f"/inbox?q=garcia&tab={tab}").get_data(as_text=True)
     assert f"No {tab} conversations match “garcia”" in html
     other = "unread" if tab == "read" else "read"
-    link = re.search(r'<a href="([^"]+)"[^>]*id="search-other-tab">1 in (\w+)</a>', html)
+    link = re.search(r'<a href="([^"]+)"[^>]*id="other-tab-link">1 in (\w+)</a>', html)
     assert link and link[2] == other.capitalize()
     assert ("tab=read" in link[1]) == (other == "read")  # Unread is the default tab
     html = client.get("/inbox?q=50%25_x").get_data(as_text=True)  # LIKE wildcards are text
