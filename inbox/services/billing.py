@@ -93,6 +93,17 @@ def start_plan(account: Account, plan: str) -> None:
     start_line(account, LINE_PLAN, PLAN_NAMES[plan], PLAN_PRICES[plan])
 
 
+def plan_refusal(account: Account, plan: str) -> str | None:
+    """Why the account cannot move to `plan` now (None: it can), said before anything is
+    confirmed and again when it is asked for."""
+    if plan != PLAN_ACCELERATOR and account.inbox_enabled:
+        return (
+            "The Inbox needs the Accelerator Plan. Turn the Inbox off in Inbox Settings "
+            "before moving to the Essentials Plan."
+        )
+    return None
+
+
 def change_plan(user: User, plan: str) -> None:
     account = user.account
     if not user.is_main_admin:
@@ -101,11 +112,9 @@ def change_plan(user: User, plan: str) -> None:
         raise BillingRefused("Pick one of the plans shown.")
     if plan == account.plan:
         return
-    if plan != PLAN_ACCELERATOR and account.inbox_enabled:
-        raise BillingRefused(
-            "The Inbox needs the Accelerator Plan. Turn the Inbox off in Inbox Settings "
-            "before moving to the Essentials Plan."
-        )
+    refusal = plan_refusal(account, plan)
+    if refusal:
+        raise BillingRefused(refusal)
     account.plan = plan
     start_plan(account, plan)
     db.session.commit()

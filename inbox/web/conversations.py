@@ -57,6 +57,15 @@ def _workspace(f: Filters, conv=None, **extra) -> dict:
     )
 
 
+def composer_context(conv) -> dict:
+    """What the composer shows besides the box: saved replies and outstanding forms (also
+    for a live STOP / START, which brings the composer back)."""
+    return dict(
+        templates=templates.for_conversation(conv),
+        paperwork=patients.outstanding_paperwork(conv.patient),
+    )
+
+
 def _thread_context(conv, composer_error=None, draft="", tq="") -> dict:
     # The first screen of the thread; older screens load as the user scrolls back. A
     # search inside the thread looks further back.
@@ -65,8 +74,7 @@ def _thread_context(conv, composer_error=None, draft="", tq="") -> dict:
         conv=conv,
         messages=messages,
         older=older,
-        templates=templates.for_conversation(conv),
-        paperwork=patients.outstanding_paperwork(conv.patient),
+        **composer_context(conv),
         composer_error=composer_error,
         draft=draft,
         tq=tq,

@@ -61,6 +61,11 @@ def register_template_helpers(app: Flask) -> None:
             known[account_id] = account_timezone(account_id)
         return known[account_id]
 
+    @app.template_global()
+    def conv_tz(conv) -> str:
+        """A conversation's times: in its clinic's timezone, else the account's."""
+        return conv.clinic.timezone if conv.clinic else account_tz(conv.account_id)
+
     @app.context_processor
     def nav_context():
         def inbox_unread() -> int:

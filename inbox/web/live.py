@@ -20,9 +20,9 @@ from .. import events
 from ..extensions import db, sock
 from ..models import Conversation, Message, User, get_scoped
 from ..services import conversations as convs
-from ..services import patients, templates
 from ..services.conversations import Filters
 from . import security
+from .conversations import composer_context
 from .guards import INBOX, access
 
 bp = Blueprint("live", __name__)
@@ -157,8 +157,7 @@ class LiveClient:
         )
         if ctx["consent"] and ctx["open_conv"] is not None:
             # The composer comes back whole: its saved replies and outstanding forms too.
-            ctx["paperwork"] = patients.outstanding_paperwork(ctx["open_conv"].patient)
-            ctx["templates"] = templates.for_conversation(ctx["open_conv"])
+            ctx.update(composer_context(ctx["open_conv"]))
         return render_template("inbox/_live.html", **ctx)
 
     def handle(self, event: dict[str, Any]) -> None:

@@ -203,6 +203,7 @@ def subscriptions():
                 billing.PLAN_PRICES[key],
                 billing.PLAN_FEATURES[key],
                 billing.monthly_total(lines, key),
+                billing.plan_refusal(account, key),
             )
             for key in billing.PLAN_PRICES
         ],
