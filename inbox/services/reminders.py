@@ -8,7 +8,7 @@ only the patient's timeline shows."""
 from __future__ import annotations
 
 import logging
-import string
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -54,6 +54,7 @@ REMINDER_FIELDS = (
     "service",
     "appointment_date",
     "appointment_time",
+    "portal_link",
 )
 
 
@@ -61,28 +62,19 @@ def reminder_template(account: Account) -> str:
     return account.reminder_template or DEFAULT_REMINDER
 
 
+def _tidy(text: str) -> str:
+    """Spaces collapsed within each line; line breaks kept, at most one blank line."""
+    lines = [" ".join(line.split()) for line in (text or "").strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
 def save_template(account: Account, text: str) -> None:
     """Settings › Inbox: the account's reminder text. Empty restores the default."""
-    text = " ".join((text or "").split())
+    text = _tidy(text)
     if len(text) > 480:
         raise SendRefused("Keep the reminder under 480 characters (three texts).")
-    unknown = (
-        sorted(
-            {name for _, name, _, _ in string.Formatter().parse(text) if name}
-            - set(REMINDER_FIELDS)
-            - {"portal_link"}
-        )
-        if text
-        else []
-    )
-    if unknown:
-        raise SendRefused(
-            "Unknown merge field "
-            + ", ".join("{" + u + "}" for u in unknown)
-            + ". Use: "
-            + ", ".join("{" + f + "}" for f in REMINDER_FIELDS)
-            + "."
-        )
+    if text and (error := templates.field_error(text, REMINDER_FIELDS)):
+        raise SendRefused(error)
     account.reminder_template = None if not text or text == DEFAULT_REMINDER else text
     db.session.commit()
 

@@ -13,6 +13,38 @@ from . import patients as patient_service
 FIELDS = ("first_name", "practice_name", "clinic_name", "portal_link", "next_appointment")
 
 
+def field_error(text: str, allowed: tuple[str, ...]) -> str | None:
+    """Why a text's merge fields would not fill in, in words for the person who typed it;
+    None when every field is one of `allowed`, written as {name}. Braces are doubled for a
+    literal one ({{ and }})."""
+    usage = ", ".join("{" + f + "}" for f in allowed)
+    try:
+        fields = [(name, conv, spec) for _, name, spec, conv in string.Formatter().parse(text)]
+    except ValueError:
+        return (
+            "A { or } has no partner. Merge fields are written like {first_name}; "
+            f"use: {usage}."
+        )
+    unknown: list[str] = []
+    for name, conv, spec in fields:
+        if name is None:
+            continue  # literal text
+        if name == "" or name.isdigit():
+            return f"An empty merge field {{}}. Put a field's name between the braces: {usage}."
+        if conv or spec:
+            written = "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
+            return f"Write merge fields without ! or :, for example {{first_name}}, not {written}."
+        if name not in allowed and name not in unknown:
+            unknown.append(name)
+    if unknown:
+        return (
+            "Unknown merge field "
+            + ", ".join("{" + u + "}" for u in sorted(unknown))
+            + f". Use: {usage}."
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class FilledTemplate:
     template: ReplyTemplate

@@ -206,6 +206,10 @@ def test_reminder_text_is_edited_in_settings(app, demo, client):
     # (none of it cut at a length), and the saved text stays as it was.
     for typed, reason in (
         ("Hi {pet_name}, see you soon", "Unknown merge field {pet_name}"),
+        # These used to be a 500 (an unclosed brace) or were saved and then sent raw.
+        ("Hi {first_name, see you soon", "has no partner"),
+        ("Hi {}, see you soon", "An empty merge field"),
+        ("Hi {first_name!r}", "without ! or :"),
         ("x" * 600, "Keep the reminder under 480 characters"),
     ):
         r = client.post(
@@ -218,6 +222,17 @@ def test_reminder_text_is_edited_in_settings(app, demo, client):
     page = client.get("/settings/inbox").get_data(as_text=True)
     assert ">See you {appointment_date}, {first_name}!</textarea>" in page
     assert "reminder-error" not in page
+    # Line breaks stay (spaces within a line are tidied; blank lines at most one).
+    r = client.post(
+        "/settings/inbox/reminders",
+        data={
+            "reminder_template": "Hi  {first_name},\r\n\r\n\r\nSee you {appointment_date}. ",
+            "csrf_token": token,
+        },
+    )
+    assert r.status_code == 302
+    db.session.refresh(demo)
+    assert demo.reminder_template == "Hi {first_name},\n\nSee you {appointment_date}."
     login(client, "staff@glow.test")
     token = csrf_token(client, "/inbox")
     r = client.post(
