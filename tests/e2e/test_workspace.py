@@ -103,6 +103,29 @@ def test_bulk_mark_read_then_unread_updates_counts_and_badge(page, stack):
     expect(page.locator("#inbox-badge")).to_have_text(str(before - 1))
 
 
+def test_back_shows_the_list_as_it_is_now(page, stack):
+    """Back from a conversation just read shows it read and the counts after it, not a
+    snapshot of the list as it was before the click."""
+    page.set_viewport_size(DESKTOP)
+    login(page, stack, "admin@glow.test")
+    page.locator("#menu").get_by_text("Uptown", exact=True).click()
+    expect(page).to_have_url(re.compile(r"clinic=\d+"))
+    before = int(page.locator("#count-unread").inner_text())
+    row = page.locator(".conv-row.unread").first
+    row_id = row.get_attribute("id")
+    row.locator(".conv-link").click()
+    expect(page).to_have_url(re.compile(r"/inbox/c/\d+"))
+    expect(page.locator("#count-unread")).to_have_text(str(before - 1))
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/inbox\?clinic=\d+$"))
+    expect(page.locator("#count-unread")).to_have_text(str(before - 1))
+    expect(page.locator(f"#{row_id}")).to_have_count(0)
+    expect(page.locator(".conv-row.unread")).to_have_count(before - 1)
+    page.go_forward()
+    expect(page).to_have_url(re.compile(r"/inbox/c/\d+"))
+    expect(page.locator("#thread-name")).to_be_visible()
+
+
 def test_thread_composer_counter_enter_and_shift_enter(page, stack):
     page.set_viewport_size(DESKTOP)
     login(page, stack, "staff@glow.test")
