@@ -152,8 +152,17 @@ def finish():
     if not was_on:
         trail.note(AUDIT_BOUGHT_NUMBER, bought)
         trail.note(AUDIT_ENABLED_INBOX, bought)
-    flash("Your Inbox is ready. Patients can now text this number.", "success")
-    return redirect(url_for("conversations.index"))
+    return redirect(url_for("settings.done"))
+
+
+@bp.get("/inbox/setup/done")
+@access(MAIN_ADMIN)
+def done():
+    """Step 3, Done: the number, big, to write down (the article's advice), then the Inbox."""
+    number = inbox_settings.live_number(current_user.account.id)
+    if number is None:
+        return redirect(url_for("settings.inbox"))
+    return render_template("settings/done.html", number=number)
 
 
 @bp.route("/inbox/disable", methods=["GET", "POST"])

@@ -19,6 +19,37 @@
     setTimeout(function () { flash.remove(); }, Number(flash.getAttribute("data-dismiss-after")));
   });
 
+  // Copy buttons (the Inbox number after setup): the text to the clipboard, and the button
+  // says it did. Where the clipboard API is refused, the number is selected and copied the
+  // old way; where that fails too, it stays selected for Ctrl+C.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) return;
+    var label = button.querySelector("span") || button;
+    var done = function () {
+      label.textContent = button.getAttribute("data-copied") || "Copied";
+      setTimeout(function () { label.textContent = "Copy"; }, 2000);
+    };
+    var fallback = function () {
+      var target = button.parentNode.querySelector("strong");
+      if (!target) return;
+      var range = document.createRange();
+      range.selectNodeContents(target);
+      var selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      var copied = false;
+      try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+      if (copied) done();
+    };
+    var text = button.getAttribute("data-copy");
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, fallback);
+    } else {
+      fallback();
+    }
+  });
+
   // A click that failed says so. A 4xx other than a refusal the page shows itself (422) or
   // a sign-in redirect (401) means the page is out of date: the Inbox was turned off, the
   // user's access changed, the conversation is gone. A network error or a 5xx: try again.

@@ -130,7 +130,7 @@ def test_settings_actions_are_recorded(client, demo, sandbox):
     client.post("/settings/billing", data={"plan": "accelerator", "csrf_token": token})
     form = {"number": "+12125550131", "area_code": "212", "csrf_token": token}
     r = client.post("/settings/inbox/setup/finish", data=form)
-    assert r.headers["Location"] == "/inbox"
+    assert r.headers["Location"] == "/settings/inbox/setup/done"
     client.post("/settings/inbox/setup/finish", data=form)  # a second click buys nothing
     client.post("/settings/inbox/disable", data={"csrf_token": token})
     entries = _entries("Fresh Face Clinic")

@@ -128,7 +128,11 @@ def test_finish_setup_buys_connects_bills_and_opens_the_inbox(client, demo, sand
                   "Finish Setup"):  # fmt: skip
         assert words in review
     r = _finish(client, "+12125550131")
-    assert r.status_code == 302 and r.headers["Location"] == "/inbox"
+    assert r.status_code == 302 and r.headers["Location"] == "/settings/inbox/setup/done"
+    # Step 3, Done: the number to write down, and the way into the Inbox.
+    done = client.get("/settings/inbox/setup/done").get_data(as_text=True)
+    assert 'id="done-number">(212) 555-0131<' in done and 'data-copy="(212) 555-0131"' in done
+    assert "Keep a note of it" in done and 'href="/inbox" id="open-inbox"' in done
     assert len(_buys(sandbox)) == 1
     update = sandbox.requests_to("/number/update")[-1]["params"]
     assert update["msisdn"] == "12125550131"
@@ -190,6 +194,9 @@ def test_number_sold_a_second_ago_goes_back_to_the_list(client, demo, sandbox):
     assert db.session.scalar(select(func.count(InboxNumber.id)).where(
         InboxNumber.account_id == account.id)) == 0  # fmt: skip
     assert "Inbox add-on" not in str([x.description for x in billing.active_lines(account)])
+    # No number, no Done page: back to Inbox Settings.
+    r = client.get("/settings/inbox/setup/done")
+    assert r.status_code == 302 and r.headers["Location"] == "/settings/inbox"
 
 
 def test_webhook_that_cannot_be_set_releases_the_number(client, demo, sandbox):
@@ -210,7 +217,7 @@ def test_webhook_is_retried_before_giving_up(client, demo, sandbox):
     login(client, "admin@fresh.test")
     _upgrade(client)
     sandbox.fail_next("error", path="/number/update")
-    assert _finish(client, "+12125550131").headers["Location"] == "/inbox"
+    assert _finish(client, "+12125550131").headers["Location"] == "/settings/inbox/setup/done"
     updates = [
         r for r in sandbox.requests_to("/number/update") if r["params"]["msisdn"] != DEMO_NUMBER
     ]
@@ -268,7 +275,7 @@ def test_disable_releases_hides_and_stops_billing_then_reenable_needs_new_number
     assert "(212) 555-0134" not in html and "(212) 555-0130" in html
     r = _finish(client, "+12125550134")
     assert "cannot be used again" in client.get(r.headers["Location"]).get_data(as_text=True)
-    assert _finish(client, "+12125550135").headers["Location"] == "/inbox"
+    assert _finish(client, "+12125550135").headers["Location"] == "/settings/inbox/setup/done"
     assert staff.get(f"/inbox/c/{conv_id}").status_code == 404  # old history stays hidden
 
 
@@ -294,7 +301,8 @@ def test_release_is_retried_when_vonage_is_down(app, client, demo, sandbox):
 def test_only_the_main_admin_reaches_inbox_settings_and_billing(client, demo):
     routes = [("get", "/settings/inbox"), ("get", "/settings/inbox/setup?area_code=212"),
               ("post", "/settings/inbox/setup/review"), ("post", "/settings/inbox/setup/finish"),
-              ("get", "/settings/inbox/disable"), ("post", "/settings/inbox/disable"),
+              ("get", "/settings/inbox/setup/done"), ("get", "/settings/inbox/disable"),
+              ("post", "/settings/inbox/disable"),
               ("get", "/settings/billing"), ("post", "/settings/billing")]  # fmt: skip
     for email in ("admin2@glow.test", "staff@glow.test", "frontdesk@glow.test"):
         login(client, email)
