@@ -25,6 +25,10 @@ PREFIX = "clinic-inbox:account:"
 
 Handler = Callable[[dict[str, Any]], None]
 
+# Who may see what changed (the Inbox turned off, a teammate's privileges saved; with a
+# "user_id", that user's tabs only): each tab re-checks and re-reads, or closes.
+ACCESS = "access"
+
 
 def channel(account_id: int) -> str:
     return f"{PREFIX}{account_id}"

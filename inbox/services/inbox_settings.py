@@ -9,7 +9,7 @@ from rq import Retry
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from .. import carrier
+from .. import carrier, events
 from ..broker import get_queue
 from ..extensions import db
 from ..models import (
@@ -142,6 +142,8 @@ def disable(user: User) -> InboxNumber | None:
     if number is not None:
         number.status = NUMBER_RELEASING
     db.session.commit()
+    # Every open Inbox tab of the practice hears it now, not at its next click.
+    events.publish(account.id, {"type": events.ACCESS})
     if number is not None:
         enqueue_release(number.id)
     return number

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .. import events
 from ..extensions import db
 from ..models import PRIVILEGE_INBOX, User, get_scoped, scoped
 
@@ -28,7 +29,8 @@ def save_privileges(
     all_clinics: bool,
     clinic_ids: Iterable[str | int],
 ) -> None:
-    """Manage Privileges > Save. Takes effect on the user's next request."""
+    """Manage Privileges > Save. Takes effect on the user's next request, and at once in
+    the user's open Inbox tabs (the list re-read for new clinics, closed for no Inbox)."""
     if user.account_id != admin.account_id:
         raise LookupError("user")
     if user.is_main_admin:
@@ -46,6 +48,7 @@ def save_privileges(
     user.all_clinics = all_clinics
     user.clinics = [] if all_clinics else clinics
     db.session.commit()
+    events.publish(user.account_id, {"type": events.ACCESS, "user_id": user.id})
 
 
 def describe(user: User) -> str:

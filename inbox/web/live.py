@@ -111,8 +111,10 @@ class LiveClient:
         f = Filters.from_args(self.query, user) if self.on_inbox() else None
         ctx: dict[str, Any] = {"f": f, "live": True, "rows": [], "bubbles": [], "notice": None}
         kind = (event or {}).get("type")
-        if kind == "resync":
-            ctx["resync"] = True
+        if kind == events.ACCESS and event.get("user_id") not in (None, user.id):
+            return None  # another teammate's privileges
+        if kind in ("resync", events.ACCESS):
+            ctx["resync"] = True  # the list again: its clinics may have changed
         ids = (event or {}).get("conversation_ids") or (
             [event["conversation_id"]] if event and event.get("conversation_id") else []
         )

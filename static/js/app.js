@@ -90,6 +90,12 @@
     else say("This page is out of date (the Inbox may have been turned off or your access changed). " +
       "Reload it to see what you can do now.", true);
   });
+  // The live socket closed because this user may no longer use the Inbox (turned off, the
+  // privilege removed): say so now, not at the next click.
+  document.addEventListener("ci:access-lost", function () {
+    say("The Inbox was turned off, or your access to it changed. " +
+      "Reload to see what you can do now; anything typed here stays until you do.", true);
+  });
   document.addEventListener("htmx:sendError", function (event) {
     var cfg = event.detail.requestConfig;
     if (cfg && cfg.headers && cfg.headers["X-Background"]) return;
@@ -363,7 +369,13 @@
     sendState();
     if (opens > 1) resync(); // anything that happened while we were away
   });
-  document.addEventListener("htmx:wsClose", function () {
+  document.addEventListener("htmx:wsClose", function (event) {
+    var closed = event.detail && event.detail.event;
+    if (closed && closed.code === 1008) {
+      // Not coming back (policy): the Inbox is off for this user, no "reconnecting".
+      document.dispatchEvent(new CustomEvent("ci:access-lost"));
+      return;
+    }
     var status = document.getElementById("live-status");
     if (status) status.hidden = false;
   });

@@ -128,6 +128,14 @@ def test_staff_and_admins_never_see_the_toggle(page, stack):
 
 
 def test_manage_privileges_hides_the_inbox_tab(page, stack, browser):
+    # Sam has a conversation open, a reply half typed, when the privilege goes.
+    staff_context = browser.new_context()
+    staff = staff_context.new_page()
+    login(staff, stack, "staff@glow.test")
+    staff.locator(".conv-row .conv-link").first.click()
+    staff.locator("#composer-body").fill("Half a reply")
+    staff.wait_for_timeout(500)  # the socket connected and told what the tab shows
+
     login(page, stack, "admin@glow.test")
     page.get_by_role("link", name="Settings").first.click()
     page.get_by_role("link", name="Teammates").click()
@@ -136,9 +144,11 @@ def test_manage_privileges_hides_the_inbox_tab(page, stack, browser):
     page.get_by_label(re.compile("^Inbox")).uncheck()
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("alert").or_(page.locator(".alert-success"))).to_contain_text("Saved")
-    staff_context = browser.new_context()
-    staff = staff_context.new_page()
-    login(staff, stack, "staff@glow.test")
+    # Sam's open tab is told at once, with no click, and keeps what was typed.
+    expect(staff.locator("#request-failed")).to_contain_text("your access to it changed")
+    expect(staff.locator("#composer-body")).to_have_value("Half a reply")
+    expect(staff.locator("#live-status")).to_be_hidden()  # not "reconnecting": it is over
+    staff.locator("#request-failed").get_by_role("button", name="Reload").click()
     expect(staff.locator("#nav-inbox")).to_have_count(0)
     page.get_by_label(re.compile("^Inbox")).check()
     page.get_by_role("button", name="Save").click()

@@ -1,11 +1,14 @@
 """Inbox Settings: plan gate, number wizard with its failure paths, billing, disable and
 re-enable, privileges. Through the real SDK and the sandbox."""
 
+import json
 import re
 import threading
 
 from sqlalchemy import func, select
 
+from inbox import events
+from inbox.broker import get_redis
 from inbox.extensions import db
 from inbox.models import (
     Account,
@@ -247,7 +250,15 @@ def test_disable_releases_hides_and_stops_billing_then_reenable_needs_new_number
     page = client.get("/settings/inbox/disable").get_data(as_text=True)
     assert "will be released" in page and "Confirm" in page and "new number" in page
     token = csrf_token(client, "/settings/inbox")
+    listening = get_redis().pubsub(ignore_subscribe_messages=True)
+    listening.subscribe(events.channel(glow_id))
     assert client.post("/settings/inbox/disable", data={"csrf_token": token}).status_code == 302
+    # Every open tab of the practice hears it at once (each then closes its live socket).
+    heard = None
+    for _ in range(20):  # the subscribe confirmation is read (as None) first
+        heard = heard or listening.get_message(timeout=0.1)
+    listening.close()
+    assert heard and json.loads(heard["data"]) == {"type": events.ACCESS}
     fresh()
     account = db.session.get(Account, glow_id)
     assert not account.inbox_enabled

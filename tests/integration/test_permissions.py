@@ -58,6 +58,7 @@ POLICY = {
     "settings.setup": {"*": guards.MAIN_ADMIN},
     "settings.review": {"*": guards.MAIN_ADMIN},
     "settings.finish": {"*": guards.MAIN_ADMIN},
+    "settings.done": {"*": guards.MAIN_ADMIN},
     "settings.disable": {"*": guards.MAIN_ADMIN},
     "settings.subscriptions": {"*": guards.MAIN_ADMIN},
     "settings.reminder_template": {"*": guards.MAIN_ADMIN},
