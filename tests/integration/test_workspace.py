@@ -173,6 +173,20 @@ def test_search_folds_accents_and_finds_nothing_politely(client, demo):
     assert ("tab=read" in link[1]) == (other == "read")  # Unread is the default tab
     html = client.get("/inbox?q=50%25_x").get_data(as_text=True)  # LIKE wildcards are text
     assert _row_ids(html) == []
+    # Searched inside another clinic than the patient's: the message names the clinic it
+    # searched, with the way to search them all.
+    other = db.session.scalars(
+        select(Clinic).where(
+            Clinic.account_id == isabella.account_id, Clinic.id != isabella.clinic_id
+        )
+    ).first()
+    for tab in ("unread", "read"):
+        html = client.get(f"/inbox?q=garcia&tab={tab}&clinic={other.id}").get_data(as_text=True)
+        assert f"No {tab} conversations at {other.name} match “garcia”" in html
+        link = re.search(r'<a href="([^"]+)" id="all-clinics-search">Search all clinics</a>', html)
+        assert link and "clinic=" not in link[1] and "q=garcia" in link[1]
+    html = client.get("/inbox?q=zzzz&tab=read").get_data(as_text=True)
+    assert "all-clinics-search" not in html  # no clinic picked: nothing more to search
 
 
 def test_search_and_filters_answer_htmx_with_a_fragment(client, demo):
