@@ -24,6 +24,12 @@ def parse(raw: str, region: str = DEFAULT_REGION) -> phonenumbers.PhoneNumber:
         raise InvalidPhone(f"“{raw}” is not a phone number.") from exc
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhone(f"“{raw}” is not a valid phone number.")
+    if number.extension:
+        # A text cannot reach an extension: dropping it would text the main line.
+        raise InvalidPhone(
+            f"“{raw}” has an extension ({number.extension}): texts cannot reach one. "
+            "Enter the number without it."
+        )
     return number
 
 

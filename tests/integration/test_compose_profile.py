@@ -83,6 +83,10 @@ def test_compose_refuses_bad_input_with_words_and_keeps_the_text(client, demo):
             {"phone": "555", "clinic_id": uptown, "body": "Hello there"},
             "is not a valid phone number",
         ),
+        (
+            {"phone": "+1 (917) 555-0199 ext 4", "clinic_id": uptown, "body": "Hello there"},
+            "has an extension (4)",
+        ),
         ({"phone": "", "clinic_id": uptown, "body": "Hello there"}, "Pick a patient"),
         ({"phone": "6465550777", "clinic_id": "999999", "body": "Hello there"}, "Pick the clinic"),
         ({"phone": "6465550777", "clinic_id": uptown, "body": "  "}, "Write a message"),

@@ -18,6 +18,12 @@ def test_normalize_rejects_with_clear_message(raw):
     assert "not a" in str(err.value)
 
 
+@pytest.mark.parametrize("raw", ["+1 (917) 555-0199 ext 4", "917-555-0199 x12", "9175550199#7"])
+def test_an_extension_is_refused_not_dropped(raw):
+    with pytest.raises(phones.InvalidPhone, match="has an extension"):
+        phones.normalize(raw)
+
+
 def test_display():
     assert phones.display("+12125550134") == "(212) 555-0134"
     assert phones.display("+447700900123").startswith("+44 ")
