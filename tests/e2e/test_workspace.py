@@ -296,6 +296,13 @@ def test_phone_pages_fit_the_screen(browser, stack):
     page.locator(".conv-row .conv-link").first.click()
     expect(page.locator("#thread-pane")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # The name sits beside the back button, and no action's label breaks over two lines.
+    back = page.get_by_role("link", name="Back to conversations").bounding_box()
+    name = page.locator("#thread-name").bounding_box()
+    assert name["x"] - (back["x"] + back["width"]) < 40, (back, name)
+    for button in page.locator(".thread-actions .btn:visible").all():
+        box = button.bounding_box()
+        assert box["height"] <= 46, (button.inner_text(), box)
     page.get_by_role("link", name="Back to conversations").click()
     page.get_by_role("link", name="New message").click()  # not covered by another element
     expect(page.locator("#compose-dialog #compose-to")).to_be_visible()
