@@ -35,7 +35,7 @@ from ..models.care import (
     REMINDER_SKIPPED_OPTED_OUT,
     REMINDER_SKIPPED_TEXT,
 )
-from ..timefmt import local
+from ..timefmt import clock, day_label, local
 from . import messaging, phones, templates
 from . import patients as patient_service
 from .messaging import SendRefused
@@ -201,9 +201,23 @@ def paperwork_text(conv, forms: list[str]) -> str:
     )
 
 
-def send_paperwork_reminder(*, user: User, patient_id: int | str) -> Message:
+REMIND_AGAIN_AFTER = timedelta(hours=24)
+
+
+def reminded_recently(items: list, now: datetime | None = None) -> datetime | None:
+    """When these forms were last texted about, if that was within REMIND_AGAIN_AFTER:
+    another reminder then needs a deliberate "Send again"."""
+    last = max((i.reminded_at for i in items if i.reminded_at is not None), default=None)
+    if last is None or (now or utcnow()) - last >= REMIND_AGAIN_AFTER:
+        return None
+    return last
+
+
+def send_paperwork_reminder(*, user: User, patient_id: int | str, again: bool = False) -> Message:
     """One click on the profile or in the thread: the portal link for every outstanding
-    form, into the patient's conversation."""
+    form, into the patient's conversation. Within a day of the last one, only with
+    `again` (the button says "Send again" and asks first): two tabs, or the thread and
+    the profile, must not text the same reminder twice by accident."""
     patient = get_scoped(Patient, patient_id, user.account_id)
     allowed = user.visible_clinic_ids()
     if patient is None or (allowed is not None and patient.home_clinic_id not in allowed):
@@ -217,6 +231,14 @@ def send_paperwork_reminder(*, user: User, patient_id: int | str) -> Message:
         raise SendRefused(f"{patient.full_name or 'This patient'} has no outstanding paperwork.")
     if not account.portal_url:
         raise SendRefused("Add the patient portal link in Settings › Profile first.")
+    last = reminded_recently(outstanding)
+    if last is not None and not again:
+        tz = patient.home_clinic.timezone if patient.home_clinic else None
+        raise SendRefused(
+            f"{patient.first_name or 'This patient'} was sent a paperwork reminder "
+            f"{day_label(last, tz).lower()} at {clock(last, tz)}. "
+            "Use Send again if they need another."
+        )
     conv = messaging.conversation_for(number, patient, clinic_id=patient.home_clinic_id)
     db.session.commit()
     message = messaging.queue_outbound(

@@ -60,9 +60,11 @@ def _workspace(f: Filters, conv=None, **extra) -> dict:
 def composer_context(conv) -> dict:
     """What the composer shows besides the box: saved replies and outstanding forms (also
     for a live STOP / START, which brings the composer back)."""
+    paperwork = patients.outstanding_paperwork(conv.patient)
     return dict(
         templates=templates.for_conversation(conv),
-        paperwork=patients.outstanding_paperwork(conv.patient),
+        paperwork=paperwork,
+        paperwork_last=reminders.reminded_recently(paperwork),
     )
 
 
@@ -295,7 +297,9 @@ def paperwork_reminder(conversation_id: int):
     conv = convs.get_visible(current_user, conversation_id) or abort(404)
     error = None
     try:
-        message = reminders.send_paperwork_reminder(user=current_user, patient_id=conv.patient_id)
+        message = reminders.send_paperwork_reminder(
+            user=current_user, patient_id=conv.patient_id, again=request.form.get("again") == "1"
+        )
     except SendRefused as exc:
         error = str(exc)
     else:

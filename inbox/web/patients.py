@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..models.audit import AUDIT_SENT_TEXT, AUDIT_VIEWED_PATIENT
@@ -20,11 +20,13 @@ def show(patient_id: int):
     patient = patients.get_visible(current_user, patient_id) or abort(404)
     trail.note(AUDIT_VIEWED_PATIENT, patient)
     inbox_visible = current_user.can_use_inbox and current_user.account.inbox_enabled
+    paperwork = patients.outstanding_paperwork(patient)
     return render_template(
         "patients/show.html",
         patient=patient,
         upcoming=patients.upcoming_appointments(patient),
-        paperwork=patients.outstanding_paperwork(patient),
+        paperwork=paperwork,
+        paperwork_last=reminders.reminded_recently(paperwork),
         timeline=patients.timeline(patient, include_messages=inbox_visible),
         conversation=patients.conversation_for(current_user, patient) if inbox_visible else None,
         can_text=inbox_visible,
@@ -36,7 +38,9 @@ def show(patient_id: int):
 def paperwork_reminder(patient_id: int):
     patient = patients.get_visible(current_user, patient_id) or abort(404)
     try:
-        message = reminders.send_paperwork_reminder(user=current_user, patient_id=patient.id)
+        message = reminders.send_paperwork_reminder(
+            user=current_user, patient_id=patient.id, again=request.form.get("again") == "1"
+        )
     except SendRefused as exc:
         flash(str(exc), "danger")
     else:

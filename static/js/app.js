@@ -19,6 +19,16 @@
     setTimeout(function () { flash.remove(); }, Number(flash.getAttribute("data-dismiss-after")));
   });
 
+  // A form that would repeat something done a moment ago (a paperwork reminder sent
+  // today) asks first. Capture: before htmx sends it.
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest && event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) {
+      event.preventDefault();
+      event.stopPropagation();
+    }
+  }, true);
+
   // Copy buttons (the Inbox number after setup): the text to the clipboard, and the button
   // says it did. Where the clipboard API is refused, the number is selected and copied the
   // old way; where that fails too, it stays selected for Ctrl+C.

@@ -55,7 +55,18 @@ def test_stop_start_long_texts_and_paperwork_reminder_live(browser, stack):
     reminder = page.locator("#messages .msg.out", has_text="portal.glowaesthetics.example")
     expect(reminder).to_contain_text("Paperwork reminder", timeout=2000)
     expect(reminder.locator(".status")).to_have_text("Delivered", timeout=5000)
-    expect(page.locator("#paperwork-reminder")).to_be_enabled()  # ready for another day
+    # Again today asks first; Cancel sends nothing.
+    again = page.locator("#paperwork-reminder")
+    expect(again).to_have_text(re.compile("Send paperwork reminder again"))
+    expect(again).to_be_enabled()
+    asked: list[str] = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    again.click()
+    page.wait_for_timeout(800)  # a reminder sent anyway would be on screen by now
+    expect(
+        page.locator("#messages .msg.out", has_text="portal.glowaesthetics.example")
+    ).to_have_count(1)
+    assert asked and asked[0].startswith("Ava was sent a paperwork reminder today at")
     # Neither the reminder nor marking the thread unread wipes what is being typed.
     expect(page.get_by_label("Reply")).to_have_value(draft)
     page.locator("#toggle-unread").click()

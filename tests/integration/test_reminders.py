@@ -3,6 +3,7 @@ clinic's daytime, never after STOP) and the one-click paperwork reminder."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -277,6 +278,32 @@ def test_paperwork_reminder_from_the_thread(app, ava, client, sandbox):
     )
     run_jobs(app)
     assert "portal.glowaesthetics.example" in sandbox.requests_to("/sms/json")[0]["params"]["text"]
+    # Within a day, the thread and the profile offer it "again", asking first; a click
+    # from a page drawn before the first one (another tab) is refused, with words.
+    page = client.get(f"/inbox/c/{conv.id}").get_data(as_text=True)
+    assert "Send paperwork reminder again" in page
+    asks = r'data-confirm="Ava was sent a paperwork reminder today at [^"]+\. Send it again\?"'
+    assert re.search(asks, page)
+    profile = client.get(f"/patients/{ava.id}").get_data(as_text=True)
+    assert "Text paperwork reminder again" in profile and 'name="again" value="1"' in profile
+    r = client.post(
+        f"/inbox/c/{conv.id}/paperwork-reminder",
+        data={"csrf_token": token, "body": "Half a reply"},
+        headers={"HX-Request": "true", "HX-Target": "thread-pane"},
+    )
+    text = r.get_data(as_text=True)
+    assert "Ava was sent a paperwork reminder today at" in text and "Use Send again" in text
+    assert "Half a reply" in text  # the draft stays
+    fresh()
+    assert db.session.scalar(select(func.count()).where(Message.kind == "paperwork")) == 1
+    r = client.post(
+        f"/inbox/c/{conv.id}/paperwork-reminder",
+        data={"csrf_token": token, "again": "1"},
+        headers={"HX-Request": "true", "HX-Target": "thread-pane"},
+    )
+    assert r.status_code == 200
+    fresh()
+    assert db.session.scalar(select(func.count()).where(Message.kind == "paperwork")) == 2
 
 
 def test_paperwork_reminder_from_the_profile_and_its_refusals(app, ava, client):
