@@ -317,6 +317,29 @@ def in_list(user: User, f: Filters, conversation_id: int) -> bool:
     return db.session.scalar(stmt.with_only_columns(Conversation.id)) is not None
 
 
+def keep_open_row(
+    user: User,
+    f: Filters,
+    rows: list[Conversation],
+    cursor: Cursor | None,
+    conv: Conversation | None,
+) -> list[Conversation]:
+    """The Unread list around the conversation being read: its row stays, in its place,
+    though reading it moved it to Read (as a live update leaves it in the tab reading it).
+    So a reload, a deep link or New message shows the open conversation in the list."""
+    if conv is None or f.tab != "unread" or conv.unread or conv.last_message_at is None:
+        return rows
+    if any(r.id == conv.id for r in rows) or not in_list(user, replace(f, tab="read"), conv.id):
+        return rows
+
+    def key(c: Conversation) -> tuple:
+        return (c.last_message_at, c.id)
+
+    if cursor is not None and rows and key(conv) < key(rows[-1]):
+        return rows  # further down the list than this page
+    return sorted([*rows, conv], key=key, reverse=True)
+
+
 def list_page(
     user: User, f: Filters, cursor: Cursor | None = None, limit: int = PAGE_SIZE
 ) -> tuple[list[Conversation], Cursor | None]:

@@ -47,7 +47,7 @@ def _workspace(f: Filters, conv=None, **extra) -> dict:
     rows, cursor = convs.list_page(current_user, f)
     return dict(
         f=f,
-        rows=rows,
+        rows=convs.keep_open_row(current_user, f, rows, cursor, conv),
         cursor=cursor,
         counts=convs.tab_counts(current_user, f),
         menu=convs.menu_counts(current_user, f.clinic_id, f.tab),

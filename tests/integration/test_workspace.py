@@ -389,3 +389,33 @@ def test_failed_text_shows_reason_and_retry_sends_it(app, client, demo, sandbox)
     msg = db.session.get(Message, failed.id)
     assert msg.status in ("sent", "delivered") and msg.error_text is None
     assert not msg.conversation.has_failed
+
+
+def test_the_open_conversation_keeps_its_row_in_the_unread_list(client, demo):
+    """A reload, a deep link or New message opens a conversation with the Unread list
+    beside it: the conversation just read stays listed there, selected, in its place (as
+    a live update leaves it), not gone from the list on screen."""
+    login(client, "staff@glow.test")
+    unread = db.session.scalars(
+        select(Conversation)
+        .where(Conversation.account_id == demo.id, Conversation.unread.is_(True))
+        .order_by(Conversation.last_message_at.desc())
+    ).all()
+    conv = unread[1]  # not the newest: its place is between others
+    html = client.get(f"/inbox/c/{conv.id}").get_data(as_text=True)
+    ids = _row_ids(html)
+    assert conv.id in ids
+    assert ids.index(conv.id) == 1  # where it was
+    row = re.search(rf'<li class="conv-row ([^"]*)" id="conv-{conv.id}"', html)
+    assert "selected" in row[1] and "unread" not in row[1]
+    fresh()
+    assert not db.session.get(Conversation, conv.id).unread
+    # Only the open one: other read conversations stay out of the Unread list...
+    others = _row_ids(client.get("/inbox").get_data(as_text=True))
+    assert conv.id not in others
+    # ... and a list that does not hold it (another clinic) does not show it.
+    other_clinic = db.session.scalars(
+        select(Clinic).where(Clinic.account_id == demo.id, Clinic.id != conv.clinic_id)
+    ).first()
+    html = client.get(f"/inbox/c/{conv.id}?clinic={other_clinic.id}").get_data(as_text=True)
+    assert conv.id not in _row_ids(html)
