@@ -292,6 +292,12 @@ def test_phone_pages_fit_the_screen(browser, stack):
 
     for path in ("/inbox", "/settings/profile", "/settings/teammates", "/settings/audit"):
         fits(path)
+    # Tables become a card a row: the article's Manage Privileges is on screen, not in a
+    # box scrolled sideways.
+    page.goto(stack.url + "/settings/teammates")
+    for button in page.get_by_role("link", name="Manage Privileges").all():
+        box = button.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
     fits("/inbox")
     page.locator(".conv-row .conv-link").first.click()
     expect(page.locator("#thread-pane")).to_be_visible()
