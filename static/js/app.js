@@ -323,7 +323,18 @@
     event.preventDefault();
   });
 
-  document.addEventListener("DOMContentLoaded", function () { scrollThread(); syncTitle(); });
+  // On a phone the menu is one row that scrolls sideways: the clinic picked (else the view)
+  // is scrolled into sight, so the filter on the list is never off-screen.
+  function showPicked() {
+    var menu = $("#menu");
+    if (!menu || menu.scrollWidth <= menu.clientWidth) return;
+    var picked = $("#menu .menu-item.active[data-clinic]") || $("#menu .menu-item.active[data-view]");
+    if (!picked) return;
+    var box = menu.getBoundingClientRect(), item = picked.getBoundingClientRect();
+    menu.scrollLeft += (item.left - box.left) - (box.width - item.width) / 2;
+  }
+  document.addEventListener("DOMContentLoaded", function () { scrollThread(); syncTitle(); showPicked(); });
+  document.addEventListener("htmx:pushedIntoHistory", showPicked); // a view or clinic picked
   document.addEventListener("ci:badge", syncTitle);
   document.addEventListener("htmx:wsAfterMessage", function () {
     var list = $("#messages");

@@ -310,6 +310,12 @@ def test_phone_pages_fit_the_screen(browser, stack):
         box = button.bounding_box()
         assert box["height"] <= 46, (button.inner_text(), box)
     page.get_by_role("link", name="Back to conversations").click()
+    # The clinic picked stays in sight in the sideways menu, after a reload too.
+    page.locator("#menu").get_by_text("Uptown", exact=True).click()
+    expect(page).to_have_url(re.compile(r"clinic=\d+"))
+    page.reload()
+    box = page.locator("#menu .menu-item.active[data-clinic]").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
     page.get_by_role("link", name="New message").click()  # not covered by another element
     expect(page.locator("#compose-dialog #compose-to")).to_be_visible()
 
