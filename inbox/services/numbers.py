@@ -48,6 +48,11 @@ def validate_area_code(raw: str) -> str:
     code = "".join(ch for ch in (raw or "") if ch.isdigit())
     if not area_codes.AREA_CODE.match(code):
         raise InvalidAreaCode("Enter a 3-digit US area code, like 212.")
+    if code not in area_codes.table():
+        # Toll-free (800...), unassigned (999) or not a place: no local numbers, ever.
+        raise InvalidAreaCode(
+            f"{code} is not a US area code for a place. Enter the area code of your city, like 212."
+        )
     return code
 
 

@@ -94,6 +94,10 @@ def test_area_code_is_validated(client, demo):
         r = client.get(f"/settings/inbox/setup?area_code={bad}")
         assert r.status_code == 422
         assert "Enter a 3-digit US area code, like 212." in r.get_data(as_text=True)
+    for unused in ("999", "800", "555"):  # unassigned, toll-free, fictional: never local
+        r = client.get(f"/settings/inbox/setup?area_code={unused}")
+        assert r.status_code == 422
+        assert f"{unused} is not a US area code for a place" in r.get_data(as_text=True)
 
 
 def test_search_lists_local_sms_numbers_with_select(client, demo, sandbox):
