@@ -78,6 +78,11 @@ def test_search_is_debounced_and_bookmarkable(page, stack):
     # Pasted rather than typed (no key presses, as a right-click Paste): it searches too.
     page.get_by_label("Search patient name or phone").fill("Liam")
     expect(page).to_have_url(re.compile(r"q=Liam"))
+    # Nothing found: no "Select all" over an empty list.
+    expect(page.locator("#select-all")).to_be_visible()
+    page.get_by_label("Search patient name or phone").fill("zzzz")
+    expect(page.locator(".conv-empty")).to_contain_text("match “zzzz”")
+    expect(page.locator("#select-all")).to_be_hidden()
 
 
 def test_bulk_mark_read_then_unread_updates_counts_and_badge(page, stack):
