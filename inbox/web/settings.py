@@ -119,12 +119,13 @@ def setup():
     ), (422 if error and not result else 200)
 
 
-@bp.post("/inbox/setup/review")
+@bp.route("/inbox/setup/review", methods=["GET", "POST"])
 @access(MAIN_ADMIN)
 def review():
-    """Step 2, the review screen before Finish Setup."""
-    number = request.form.get("number", "")
-    area_code = request.form.get("area_code", "")
+    """Step 2, the review screen before Finish Setup: a GET, so Back, Forward and reload
+    keep it (a POST from an older page still works)."""
+    number = request.values.get("number", "")
+    area_code = request.values.get("area_code", "")
     if not number:
         return redirect(
             url_for("settings.setup", area_code=area_code, error="Select a number first.")

@@ -54,8 +54,13 @@ def test_the_article_end_to_end(page, stack):
     screenshot(page, "settings-choose")
     page.get_by_role("button", name="Continue").click()
 
-    # Review, then Finish Setup.
+    # Review; the browser's Back keeps the number selected, Forward comes back to Review.
     expect(page.locator("#review-number")).to_have_text("(212) 555-0131")
+    page.go_back()
+    expect(page.locator(".number-row.selected")).to_contain_text("(212) 555-0131")
+    page.go_forward()
+    expect(page.locator("#review-number")).to_have_text("(212) 555-0131")
+    # Then Finish Setup.
     expect(page.get_by_text("$5.00 per month")).to_be_visible()
     page.get_by_role("button", name="Finish Setup").click()
     # Done: the number, big, to write down, with a Copy button; nothing covers it.

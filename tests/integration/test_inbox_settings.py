@@ -134,6 +134,13 @@ def test_finish_setup_buys_connects_bills_and_opens_the_inbox(client, demo, sand
     for words in ("(212) 555-0131", "$5.00 per month", "different number", "cannot be imported",
                   "Finish Setup"):  # fmt: skip
         assert words in review
+    # Continue is a GET: Back, Forward and reload come back to the same Review page.
+    page = client.get("/settings/inbox/setup?area_code=212").get_data(as_text=True)
+    assert re.search(r'<form method="get" action="/settings/inbox/setup/review"', page)
+    again = client.get("/settings/inbox/setup/review?number=%2B12125550131&area_code=212")
+    assert again.status_code == 200 and 'id="review-number">(212) 555-0131<' in again.get_data(
+        as_text=True
+    )
     r = _finish(client, "+12125550131")
     assert r.status_code == 302 and r.headers["Location"] == "/settings/inbox/setup/done"
     # Step 3, Done: the number to write down, and the way into the Inbox.
@@ -315,7 +322,8 @@ def test_release_is_retried_when_vonage_is_down(app, client, demo, sandbox):
 
 def test_only_the_main_admin_reaches_inbox_settings_and_billing(client, demo):
     routes = [("get", "/settings/inbox"), ("get", "/settings/inbox/setup?area_code=212"),
-              ("post", "/settings/inbox/setup/review"), ("post", "/settings/inbox/setup/finish"),
+              ("post", "/settings/inbox/setup/review"), ("get", "/settings/inbox/setup/review"),
+              ("post", "/settings/inbox/setup/finish"),
               ("get", "/settings/inbox/setup/done"), ("get", "/settings/inbox/disable"),
               ("post", "/settings/inbox/disable"),
               ("get", "/settings/billing"), ("post", "/settings/billing")]  # fmt: skip
