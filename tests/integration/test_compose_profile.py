@@ -174,3 +174,22 @@ def test_opted_out_thread_shows_banner_and_disabled_composer(client, demo):
     token = csrf_token(client, f"/inbox/c/{conv.id}")
     r = client.post(f"/inbox/c/{conv.id}/messages", data={"body": "hi", "csrf_token": token})
     assert r.status_code == 422 and "opted out of texts" in r.get_data(as_text=True)
+
+
+def test_new_message_flags_an_opted_out_patient_before_anything_is_typed(client, demo):
+    login(client, "staff@glow.test")
+    patient = db.session.scalars(select(Patient).where(Patient.opted_out_at.is_not(None))).first()
+    options = client.get(f"/inbox/patients?q={patient.first_name}", headers=HTMX).get_data(
+        as_text=True
+    )
+    assert "Opted out · can't be texted" in options
+    form = client.get(f"/inbox/new?patient_id={patient.id}", headers=HTMX).get_data(as_text=True)
+    assert 'id="compose-opted-out"' in form and "replied STOP" in form
+    box = form[form.index('id="compose-text"') : form.index("</textarea>")]
+    assert "disabled" in box
+    send = form[form.index('type="submit" class="btn btn-primary"') :][:80]
+    assert "disabled" in send
+    # A subscribed patient: nothing in the way, and the segment counter is there.
+    other = db.session.scalars(select(Patient).where(Patient.opted_out_at.is_(None))).first()
+    form = client.get(f"/inbox/new?patient_id={other.id}", headers=HTMX).get_data(as_text=True)
+    assert "compose-opted-out" not in form and 'id="compose-counter"' in form
