@@ -2,10 +2,16 @@
 the migrated database, on the same columns (queries are written against the models'
 indexes; a migration that forgot one would only show as a slow page)."""
 
+import importlib.util
+from pathlib import Path
+
 import pytest
-from sqlalchemy import inspect, text
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from sqlalchemy import inspect, select, text
 
 from inbox.extensions import db
+from inbox.models import Patient
 
 # Declared with ddl_if(dialect="postgresql"): SQLite keeps an FTS5 table instead.
 POSTGRESQL_ONLY = {"ix_patients_phone_digits_trgm"}
@@ -42,3 +48,27 @@ def test_postgresql_is_told_its_pages_are_in_memory_and_vacuums_conversations_of
             "autovacuum_vacuum_scale_factor=0",
             "autovacuum_vacuum_threshold=200",
         }
+
+
+def test_stored_name_keys_are_folded_like_a_search(app, demo):
+    """Keys stored before apostrophes were folded ("priya o'brien") are folded by the
+    migration, so "obrien" finds them as it finds a patient added since."""
+    path = next(Path("migrations/versions").glob("a1c3e5f7b9d2_*.py"))
+    spec = importlib.util.spec_from_file_location("fold_migration", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    with app.app_context():
+        patient = db.session.scalars(select(Patient).where(Patient.last_name == "O'Brien")).first()
+        assert "obrien|obrien" in patient.name_search  # added since: folded already
+        db.session.execute(
+            text("UPDATE patients SET name_search = :s, name_reversed = :r WHERE id = :id"),
+            {"s": "priya o’brien|o'brien priya", "r": "o'brien priya", "id": patient.id},
+        )
+        with Operations.context(MigrationContext.configure(db.session.connection())):
+            migration.upgrade()
+        db.session.commit()
+        db.session.refresh(patient)
+        assert (patient.name_search, patient.name_reversed) == (
+            "priya obrien|obrien priya",
+            "obrien priya",
+        )

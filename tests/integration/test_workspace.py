@@ -156,6 +156,16 @@ def test_search_by_name_or_phone_in_any_format(client, demo, query):
 
 def test_search_folds_accents_and_finds_nothing_politely(client, demo):
     login(client, "staff@glow.test")
+    priya = db.session.scalars(
+        select(Conversation).join(Patient).where(Patient.last_name == "O'Brien")
+    ).first()
+    for typed in ("obrien", "o'brien", "O’Brien", "priya obr"):  # with or without apostrophe
+        ids = []
+        for tab in ("unread", "read"):
+            ids += _row_ids(
+                client.get("/inbox", query_string={"q": typed, "tab": tab}).get_data(as_text=True)
+            )
+        assert priya.id in ids, typed
     isabella = _conv("Isabella")  # Isabella García
     ids = []
     for tab in ("unread", "read"):
