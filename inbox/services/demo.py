@@ -14,6 +14,7 @@ from ..models import (
     APPOINTMENT_COMPLETED,
     DIRECTION_IN,
     DIRECTION_OUT,
+    KIND_OPTOUT_CONFIRM,
     PAPERWORK_COMPLETED,
     PAPERWORK_OUTSTANDING,
     PLAN_ACCELERATOR,
@@ -37,7 +38,7 @@ from ..models import (
     User,
     utcnow,
 )
-from . import billing, phones, search_text
+from . import billing, consent, messaging, phones, search_text
 
 NY = ZoneInfo("America/New_York")
 DEMO_PASSWORD = "demo1234"
@@ -173,8 +174,29 @@ def seed_demo() -> tuple[Account, bool]:
             prefix = "You: " if direction == DIRECTION_OUT else ""
             conv.last_message_preview = (prefix + body)[:140]
         conv.unread = script[-1][0] == DIRECTION_IN and i % 3 != 2
-        if i == 12:  # said STOP last week
-            patient.opted_out_at = at
+        if i == 12:  # said STOP last week: the STOP and its one confirmation are in the thread
+            stop_at = at + timedelta(minutes=rng.randint(5, 60))
+            confirm_at = stop_at + timedelta(seconds=2)
+            carrier_seq += 2
+            db.session.add_all([
+                Message(account=glow, conversation=conv, direction=DIRECTION_IN, body="STOP",
+                        from_number=patient.phone, to_number=number.e164,
+                        status=STATUS_RECEIVED, carrier_message_id=f"DEMO{carrier_seq - 1:08d}",
+                        sent_at=stop_at),
+                Message(account=glow, conversation=conv, direction=DIRECTION_OUT,
+                        body=consent.STOP_CONFIRMATION.format(practice=glow.name),
+                        kind=KIND_OPTOUT_CONFIRM, from_number=number.e164,
+                        to_number=patient.phone, status=STATUS_DELIVERED,
+                        carrier_message_id=f"DEMO{carrier_seq:08d}", sent_at=confirm_at),
+            ])  # fmt: skip
+            conv.last_message_at = confirm_at
+            conv.last_direction = DIRECTION_OUT
+            conv.last_message_preview = messaging.list_preview(
+                consent.STOP_CONFIRMATION.format(practice=glow.name),
+                DIRECTION_OUT,
+                KIND_OPTOUT_CONFIRM,
+            )
+            patient.opted_out_at = stop_at
             conv.opted_out = True
         if i == 9:
             message.status = STATUS_FAILED

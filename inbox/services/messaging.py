@@ -94,7 +94,7 @@ def active_number(account_id: int) -> InboxNumber | None:
     ).first()
 
 
-def _list_preview(body: str, direction: str, kind: str = KIND_TEXT) -> str:
+def list_preview(body: str, direction: str, kind: str = KIND_TEXT) -> str:
     """The list row's preview: a staff text is "You: ...", an automatic one says what it is
     (an opt-out confirmation was not written by anyone on the team)."""
     if direction != DIRECTION_OUT:
@@ -111,7 +111,7 @@ def touch_conversation(conv: Conversation, message: Message) -> None:
     """Keep the list's columns in step with the newest message of the thread."""
     if conv.last_message_at is None or message.sent_at >= conv.last_message_at:
         conv.last_message_at = message.sent_at
-        conv.last_message_preview = _list_preview(message.body, message.direction, message.kind)
+        conv.last_message_preview = list_preview(message.body, message.direction, message.kind)
         conv.last_direction = message.direction
 
 
@@ -159,7 +159,7 @@ def touch_threads(
     caller tells the page cache which accounts changed."""
     if not newest:
         return
-    previews = [_list_preview(body, direction) for _, _, body, direction in newest]
+    previews = [list_preview(body, direction) for _, _, body, direction in newest]
     statement = _touch_threads_statement(conn.dialect.name)
     if conn.dialect.name == "postgresql":
         conn.execute(
