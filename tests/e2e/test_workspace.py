@@ -363,3 +363,13 @@ def test_a_click_that_fails_says_so(page, stack):
     failed.get_by_role("button", name="Reload").click()  # back to what is true now
     page.wait_for_load_state()
     expect(page.locator("#thread-name")).to_have_text("Liam Chen")
+
+
+def test_short_settings_pages_fit_the_window(page, stack):
+    """No pointless scroll: a settings page with little on it is the window's height."""
+    page.set_viewport_size({"width": 1366, "height": 900})
+    login(page, stack, "admin@glow.test")
+    for path in ("/settings/profile", "/settings/teammates", "/settings/inbox/setup/done"):
+        page.goto(stack.url + path)
+        height = page.evaluate("document.documentElement.scrollHeight")
+        assert height <= 900, f"{path} is {height}px tall in a 900px window"

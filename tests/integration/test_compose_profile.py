@@ -193,3 +193,17 @@ def test_new_message_flags_an_opted_out_patient_before_anything_is_typed(client,
     other = db.session.scalars(select(Patient).where(Patient.opted_out_at.is_(None))).first()
     form = client.get(f"/inbox/new?patient_id={other.id}", headers=HTMX).get_data(as_text=True)
     assert "compose-opted-out" not in form and 'id="compose-counter"' in form
+
+
+def test_the_demo_opt_out_is_in_its_thread(client, demo):
+    """The demo patient who opted out shows why: her STOP and its one confirmation."""
+    conv = db.session.scalars(select(Conversation).where(Conversation.opted_out.is_(True))).one()
+    last_two = db.session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conv.id)
+        .order_by(Message.sent_at.desc())
+        .limit(2)
+    ).all()
+    assert [(m.direction, m.kind) for m in last_two] == [("out", "optout_confirm"), ("in", "text")]
+    assert last_two[1].body == "STOP" and conv.patient.opted_out_at == last_two[1].sent_at
+    assert conv.last_message_preview.startswith("Opt-out confirmation: ")
