@@ -286,6 +286,7 @@ def test_paperwork_reminder_from_the_thread(app, ava, client, sandbox):
     assert re.search(asks, page)
     profile = client.get(f"/patients/{ava.id}").get_data(as_text=True)
     assert "Text paperwork reminder again" in profile and 'name="again" value="1"' in profile
+    assert re.search(asks, profile)
     r = client.post(
         f"/inbox/c/{conv.id}/paperwork-reminder",
         data={"csrf_token": token, "body": "Half a reply"},
