@@ -334,7 +334,20 @@
     menu.scrollLeft += (item.left - box.left) - (box.width - item.width) / 2;
   }
   document.addEventListener("DOMContentLoaded", function () { scrollThread(); syncTitle(); showPicked(); });
+  window.addEventListener("load", showPicked); // again once styles and icon fonts have sized it
   document.addEventListener("htmx:pushedIntoHistory", showPicked); // a view or clinic picked
+  // The menu is swapped in again with new counts (live updates, the socket's first
+  // message): it keeps where it was scrolled to.
+  var menuScroll = null;
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    if (target && target.id === "menu") menuScroll = target.scrollLeft;
+  });
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    if (event.target.id !== "menu" || menuScroll === null) return;
+    event.target.scrollLeft = menuScroll;
+    menuScroll = null;
+  });
   document.addEventListener("ci:badge", syncTitle);
   document.addEventListener("htmx:wsAfterMessage", function () {
     var list = $("#messages");

@@ -319,6 +319,7 @@ def test_phone_pages_fit_the_screen(browser, stack):
     page.locator("#menu").get_by_text("Uptown", exact=True).click()
     expect(page).to_have_url(re.compile(r"clinic=\d+"))
     page.reload()
+    page.wait_for_timeout(800)  # styles, icon fonts and the live socket have all arrived
     box = page.locator("#menu .menu-item.active[data-clinic]").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
     page.get_by_role("link", name="New message").click()  # not covered by another element
