@@ -78,6 +78,9 @@ class User(UserMixin, TenantMixin, db.Model):
     # False: only the clinics in `clinics`; True: every clinic of the account.
     all_clinics: Mapped[bool] = mapped_column(Boolean, default=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Every signed-in session carries the generation it was issued under; raising it
+    # (logout, password change, losing access, "Sign out everywhere") ends them all.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     account: Mapped[Account] = relationship(lazy="joined")
