@@ -6,11 +6,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template
-from sqlalchemy import event
+from flask import Flask, render_template, session
+from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
 
-from .config import INSTANCE, ROOT, Config
+from .config import INSTANCE, ROOT, Config, private_file
 from .extensions import csrf, db, htmx, limiter, login_manager, migrate, sock
 
 
@@ -40,6 +40,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
+    # Outermost: the body is read (or refused with 408) before anything else runs.
+    from .slow_clients import BoundedBody
+
+    app.wsgi_app = BoundedBody(  # type: ignore[method-assign]
+        app.wsgi_app,
+        timeout=app.config["REQUEST_BODY_TIMEOUT_SECONDS"],
+        limit=max(app.config["MAX_CONTENT_LENGTH"], app.config["WEBHOOK_MAX_BYTES"]),
+    )
+
     uri, options = (
         str(app.config["SQLALCHEMY_DATABASE_URI"]),
         app.config["SQLALCHEMY_ENGINE_OPTIONS"],
@@ -47,6 +56,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if uri.startswith("sqlite"):
         # A file cannot drop a connection: the ping would be a statement per checkout.
         options = {**options, "pool_pre_ping": False}
+        path = make_url(uri).database
+        if path and path != ":memory:" and not Path(path).exists():
+            private_file(Path(path))  # patients' texts: this user's alone (and its WAL)
     elif uri.startswith("postgresql"):
         # Every query of this app reads a few index ranges in a few ms; starting parallel
         # workers costs more than that (a name search took 39 ms with one, 17 ms without).
@@ -73,13 +85,20 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
 
     from . import models  # noqa: F401 - register the tables
+    from .services import sessions
 
     @login_manager.user_loader
     def load_user(user_id: str):
         try:
-            return cached.load_user(int(user_id))
+            user = cached.load_user(int(user_id))
         except (TypeError, ValueError):
             return None
+        if user is not None and not sessions.is_current(user, session.get(sessions.GENERATION)):
+            # Ended on the server (logout, password change, deactivation, "Sign out
+            # everywhere"): a copy of the cookie is worth nothing.
+            session.clear()
+            return None
+        return user
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."

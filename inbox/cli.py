@@ -6,6 +6,7 @@ import click
 from flask import Flask, current_app
 
 from .broker import get_redis
+from .config import SANDBOX_API_KEY
 
 
 def register_cli(app: Flask) -> None:
@@ -31,7 +32,7 @@ def register_cli(app: Flask) -> None:
             click.echo(f"Warning: could not connect {number.e164} at the carrier: {exc.reason}")
             return
         click.echo(f"{number.e164} is connected to {numbers.inbound_webhook_url()}")
-        if current_app.config["VONAGE_API_KEY"] == "sandbox-key":
+        if current_app.config["VONAGE_API_KEY"] == SANDBOX_API_KEY:
             from .sandbox import register_phonebook
 
             register_phonebook(

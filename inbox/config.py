@@ -4,10 +4,34 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = Path(os.environ.get("INSTANCE_PATH", ROOT / "instance"))
+# The local sandbox's well-known key: any other VONAGE_API_KEY is a real carrier account.
+SANDBOX_API_KEY = "sandbox-key"
+
+
+def private_dir(path: Path) -> Path:
+    """A folder of this app's data (the SQLite database, the embedded Redis, the sandbox's
+    texts, the secret key): readable by this user alone, whatever the umask."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = path.stat()
+    # An existing folder of ours (an install from before) is tightened too; never a shared
+    # one such as /tmp (sticky) or another user's.
+    if mode.st_uid == os.getuid() and not mode.st_mode & stat.S_ISVTX:
+        path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` empty if missing, readable by this user alone (SQLite gives its -wal
+    and -shm files the database file's mode)."""
+    private_dir(path.parent)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    path.chmod(0o600)
+    return path
 
 
 def _bool(name: str, default: bool = False) -> bool:
@@ -22,11 +46,9 @@ def _secret_key() -> str:
     sessions survive restarts and every process of one install shares it."""
     if os.environ.get("SECRET_KEY"):
         return os.environ["SECRET_KEY"]
-    INSTANCE.mkdir(parents=True, exist_ok=True)
-    path = INSTANCE / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+    path = private_dir(INSTANCE) / "secret_key"
+    if not path.exists() or not path.read_text().strip():
+        private_file(path).write_text(secrets.token_hex(32))
     return path.read_text().strip()
 
 
@@ -39,8 +61,7 @@ def database_url() -> str:
         elif url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
         return url
-    INSTANCE.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{INSTANCE / 'clinic-inbox.sqlite3'}"
+    return f"sqlite:///{private_dir(INSTANCE) / 'clinic-inbox.sqlite3'}"
 
 
 class Config:
@@ -66,13 +87,21 @@ class Config:
         self.SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "5001"))
         if not self.VONAGE_API_KEY:
             # No real keys: talk to the local sandbox with its well-known demo credentials.
-            self.VONAGE_API_KEY = "sandbox-key"
+            self.VONAGE_API_KEY = SANDBOX_API_KEY
             self.VONAGE_API_SECRET = self.VONAGE_API_SECRET or "sandbox-secret"
             self.VONAGE_SIGNATURE_SECRET = (
                 self.VONAGE_SIGNATURE_SECRET or "sandbox-signature-secret"
             )
             self.VONAGE_REST_HOST = self.VONAGE_REST_HOST or f"127.0.0.1:{self.SANDBOX_PORT}"
-        self.WEBHOOK_MAX_AGE_SECONDS = int(os.environ.get("WEBHOOK_MAX_AGE_SECONDS", "300"))
+        # How old a signed webhook's `timestamp` may be. Vonage signs when it *started*
+        # pushing a message and keeps that stamp on every retry: inbound texts for 24 h,
+        # delivery receipts for 72 h. A shorter window refuses late retries and loses
+        # texts; replays are harmless anyway (deduplicated on the carrier's message id).
+        # The defaults are the retry spans plus an hour.
+        self.WEBHOOK_MAX_AGE_SECONDS = int(os.environ.get("WEBHOOK_MAX_AGE_SECONDS", "90000"))
+        self.RECEIPT_MAX_AGE_SECONDS = int(os.environ.get("RECEIPT_MAX_AGE_SECONDS", "262800"))
+        # A timestamp ahead of this server's clock by more than this is refused.
+        self.WEBHOOK_CLOCK_SKEW_SECONDS = int(os.environ.get("WEBHOOK_CLOCK_SKEW_SECONDS", "300"))
         self.SHOW_DEMO_LOGINS = _bool("SHOW_DEMO_LOGINS", self.ENV_NAME == "development")
         # Cookies: never readable by scripts, not sent on cross-site subrequests, and only
         # over https outside development and tests (those serve plain http on loopback).
@@ -102,6 +131,11 @@ class Config:
         self.WEBHOOK_STORE_TIMEOUT_SECONDS = float(
             os.environ.get("WEBHOOK_STORE_TIMEOUT_SECONDS", "10")
         )
+        # A request's body must arrive within this many seconds (gunicorn without the
+        # proxy in front: a slow client would hold a thread; see inbox/slow_clients.py).
+        self.REQUEST_BODY_TIMEOUT_SECONDS = float(
+            os.environ.get("REQUEST_BODY_TIMEOUT_SECONDS", "10")
+        )
         self.WTF_CSRF_TIME_LIMIT = None
         self.MAX_CONTENT_LENGTH = 64 * 1024
         self.RQ_QUEUE = os.environ.get("RQ_QUEUE", "default")
@@ -127,6 +161,9 @@ class Config:
         self.CONCAT_TIMEOUT_SECONDS = float(os.environ.get("CONCAT_TIMEOUT_SECONDS", "120"))
         # Reminders go from here while an account's Inbox is off (the installation's
         # shared sender; an account may set its own).
+        # A number any practice here gave up is offered to no other for this many days:
+        # its old patients may still text it.
+        self.NUMBER_QUARANTINE_DAYS = float(os.environ.get("NUMBER_QUARANTINE_DAYS", "90"))
         self.SMS_DEFAULT_SENDER = os.environ.get("SMS_DEFAULT_SENDER", "+12125550199")
         self.REMINDER_LEAD_HOURS = float(os.environ.get("REMINDER_LEAD_HOURS", "24"))
         # Local hours (clinic timezone) in which reminders may go out: [start, end).

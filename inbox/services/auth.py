@@ -5,8 +5,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .. import events
 from ..extensions import db
 from ..models import User
+from .sessions import end_sessions
 
 # Checked against when the email is unknown, so both paths cost one hash check of the
 # same kind (werkzeug's default, scrypt): the answer's timing does not tell whether an
@@ -22,3 +24,11 @@ def authenticate(email: str, password: str) -> User | None:
     if user is None or not matches or not user.is_active:
         return None
     return user
+
+
+def sign_out_everywhere(user: User) -> None:
+    """End every session of this user on every device (logout included: a copy of the
+    cookie taken before must not outlive it), and close their open live sockets."""
+    end_sessions(user)
+    db.session.commit()
+    events.publish(user.account_id, {"type": events.ACCESS, "user_id": user.id})

@@ -152,6 +152,13 @@ def inbox_number(user: User) -> InboxNumber | None:
 # ---- who sees what ----------------------------------------------------------------------
 
 
+def clinic_scope(user: User, column) -> tuple:
+    """The conditions that keep `column` (a clinic id) to the user's clinics: none for a
+    user of every clinic; for the others, a record with no clinic is not theirs either."""
+    clinic_ids = user.visible_clinic_ids()
+    return () if clinic_ids is None else (column.in_(clinic_ids or [-1]),)
+
+
 def visible_clinics(user: User) -> list[Clinic]:
     ids = user.visible_clinic_ids()
     clinics = user.account.clinics
@@ -165,10 +172,8 @@ def visible(user: User) -> Select:
     stmt = scoped(Conversation, user.account_id).where(
         Conversation.inbox_number_id == (number.id if number else -1),
         Conversation.last_message_at.is_not(None),
+        *clinic_scope(user, Conversation.clinic_id),
     )
-    clinic_ids = user.visible_clinic_ids()
-    if clinic_ids is not None:
-        stmt = stmt.where(Conversation.clinic_id.in_(clinic_ids or [-1]))
     return stmt
 
 
@@ -410,10 +415,8 @@ def _buckets(user: User, number: InboxNumber, clinic_id: int | None) -> list[Buc
         select(cc.unread, cc.last_in, cc.has_failed, cc.opted_out, func.sum(cc.n))
         .where(cc.account_id == user.account_id, cc.inbox_number_id == number.id)
         .group_by(cc.unread, cc.last_in, cc.has_failed, cc.opted_out)
+        .where(*clinic_scope(user, cc.clinic_key))
     )
-    clinic_ids = user.visible_clinic_ids()
-    if clinic_ids is not None:
-        stmt = stmt.where(cc.clinic_key.in_(clinic_ids or [-1]))
     if clinic_id:
         stmt = stmt.where(cc.clinic_key == clinic_id)
     return [Bucket(bool(u), bool(i), bool(fl), bool(o), int(n or 0))

@@ -331,10 +331,22 @@ def compose(
             raise SendRefused(
                 f"{phones.display(e164)} is your practice's own Inbox number, not a patient's."
             )
-        patient = patient_for(account.id, e164, home_clinic_id=clinic.id)
+        patient = find_patient(account.id, e164)
+        if patient is not None and allowed is not None and patient.home_clinic_id not in allowed:
+            raise SendRefused(OTHER_CLINICS_PATIENT.format(number=phones.display(e164)))
+        patient = patient or patient_for(account.id, e164, home_clinic_id=clinic.id)
     else:
         raise SendRefused("Pick a patient, or type their mobile number.")
-    conv = conversation_for(number, patient, clinic_id=clinic.id)
+    existing = find_conversation(number, patient)
+    if existing is not None and allowed is not None and existing.clinic_id not in allowed:
+        # The patient is one of this user's, but their conversation is filed under a clinic
+        # the user cannot open: neither read it nor take it away from that clinic's team.
+        raise SendRefused(
+            OTHER_CLINICS_CONVERSATION.format(
+                name=patient.full_name or phones.display(patient.phone)
+            )
+        )
+    conv = existing or conversation_for(number, patient, clinic_id=clinic.id)
     if conv.clinic_id != clinic.id:
         # The form asks which clinic the conversation belongs to: an existing one is filed
         # there from now on (its list label and clinic filter follow).
@@ -343,9 +355,24 @@ def compose(
     return queue_outbound(user=user, conversation_id=conv.id, body=body)
 
 
+OTHER_CLINICS_PATIENT = (
+    "{number} belongs to a patient of a clinic you do not have access to. Ask an admin to "
+    "text them, or to give you access to that clinic."
+)
+OTHER_CLINICS_CONVERSATION = (
+    "{name}'s conversation is filed under a clinic you do not have access to. Ask an admin "
+    "to reply there, or to give you access to that clinic."
+)
+
+
+def find_patient(account_id: int, e164: str) -> Patient | None:
+    """The account's patient with this mobile number, if any."""
+    return db.session.scalars(scoped(Patient, account_id).where(Patient.phone == e164)).first()
+
+
 def patient_for(account_id: int, e164: str, **new_fields) -> Patient:
     """The account's patient with this mobile number, created (with new_fields) if none."""
-    patient = db.session.scalars(scoped(Patient, account_id).where(Patient.phone == e164)).first()
+    patient = find_patient(account_id, e164)
     if patient is None:
         patient = Patient(
             account_id=account_id, phone=e164, phone_digits=phones.national_digits(e164),
@@ -356,24 +383,28 @@ def patient_for(account_id: int, e164: str, **new_fields) -> Patient:
     return patient
 
 
+def find_conversation(number: InboxNumber | None, patient: Patient) -> Conversation | None:
+    """The patient's thread on this number (None: the account's default sender), if any."""
+    return db.session.scalars(
+        select(Conversation).where(
+            Conversation.inbox_number_id.is_(None)
+            if number is None
+            else Conversation.inbox_number_id == number.id,
+            Conversation.patient_id == patient.id,
+        )
+    ).first()
+
+
 def conversation_for(
     number: InboxNumber | None, patient: Patient, *, clinic_id: int | None
 ) -> Conversation:
     """The patient's thread on this number (None: the account's default sender, used
     for reminders while the Inbox is off), started under clinic_id if there is none."""
-    number_id = number.id if number else None
-    conv = db.session.scalars(
-        select(Conversation).where(
-            Conversation.inbox_number_id.is_(None)
-            if number_id is None
-            else Conversation.inbox_number_id == number_id,
-            Conversation.patient_id == patient.id,
-        )
-    ).first()
+    conv = find_conversation(number, patient)
     if conv is None:
         conv = Conversation(
             account_id=patient.account_id,
-            inbox_number_id=number_id,
+            inbox_number_id=number.id if number else None,
             patient_id=patient.id,
             clinic_id=clinic_id,
             opted_out=patient.opted_out,

@@ -20,7 +20,7 @@ from ..models import (
     scoped,
     utcnow,
 )
-from .conversations import search_condition
+from .conversations import clinic_scope, search_condition
 
 
 def get_visible(user: User, patient_id: int | str) -> Patient | None:
@@ -38,10 +38,9 @@ def search(user: User, q: str, limit: int = 8) -> list[Patient]:
     q = " ".join((q or "").split())[:80]
     if not q:
         return []
-    stmt = scoped(Patient, user.account_id).where(search_condition(q))
-    allowed = user.visible_clinic_ids()
-    if allowed is not None:
-        stmt = stmt.where(Patient.home_clinic_id.in_(allowed or [-1]))
+    stmt = scoped(Patient, user.account_id).where(
+        search_condition(q), *clinic_scope(user, Patient.home_clinic_id)
+    )
     return list(
         db.session.scalars(stmt.order_by(Patient.last_name, Patient.first_name).limit(limit))
     )
@@ -96,8 +95,12 @@ class TimelineEvent:
     clinic_tz: str | None = None
 
 
-def timeline(patient: Patient, *, include_messages: bool, limit: int = 100) -> list[TimelineEvent]:
-    """Appointments, paperwork and texts merged in time order, newest first."""
+def timeline(
+    patient: Patient, user: User, *, include_messages: bool, limit: int = 100
+) -> list[TimelineEvent]:
+    """Appointments, paperwork and texts merged in time order, newest first. Texts only of
+    conversations filed under a clinic the user may open: a conversation the user cannot
+    open does not show through the patient's profile."""
     events: list[TimelineEvent] = []
     for a in db.session.scalars(
         scoped(Appointment, patient.account_id).where(Appointment.patient_id == patient.id)
@@ -128,6 +131,7 @@ def timeline(patient: Patient, *, include_messages: bool, limit: int = 100) -> l
             scoped(Message, patient.account_id)
             .join(Conversation, Conversation.id == Message.conversation_id)
             .where(Conversation.patient_id == patient.id)
+            .where(*clinic_scope(user, Conversation.clinic_id))
             .order_by(Message.sent_at.desc())
             .limit(limit)
         )

@@ -5,10 +5,16 @@ the web layer keeps the two stamps in the signed session cookie."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..models import User
 
 # Keys in the (signed, HttpOnly) session cookie.
 LAST_ACTIVE = "_active_at"
 LOGGED_IN = "_login_at"
+# The user's session generation when this session was issued (see end_sessions).
+GENERATION = "_gen"
 
 
 @dataclass(frozen=True)
@@ -36,3 +42,19 @@ def session_state(
         return SessionState(True, 0.0, "idle")
     # Never more than the hard maximum allows either.
     return SessionState(False, min(remaining, max_seconds - (now - logged_in)))
+
+
+def is_current(user: User, issued_under: object) -> bool:
+    """A session is the user's only while it was issued under the user's current
+    generation, and only for an active user. A session from before generations existed
+    carries none and counts as generation 0."""
+    generation = issued_under if isinstance(issued_under, int) else 0
+    return bool(user.active) and generation == (user.session_generation or 0)
+
+
+def end_sessions(user: User) -> None:
+    """End every session of this user, on every device, at its next request or live event:
+    a signed cookie cannot be taken back, so the user's generation moves on and sessions
+    issued under an older one are refused (logout, password change, deactivation, "Sign
+    out everywhere"). The caller commits, then announces it (events.ACCESS)."""
+    user.session_generation = (user.session_generation or 0) + 1

@@ -23,7 +23,7 @@ from wtforms.validators import DataRequired, Length
 from ..extensions import limiter
 from ..models.audit import AUDIT_SIGNED_IN, AUDIT_SIGNED_OUT
 from ..services import audit
-from ..services.auth import authenticate
+from ..services.auth import authenticate, sign_out_everywhere
 from ..services.demo import DEMO_LOGINS, DEMO_PASSWORD
 from . import cached, security, trail
 from .guards import PUBLIC, STAFF, access
@@ -105,7 +105,7 @@ def login():
             session.clear()
             login_user(user)
             session[cached.ACCOUNT_KEY] = user.account_id
-            security.start_session_clock()
+            security.start_session(user)
             trail.note(AUDIT_SIGNED_IN, user=user)
             return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
     elif request.method == "POST":
@@ -139,8 +139,22 @@ def keepalive():
 @bp.post("/logout")
 @access(STAFF)
 def logout():
+    """Log out: this session ends on the server, not only in this browser, and with it the
+    user's sessions elsewhere (one generation per user; see services.sessions)."""
     trail.note(AUDIT_SIGNED_OUT)
+    sign_out_everywhere(current_user)
     logout_user()
     session.clear()
     flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/logout/everywhere")
+@access(STAFF)
+def logout_everywhere():
+    trail.note(AUDIT_SIGNED_OUT, summary="everywhere")
+    sign_out_everywhere(current_user)
+    logout_user()
+    session.clear()
+    flash("You are logged out on every device and browser.", "info")
     return redirect(url_for("auth.login"))

@@ -19,7 +19,7 @@ from ..services import conversations as convs
 from ..services import inbox_settings, messaging, patients, reminders, segments, templates
 from ..services.conversations import Cursor, Filters
 from ..services.messaging import SendRefused
-from . import trail
+from . import security, trail
 from .cached import cached_page
 from .guards import INBOX, access
 
@@ -127,12 +127,15 @@ def list_rows():
 @access(INBOX)
 def show(conversation_id: int):
     conv = convs.get_visible(current_user, conversation_id) or abort(404)
-    convs.mark(conv, unread=False)
+    ours = not security.from_another_site()
+    if ours:
+        convs.mark(conv, unread=False)
     f = _filters()
     tq = " ".join(request.args.get("tq", "").split())[:80]
     if _htmx_target() == "messages":  # search inside the thread: already viewed
         return render_template("inbox/_thread.html", **_thread_context(conv, tq=tq), f=f)
-    trail.note(AUDIT_VIEWED_CONVERSATION, conv)
+    if ours:
+        trail.note(AUDIT_VIEWED_CONVERSATION, conv)
     if _htmx_target() == "thread-pane":
         return render_template(
             "inbox/_thread_swap.html", **_thread_context(conv, tq=tq), **_counts_oob(f), c=conv

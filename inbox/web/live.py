@@ -11,7 +11,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, Flask, abort, current_app, g, render_template, request
+from flask import Blueprint, Flask, abort, current_app, g, render_template, request, session
 from flask_login import current_user
 from simple_websocket import ConnectionClosed
 from sqlalchemy import select
@@ -20,6 +20,7 @@ from .. import events
 from ..extensions import db, sock
 from ..models import Conversation, Message, User, get_scoped
 from ..services import conversations as convs
+from ..services import sessions
 from ..services.conversations import Filters
 from . import security
 from .conversations import composer_context
@@ -29,6 +30,8 @@ bp = Blueprint("live", __name__)
 
 # "Try again later": htmx's ws extension reconnects on it (it does not on 1000/1008).
 SESSION_RECHECK = 1013
+# The session was ended on the server (app.js tells the user; no reconnect).
+SIGNED_OUT = 4401
 
 
 @bp.before_request
@@ -51,6 +54,10 @@ def _same_origin(origin: str, host_header: str) -> bool:
     return parts.hostname == host.lower() and (not port or int(port) == (parts.port or default))
 
 
+class SignedOut(PermissionError):
+    """The session this socket was opened with was ended on the server."""
+
+
 class LiveClient:
     """One open tab: who it is, what it shows, and how to reach it."""
 
@@ -65,6 +72,7 @@ class LiveClient:
         self.visible = True
         self.lock = threading.Lock()
         self.expires_at = float("inf")  # monotonic time; set from the session at handshake
+        self.generation: object = None  # the session's generation (services.sessions)
 
     # -- what the page shows -----------------------------------------------------------
     def update(self, raw: str) -> None:
@@ -99,7 +107,9 @@ class LiveClient:
         """The fragments for one event (None: the badge only, as on connect)."""
         with self.app.test_request_context(self.path, base_url=self.base_url):
             user = db.session.get(User, self.user_id)
-            if user is None or not user.can_use_inbox or not user.account.inbox_enabled:
+            if user is None or not sessions.is_current(user, self.generation):
+                raise SignedOut("session ended")
+            if not user.can_use_inbox or not user.account.inbox_enabled:
                 raise PermissionError("no longer allowed")
             g._login_user = user  # templates see this tab's user
             try:
@@ -167,12 +177,16 @@ class LiveClient:
             return  # signed out by now (idle): nothing more for this tab
         # Tabs of one user showing the same page get the same fragments: render once per
         # event for each such group (the listener hands one event dict to every tab).
-        key = (self.user_id, self.path, tuple(sorted(self.query.items())))
+        key = (self.user_id, self.generation, self.path, tuple(sorted(self.query.items())))
         cache = event.setdefault("_rendered", {})
         try:
             if key not in cache:
                 cache[key] = self.render(event)
             html = cache[key]
+        except SignedOut:
+            # Logged out, or signed out everywhere: no reconnecting; the page says so.
+            self.ws.close(reason=SIGNED_OUT, message="signed out")
+            return
         except PermissionError:
             self.ws.close(reason=1008, message="Inbox access was removed")
             return
@@ -189,6 +203,7 @@ def ws(ws):
     # A socket cannot see later requests renew the session: it lives only as long as the
     # session it was opened with (see the loop below).
     client.expires_at = time.monotonic() + security.current_session_state().remaining
+    client.generation = session.get(sessions.GENERATION)
     listener = events.listener(app)
     db.session.remove()  # a socket lives for hours: hold no DB connection while it waits
     listener.subscribe(client.account_id, client.handle)

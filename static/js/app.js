@@ -106,6 +106,10 @@
     say("The Inbox was turned off, or your access to it changed. " +
       "Reload to see what you can do now; anything typed here stays until you do.", true);
   });
+  document.addEventListener("ci:signed-out", function () {
+    say("You were logged out, in this browser or on another device. " +
+      "Reload to log in again; anything typed here stays until you do.", true);
+  });
   document.addEventListener("htmx:sendError", function (event) {
     var cfg = event.detail.requestConfig;
     if (cfg && cfg.headers && cfg.headers["X-Background"]) return;
@@ -408,6 +412,11 @@
     if (closed && closed.code === 1008) {
       // Not coming back (policy): the Inbox is off for this user, no "reconnecting".
       document.dispatchEvent(new CustomEvent("ci:access-lost"));
+      return;
+    }
+    if (closed && closed.code === 4401) {
+      // This session was ended on the server (logged out here or on another device).
+      document.dispatchEvent(new CustomEvent("ci:signed-out"));
       return;
     }
     var status = document.getElementById("live-status");

@@ -90,6 +90,30 @@ def test_production_refuses_to_start_without_webhook_signatures(caplog):
     assert "NOT verified" in caplog.text
 
 
+def test_real_carrier_keys_refuse_to_start_without_webhook_signatures(caplog):
+    """Whatever APP_ENV says: a real Vonage account receives real patients' texts."""
+    for env in ("development", "test", "staging", "production"):
+        real = {"ENV_NAME": env, "WEBHOOK_SIGNATURES": "on", "VONAGE_API_KEY": "a1b2c3d4"}
+        with pytest.raises(RuntimeError, match="VONAGE_SIGNATURE_SECRET"):
+            check_production_config({**real, "VONAGE_SIGNATURE_SECRET": ""})
+        with pytest.raises(RuntimeError, match="VONAGE_API_KEY"):
+            check_production_config(real)
+        check_production_config({**real, "VONAGE_SIGNATURE_SECRET": "a-real-one"})
+        with caplog.at_level(logging.WARNING):
+            check_production_config({**real, "WEBHOOK_SIGNATURES": "off"})
+        assert "NOT verified" in caplog.text
+    # The sandbox (no key set) in development needs none.
+    check_production_config({"ENV_NAME": "development", "VONAGE_API_KEY": "sandbox-key"})
+
+
+def test_create_app_refuses_real_keys_without_a_secret(app):
+    from inbox import create_app
+
+    with pytest.raises(RuntimeError, match="VONAGE_API_KEY"):
+        create_app({"ENV_NAME": "development", "VONAGE_API_KEY": "a1b2c3d4",
+                    "VONAGE_SIGNATURE_SECRET": ""})  # fmt: skip
+
+
 def test_create_app_refuses_production_without_a_secret(app):
     from inbox import create_app
 

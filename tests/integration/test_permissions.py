@@ -30,6 +30,7 @@ POLICY = {
     "static": {"*": guards.PUBLIC},
     "auth.login": {"*": guards.PUBLIC},
     "auth.logout": {"*": guards.STAFF},
+    "auth.logout_everywhere": {"*": guards.STAFF},
     "auth.session_status": {"*": guards.STAFF},
     "auth.keepalive": {"*": guards.STAFF},
     "home.index": {"*": guards.STAFF},
@@ -68,7 +69,14 @@ POLICY = {
     "webhooks.status": {"*": guards.WEBHOOK},
 }
 # Calls that change who is signed in or switch the Inbox off go last, in this order.
-LAST = [("settings.disable", "POST"), ("auth.logout", "POST"), ("auth.login", "POST")]
+LAST = [
+    ("settings.disable", "POST"),
+    ("auth.logout_everywhere", "POST"),
+    ("auth.logout", "POST"),
+    ("auth.login", "POST"),
+]
+# Calls that end the session on the server: the client signs in again after them.
+SIGN_OUTS = {("auth.logout_everywhere", "POST")}
 
 
 def http_rules(app: Flask):
@@ -165,6 +173,8 @@ def test_every_route_answers_every_role_as_declared(app, demo, role):
             assert is_login_denial(r), where
         else:
             assert r.status_code == 403, where
+        if (rule.endpoint, method) in SIGN_OUTS:
+            client, token = signed_in(app, role)
         checked += 1
     assert checked >= 30
 

@@ -259,3 +259,97 @@ def test_an_open_websocket_ends_with_the_session_it_was_opened_with(app, demo):
     with pytest.raises(ConnectionError):
         _ws(app, cookie)  # the same, now idle, session
     _ws(app, _aged_cookie(app, s, 5)).close()  # a session renewed meanwhile reconnects
+
+
+# ---- sessions end on the server ----------------------------------------------------------
+
+
+def _copied(app, email: str):
+    """A signed-in browser session, and a copy of its cookie taken now (as an attacker or
+    a shared computer's leftover would have it)."""
+    from tests.conftest import http_session
+
+    s = http_session(app, email)
+    copy = requests.Session()
+    copy.cookies.update(s.cookies)
+    copy.headers["User-Agent"] = s.headers["User-Agent"]
+    return s, copy
+
+
+def _inbox_status(app, s: requests.Session) -> int:
+    r = s.get(app.config["PUBLIC_BASE_URL"] + "/inbox", allow_redirects=False, timeout=5)
+    return r.status_code
+
+
+def _post(app, s: requests.Session, path: str) -> requests.Response:
+    base = app.config["PUBLIC_BASE_URL"]
+    html = s.get(base + "/settings/profile", timeout=5).text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    return s.post(base + path, data={"csrf_token": token}, allow_redirects=False, timeout=5)
+
+
+def test_logout_ends_the_session_on_the_server(app, demo):
+    s, copy = _copied(app, "staff@glow.test")
+    assert _inbox_status(app, copy) == 200
+    assert _post(app, s, "/logout").status_code == 302
+    # The cookie copied before logout opens nothing, and is not renewed.
+    r = copy.get(app.config["PUBLIC_BASE_URL"] + "/inbox", allow_redirects=False, timeout=5)
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+    assert _inbox_status(app, copy) == 302
+    # Logging in again works, with a new session.
+    again, _ = _copied(app, "staff@glow.test")
+    assert _inbox_status(app, again) == 200
+
+
+def test_sign_out_everywhere_ends_every_session_of_that_user_only(app, demo):
+    laptop, _ = _copied(app, "staff@glow.test")
+    tablet, _ = _copied(app, "staff@glow.test")
+    other, _ = _copied(app, "admin@glow.test")
+    r = _post(app, laptop, "/logout/everywhere")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/login")
+    assert _inbox_status(app, laptop) == 302
+    assert _inbox_status(app, tablet) == 302
+    assert _inbox_status(app, other) == 200  # another teammate is not touched
+    # The button is on every user's profile page, in words.
+    page = other.get(app.config["PUBLIC_BASE_URL"] + "/settings/profile", timeout=5).text
+    assert ">Sign out everywhere</button>" in page
+
+
+def test_a_deactivated_teammate_is_signed_out_at_the_next_request(app, demo):
+    from inbox.models import User
+
+    s, _ = _copied(app, "staff@glow.test")
+    user = db.session.scalars(select(User).where(User.email == "staff@glow.test")).one()
+    user.active = False
+    db.session.commit()
+    assert _inbox_status(app, s) == 302
+
+
+def test_a_password_change_ends_the_old_sessions(app, demo):
+    from inbox.models import User
+    from inbox.services.sessions import end_sessions
+
+    s, _ = _copied(app, "staff@glow.test")
+    user = db.session.scalars(select(User).where(User.email == "staff@glow.test")).one()
+    user.set_password("a new long passphrase")
+    end_sessions(user)  # what every password change does
+    db.session.commit()
+    assert _inbox_status(app, s) == 302
+
+
+def test_an_open_live_socket_closes_when_its_session_is_ended(app, demo, sandbox):
+    from inbox.sandbox import send_inbound
+    from tests.conftest import ws_connect, ws_drain
+
+    laptop, copy = _copied(app, "staff@glow.test")
+    ws = ws_connect(app, copy)
+    assert 'id="inbox-badge"' in ws.receive(timeout=5)
+    ws.send('{"path": "/inbox", "search": "", "visible": true}')
+    assert _post(app, laptop, "/logout/everywhere").status_code == 302
+    send_inbound(sandbox.state, "19175550100", "12125550134", "After sign-out")
+    got = ws_drain(ws, 2)
+    assert not any("After sign-out" in g for g in got)
+    assert not ws.connected
+    assert ws.close_reason == 4401  # "signed out": the page says so, no reconnecting
+    with pytest.raises(ConnectionError):
+        ws_connect(app, copy)  # and the copied cookie cannot open a new one
