@@ -16,7 +16,7 @@ from honcho.manager import Manager
 from honcho.printer import Printer
 
 from . import embedded_redis
-from .config import INSTANCE, ROOT
+from .config import INSTANCE, ROOT, private_file
 
 
 def _wait_for_port(port: int, timeout: float = 60) -> bool:
@@ -31,8 +31,7 @@ def _wait_for_port(port: int, timeout: float = 60) -> bool:
 
 def _single_instance():
     """One `make dev` per instance/ folder: wait briefly for one that is stopping."""
-    INSTANCE.mkdir(parents=True, exist_ok=True)
-    lock = open(INSTANCE / "devrun.lock", "w")  # noqa: SIM115 - held for the process lifetime
+    lock = open(private_file(INSTANCE / "devrun.lock"), "w")  # noqa: SIM115 - held for life
     deadline = time.monotonic() + 20
     while True:
         try:
@@ -50,7 +49,10 @@ def main() -> int:
     sandbox_port = int(os.environ.get("SANDBOX_PORT", "5001"))
     env = dict(os.environ)
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
-    env.setdefault("BIND_HOST", "127.0.0.1")
+    # No proxy in development: gunicorn itself on the loopback port (its own bounded wait
+    # for request bodies, inbox/slow_clients.py), trusting no X-Forwarded-* header.
+    env.setdefault("WEB_BIND", f"127.0.0.1:{port}")
+    env.setdefault("TRUSTED_PROXIES", "0")
     env.setdefault("WEB_CONCURRENCY", "1")
     env["SANDBOX_PORT"] = str(sandbox_port)
     env["PYTHONUNBUFFERED"] = "1"

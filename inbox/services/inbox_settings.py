@@ -89,6 +89,12 @@ def enable(user: User, raw_number: str) -> InboxNumber:
             "Please choose a new number.",
             back_to_list=True,
         )
+    if e164 in numbers.quarantined():
+        raise SetupError(
+            "That number was given up by a practice on this server recently, and its patients "
+            "may still text it. Please choose another number.",
+            back_to_list=True,
+        )
     number = InboxNumber(account_id=account.id, e164=e164, country="US", status=NUMBER_PROVISIONING)
     db.session.add(number)
     try:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from .. import carrier
 from ..extensions import db
-from ..models import Account, InboxNumber
+from ..models import NUMBER_RELEASED, NUMBER_RELEASING, Account, InboxNumber, utcnow
 from . import area_codes, phones
 from .messaging import carrier_settings
 
@@ -63,10 +64,26 @@ def released_by(account: Account) -> set[str]:
     )
 
 
+def quarantined() -> set[str]:
+    """Numbers any practice on this server gave up less than NUMBER_QUARANTINE_DAYS ago (or
+    is giving up now): never offered to another practice yet, or that practice would
+    receive the first one's patients' texts."""
+    days = current_app.config["NUMBER_QUARANTINE_DAYS"]
+    since = utcnow() - timedelta(days=days)
+    return set(
+        db.session.scalars(
+            select(InboxNumber.e164).where(
+                InboxNumber.status.in_((NUMBER_RELEASING, NUMBER_RELEASED)),
+                or_(InboxNumber.released_at.is_(None), InboxNumber.released_at >= since),
+            )
+        )
+    )
+
+
 def search(account: Account, area_code: str) -> SearchResult:
     """Available local SMS numbers in an area code, else in nearby ones of the same state."""
     result = SearchResult(area_code=area_code)
-    exclude = released_by(account)
+    exclude = released_by(account) | quarantined()
     settings = carrier_settings()
 
     def offers_in(code: str) -> list[Offer]:

@@ -2,10 +2,10 @@
 
 Answers: 200 once the webhook is stored (together with the others its process received
 meanwhile, see services/intake) or held for the drain, or is a copy of one (Vonage's
-retry, a replay of a signed request); 401 for a bad, missing or stale signature; 400 for a
-body that can never succeed; 413 for a body over WEBHOOK_MAX_BYTES; 503 when it could be
-neither stored nor held (Vonage retries). Never a 500 for anything a sender can put in a
-request. Nothing from the request is logged."""
+retry, a replay of a signed request); 401 for a bad or missing signature, or one older
+than the carrier's retry span; 400 for a body that can never succeed; 413 for a body over
+WEBHOOK_MAX_BYTES; 503 when it could be neither stored nor held (Vonage retries). Never a
+500 for anything a sender can put in a request. Nothing from the request is logged."""
 
 from __future__ import annotations
 
@@ -89,19 +89,24 @@ def signatures_on() -> bool:
     return current_app.config.get("WEBHOOK_SIGNATURES", "on") != "off"
 
 
-def _signature_ok(params: dict[str, str]) -> bool:
+def _signature_ok(kind: str, params: dict[str, str]) -> bool:
     if not signatures_on():
         return True  # explicitly switched off (WEBHOOK_SIGNATURES=off, logged at start)
     settings = messaging.carrier_settings()
     if not settings.signature_secret:
-        return True  # dev without a secret; production refuses to start like this
+        return True  # the sandbox without a secret; real keys refuse to start like this
     if not carrier.verify_signature(settings, params):
         return False
     try:
-        age = abs(time.time() - int(params.get("timestamp", "0")))
+        age = time.time() - int(params.get("timestamp", "0"))
     except ValueError:
         return False
-    return age <= current_app.config["WEBHOOK_MAX_AGE_SECONDS"]
+    # The carrier's retry span: its retries keep the first try's timestamp (config.py).
+    config = current_app.config
+    window = config[
+        "RECEIPT_MAX_AGE_SECONDS" if kind == KIND_RECEIPT else "WEBHOOK_MAX_AGE_SECONDS"
+    ]
+    return -config["WEBHOOK_CLOCK_SKEW_SECONDS"] <= age <= window
 
 
 def _handle(kind: str):
@@ -110,7 +115,7 @@ def _handle(kind: str):
         return jsonify(error="unreadable body"), 400
     if not params:
         return "", 200  # Vonage checks the URL with an empty GET
-    if not _signature_ok(params):
+    if not _signature_ok(kind, params):
         return jsonify(error="bad signature"), 401
     params.pop("sig", None)
     refused = intake.check(kind, params)

@@ -52,11 +52,26 @@ def _today_range() -> tuple[str, str]:
 
 
 def test_csv_safe_prefixes_formula_cells():
-    for cell in ("=1+1", "+1 555", "-2", "@SUM(A1)", "\t=1", "\r=1"):
-        assert export.csv_safe(cell) == "'" + cell
-    for cell in ("Hello", "3pm please", "", "'quoted", " =1"):
+    for cell in (
+        "=1+1",
+        "+1 555",
+        "-2",
+        "@SUM(A1)",
+        "\t=1",
+        "\r=1",
+        " =1",
+        '   =HYPERLINK("http://evil")',
+        "\n+cmd",
+        "\u00a0@SUM(A1)",
+        "+1212555013x",
+    ):
+        assert export.csv_safe(cell) == "'" + cell  # fmt: skip
+    for cell in ("Hello", "3pm please", "", "'quoted", "a =1", "1+1"):
         assert export.csv_safe(cell) == cell
     assert export.csv_safe(None) == ""
+    # Phone numbers stay whole: a program reads +12125550134, a spreadsheet 12125550134.
+    for phone in ("+12125550134", "+447700900123"):
+        assert export.csv_safe(phone) == phone
 
 
 def test_the_main_admin_exports_every_text_of_the_range(client, demo):
@@ -92,9 +107,9 @@ def test_the_main_admin_exports_every_text_of_the_range(client, demo):
         r for r in rows if r["text"] == out.body and r["patient name"] == conv.patient.full_name
     )  # noqa: E501
     assert row["clinic"] == conv.clinic.name
-    assert row["patient phone"] == "'" + conv.patient.phone  # a leading + is neutralised
+    assert row["patient phone"] == conv.patient.phone  # E.164, whole (nothing to run)
     assert row["direction"] == "outbound" and row["sent by"] == "Sam Lee"
-    assert row["status"] == out.status and row["inbox number"] == "'+12125550134"
+    assert row["status"] == out.status and row["inbox number"] == "+12125550134"
     assert row["sent at"].endswith(("-05:00", "-04:00"))  # New York
     inbound = next(r for r in rows if r["direction"] == "inbound")
     assert inbound["sent by"] == ""
@@ -141,7 +156,7 @@ def test_texts_of_a_released_number_and_a_disabled_inbox_are_exported(client, de
     login(client, "admin@glow.test")
     rows = _rows(_export(client, "2026-03-10", "2026-03-10"))
     assert [r["text"] for r in rows] == ['\'=HYPERLINK("http://evil")', "'-1"]
-    assert rows[0]["inbox number"] == "'+12125550199"
+    assert rows[0]["inbox number"] == "+12125550199"
     assert rows[0]["sent at"] == "2026-03-10T13:30:00-04:00"  # New York, daylight time
     assert rows[1]["sent by"] == "Automated"
     # The range is whole days in the practice's timezone: the day before has nothing.

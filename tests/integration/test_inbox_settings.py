@@ -445,3 +445,42 @@ def test_cron_table_registers_the_monthly_charge():
     importlib.import_module("workers.cron")
     names = [job["func"].__name__ for job in cron._job_data_registry]
     assert "charge_month" in names
+
+
+def test_a_number_another_practice_gave_up_is_quarantined(app, client, demo, sandbox):
+    """Glow turns its Inbox off; Fresh Face is not offered Glow's old number, nor can it
+    buy it by posting it, until the quarantine is over: a Glow patient texting it would
+    otherwise land in Fresh Face's inbox. The review says numbers are reused."""
+    from datetime import timedelta
+
+    from inbox.models import utcnow
+
+    login(client, "admin@glow.test")
+    token = csrf_token(client, "/settings/inbox")
+    assert client.post("/settings/inbox/disable", data={"csrf_token": token}).status_code == 302
+    run_jobs(app)
+    fresh()
+    old = db.session.scalars(select(InboxNumber).where(InboxNumber.e164 == "+12125550134")).one()
+    assert old.status == "released"
+    assert "12125550134" not in {n for n in sandbox.state.owned}  # back on sale at the carrier
+
+    other = app.test_client()
+    login(other, "admin@fresh.test")
+    _upgrade(other)
+    html = other.get("/settings/inbox/setup?area_code=212").get_data(as_text=True)
+    assert "(212) 555-0134" not in html and "(212) 555-0130" in html
+    r = _finish(other, "+12125550134")
+    page = other.get(r.headers["Location"]).get_data(as_text=True)
+    assert "given up by a practice on this server recently" in page
+    assert "12125550134" not in _buys(sandbox) + [n for n in sandbox.state.owned]
+    review = other.get("/settings/inbox/setup/review?number=%2B12125550130&area_code=212")
+    assert "may have belonged to someone else" in review.get_data(as_text=True)
+
+    # After the quarantine (NUMBER_QUARANTINE_DAYS, 90 by default) it may be offered again.
+    assert app.config["NUMBER_QUARANTINE_DAYS"] == 90
+    fresh()
+    old = db.session.get(InboxNumber, old.id)
+    old.released_at = utcnow() - timedelta(days=91)
+    db.session.commit()
+    html = other.get("/settings/inbox/setup?area_code=212").get_data(as_text=True)
+    assert "(212) 555-0134" in html

@@ -91,12 +91,42 @@ def test_a_request_that_failed_does_not_block_its_retry(client, demo, sandbox, m
     assert count() == before + 1
 
 
-def test_stale_and_future_timestamps_are_refused(client, demo, sandbox):
-    for skew in (-301, 301, -86400):
-        params = inbound_params(timestamp=str(int(time.time()) + skew))
+def test_timestamps_outside_the_carriers_retry_span_are_refused(client, demo, sandbox):
+    """Vonage retries inbound texts for 24 h and receipts for 72 h, with the first try's
+    timestamp: inside those spans (plus an hour) a signed webhook is taken; past them, or
+    ahead of the clock by more than five minutes, it is refused."""
+    now = int(time.time())
+    for skew in (301, -25 * 3600 - 60, -30 * 86400):
+        params = inbound_params(timestamp=str(now + skew))
         assert client.post(INBOUND, data=sign_params(sandbox.state, params)).status_code == 401
-    ok = inbound_params(timestamp=str(int(time.time()) - 200))
-    assert client.post(INBOUND, data=sign_params(sandbox.state, ok)).status_code == 200
+    for skew in (-200, 200, -23 * 3600):
+        ok = inbound_params(timestamp=str(now + skew))
+        assert client.post(INBOUND, data=sign_params(sandbox.state, ok)).status_code == 200
+    old_receipt = {"messageId": "R-OLD", "status": "delivered", "nonce": "n-old",
+                   "timestamp": str(now - 73 * 3600 - 60)}  # fmt: skip
+    late_receipt = {"messageId": "R-LATE", "status": "delivered", "nonce": "n-late",
+                    "timestamp": str(now - 70 * 3600)}  # fmt: skip
+    assert client.post(STATUS, data=sign_params(sandbox.state, old_receipt)).status_code == 401
+    assert client.post(STATUS, data=sign_params(sandbox.state, late_receipt)).status_code == 200
+
+
+def test_a_retry_three_hours_after_the_first_try_is_stored(client, demo, sandbox):
+    """After an outage (a deploy, a crash, a network cut) the carrier's retries still carry
+    the first try's timestamp: a retry signed three hours later lands, once."""
+    first_try = int(time.time()) - 3 * 3600
+    params = inbound_params(
+        timestamp=str(first_try),
+        **{"message-timestamp": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(first_try))},
+        text="Is my 3pm still on?",
+        messageId="LATE-RETRY-1",
+    )
+    before = count()
+    signed = sign_params(sandbox.state, params)
+    assert client.post(INBOUND, data=signed).status_code == 200
+    assert client.post(INBOUND, data=signed).status_code == 200  # and again: still once
+    assert count() == before + 1
+    stored = db.session.query(Message).filter_by(carrier_message_id="LATE-RETRY-1").one()
+    assert stored.body == "Is my 3pm still on?"
 
 
 def test_bodies_over_64_kb_get_413_and_store_nothing(client, demo, sandbox):
