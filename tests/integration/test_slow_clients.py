@@ -167,3 +167,30 @@ def test_behind_the_shipped_proxy_slow_clients_never_reach_gunicorn(
         for s in _slow_clients(proxy_port, 70):
             stack.callback(s.close)
         _healthy_and_storing(base, sandbox)
+        # A client cannot pass itself off as https through the proxy (the app reads the
+        # value the proxy appended, not the client's).
+        spoofed = requests.get(base + "/login", headers={"X-Forwarded-Proto": "https"}, timeout=15)
+        assert "Strict-Transport-Security" not in spoofed.headers
+        # The live socket passes through the proxy.
+        _live_socket_through(base)
+
+
+def _live_socket_through(base: str) -> None:
+    import re
+
+    from simple_websocket import Client
+
+    s = requests.Session()
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', s.get(base + "/login").text)
+    form = {"email": "staff@glow.test", "password": "demo1234", "csrf_token": token.group(1)}
+    r = s.post(base + "/login", data=form, allow_redirects=False)
+    assert r.status_code == 302
+    ws = Client.connect(
+        base.replace("http://", "ws://") + "/ws",
+        headers={"Cookie": "; ".join(f"{k}={v}" for k, v in s.cookies.items()), "Origin": base,
+                 "User-Agent": requests.utils.default_user_agent()},
+    )  # fmt: skip
+    try:
+        assert 'id="inbox-badge"' in ws.receive(timeout=10)
+    finally:
+        ws.close()
