@@ -18,11 +18,12 @@ dev: $(STAMP)
 	$(BIN)/python -m inbox.devrun
 
 # Debian packages the tests drive: Chromium for the browser tests (never a downloaded
-# browser), wrk for the benchmark's smoke test.
+# browser), wrk for the benchmark's smoke test, nginx for the production proxy's test.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	test -x /usr/sbin/nginx || command -v nginx >/dev/null 2>&1 || missing="$$missing nginx"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
