@@ -27,6 +27,10 @@ AUDIT_ENABLED_INBOX = "enabled_inbox"
 AUDIT_DISABLED_INBOX = "disabled_inbox"
 AUDIT_BOUGHT_NUMBER = "bought_number"
 AUDIT_CHANGED_PLAN = "changed_plan"
+AUDIT_ADDED_SAVED_REPLY = "added_saved_reply"
+AUDIT_EDITED_SAVED_REPLY = "edited_saved_reply"
+AUDIT_DELETED_SAVED_REPLY = "deleted_saved_reply"
+AUDIT_REORDERED_SAVED_REPLIES = "reordered_saved_replies"
 
 
 class AuditEvent(TenantMixin, db.Model):

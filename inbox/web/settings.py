@@ -9,13 +9,17 @@ from ..extensions import db
 from ..models import PLAN_ACCELERATOR
 from ..models.accounts import PLAN_NAMES
 from ..models.audit import (
+    AUDIT_ADDED_SAVED_REPLY,
     AUDIT_BOUGHT_NUMBER,
     AUDIT_CHANGED_PLAN,
     AUDIT_CHANGED_PRIVILEGES,
+    AUDIT_DELETED_SAVED_REPLY,
     AUDIT_DISABLED_INBOX,
+    AUDIT_EDITED_SAVED_REPLY,
     AUDIT_ENABLED_INBOX,
+    AUDIT_REORDERED_SAVED_REPLIES,
 )
-from ..services import billing, inbox_settings, numbers, phones, reminders, teammates
+from ..services import billing, inbox_settings, numbers, phones, reminders, teammates, templates
 from ..services.messaging import SendRefused
 from . import trail
 from .guards import ADMIN, MAIN_ADMIN, STAFF, access
@@ -78,6 +82,7 @@ def _inbox_page(reminder_text: str | None = None, reminder_error: str | None = N
         reminder_text=reminder_text,
         reminder_error=reminder_error,
         reminder_fields=reminders.REMINDER_FIELDS,
+        reply_count=len(templates.saved_replies(account.id)),
     )
 
 
@@ -92,6 +97,101 @@ def reminder_template():
         return _inbox_page(reminder_text=text, reminder_error=str(exc)), 422
     flash("Reminder text saved.", "success")
     return redirect(url_for("settings.inbox") + "#reminders")
+
+
+# ---- Inbox Settings > Saved replies ------------------------------------------------------
+
+
+def _replies_page(form=None, error: str | None = None, editing=None):
+    account = current_user.account
+    form = form if form is not None else {}
+    body = form.get("body", editing.body if editing else "")
+    return render_template(
+        "settings/replies.html",
+        replies=templates.saved_replies(account.id),
+        editing=editing,
+        form=form,
+        error=error,
+        preview=templates.preview(account, body) if body else None,
+        fields=templates.FIELDS,
+        sample=templates.sample_fields(account),
+    ), (422 if error else 200)
+
+
+def _reply_form() -> dict:
+    return {
+        "name": request.form.get("name", ""),
+        "body": request.form.get("body", ""),
+        "paperwork": request.form.get("paperwork") == "on",
+    }
+
+
+@bp.route("/inbox/replies", methods=["GET", "POST"])
+@access(MAIN_ADMIN)
+def replies():
+    """Saved replies: the list staff pick from in the composer, and Add saved reply."""
+    if request.method == "GET":
+        return _replies_page()
+    form = _reply_form()
+    try:
+        reply = templates.save_reply(current_user.account, None, **form)
+    except templates.ReplyRefused as exc:
+        return _replies_page(form=form, error=str(exc))
+    trail.note(AUDIT_ADDED_SAVED_REPLY, summary=f"“{reply.name}”")
+    flash(f"Saved reply “{reply.name}” added.", "success")
+    return redirect(url_for("settings.replies") + f"#reply-{reply.id}")
+
+
+@bp.route("/inbox/replies/<int:reply_id>", methods=["GET", "POST"])
+@access(MAIN_ADMIN)
+def reply(reply_id: int):
+    """Edit one saved reply (the same page, its form filled in)."""
+    editing = templates.get_reply(current_user.account_id, reply_id) or abort(404)
+    if request.method == "GET":
+        return _replies_page(editing=editing)
+    form = _reply_form()
+    try:
+        templates.save_reply(current_user.account, editing, **form)
+    except templates.ReplyRefused as exc:
+        db.session.rollback()
+        return _replies_page(form=form, error=str(exc), editing=editing)
+    trail.note(AUDIT_EDITED_SAVED_REPLY, summary=f"“{editing.name}”")
+    flash(f"Saved reply “{editing.name}” saved.", "success")
+    return redirect(url_for("settings.replies") + f"#reply-{editing.id}")
+
+
+@bp.post("/inbox/replies/<int:reply_id>/delete")
+@access(MAIN_ADMIN)
+def delete_reply(reply_id: int):
+    reply = templates.get_reply(current_user.account_id, reply_id) or abort(404)
+    name = reply.name
+    templates.delete_reply(reply)
+    trail.note(AUDIT_DELETED_SAVED_REPLY, summary=f"“{name}”")
+    flash(f"Saved reply “{name}” deleted.", "success")
+    return redirect(url_for("settings.replies"))
+
+
+@bp.post("/inbox/replies/<int:reply_id>/move")
+@access(MAIN_ADMIN)
+def move_reply(reply_id: int):
+    reply = templates.get_reply(current_user.account_id, reply_id) or abort(404)
+    step = -1 if request.form.get("direction") == "up" else 1
+    if templates.move_reply(current_user.account, reply, step):
+        where = "up" if step < 0 else "down"
+        trail.note(AUDIT_REORDERED_SAVED_REPLIES, summary=f"“{reply.name}” moved {where}")
+    return redirect(url_for("settings.replies") + f"#reply-{reply.id}")
+
+
+@bp.post("/inbox/replies/preview")
+@access(MAIN_ADMIN)
+def reply_preview():
+    """The live preview under the box, as a sample patient would get the text."""
+    body = request.form.get("body", "")
+    return render_template(
+        "settings/_reply_preview.html",
+        preview=templates.preview(current_user.account, body) if body.strip() else None,
+        sample=templates.sample_fields(current_user.account),
+    )
 
 
 @bp.get("/inbox/setup")

@@ -59,7 +59,7 @@ def test_the_main_admin_reads_filters_and_exports(page, stack):
     assert download.suggested_filename.startswith("conversations-")
     body = Path(download.path()).read_text(encoding="utf-8")
     rows_csv = list(csv.DictReader(io.StringIO(body)))
-    assert len(rows_csv) > 50 and rows_csv[0]["patient phone"].startswith("'+1")
+    assert len(rows_csv) > 50 and rows_csv[0]["patient phone"].startswith("+1")  # E.164, whole
     page.goto(stack.url + "/settings/audit")
     expect(page.locator("#audit-table tbody tr").first).to_contain_text("Exported conversations")
 

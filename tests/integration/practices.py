@@ -23,6 +23,7 @@ from inbox.models import (
     InboxNumber,
     Message,
     Patient,
+    ReplyTemplate,
     User,
     utcnow,
 )
@@ -52,6 +53,7 @@ ID_PARAMS = {
     "number_id": InboxNumber,
     "billing_line_id": BillingLine,
     "event_id": AuditEvent,
+    "reply_id": ReplyTemplate,
 }
 # Path parameters that are not object ids.
 NON_ID_PARAMS = {"filename"}
@@ -82,6 +84,7 @@ def _ids(account: Account, user_email: str) -> dict[str, int]:
         "number_id": _first(InboxNumber, account.id),
         "billing_line_id": _first(BillingLine, account.id),
         "event_id": _first(AuditEvent, account.id),
+        "reply_id": _first(ReplyTemplate, account.id),
     }
 
 
@@ -125,6 +128,7 @@ def set_up_two_practices() -> tuple[Practice, Practice]:
                 account_id=fresh.id, patient_id=patient.id, clinic_id=clinic.id,
                 starts_at=now + timedelta(days=2), service="Fresh facial",
             ),
+            ReplyTemplate(account_id=fresh.id, name="Fresh secret reply", body="Fresh secret"),
         ]
     )  # fmt: skip
     for account, email in ((glow, "admin@glow.test"), (fresh, "admin@fresh.test")):
