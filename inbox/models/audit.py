@@ -27,6 +27,11 @@ AUDIT_ENABLED_INBOX = "enabled_inbox"
 AUDIT_DISABLED_INBOX = "disabled_inbox"
 AUDIT_BOUGHT_NUMBER = "bought_number"
 AUDIT_CHANGED_PLAN = "changed_plan"
+AUDIT_CREATED_PRACTICE = "created_practice"
+AUDIT_SET_PASSWORD = "set_password"
+AUDIT_RESET_PASSWORD = "reset_password"
+AUDIT_CHANGED_PASSWORD = "changed_password"
+AUDIT_REQUESTED_RESET = "requested_reset"
 
 
 class AuditEvent(TenantMixin, db.Model):

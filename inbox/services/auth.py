@@ -18,7 +18,9 @@ def authenticate(email: str, password: str) -> User | None:
     user = db.session.scalars(
         select(User).where(func.lower(User.email) == (email or "").strip().lower())
     ).first()
-    matches = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
-    if user is None or not matches or not user.is_active:
+    # A login with no password yet (its set-password link not used) costs the same check.
+    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    matches = check_password_hash(stored, password or "")
+    if user is None or not user.password_hash or not matches or not user.is_active:
         return None
     return user

@@ -5,6 +5,10 @@ the web layer keeps the two stamps in the signed session cookie."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..models import User
 
 # Keys in the (signed, HttpOnly) session cookie.
 LAST_ACTIVE = "_active_at"
@@ -36,3 +40,9 @@ def session_state(
         return SessionState(True, 0.0, "idle")
     # Never more than the hard maximum allows either.
     return SessionState(False, min(remaining, max_seconds - (now - logged_in)))
+
+
+def end_sessions(user: User) -> None:
+    """End every session of `user` issued so far: each carries the generation it was issued
+    under, and one that no longer matches is signed out. The caller commits."""
+    user.session_generation = (user.session_generation or 0) + 1
