@@ -190,7 +190,7 @@ def test_a_link_stops_working_when_it_expires_or_a_newer_one_is_issued(app, clie
 def test_a_login_without_a_password_yet_cannot_be_logged_into(app, client):
     with app.app_context():
         bloom(app)
-    data = {"email": "dana.reyes@bloom-medspa.com", "password": ""}
+    data = {"email": "dana.reyes@bloom-medspa.com", "password": "velvet orbit quarry lantern"}
     r = client.post("/login", data={"csrf_token": csrf_token(client), **data})
     assert r.status_code == 401
     with app.app_context():
