@@ -66,10 +66,13 @@ def login_page(error: str | None = None, status: int | None = None, form=None):
     form = form or LoginForm()
     demo = DEMO_LOGINS if current_app.config["SHOW_DEMO_LOGINS"] else []
     status = status or (401 if error else 200)
+    no_practice = not practices.any_practice()
+    if no_practice:
+        session.pop("_flashes", None)  # "Please log in" with nothing to log in to
     return (
         render_template(
             "auth/login.html", form=form, error=error, demo=demo, demo_password=DEMO_PASSWORD,
-            no_practice=not practices.any_practice(),
+            no_practice=no_practice,
         ),
         status,
     )  # fmt: skip
