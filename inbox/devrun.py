@@ -91,6 +91,10 @@ def main() -> int:
 
     flask = [sys.executable, "-m", "flask", "--app", "app"]
     subprocess.run([*flask, "db", "upgrade"], check=True, env=env, cwd=ROOT)
+    if demo:
+        # The demo's rows before the web starts, so the first page is never "No practice
+        # here yet"; its number is connected at the sandbox once that is up (below).
+        subprocess.run([*flask, "seed-demo", "--no-connect"], env=env, cwd=ROOT)
 
     procfile = parse_procfile((ROOT / "Procfile").read_text())
     manager = Manager(Printer(sys.stdout))
