@@ -115,9 +115,13 @@ def test_an_email_already_in_use_is_refused(app, ctx):
 
 
 def test_with_a_mail_server_the_link_is_also_emailed(app, ctx, mail_on):
+    from inbox.broker import get_queue
     from tests.conftest import run_jobs
 
     result = bloom(app)
+    [job] = get_queue(app).jobs  # sent by a worker, retried while the mail server is down
+    assert job.func_name == "workers.jobs.send_email" and job.retries_left == 6
+    assert job.retry_intervals[:2] == [10, 30]
     run_jobs(app)
     [message] = mail_on.wait_for(1)
     assert message["To"] == "dana.reyes@bloom-medspa.com"
