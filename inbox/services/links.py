@@ -7,17 +7,21 @@ soon as a newer link for the same person and purpose is issued or the password c
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ..extensions import db
 from ..models import LINK_INVITATION, LINK_RESET, OneTimeLink, User, utcnow
-from . import passwords
+from ..models.audit import AUDIT_REQUESTED_RESET
+from . import audit, mail, passwords
 from .sessions import end_sessions
+
+log = logging.getLogger(__name__)
 
 LIFETIMES = {LINK_INVITATION: timedelta(hours=72), LINK_RESET: timedelta(hours=1)}
 
@@ -186,8 +190,6 @@ SUBJECTS = {
 def email_link(user: User, purpose: str, token: str) -> bool:
     """Queue the email carrying the link. False when no mail server is configured (or Redis
     refused it): the caller shows the link instead."""
-    from . import mail
-
     if not mail.configured():
         return False
     hours = int(LIFETIMES[purpose].total_seconds() // 3600)
@@ -203,8 +205,6 @@ def email_link(user: User, purpose: str, token: str) -> bool:
 
 
 def find_user(email: str) -> User | None:
-    from sqlalchemy import func
-
     return db.session.scalars(
         select(User).where(func.lower(User.email) == (email or "").strip().lower())
     ).first()
@@ -215,12 +215,6 @@ def request_reset(email: str, ip: str | None = None, user_agent: str | None = No
     link goes to it (or, with no mail server, to the log in development). The web request
     only queues this, so its answer and its timing are the same for any email.
     Returns whether a link was issued."""
-    import logging
-
-    from ..models.audit import AUDIT_REQUESTED_RESET
-    from . import audit, mail
-
-    log = logging.getLogger(__name__)
     user = find_user(email)
     if user is None or not user.is_active:
         log.info("password reset asked for an email with no active login")

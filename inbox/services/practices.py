@@ -10,7 +10,15 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import exists, func, select
 
 from ..extensions import db
-from ..models import LINK_INVITATION, PRIVILEGE_INBOX, ROLE_MAIN_ADMIN, Account, Clinic, User
+from ..models import (
+    LINK_INVITATION,
+    PRIVILEGE_INBOX,
+    ROLE_MAIN_ADMIN,
+    Account,
+    AuditEvent,
+    Clinic,
+    User,
+)
 from ..models.accounts import PLAN_NAMES
 from ..models.audit import AUDIT_CREATED_PRACTICE
 from ..models.base import utcnow
@@ -85,7 +93,6 @@ def create(
     db.session.add_all([account, clinic, admin])
     db.session.flush()
     billing.start_plan(account, plan)
-    from ..models import AuditEvent
 
     # Nobody of the practice did this: the server's operator did, from the command line.
     db.session.add(
