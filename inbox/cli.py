@@ -77,6 +77,15 @@ def register_cli(app: Flask) -> None:
         click.echo("")
         click.echo("The Main Admin sets a password here (the link works once, for 72 hours):")
         click.echo(f"  {url}")
+        base = current_app.config["PUBLIC_BASE_URL"]
+        if current_app.config["ENV_NAME"] == "production" and (
+            "//127.0.0.1" in base or "//localhost" in base
+        ):
+            click.echo(
+                f"Note: PUBLIC_BASE_URL is {base}, not this server's public address: emailed "
+                "links will point there. Set it; meanwhile open the link above with your "
+                "server's address in its place."
+            )
         if emailed:
             click.echo(f"It was also emailed to {new.main_admin.email}.")
         else:
