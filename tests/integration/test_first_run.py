@@ -199,3 +199,12 @@ def test_a_login_without_a_password_yet_cannot_be_logged_into(app, client):
     assert r.status_code == 401
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Account)) == 1
+
+
+def test_production_links_pointing_at_this_machine_are_pointed_out(app, ctx):
+    app.config["ENV_NAME"] = "production"
+    try:
+        result = bloom(app)
+    finally:
+        app.config["ENV_NAME"] = "test"
+    assert "PUBLIC_BASE_URL is http://127.0.0.1:" in result.output
