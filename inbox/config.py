@@ -153,6 +153,8 @@ class Config:
         # "Forgot password?": requests per email address and per client address.
         self.RESET_LIMIT_PER_EMAIL = os.environ.get("RESET_LIMIT_PER_EMAIL", "3/hour")
         self.RESET_LIMIT_PER_IP = os.environ.get("RESET_LIMIT_PER_IP", "10/hour")
+        # Change password: wrong current passwords per signed-in user.
+        self.PASSWORD_CHANGE_LIMIT = os.environ.get("PASSWORD_CHANGE_LIMIT", "5/15 minutes")
         # Pings find dead tabs; each open socket holds one gunicorn thread.
         self.SOCK_SERVER_OPTIONS = {"ping_interval": 25}
 

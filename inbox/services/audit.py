@@ -359,7 +359,12 @@ def _rows(account: Account, events: list[AuditEvent]) -> list[LogRow]:
 
     rows = []
     for e in events:
-        who = users[e.user_id].name if e.user_id in users else "—"
+        if e.user_id in users:
+            who = users[e.user_id].name
+        elif e.user_id is None and e.action == AUDIT_CREATED_PRACTICE:
+            who = "The server's operator"  # flask create-practice: no login did it
+        else:
+            who = "—"
         ref = None
         if e.object_type and e.object_id is not None:
             ref = refs.get((e.object_type, e.object_id)) or ObjectRef(

@@ -166,10 +166,14 @@ def set_password(user: User, password: str, now: datetime | None = None) -> None
     end_sessions(user)
 
 
+class WrongPassword(passwords.PasswordRefused):
+    """The current password given was not the person's (the web layer throttles these)."""
+
+
 def change_password(user: User, current: str, new: str, confirm: str) -> None:
     """From the person's own page: needs the current password. Commits."""
     if not current or not user.check_password(current):
-        raise passwords.PasswordRefused("Your current password is not right.")
+        raise WrongPassword("Your current password is not right.")
     if new != confirm:
         raise passwords.PasswordRefused("The two new passwords do not match.")
     if new == current:

@@ -11,6 +11,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -127,8 +128,19 @@ def set_password(token: str):
     ), (422 if error else 200)
 
 
+def _user_key() -> str:
+    return f"user:{current_user.get_id()}"
+
+
 @bp.route("/account", methods=["GET", "POST"])
 @access(STAFF)
+@limiter.limit(
+    lambda: current_app.config["PASSWORD_CHANGE_LIMIT"],
+    key_func=_user_key,
+    methods=["POST"],
+    deduct_when=lambda _response: g.get("wrong_password", False),
+    scope="password-change",
+)
 def show():
     """Your account: who you are, and Change password (asks the current one)."""
     user = current_user._get_current_object()
@@ -142,6 +154,9 @@ def show():
                 request.form.get("confirm", ""),
             )
         except PasswordRefused as exc:
+            # Only a wrong current password counts against the limit (guessing it from an
+            # unattended, signed-in computer); a too-weak new one does not.
+            g.wrong_password = isinstance(exc, links.WrongPassword)
             error = str(exc)
         else:
             # Every other session of this person has ended; this one carries on.
@@ -149,6 +164,10 @@ def show():
             trail.note(AUDIT_CHANGED_PASSWORD, user, user=user)
             flash("Your password is changed. You were logged out everywhere else.", "success")
             return redirect(url_for("account.show"))
+    return account_page(error)
+
+
+def account_page(error: str | None = None, status: int | None = None):
     return render_template("account/show.html", error=error, min_length=MIN_LENGTH), (
-        422 if error else 200
+        status or (422 if error else 200)
     )

@@ -163,7 +163,7 @@ def _unauthorized():
 
 
 def _too_many_requests(error):
-    if request.endpoint in ("auth.login", "account.forgot_password"):
+    if request.endpoint in ("auth.login", "account.forgot_password", "account.show"):
         limit = limiter.current_limit
         seconds = max(limit.reset_at - time.time(), 1) if limit else 60
         minutes = max(1, round(seconds / 60))
@@ -173,6 +173,10 @@ def _too_many_requests(error):
             from .account import forgot_page
 
             return forgot_page(request.form.get("email", ""), message, 429)
+        if request.endpoint == "account.show":
+            from .account import account_page
+
+            return account_page(message, 429)
         from .auth import login_page
 
         return login_page(error=message, status=429)

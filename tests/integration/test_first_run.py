@@ -163,6 +163,11 @@ def test_the_main_admin_sets_a_password_and_is_signed_in(app, client):
         actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
         assert actions == ["created_practice", "set_password", "signed_in"]
 
+    # The Main Admin's audit log tells how the practice began.
+    log = client.get("/settings/audit").get_data(as_text=True)
+    for words in ("Created the practice", "The server&#39;s operator", "Set a password"):
+        assert words in log, words
+
     # Used up: the same link again says so.
     client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
     r = client.get(path)

@@ -179,3 +179,20 @@ def test_email_goes_out_through_a_job_that_fails_loudly_when_smtp_is_down(app, c
             mail.deliver("a@b.test", "Hi", "text", "<p>html</p>")
     finally:
         app.config["MAIL_SERVER"], app.config["MAIL_PORT"] = saved
+
+
+def test_guessing_the_current_password_is_throttled(app, client, demo):
+    login(client, "staff@glow.test")
+    token = csrf_token(client, "/account")
+
+    def change(current, new):
+        data = {"current_password": current, "new_password": new, "confirm": new}
+        return client.post("/account", data={"csrf_token": token, **data})
+
+    for _ in range(3):
+        assert change("demo1234", "short").status_code == 422  # a weak new one: not counted
+    for guess in range(5):
+        assert change(f"guess-{guess}", NEW).status_code == 422
+    r = change("demo1234", NEW)
+    assert r.status_code == 429 and "Too many attempts" in r.get_data(as_text=True)
+    assert user("staff@glow.test").check_password("demo1234")
