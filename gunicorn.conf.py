@@ -1,10 +1,13 @@
 """gunicorn reads this file from the working directory (the Procfile's web process and the
 browser tests run gunicorn from the repository root). Access log lines omit query strings:
-webhooks by GET carry patient text and phone numbers there (see inbox/logs.py)."""
+webhooks by GET carry patient text and phone numbers there (see inbox/logs.py), and the
+tokens of password links."""
 
 from inbox.logs import ACCESS_LOG_FORMAT
 
 access_log_format = ACCESS_LOG_FORMAT
+# The same, with one-time password links' tokens cut from the path.
+logger_class = "inbox.logs.RedactingGunicornLogger"
 
 
 def post_worker_init(worker) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
 
 from .config import INSTANCE, ROOT, Config, private_file
-from .extensions import csrf, db, htmx, limiter, login_manager, migrate, sock
+from .extensions import csrf, db, htmx, limiter, login_manager, mail, migrate, sock
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -83,6 +83,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     htmx.init_app(app)
     sock.init_app(app)
     limiter.init_app(app)
+    mail.init_app(app)
 
     from . import models  # noqa: F401 - register the tables
     from .services import sessions

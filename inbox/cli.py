@@ -1,4 +1,4 @@
-"""flask commands: seed-demo, connect-number, worker."""
+"""flask commands: create-practice, seed-demo, worker, redis-url."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from flask import Flask, current_app
 
 from .broker import get_redis
 from .config import SANDBOX_API_KEY
+from .models import LINK_INVITATION
+from .timefmt import DEFAULT_TIMEZONE
 
 
 def register_cli(app: Flask) -> None:
@@ -38,6 +40,67 @@ def register_cli(app: Flask) -> None:
             register_phonebook(
                 "http://" + current_app.config["VONAGE_REST_HOST"], demo.phonebook(account)
             )
+
+    @app.cli.command("create-practice")
+    @click.argument("name")
+    @click.option("--admin-email", required=True, help="The Main Admin's email (their login).")
+    @click.option("--admin-name", required=True, help="The Main Admin's full name.")
+    @click.option(
+        "--timezone",
+        default=DEFAULT_TIMEZONE,
+        show_default=True,
+        help="The first clinic's IANA time zone, e.g. America/Chicago.",
+    )
+    @click.option(
+        "--plan",
+        type=click.Choice(["essentials", "accelerator"]),
+        default="essentials",
+        show_default=True,
+        help="The practice's plan (the Inbox needs accelerator).",
+    )
+    def create_practice_command(
+        name: str, admin_email: str, admin_name: str, timezone: str, plan: str
+    ) -> None:
+        """Create a practice, its first clinic and its Main Admin, and print the one-time
+        link where the Main Admin sets a password."""
+        from .services import links, practices
+
+        try:
+            new = practices.create(name, admin_email, admin_name, timezone, plan)
+        except practices.PracticeRefused as exc:
+            raise click.ClickException(f"{exc} Nothing was created.") from exc
+        url = links.url_for_token(new.token)
+        emailed = links.email_link(new.main_admin, LINK_INVITATION, new.token)
+        clinic = new.account.clinics[0]
+        click.echo(f"Created {new.account.name} ({new.account.plan_name}).")
+        click.echo(f"  First clinic: {clinic.name} ({clinic.timezone})")
+        click.echo(f"  Main Admin:   {new.main_admin.name} <{new.main_admin.email}>")
+        click.echo("")
+        click.echo("The Main Admin sets a password here (the link works once, for 72 hours):")
+        click.echo(f"  {url}")
+        base = current_app.config["PUBLIC_BASE_URL"]
+        if current_app.config["ENV_NAME"] == "production" and (
+            "//127.0.0.1" in base or "//localhost" in base
+        ):
+            click.echo(
+                f"Note: PUBLIC_BASE_URL is {base}, not this server's public address: emailed "
+                "links will point there. Set it; meanwhile open the link above with your "
+                "server's address in its place."
+            )
+        if emailed:
+            click.echo(f"It was also emailed to {new.main_admin.email}.")
+        else:
+            click.echo("No mail server is configured (MAIL_SERVER): pass this link on yourself.")
+
+    @app.cli.command("practices")
+    def practices_command() -> None:
+        """Print how many practices this server has (0 on a first run)."""
+        from sqlalchemy import func, select
+
+        from .extensions import db
+        from .models import Account
+
+        click.echo(db.session.scalar(select(func.count()).select_from(Account)))
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")

@@ -61,7 +61,10 @@ def database_url() -> str:
         elif url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
         return url
-    return f"sqlite:///{private_dir(INSTANCE) / 'clinic-inbox.sqlite3'}"
+    # DEMO=0 (`DEMO=0 make dev`, and the flask commands run beside it): a database of its
+    # own, so a first run starts empty and the demo's data stays as it was.
+    name = "practice.sqlite3" if os.environ.get("DEMO") == "0" else "clinic-inbox.sqlite3"
+    return f"sqlite:///{private_dir(INSTANCE) / name}"
 
 
 class Config:
@@ -168,6 +171,27 @@ class Config:
         self.REMINDER_LEAD_HOURS = float(os.environ.get("REMINDER_LEAD_HOURS", "24"))
         # Local hours (clinic timezone) in which reminders may go out: [start, end).
         self.REMINDER_HOURS = (8, 21)
+        # Email (password links). No MAIL_SERVER: nothing is sent and links are shown to
+        # copy instead. MAIL_USE_TLS is STARTTLS (port 587); MAIL_USE_SSL is TLS from the
+        # first byte (port 465).
+        self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+        self.MAIL_PORT = int(os.environ.get("MAIL_PORT", "587"))
+        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+        self.MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+        self.MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)
+        self.MAIL_DEFAULT_SENDER = os.environ.get(
+            "MAIL_DEFAULT_SENDER", "Clinic Inbox <no-reply@localhost>"
+        )
+        self.MAIL_TIMEOUT = int(os.environ.get("MAIL_TIMEOUT", "10"))
+        # Flask-Mailman would swap SMTP for an in-memory outbox under TESTING; the tests
+        # read what a real SMTP server received instead.
+        self.MAIL_BACKEND = "smtp"
+        # "Forgot password?": requests per email address and per client address.
+        self.RESET_LIMIT_PER_EMAIL = os.environ.get("RESET_LIMIT_PER_EMAIL", "3/hour")
+        self.RESET_LIMIT_PER_IP = os.environ.get("RESET_LIMIT_PER_IP", "10/hour")
+        # Change password: wrong current passwords per signed-in user.
+        self.PASSWORD_CHANGE_LIMIT = os.environ.get("PASSWORD_CHANGE_LIMIT", "5/15 minutes")
         # Pings find dead tabs; each open socket holds one gunicorn thread.
         self.SOCK_SERVER_OPTIONS = {"ping_interval": 25}
 

@@ -1,5 +1,9 @@
-"""`make dev`: migrate, then run web + worker (from the Procfile), the embedded Redis
-and the Vonage sandbox, seed the demo data, print the URLs. Ctrl+C stops it all."""
+"""`make dev`: migrate, then run web + worker (from the Procfile), the embedded Redis,
+the Vonage sandbox and a local mail server (emails are printed here), seed the demo data,
+print the URLs. Ctrl+C stops it all.
+
+`DEMO=0 make dev` seeds nothing: with no DATABASE_URL it uses its own SQLite file (the
+demo's stays as it was), and prints how to create the first practice."""
 
 from __future__ import annotations
 
@@ -43,10 +47,27 @@ def _single_instance():
             time.sleep(0.25)
 
 
+def first_run_help(flask: list[str], env: dict[str, str]) -> None:
+    """With no practice in the database, say how to create the first one."""
+    counted = subprocess.run(
+        [*flask, "practices"], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    if counted.returncode == 0 and counted.stdout.strip() == "0":
+        print(
+            "\n  No practice yet. Create the first one in another terminal, in this folder:\n\n"
+            '    DEMO=0 .venv/bin/flask --app app create-practice "Your Practice Name" \\\n'
+            '        --admin-email you@yourpractice.com --admin-name "Your Name" '
+            "--timezone America/Chicago\n\n"
+            "  then open the link it prints to set the Main Admin's password.\n",
+            flush=True,
+        )
+
+
 def main() -> int:
     _lock = _single_instance()  # noqa: F841 - released when the process exits
     port = int(os.environ.get("PORT", "5000"))
     sandbox_port = int(os.environ.get("SANDBOX_PORT", "5001"))
+    mail_port = int(os.environ.get("MAIL_DEV_PORT", "5025"))
     env = dict(os.environ)
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
     # No proxy in development: gunicorn itself on the loopback port (its own bounded wait
@@ -63,8 +84,19 @@ def main() -> int:
         env["REDIS_URL"] = embedded_redis.ensure_running(INSTANCE)
         started_redis = True
 
+    demo = os.environ.get("DEMO", "1") != "0"
+    if not os.environ.get("MAIL_SERVER"):
+        # Password emails go to the local mail server, which prints them in this console.
+        env["MAIL_SERVER"] = "127.0.0.1"
+        env["MAIL_PORT"] = str(mail_port)
+        env["MAIL_USE_TLS"] = "0"
+
     flask = [sys.executable, "-m", "flask", "--app", "app"]
     subprocess.run([*flask, "db", "upgrade"], check=True, env=env, cwd=ROOT)
+    if demo:
+        # The demo's rows before the web starts, so the first page is never "No practice
+        # here yet"; its number is connected at the sandbox once that is up (below).
+        subprocess.run([*flask, "seed-demo", "--no-connect"], env=env, cwd=ROOT)
 
     procfile = parse_procfile((ROOT / "Procfile").read_text())
     manager = Manager(Printer(sys.stdout))
@@ -72,19 +104,34 @@ def main() -> int:
         manager.add_process(name, procfile.processes[name], env={**env, "PORT": str(port)})
     if not os.environ.get("VONAGE_API_KEY"):
         manager.add_process("sandbox", f"{sys.executable} -m inbox.sandbox", env=env)
+    if not os.environ.get("MAIL_SERVER"):
+        manager.add_process(
+            "mail", f"{sys.executable} -m inbox.devmail --port {mail_port}", env=env
+        )
 
     def announce() -> None:
         ok = _wait_for_port(port) and _wait_for_port(sandbox_port)
-        subprocess.run([*flask, "seed-demo"], env=env, cwd=ROOT)
+        if demo:
+            subprocess.run([*flask, "seed-demo"], env=env, cwd=ROOT)
+            login = "   (log in as staff@glow.test / demo1234)"
+        else:
+            login = ""
         if ok:
+            mail = (
+                "   (password emails are printed here, as 'mail |' lines)\n"
+                if not os.environ.get("MAIL_SERVER")
+                else ""
+            )
             print(
-                f"\n  Clinic Inbox    http://127.0.0.1:{port}"
-                "   (log in as staff@glow.test / demo1234)\n"
+                f"\n  Clinic Inbox    http://127.0.0.1:{port}{login}\n"
                 f"  Patient phone   http://127.0.0.1:{sandbox_port}"
                 "   (text the practice from here)\n"
-                "  Ctrl+C stops everything.\n",
+                + (f"  Mail            127.0.0.1:{mail_port}{mail}" if mail else "")
+                + "  Ctrl+C stops everything.\n",
                 flush=True,
             )
+        if not demo:
+            first_run_help(flask, env)
 
     threading.Thread(target=announce, daemon=True).start()
     try:

@@ -2,6 +2,7 @@ from flask_htmx import HTMX
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
+from flask_mailman import Mail
 from flask_migrate import Migrate
 from flask_sock import Sock
 from flask_sqlalchemy import SQLAlchemy
@@ -29,5 +30,6 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = HTMX()
 sock = Sock()
+mail = Mail()
 # Login throttling; storage and limits come from the config (see inbox.web.auth).
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -15,11 +15,31 @@ import re
 ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s'
 
 _QUERY = re.compile(r"\?[^\s\"]*")
+# A one-time password link's token is a password until used: never in a log.
+_LINK_TOKEN = re.compile(r"(/password/set/)[^\s\"?/]+")
 
 
 def strip_query(text: str) -> str:
-    """'GET /webhooks/vonage/inbound?msisdn=1917... HTTP/1.1' -> the same without '?...'."""
-    return _QUERY.sub("", text)
+    """'GET /webhooks/vonage/inbound?msisdn=1917... HTTP/1.1' -> the same without '?...';
+    '/password/set/<token>' -> '/password/set/[token]'."""
+    return _LINK_TOKEN.sub(r"\1[token]", _QUERY.sub("", text))
+
+
+try:
+    from gunicorn.glogging import Logger as _GunicornLogger
+except ImportError:  # pragma: no cover - gunicorn is a dependency; tools may lack it
+    _GunicornLogger = object  # type: ignore[assignment,misc]
+
+
+class RedactingGunicornLogger(_GunicornLogger):  # type: ignore[misc,valid-type]
+    """gunicorn's logger, with password-link tokens cut from the access log's path."""
+
+    def atoms(self, resp, req, environ, request_time):  # noqa: D401 - gunicorn's hook
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("U", "r", "{raw_uri}e"):
+            if isinstance(atoms.get(key), str):
+                atoms[key] = _LINK_TOKEN.sub(r"\1[token]", atoms[key])
+        return atoms
 
 
 class RedactQueryStrings(logging.Filter):

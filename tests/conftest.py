@@ -341,3 +341,25 @@ def many_conversations(account, n: int) -> None:
             )  # fmt: skip
         )
     db.session.commit()
+
+
+# ---- email: a real SMTP server process -------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def mail_server():
+    from tests.mailserver import MailServer
+
+    server = MailServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_on(app, mail_server):
+    """The app sends email to the test SMTP server, which starts empty."""
+    mail_server.clear()
+    saved = {k: app.config.get(k) for k in ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS")}
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=mail_server.port, MAIL_USE_TLS=False)
+    yield mail_server
+    app.config.update(saved)

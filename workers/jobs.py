@@ -60,3 +60,20 @@ def charge_month() -> int:
 
     with _get_app().app_context():
         return billing.charge_month()
+
+
+def send_email(to: str, subject: str, text: str, html: str) -> None:
+    """One email (a password link) over SMTP; raises so RQ retries with backoff."""
+    from inbox.services import mail
+
+    with _get_app().app_context():
+        mail.deliver(to, subject, text, html)
+
+
+def request_password_reset(email: str, ip: str | None = None, user_agent: str | None = None):
+    """ "Forgot password?": issue and send the link if the email has a login (see
+    services.links.request_reset); the web request only queued this."""
+    from inbox.services import links
+
+    with _get_app().app_context():
+        return links.request_reset(email, ip, user_agent)

@@ -42,6 +42,7 @@ from .conversations import (
     InboundPart,
     Message,
 )
+from .links import LINK_INVITATION, LINK_PURPOSES, LINK_RESET, OneTimeLink
 from .numbers import (
     NUMBER_ACTIVE,
     NUMBER_PROVISIONING,
@@ -67,5 +68,6 @@ __all__ = [
     "STATUS_SENDING", "STATUS_SENT", "STATUS_UNKNOWN",
     "NUMBER_ACTIVE", "NUMBER_PROVISIONING", "NUMBER_RELEASED", "NUMBER_RELEASING",
     "KIND_INBOUND", "KIND_RECEIPT", "ReceivedWebhook",
+    "LINK_INVITATION", "LINK_PURPOSES", "LINK_RESET", "OneTimeLink",
     "get_scoped", "scoped", "utcnow",
 ]  # fmt: skip

@@ -31,6 +31,11 @@ AUDIT_ADDED_SAVED_REPLY = "added_saved_reply"
 AUDIT_EDITED_SAVED_REPLY = "edited_saved_reply"
 AUDIT_DELETED_SAVED_REPLY = "deleted_saved_reply"
 AUDIT_REORDERED_SAVED_REPLIES = "reordered_saved_replies"
+AUDIT_CREATED_PRACTICE = "created_practice"
+AUDIT_SET_PASSWORD = "set_password"
+AUDIT_RESET_PASSWORD = "reset_password"
+AUDIT_CHANGED_PASSWORD = "changed_password"
+AUDIT_REQUESTED_RESET = "requested_reset"
 
 
 class AuditEvent(TenantMixin, db.Model):

@@ -31,8 +31,10 @@ from ..models import (
 from ..models.audit import (
     AUDIT_ADDED_SAVED_REPLY,
     AUDIT_BOUGHT_NUMBER,
+    AUDIT_CHANGED_PASSWORD,
     AUDIT_CHANGED_PLAN,
     AUDIT_CHANGED_PRIVILEGES,
+    AUDIT_CREATED_PRACTICE,
     AUDIT_DELETED_SAVED_REPLY,
     AUDIT_DISABLED_INBOX,
     AUDIT_EDITED_SAVED_REPLY,
@@ -41,8 +43,11 @@ from ..models.audit import (
     AUDIT_MARKED_READ,
     AUDIT_MARKED_UNREAD,
     AUDIT_REORDERED_SAVED_REPLIES,
+    AUDIT_REQUESTED_RESET,
+    AUDIT_RESET_PASSWORD,
     AUDIT_RETRIED_TEXT,
     AUDIT_SENT_TEXT,
+    AUDIT_SET_PASSWORD,
     AUDIT_SIGN_IN_FAILED,
     AUDIT_SIGNED_IN,
     AUDIT_SIGNED_OUT,
@@ -77,6 +82,11 @@ ACTION_WORDS: dict[str, str] = {
     AUDIT_EDITED_SAVED_REPLY: "Edited a saved reply",
     AUDIT_DELETED_SAVED_REPLY: "Deleted a saved reply",
     AUDIT_REORDERED_SAVED_REPLIES: "Reordered saved replies",
+    AUDIT_CREATED_PRACTICE: "Created the practice",
+    AUDIT_SET_PASSWORD: "Set a password",
+    AUDIT_REQUESTED_RESET: "Asked for a password reset",
+    AUDIT_RESET_PASSWORD: "Reset a password",
+    AUDIT_CHANGED_PASSWORD: "Changed the password",
     AUDIT_SIGNED_IN: "Signed in",
     AUDIT_SIGNED_OUT: "Signed out",
     AUDIT_SIGN_IN_FAILED: "Failed sign-in",
@@ -357,7 +367,12 @@ def _rows(account: Account, events: list[AuditEvent]) -> list[LogRow]:
 
     rows = []
     for e in events:
-        who = users[e.user_id].name if e.user_id in users else "—"
+        if e.user_id in users:
+            who = users[e.user_id].name
+        elif e.user_id is None and e.action == AUDIT_CREATED_PRACTICE:
+            who = "The server's operator"  # flask create-practice: no login did it
+        else:
+            who = "—"
         ref = None
         if e.object_type and e.object_id is not None:
             ref = refs.get((e.object_type, e.object_id)) or ObjectRef(

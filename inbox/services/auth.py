@@ -20,8 +20,10 @@ def authenticate(email: str, password: str) -> User | None:
     user = db.session.scalars(
         select(User).where(func.lower(User.email) == (email or "").strip().lower())
     ).first()
-    matches = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
-    if user is None or not matches or not user.is_active:
+    # A login with no password yet (its set-password link not used) costs the same check.
+    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    matches = check_password_hash(stored, password or "")
+    if user is None or not user.password_hash or not matches or not user.is_active:
         return None
     return user
 
@@ -31,4 +33,10 @@ def sign_out_everywhere(user: User) -> None:
     cookie taken before must not outlive it), and close their open live sockets."""
     end_sessions(user)
     db.session.commit()
+    sessions_ended(user)
+
+
+def sessions_ended(user: User) -> None:
+    """After the commit that ended a user's sessions: their open live sockets close now
+    (each checks its session's generation), not at the next patient text."""
     events.publish(user.account_id, {"type": events.ACCESS, "user_id": user.id})

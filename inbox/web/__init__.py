@@ -2,9 +2,10 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import auth, conversations, home, live, patients, records, settings, webhooks
+    from . import account, auth, conversations, home, live, patients, records, settings, webhooks
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(conversations.bp)
     app.register_blueprint(patients.bp)

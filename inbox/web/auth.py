@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, Length
 
 from ..extensions import limiter
 from ..models.audit import AUDIT_SIGNED_IN, AUDIT_SIGNED_OUT
-from ..services import audit
+from ..services import audit, practices
 from ..services.auth import authenticate, sign_out_everywhere
 from ..services.demo import DEMO_LOGINS, DEMO_PASSWORD
 from . import cached, security, trail
@@ -66,12 +66,16 @@ def login_page(error: str | None = None, status: int | None = None, form=None):
     form = form or LoginForm()
     demo = DEMO_LOGINS if current_app.config["SHOW_DEMO_LOGINS"] else []
     status = status or (401 if error else 200)
+    no_practice = not practices.any_practice()
+    if no_practice:
+        session.pop("_flashes", None)  # "Please log in" with nothing to log in to
     return (
         render_template(
-            "auth/login.html", form=form, error=error, demo=demo, demo_password=DEMO_PASSWORD
+            "auth/login.html", form=form, error=error, demo=demo, demo_password=DEMO_PASSWORD,
+            no_practice=no_practice,
         ),
         status,
-    )
+    )  # fmt: skip
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -174,14 +174,23 @@ def _unauthorized():
 
 
 def _too_many_requests(error):
-    if request.endpoint == "auth.login":
-        from .auth import login_page
-
+    if request.endpoint in ("auth.login", "account.forgot_password", "account.show"):
         limit = limiter.current_limit
         seconds = max(limit.reset_at - time.time(), 1) if limit else 60
         minutes = max(1, round(seconds / 60))
         unit = "minute" if minutes == 1 else "minutes"
-        return login_page(error=f"Too many attempts. Try again in {minutes} {unit}.", status=429)
+        message = f"Too many attempts. Try again in {minutes} {unit}."
+        if request.endpoint == "account.forgot_password":
+            from .account import forgot_page
+
+            return forgot_page(request.form.get("email", ""), message, 429)
+        if request.endpoint == "account.show":
+            from .account import account_page
+
+            return account_page(message, 429)
+        from .auth import login_page
+
+        return login_page(error=message, status=429)
     return render_template("errors/error.html", code=429), 429
 
 

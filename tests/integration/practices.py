@@ -55,8 +55,9 @@ ID_PARAMS = {
     "event_id": AuditEvent,
     "reply_id": ReplyTemplate,
 }
-# Path parameters that are not object ids.
-NON_ID_PARAMS = {"filename"}
+# Path parameters that are not object ids, and what the matrix fills in: a one-time link's
+# token that matches no link (every role gets the same 404 page).
+NON_ID_PARAMS = {"filename": "css/app.css", "token": "no-such-link-token"}
 
 
 @dataclass
@@ -156,8 +157,8 @@ def fill(rule, ids: dict[str, int]) -> dict[str, object]:
     """Path parameters of a url rule, filled with the given ids."""
     values: dict[str, object] = {}
     for name in rule.arguments:
-        if name == "filename":
-            values[name] = "css/app.css"
+        if name in NON_ID_PARAMS:
+            values[name] = NON_ID_PARAMS[name]
         else:
             assert name in ID_PARAMS, f"{rule.rule}: add <{name}> to ID_PARAMS in {__file__}"
             assert ids.get(name), f"no id for <{name}> in the test data"

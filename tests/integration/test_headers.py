@@ -60,6 +60,12 @@ def test_templates_have_no_inline_script_style_or_handlers():
     separate app and not covered)."""
     offenders = []
     for path in (ROOT / "templates").rglob("*.html"):
+        if path.parent.name == "email":
+            # Email bodies are not pages: no CSP reaches them, and mail clients drop <style>
+            # and stylesheets, so their look is inline. They carry no script (checked below).
+            if "<script" in path.read_text() or "javascript:" in path.read_text():
+                offenders.append(f"{path.name}: script in an email")
+            continue
         html = path.read_text()
         for match in re.finditer(r"<script\b[^>]*>", html):
             if "src=" not in match.group(0):

@@ -37,7 +37,7 @@ HTMX = {"HX-Request": "true", "HX-Target": "thread-pane", "HX-Current-URL": "htt
 
 
 def id_rules(app):
-    rules = [r for r in app.url_map.iter_rules() if r.arguments - NON_ID_PARAMS]
+    rules = [r for r in app.url_map.iter_rules() if r.arguments - set(NON_ID_PARAMS)]
     assert len(rules) >= 7  # conversations, messages, patients, teammates at least
     return rules
 

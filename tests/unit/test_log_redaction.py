@@ -45,3 +45,26 @@ def test_werkzeug_request_lines_lose_their_query(caplog):
         '127.0.0.1 - - [x] "GET /webhooks/vonage/inbound HTTP/1.1" 200 -'
     )
     assert strip_query("/inbox?q=Ava") == "/inbox"
+
+
+def test_password_link_tokens_never_reach_a_log(caplog):
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    cfg = Config()
+    cfg.set("access_log_format", settings["access_log_format"])
+    cfg.set("logger_class", settings["logger_class"])
+    logger = cfg.logger_class(cfg)
+    token = "3g53dbgRdrmtBdxhr7ioh0dOD2iKdB8cY3vk8AcQZXQ"
+    environ = {
+        "REQUEST_METHOD": "GET", "RAW_URI": "/password/set/" + token,
+        "PATH_INFO": "/password/set/" + token, "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "203.0.113.9",
+    }  # fmt: skip
+    resp = SimpleNamespace(status="200 OK", sent=0, headers=[])
+    line = cfg.access_log_format % logger.atoms(resp, [], environ, datetime.timedelta(0))
+    assert "GET /password/set/[token] HTTP/1.1" in line and token not in line
+
+    filtered = logging.getLogger("redaction-test")
+    filtered.addFilter(RedactQueryStrings())
+    with caplog.at_level(logging.INFO, logger="redaction-test"):
+        filtered.info('"%s" %s', f"POST /password/set/{token} HTTP/1.1", "302")
+    assert caplog.records[-1].getMessage() == '"POST /password/set/[token] HTTP/1.1" 302'
