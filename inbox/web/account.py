@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("account", __name__)
 
 
-
 def _email_key() -> str:
     """The reset throttle's key: the submitted email, normalised and hashed."""
     email = (request.form.get("email") or "").strip().lower()
