@@ -14,6 +14,7 @@ from .base import get_scoped, scoped, utcnow
 from .billing import INBOX_ADDON_CENTS, LINE_INBOX, LINE_PLAN, BillingLine, Charge
 from .care import (
     APPOINTMENT_BOOKED,
+    APPOINTMENT_CANCELLED,
     APPOINTMENT_COMPLETED,
     PAPERWORK_COMPLETED,
     PAPERWORK_OUTSTANDING,
@@ -55,7 +56,8 @@ from .webhooks import KIND_INBOUND, KIND_RECEIPT, ReceivedWebhook
 
 __all__ = [
     "AuditEvent", "AuditLogIsAppendOnly",
-    "APPOINTMENT_BOOKED", "APPOINTMENT_COMPLETED", "PAPERWORK_COMPLETED", "PAPERWORK_OUTSTANDING",
+    "APPOINTMENT_BOOKED", "APPOINTMENT_CANCELLED", "APPOINTMENT_COMPLETED",
+    "PAPERWORK_COMPLETED", "PAPERWORK_OUTSTANDING",
     "Appointment", "PaperworkItem", "ReplyTemplate",
     "BillingLine", "Charge", "INBOX_ADDON_CENTS", "LINE_INBOX", "LINE_PLAN",
     "Account", "Clinic", "User", "Patient", "InboxNumber", "Conversation", "ConversationCount",

@@ -1,12 +1,22 @@
-"""Patient profile and Patient Timeline."""
+"""Patient profile and Patient Timeline; appointments and paperwork kept there."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..models.audit import AUDIT_SENT_TEXT, AUDIT_VIEWED_PATIENT
-from ..services import patients, reminders
+from ..extensions import db
+from ..models.audit import (
+    AUDIT_ADDED_APPOINTMENT,
+    AUDIT_ADDED_PAPERWORK,
+    AUDIT_CANCELLED_APPOINTMENT,
+    AUDIT_COMPLETED_PAPERWORK,
+    AUDIT_EDITED_APPOINTMENT,
+    AUDIT_SENT_TEXT,
+    AUDIT_VIEWED_PATIENT,
+)
+from ..services import care, patients, reminders
+from ..services.conversations import visible_clinics
 from ..services.messaging import SendRefused
 from . import security, trail
 from .guards import INBOX, STAFF, access
@@ -20,18 +30,120 @@ def show(patient_id: int):
     patient = patients.get_visible(current_user, patient_id) or abort(404)
     if not security.from_another_site():
         trail.note(AUDIT_VIEWED_PATIENT, patient)
+    return _profile(patient)
+
+
+def _profile(patient, *, booking=None, booking_error=None, form_error=None, form_name=""):
+    """The profile page; with a refused Add appointment / Add paperwork form open, as typed."""
     inbox_visible = current_user.can_use_inbox and current_user.account.inbox_enabled
     paperwork = patients.outstanding_paperwork(patient)
+    upcoming = patients.upcoming_appointments(patient)
+    status = 422 if booking_error or form_error else 200
     return render_template(
         "patients/show.html",
         patient=patient,
-        upcoming=patients.upcoming_appointments(patient),
+        upcoming=upcoming,
         paperwork=paperwork,
         paperwork_last=reminders.reminded_recently(paperwork),
         timeline=patients.timeline(patient, current_user, include_messages=inbox_visible),
         conversation=patients.conversation_for(current_user, patient) if inbox_visible else None,
         can_text=inbox_visible,
-    )
+        clinics=visible_clinics(current_user),
+        booking=booking or care.AppointmentForm(clinic_id=str(patient.home_clinic_id or "")),
+        booking_error=booking_error,
+        durations=care.DURATIONS,
+        form_error=form_error,
+        form_name=form_name,
+        editable={a.id for a in upcoming if care.may_see_appointment(current_user, a)},
+    ), status
+
+
+# ---- appointments and paperwork ---------------------------------------------------------
+
+
+@bp.post("/<int:patient_id>/appointments")
+@access(STAFF)
+def add_appointment(patient_id: int):
+    patient = patients.get_visible(current_user, patient_id) or abort(404)
+    form = care.AppointmentForm.from_form(request.form)
+    try:
+        appt = care.add_appointment(current_user, patient, form)
+    except care.CareRefused as exc:
+        return _profile(patient, booking=form, booking_error=str(exc))
+    trail.note(AUDIT_ADDED_APPOINTMENT, patient, summary=care.describe(appt))
+    flash(f"Booked: {care.describe(appt)}.", "success")
+    return redirect(url_for("patients.show", patient_id=patient.id) + "#upcoming")
+
+
+def _appointment(patient_id: int, appointment_id: int):
+    patient = patients.get_visible(current_user, patient_id) or abort(404)
+    appt = care.get_appointment(patient, appointment_id)
+    if appt is None or not care.may_see_appointment(current_user, appt):
+        abort(404)
+    return patient, appt
+
+
+@bp.route("/<int:patient_id>/appointments/<int:appointment_id>", methods=["GET", "POST"])
+@access(STAFF)
+def appointment(patient_id: int, appointment_id: int):
+    """Edit an appointment: clinic, date and time in the clinic's zone, service, provider."""
+    patient, appt = _appointment(patient_id, appointment_id)
+    form, error = care.AppointmentForm.of(appt), None
+    if request.method == "POST":
+        form = care.AppointmentForm.from_form(request.form)
+        try:
+            moved = care.update_appointment(current_user, appt, form)
+        except care.CareRefused as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            trail.note(AUDIT_EDITED_APPOINTMENT, patient,
+                       summary=("moved: " if moved else "") + care.describe(appt))  # fmt: skip
+            flash(f"Saved: {care.describe(appt)}.", "success")
+            return redirect(url_for("patients.show", patient_id=patient.id) + "#upcoming")
+    return render_template(
+        "patients/appointment.html", patient=patient, appt=appt, form=form, error=error,
+        clinics=visible_clinics(current_user), durations=care.DURATIONS,
+    ), (422 if error else 200)  # fmt: skip
+
+
+@bp.post("/<int:patient_id>/appointments/<int:appointment_id>/cancel")
+@access(STAFF)
+def cancel_appointment(patient_id: int, appointment_id: int):
+    patient, appt = _appointment(patient_id, appointment_id)
+    try:
+        care.cancel_appointment(appt)
+    except care.CareRefused as exc:
+        flash(str(exc), "warning")
+    else:
+        trail.note(AUDIT_CANCELLED_APPOINTMENT, patient, summary=care.describe(appt))
+        flash(f"Cancelled: {care.describe(appt)}. No reminder will go out.", "success")
+    return redirect(url_for("patients.show", patient_id=patient.id) + "#upcoming")
+
+
+@bp.post("/<int:patient_id>/paperwork")
+@access(STAFF)
+def add_paperwork(patient_id: int):
+    patient = patients.get_visible(current_user, patient_id) or abort(404)
+    name = request.form.get("name", "")
+    try:
+        item = care.add_paperwork(patient, name)
+    except care.CareRefused as exc:
+        return _profile(patient, form_error=str(exc), form_name=name)
+    trail.note(AUDIT_ADDED_PAPERWORK, patient, summary=item.name)
+    flash(f"“{item.name}” added to the outstanding paperwork.", "success")
+    return redirect(url_for("patients.show", patient_id=patient.id) + "#paperwork")
+
+
+@bp.post("/<int:patient_id>/paperwork/<int:paperwork_id>/complete")
+@access(STAFF)
+def complete_paperwork(patient_id: int, paperwork_id: int):
+    patient = patients.get_visible(current_user, patient_id) or abort(404)
+    item = care.get_paperwork(patient, paperwork_id) or abort(404)
+    if care.complete_paperwork(item):
+        trail.note(AUDIT_COMPLETED_PAPERWORK, patient, summary=item.name)
+        flash(f"“{item.name}” marked completed.", "success")
+    return redirect(url_for("patients.show", patient_id=patient.id) + "#paperwork")
 
 
 @bp.post("/<int:patient_id>/paperwork-reminder")

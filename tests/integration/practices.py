@@ -22,6 +22,7 @@ from inbox.models import (
     Conversation,
     InboxNumber,
     Message,
+    PaperworkItem,
     Patient,
     ReplyTemplate,
     User,
@@ -54,6 +55,7 @@ ID_PARAMS = {
     "billing_line_id": BillingLine,
     "event_id": AuditEvent,
     "reply_id": ReplyTemplate,
+    "paperwork_id": PaperworkItem,
 }
 # Path parameters that are not object ids, and what the matrix fills in: a one-time link's
 # token that matches no link (every role gets the same 404 page).
@@ -86,6 +88,7 @@ def _ids(account: Account, user_email: str) -> dict[str, int]:
         "billing_line_id": _first(BillingLine, account.id),
         "event_id": _first(AuditEvent, account.id),
         "reply_id": _first(ReplyTemplate, account.id),
+        "paperwork_id": _first(PaperworkItem, account.id),
     }
 
 
@@ -130,6 +133,7 @@ def set_up_two_practices() -> tuple[Practice, Practice]:
                 starts_at=now + timedelta(days=2), service="Fresh facial",
             ),
             ReplyTemplate(account_id=fresh.id, name="Fresh secret reply", body="Fresh secret"),
+            PaperworkItem(account_id=fresh.id, patient_id=patient.id, name="Fresh secret form"),
         ]
     )  # fmt: skip
     for account, email in ((glow, "admin@glow.test"), (fresh, "admin@fresh.test")):

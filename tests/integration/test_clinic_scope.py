@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from inbox.extensions import db
-from inbox.models import Clinic, Conversation, Message, Patient, User
+from inbox.models import Appointment, Clinic, Conversation, Message, PaperworkItem, Patient, User
 from inbox.services import phones
 from tests.conftest import IsolatedClient, fresh, login, row_count
 from tests.integration.practices import ID_PARAMS, fill, set_up_two_practices, signed_in
 
-SCOPED_PARAMS = {"conversation_id", "message_id", "patient_id", "appointment_id"}
+SCOPED_PARAMS = {"conversation_id", "message_id", "patient_id", "appointment_id", "paperwork_id"}
 LIAM = "(646) 555-0101"  # an Uptown patient of the demo
 
 
@@ -130,7 +130,28 @@ def _uptown_ids(glow_id: int) -> dict[str, int]:
     message = db.session.scalars(
         select(Message.id).where(Message.conversation_id == conv.id).order_by(Message.id.desc())
     ).first()
-    return {"conversation_id": conv.id, "message_id": message, "patient_id": conv.patient_id}
+    patient = db.session.get(Patient, conv.patient_id)
+    assert patient.home_clinic_id == uptown.id
+    appointment = db.session.scalars(
+        select(Appointment.id).where(Appointment.patient_id == patient.id)
+    ).first() or _appointment_at(uptown, patient)
+    paperwork = db.session.scalars(
+        select(PaperworkItem.id).where(PaperworkItem.patient_id == patient.id)
+    ).first()
+    return {"conversation_id": conv.id, "message_id": message, "patient_id": patient.id,
+            "appointment_id": appointment, "paperwork_id": paperwork}  # fmt: skip
+
+
+def _appointment_at(clinic: Clinic, patient: Patient) -> int:
+    from datetime import timedelta
+
+    from inbox.models import utcnow
+
+    appt = Appointment(account_id=patient.account_id, patient_id=patient.id, clinic_id=clinic.id,
+                       starts_at=utcnow() + timedelta(days=3), service="Uptown peel")  # fmt: skip
+    db.session.add(appt)
+    db.session.commit()
+    return appt.id
 
 
 def test_every_route_answers_another_clinics_record_as_another_practices(app, demo):
