@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import tuple_, update
 
 from ..extensions import db
 from ..models import (
@@ -20,7 +23,10 @@ from ..models import (
     scoped,
     utcnow,
 )
-from .conversations import clinic_scope, search_condition
+from . import phones, search_text
+from .conversations import clinic_scope, search_condition, visible_clinics
+
+NAME_CHARS = 80
 
 
 def get_visible(user: User, patient_id: int | str) -> Patient | None:
@@ -152,7 +158,151 @@ def timeline(
     return events[:limit]
 
 
+# ---- the Patients page: the directory, Add patient, edit -------------------------------
+
+DIRECTORY_PAGE = 50
+
+
+@dataclass(frozen=True)
+class PatientForm:
+    """What the form sent, as typed (shown again when it is refused)."""
+
+    first_name: str = ""
+    last_name: str = ""
+    phone: str = ""
+    email: str = ""
+    date_of_birth: str = ""
+    home_clinic_id: str = ""
+
+    @classmethod
+    def from_form(cls, form) -> PatientForm:
+        return cls(**{f: (form.get(f) or "") for f in cls.__dataclass_fields__})
+
+    @classmethod
+    def of(cls, patient: Patient) -> PatientForm:
+        return cls(
+            first_name=patient.first_name or "",
+            last_name=patient.last_name or "",
+            phone=phones.display(patient.phone),
+            email=patient.email or "",
+            date_of_birth=patient.date_of_birth.isoformat() if patient.date_of_birth else "",
+            home_clinic_id=str(patient.home_clinic_id or ""),
+        )
+
+
+class PatientRefused(ValueError):
+    """A patient record that cannot be saved; the message says why. `existing` is the
+    patient who already has that mobile number, when this user may open their profile."""
+
+    def __init__(self, message: str, existing: Patient | None = None) -> None:
+        super().__init__(message)
+        self.existing = existing
+
+
+def directory(user: User, q: str = "", after: str = "") -> tuple[list[Patient], str | None]:
+    """The user's patients (their clinics'), by last name, a page at a time (keyset on the
+    "last first" search key), or those a search finds. Returns the page and the cursor of
+    the next one."""
+    stmt = scoped(Patient, user.account_id).where(*clinic_scope(user, Patient.home_clinic_id))
+    q = " ".join((q or "").split())[:80]
+    if q:
+        stmt = stmt.where(search_condition(q))
+    key, _, last_id = (after or "").rpartition("|")
+    if last_id.isdigit():
+        stmt = stmt.where(tuple_(Patient.name_reversed, Patient.id) > tuple_(key, int(last_id)))
+    rows = list(
+        db.session.scalars(
+            stmt.order_by(Patient.name_reversed, Patient.id).limit(DIRECTORY_PAGE + 1)
+        )
+    )
+    more = len(rows) > DIRECTORY_PAGE
+    rows = rows[:DIRECTORY_PAGE]
+    cursor = f"{rows[-1].name_reversed}|{rows[-1].id}" if more and rows else None
+    return rows, cursor
+
+
+def _checked(user: User, patient: Patient | None, form: PatientForm) -> dict:
+    first = " ".join(form.first_name.split())
+    last = " ".join(form.last_name.split())
+    if not first and not last:
+        raise PatientRefused("Enter the patient's first and last name.")
+    if len(first) > NAME_CHARS or len(last) > NAME_CHARS:
+        raise PatientRefused(f"Keep each name to {NAME_CHARS} characters.")
+    try:
+        e164 = phones.normalize(form.phone)
+    except phones.InvalidPhone as exc:
+        raise PatientRefused(str(exc)) from exc
+    if not phones.can_receive_sms(e164):
+        raise PatientRefused(
+            f"{phones.display(e164)} cannot receive text messages. Enter a mobile number."
+        )
+    email = form.email.strip()
+    if email:
+        try:
+            email = validate_email(email, check_deliverability=False).normalized
+        except EmailNotValidError:
+            raise PatientRefused(f"“{email}” is not an email address.") from None
+    born = None
+    if form.date_of_birth.strip():
+        try:
+            born = date.fromisoformat(form.date_of_birth.strip())
+        except ValueError:
+            raise PatientRefused("Enter the date of birth as a date.") from None
+        if not date(1900, 1, 1) <= born <= utcnow().date():
+            raise PatientRefused("That date of birth is not possible. Check the year.")
+    clinics = {str(c.id): c for c in visible_clinics(user)}
+    clinic = clinics.get(form.home_clinic_id.strip())
+    if clinic is None:
+        raise PatientRefused("Pick the patient's home clinic.")
+    other = db.session.scalars(
+        scoped(Patient, user.account_id).where(
+            Patient.phone == e164, Patient.id != (patient.id if patient else -1)
+        )
+    ).first()
+    if other is not None:
+        visible = get_visible(user, other.id)
+        raise PatientRefused(
+            f"{phones.display(e164)} is already the mobile of "
+            + (f"{other.full_name or 'a patient'}" if visible else "a patient of a clinic you "
+               "do not have access to")
+            + ". One mobile number belongs to one patient.",
+            existing=visible,
+        )  # fmt: skip
+    return dict(
+        first_name=first, last_name=last, phone=e164, phone_digits=phones.national_digits(e164),
+        name_search=search_text.name_key(first, last), email=email or None,
+        date_of_birth=born, home_clinic_id=clinic.id,
+    )  # fmt: skip
+
+
+def save_patient(user: User, patient: Patient | None, form: PatientForm) -> Patient:
+    """Add a patient (patient None) or save one; an unknown sender saved with a name becomes
+    a patient, and their conversations without a clinic are filed under the home clinic.
+    Raises PatientRefused."""
+    values = _checked(user, patient, form)
+    if patient is None:
+        patient = Patient(account_id=user.account_id)
+        db.session.add(patient)
+    for name, value in values.items():
+        setattr(patient, name, value)
+    if patient.unknown_sender:
+        patient.unknown_sender = False
+        db.session.flush()
+        db.session.execute(
+            update(Conversation)
+            .where(
+                Conversation.account_id == user.account_id,
+                Conversation.patient_id == patient.id,
+                Conversation.clinic_id.is_(None),
+            )
+            .values(clinic_id=patient.home_clinic_id)
+        )
+    db.session.commit()
+    return patient
+
+
 __all__ = [
     "conversation_for", "get_visible", "next_appointment", "outstanding_paperwork", "search",
-    "timeline", "upcoming_appointments", "TimelineEvent",
+    "timeline", "upcoming_appointments", "TimelineEvent", "directory", "save_patient",
+    "PatientForm", "PatientRefused",
 ]  # fmt: skip

@@ -9,9 +9,11 @@ from ..extensions import db
 from ..models.audit import (
     AUDIT_ADDED_APPOINTMENT,
     AUDIT_ADDED_PAPERWORK,
+    AUDIT_ADDED_PATIENT,
     AUDIT_CANCELLED_APPOINTMENT,
     AUDIT_COMPLETED_PAPERWORK,
     AUDIT_EDITED_APPOINTMENT,
+    AUDIT_EDITED_PATIENT,
     AUDIT_SENT_TEXT,
     AUDIT_VIEWED_PATIENT,
 )
@@ -22,6 +24,66 @@ from . import security, trail
 from .guards import INBOX, STAFF, access
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
+
+
+# ---- the Patients page -------------------------------------------------------------------
+
+
+@bp.get("")
+@access(INBOX)
+def index():
+    """Patients of the user's clinics, by last name; searched by name or phone as the inbox
+    is. An htmx request for more (or a search) gets the rows only."""
+    q = request.args.get("q", "")
+    rows, cursor = patients.directory(current_user, q, request.args.get("after", ""))
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") != "patients-main":
+        return render_template("patients/_rows.html", rows=rows, cursor=cursor, q=q)
+    return render_template("patients/index.html", rows=rows, cursor=cursor, q=q)
+
+
+def _patient_form(patient, form: patients.PatientForm, error=None, existing=None):
+    return render_template(
+        "patients/edit.html", patient=patient, form=form, error=error, existing=existing,
+        clinics=visible_clinics(current_user),
+    ), (422 if error else 200)  # fmt: skip
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@access(INBOX)
+def new():
+    """Add patient. ?phone= fills the mobile in (New message, an unknown number)."""
+    if request.method == "GET":
+        home = next(iter(visible_clinics(current_user)), None)
+        return _patient_form(None, patients.PatientForm(
+            phone=request.args.get("phone", ""), home_clinic_id=str(home.id if home else ""),
+        ))  # fmt: skip
+    form = patients.PatientForm.from_form(request.form)
+    try:
+        patient = patients.save_patient(current_user, None, form)
+    except patients.PatientRefused as exc:
+        return _patient_form(None, form, str(exc), exc.existing)
+    trail.note(AUDIT_ADDED_PATIENT, patient)
+    flash(f"{patient.full_name} added.", "success")
+    return redirect(url_for("patients.show", patient_id=patient.id))
+
+
+@bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
+@access(INBOX)
+def edit(patient_id: int):
+    """Edit a patient; for an unknown sender, "Add as new patient" (the number is theirs)."""
+    patient = patients.get_visible(current_user, patient_id) or abort(404)
+    if request.method == "GET":
+        return _patient_form(patient, patients.PatientForm.of(patient))
+    form = patients.PatientForm.from_form(request.form)
+    was_unknown = patient.unknown_sender
+    try:
+        patients.save_patient(current_user, patient, form)
+    except patients.PatientRefused as exc:
+        db.session.rollback()
+        return _patient_form(patient, form, str(exc), exc.existing)
+    trail.note(AUDIT_ADDED_PATIENT if was_unknown else AUDIT_EDITED_PATIENT, patient)
+    flash(f"{patient.full_name} {'added as a patient' if was_unknown else 'saved'}.", "success")
+    return redirect(url_for("patients.show", patient_id=patient.id))
 
 
 @bp.get("/<int:patient_id>")

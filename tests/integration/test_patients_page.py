@@ -1,0 +1,147 @@
+"""The Patients page: the user's patients by last name, searched as the inbox searches;
+Add patient and Edit with every field checked (the mobile parsed, one patient per mobile
+with a link to the first); an unknown sender added as a new patient, their conversation
+filed under the home clinic. Scoped to the user's clinics; audited."""
+
+from __future__ import annotations
+
+import html
+
+from sqlalchemy import select
+
+from inbox.extensions import db
+from inbox.models import AuditEvent, Clinic, Conversation, Patient
+from inbox.sandbox import send_inbound
+from tests.conftest import clinic_limited_user, csrf_token, fresh, login, wait_for
+
+HTMX = {"HX-Request": "true", "HX-Target": "patient-rows"}
+
+
+def _clinic(name: str) -> Clinic:
+    return db.session.scalars(select(Clinic).where(Clinic.name == name)).one()
+
+
+def _add(client, **fields):
+    token = csrf_token(client, "/patients/new")
+    data = {"csrf_token": token, "first_name": "Zoë", "last_name": "Adler",
+            "phone": "(917) 555-0999", "email": "zoe@example.com", "date_of_birth": "1990-04-02",
+            "home_clinic_id": _clinic("Uptown").id, **fields}  # fmt: skip
+    return client.post("/patients/new", data=data)
+
+
+def test_the_directory_pages_and_searches_the_users_patients(client, demo):
+    login(client, "staff@glow.test")
+    page = client.get("/patients").get_data(as_text=True)
+    assert "Add patient" in page and 'id="nav-patients"' in page
+    assert page.count("/patients/") >= 25
+    # A search answers rows only, by name prefix or phone fragment in any format.
+    rows = client.get("/patients?q=mart", headers=HTMX).get_data(as_text=True)
+    assert "Ava Martinez" in rows and "<html" not in rows
+    rows = client.get("/patients?q=555-0100", headers=HTMX).get_data(as_text=True)
+    assert "Ava Martinez" in rows
+    empty = client.get("/patients?q=zzzz", headers=HTMX).get_data(as_text=True)
+    assert "No patient matches" in html.unescape(empty)
+
+
+def test_the_directory_is_scoped_to_the_users_clinics(client, demo):
+    clinic_limited_user(demo, [_clinic("Downtown")])
+    login(client, "dt@glow.test")
+    page = client.get("/patients").get_data(as_text=True)
+    downtown = {p.full_name for p in db.session.scalars(
+        select(Patient).where(Patient.home_clinic_id == _clinic("Downtown").id))}  # fmt: skip
+    others = {p.full_name for p in db.session.scalars(
+        select(Patient).where(Patient.home_clinic_id != _clinic("Downtown").id))}  # fmt: skip
+    page = html.unescape(page)
+    assert all(n in page for n in downtown) and not any(n in page for n in others)
+
+
+def test_add_a_patient_then_edit(client, demo):
+    login(client, "staff@glow.test")
+    r = _add(client)
+    assert r.status_code == 302
+    fresh()
+    zoe = db.session.scalars(select(Patient).where(Patient.phone == "+19175550999")).one()
+    assert (zoe.first_name, zoe.email, str(zoe.date_of_birth)) == (
+        "Zoë",
+        "zoe@example.com",
+        "1990-04-02",
+    )
+    assert zoe.name_search.startswith("zoe adler") and zoe.phone_digits == "9175550999"
+    # Found by the New message picker and the directory at once.
+    assert "Zoë Adler" in client.get("/inbox/patients?q=zoe").get_data(as_text=True)
+    token = csrf_token(client, f"/patients/{zoe.id}/edit")
+    r = client.post(f"/patients/{zoe.id}/edit", data={
+        "csrf_token": token, "first_name": "Zoë", "last_name": "Adler-Brandt",
+        "phone": "+1 917 555 0998", "email": "", "date_of_birth": "",
+        "home_clinic_id": _clinic("Downtown").id})  # fmt: skip
+    assert r.status_code == 302
+    fresh()
+    zoe = db.session.get(Patient, zoe.id)
+    assert (zoe.last_name, zoe.phone, zoe.email, zoe.home_clinic.name) == (
+        "Adler-Brandt",
+        "+19175550998",
+        None,
+        "Downtown",
+    )
+    actions = set(db.session.scalars(select(AuditEvent.action)))
+    assert {"added_patient", "edited_patient"} <= actions
+
+
+def test_refusals_say_why_keep_what_was_typed_and_link_the_first_patient(client, demo):
+    login(client, "staff@glow.test")
+    cases = [
+        ({"phone": "555"}, "not a"),
+        ({"phone": "(212) 555-0100x12"}, "extension"),
+        ({"first_name": "", "last_name": ""}, "first and last name"),
+        ({"email": "zoe@"}, "is not an email address"),
+        ({"date_of_birth": "2999-01-01"}, "not possible"),
+        ({"home_clinic_id": "0"}, "home clinic"),
+    ]
+    for fields, reason in cases:
+        r = _add(client, **{"last_name": "Typedname", **fields})
+        page = html.unescape(r.get_data(as_text=True))
+        assert r.status_code == 422, fields
+        assert reason in page, (reason, page[page.find("patient-error") :][:300])
+        if "last_name" not in fields:
+            assert 'value="Typedname"' in page
+    ava = db.session.scalars(select(Patient).where(Patient.phone == "+19175550100")).one()
+    r = _add(client, phone="917.555.0100")
+    page = html.unescape(r.get_data(as_text=True))
+    assert r.status_code == 422 and "already the mobile of Ava Martinez" in page
+    assert f'href="/patients/{ava.id}" id="existing-patient"' in page
+    fresh()
+    assert db.session.scalars(select(Patient).where(Patient.first_name == "Zoë")).first() is None
+
+
+def test_an_unknown_sender_is_added_as_a_new_patient(app, client, demo, sandbox):
+    send_inbound(sandbox.state, "13125550142", "12125550134", "Hi, do you do lip filler?")
+    assert wait_for(lambda: fresh() or db.session.scalars(
+        select(Patient).where(Patient.phone == "+13125550142")).first())  # fmt: skip
+    fresh()
+    stranger = db.session.scalars(select(Patient).where(Patient.phone == "+13125550142")).one()
+    assert stranger.unknown_sender
+    login(client, "staff@glow.test")
+    profile = client.get(f"/patients/{stranger.id}").get_data(as_text=True)
+    assert "Add as new patient" in profile
+    form = client.get(f"/patients/{stranger.id}/edit").get_data(as_text=True)
+    assert 'value="(312) 555-0142"' in form
+    token = csrf_token(client, f"/patients/{stranger.id}/edit")
+    r = client.post(f"/patients/{stranger.id}/edit", data={
+        "csrf_token": token, "first_name": "Rita", "last_name": "Moreno",
+        "phone": "(312) 555-0142", "home_clinic_id": _clinic("Lakeside").id})  # fmt: skip
+    assert r.status_code == 302
+    fresh()
+    rita = db.session.get(Patient, stranger.id)
+    conv = db.session.scalars(select(Conversation).where(Conversation.patient_id == rita.id)).one()
+    assert not rita.unknown_sender and rita.full_name == "Rita Moreno"
+    assert conv.clinic.name == "Lakeside"  # now in Lakeside's list, for Lakeside's staff
+    assert "Rita Moreno" in client.get(f"/inbox?clinic={conv.clinic_id}").get_data(as_text=True)
+
+
+def test_patients_page_needs_the_inbox_privilege_and_ids_are_scoped(client, demo):
+    login(client, "frontdesk@glow.test")
+    assert client.get("/patients").status_code == 403
+    assert client.get("/patients/new").status_code == 403
+    ava = db.session.scalars(select(Patient).where(Patient.phone == "+19175550100")).one()
+    login(client, "admin@fresh.test")
+    assert client.get(f"/patients/{ava.id}/edit").status_code == 404
