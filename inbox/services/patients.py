@@ -301,8 +301,70 @@ def save_patient(user: User, patient: Patient | None, form: PatientForm) -> Pati
     return patient
 
 
+def link_unknown_sender(user: User, stranger: Patient, target: Patient) -> Patient:
+    """ "Link to existing patient": the unknown number is the patient's mobile from now on.
+    The unknown sender's conversations become the patient's (merged into the patient's
+    conversation on the same number, if there is one), an opt-out said from that number
+    stays in force, and the unknown record goes. Raises PatientRefused. Commits."""
+    if not stranger.unknown_sender:
+        raise PatientRefused("Only a number that texted in without a patient record is linked.")
+    if target.id == stranger.id or target.unknown_sender:
+        raise PatientRefused("Pick a patient with a record to link this number to.")
+    convs = list(
+        db.session.scalars(
+            scoped(Conversation, user.account_id).where(Conversation.patient_id == stranger.id)
+        )
+    )
+    mine = {
+        c.inbox_number_id: c
+        for c in db.session.scalars(
+            scoped(Conversation, user.account_id).where(Conversation.patient_id == target.id)
+        )
+    }
+    opted_out_at = stranger.opted_out_at  # STOP from that number: never texted again
+    for conv in convs:
+        keep = mine.get(conv.inbox_number_id)
+        if keep is None:
+            conv.patient_id = target.id
+            conv.clinic_id = conv.clinic_id or target.home_clinic_id
+            continue
+        db.session.execute(
+            update(Message)
+            .where(Message.conversation_id == conv.id)
+            .values(conversation_id=keep.id)
+        )
+        if conv.last_message_at and (
+            keep.last_message_at is None or conv.last_message_at > keep.last_message_at
+        ):
+            keep.last_message_at = conv.last_message_at
+            keep.last_message_preview = conv.last_message_preview
+            keep.last_direction = conv.last_direction
+        keep.unread = keep.unread or conv.unread
+        keep.has_failed = keep.has_failed or conv.has_failed
+        db.session.delete(conv)
+    for model in (Appointment, PaperworkItem):  # anything booked against the number
+        db.session.execute(
+            update(model).where(model.patient_id == stranger.id).values(patient_id=target.id)
+        )
+    db.session.flush()
+    number = stranger.phone
+    db.session.delete(stranger)
+    db.session.flush()  # the number is free before the patient takes it
+    target.phone, target.phone_digits = number, phones.national_digits(number)
+    if opted_out_at is not None:
+        target.opted_out_at = opted_out_at
+    db.session.flush()
+    db.session.execute(
+        update(Conversation)
+        .where(Conversation.account_id == user.account_id, Conversation.patient_id == target.id)
+        .values(opted_out=target.opted_out_at is not None)
+    )
+    db.session.commit()
+    return target
+
+
 __all__ = [
     "conversation_for", "get_visible", "next_appointment", "outstanding_paperwork", "search",
     "timeline", "upcoming_appointments", "TimelineEvent", "directory", "save_patient",
-    "PatientForm", "PatientRefused",
+    "PatientForm", "PatientRefused", "link_unknown_sender",
 ]  # fmt: skip

@@ -14,10 +14,11 @@ from ..models.audit import (
     AUDIT_COMPLETED_PAPERWORK,
     AUDIT_EDITED_APPOINTMENT,
     AUDIT_EDITED_PATIENT,
+    AUDIT_LINKED_NUMBER,
     AUDIT_SENT_TEXT,
     AUDIT_VIEWED_PATIENT,
 )
-from ..services import care, patients, reminders
+from ..services import care, patients, phones, reminders
 from ..services.conversations import visible_clinics
 from ..services.messaging import SendRefused
 from . import security, trail
@@ -84,6 +85,41 @@ def edit(patient_id: int):
     trail.note(AUDIT_ADDED_PATIENT if was_unknown else AUDIT_EDITED_PATIENT, patient)
     flash(f"{patient.full_name} {'added as a patient' if was_unknown else 'saved'}.", "success")
     return redirect(url_for("patients.show", patient_id=patient.id))
+
+
+@bp.route("/<int:patient_id>/link", methods=["GET", "POST"])
+@access(INBOX)
+def link(patient_id: int):
+    """ "Link to existing patient", for a number that texted in without a record: search,
+    then Link (asked first: the patient's mobile becomes this number)."""
+    stranger = patients.get_visible(current_user, patient_id) or abort(404)
+    if not stranger.unknown_sender:
+        return redirect(url_for("patients.show", patient_id=stranger.id))
+    error = None
+    if request.method == "POST":
+        target = patients.get_visible(current_user, request.form.get("target_id", ""))
+        if target is None:
+            abort(404)
+        try:
+            patients.link_unknown_sender(current_user, stranger, target)
+        except patients.PatientRefused as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            trail.note(AUDIT_LINKED_NUMBER, target)
+            flash(f"{target.full_name}'s mobile is now {phones.display(target.phone)}; "
+                  "the conversation is theirs.", "success")  # fmt: skip
+            return redirect(url_for("patients.show", patient_id=target.id))
+    q = request.values.get("q", "")
+    found = (
+        [p for p in patients.search(current_user, q, limit=10) if p.id != stranger.id] if q else []
+    )
+    template = (
+        "patients/_link_results.html" if request.headers.get("HX-Request") else "patients/link.html"
+    )
+    return render_template(template, stranger=stranger, q=q, found=found, error=error), (
+        422 if error else 200
+    )
 
 
 @bp.get("/<int:patient_id>")

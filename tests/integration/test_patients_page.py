@@ -10,7 +10,7 @@ import html
 from sqlalchemy import select
 
 from inbox.extensions import db
-from inbox.models import AuditEvent, Clinic, Conversation, Patient
+from inbox.models import AuditEvent, Clinic, Conversation, Message, Patient
 from inbox.sandbox import send_inbound
 from tests.conftest import clinic_limited_user, csrf_token, fresh, login, wait_for
 
@@ -145,3 +145,86 @@ def test_patients_page_needs_the_inbox_privilege_and_ids_are_scoped(client, demo
     ava = db.session.scalars(select(Patient).where(Patient.phone == "+19175550100")).one()
     login(client, "admin@fresh.test")
     assert client.get(f"/patients/{ava.id}/edit").status_code == 404
+
+
+def _stranger(sandbox, phone: str, text: str) -> Patient:
+    send_inbound(sandbox.state, phone.lstrip("+"), "12125550134", text)
+    assert wait_for(lambda: fresh() or db.session.scalars(
+        select(Patient).where(Patient.phone == phone)).first())  # fmt: skip
+    fresh()
+    return db.session.scalars(select(Patient).where(Patient.phone == phone)).one()
+
+
+def _link(client, stranger: Patient, target: Patient):
+    token = csrf_token(client, f"/patients/{stranger.id}/link")
+    return client.post(f"/patients/{stranger.id}/link",
+                       data={"csrf_token": token, "target_id": target.id})  # fmt: skip
+
+
+def test_link_an_unknown_number_to_an_existing_patient(app, client, demo, sandbox):
+    """Ava texts from a new phone: linked, the number is her mobile, the texts join her
+    conversation (one thread, newest first, unread), replies go to the new number, and the
+    counters stay exact."""
+    from tests.integration.test_counts import assert_exact
+
+    ava = db.session.scalars(select(Patient).where(Patient.phone == "+19175550100")).one()
+    mine = db.session.scalars(select(Conversation).where(Conversation.patient_id == ava.id)).one()
+    before = len(
+        db.session.scalars(select(Message.id).where(Message.conversation_id == mine.id)).all()
+    )
+    stranger = _stranger(sandbox, "+13125550143", "It's Ava, new phone!")
+    login(client, "staff@glow.test")
+    assert "Link to existing patient" in client.get(f"/patients/{stranger.id}").get_data(
+        as_text=True
+    )
+    found = client.get(f"/patients/{stranger.id}/link?q=ava", headers={"HX-Request": "true"})
+    page = html.unescape(found.get_data(as_text=True))
+    assert "Link to Ava Martinez" in page and "will go to (312) 555-0143" in page
+    stranger_id = stranger.id
+    r = _link(client, stranger, ava)
+    assert r.status_code == 302 and r.headers["Location"] == f"/patients/{ava.id}"
+    fresh()
+    ava = db.session.get(Patient, ava.id)
+    assert ava.phone == "+13125550143" and ava.phone_digits == "3125550143"
+    assert db.session.get(Patient, stranger_id) is None
+    conv = db.session.scalars(select(Conversation).where(Conversation.patient_id == ava.id)).one()
+    assert conv.id == mine.id and conv.unread and conv.last_message_preview.startswith("It's Ava")
+    texts = db.session.scalars(select(Message).where(Message.conversation_id == conv.id)).all()
+    assert len(texts) == before + 1
+    assert_exact(demo)
+    assert "linked_number" in set(db.session.scalars(select(AuditEvent.action)))
+    # A reply goes to the number she texted from.
+    token = csrf_token(client, f"/inbox/c/{conv.id}")
+    r = client.post(
+        f"/inbox/c/{conv.id}/messages", data={"csrf_token": token, "body": "Got it, Ava!"}
+    )
+    assert r.status_code == 302  # back to the conversation
+    fresh()
+    reply = db.session.scalars(select(Message).where(Message.body == "Got it, Ava!")).one()
+    assert reply.to_number == "+13125550143"
+
+
+def test_a_number_that_said_stop_stays_opted_out_when_linked(app, client, demo, sandbox):
+    liam = db.session.scalars(select(Patient).where(Patient.phone == "+16465550101")).one()
+    stranger = _stranger(sandbox, "+13125550144", "STOP")
+    assert wait_for(lambda: fresh() or db.session.get(Patient, stranger.id).opted_out)
+    login(client, "staff@glow.test")
+    assert _link(client, stranger, liam).status_code == 302
+    fresh()
+    liam = db.session.get(Patient, liam.id)
+    assert liam.opted_out and liam.phone == "+13125550144"
+    conv = db.session.scalars(select(Conversation).where(Conversation.patient_id == liam.id)).one()
+    assert conv.opted_out
+
+
+def test_only_an_unknown_number_is_linked_and_only_to_a_visible_patient(app, client, demo, sandbox):
+    ava = db.session.scalars(select(Patient).where(Patient.phone == "+19175550100")).one()
+    liam = db.session.scalars(select(Patient).where(Patient.phone == "+16465550101")).one()
+    login(client, "staff@glow.test")
+    assert client.get(f"/patients/{ava.id}/link").status_code == 302  # not an unknown sender
+    stranger = _stranger(sandbox, "+13125550145", "hello?")
+    clinic_limited_user(demo, [_clinic("Downtown")])
+    login(client, "dt@glow.test")
+    assert liam.home_clinic.name == "Uptown"
+    # The unknown sender has no clinic: not this Downtown teammate's to link at all.
+    assert client.get(f"/patients/{stranger.id}/link").status_code == 404

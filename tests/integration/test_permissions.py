@@ -58,6 +58,7 @@ POLICY = {
     "patients.index": {"*": guards.INBOX},
     "patients.new": {"*": guards.INBOX},
     "patients.edit": {"*": guards.INBOX},
+    "patients.link": {"*": guards.INBOX},
     "patients.add_appointment": {"*": guards.STAFF},
     "patients.appointment": {"*": guards.STAFF},
     "patients.cancel_appointment": {"*": guards.STAFF},
