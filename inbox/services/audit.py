@@ -29,7 +29,9 @@ from ..models import (
     scoped,
 )
 from ..models.audit import (
+    AUDIT_ADDED_CLINIC,
     AUDIT_ADDED_SAVED_REPLY,
+    AUDIT_ARCHIVED_CLINIC,
     AUDIT_BOUGHT_NUMBER,
     AUDIT_CHANGED_PASSWORD,
     AUDIT_CHANGED_PLAN,
@@ -38,6 +40,7 @@ from ..models.audit import (
     AUDIT_DEACTIVATED_TEAMMATE,
     AUDIT_DELETED_SAVED_REPLY,
     AUDIT_DISABLED_INBOX,
+    AUDIT_EDITED_CLINIC,
     AUDIT_EDITED_SAVED_REPLY,
     AUDIT_ENABLED_INBOX,
     AUDIT_EXPORTED,
@@ -50,6 +53,7 @@ from ..models.audit import (
     AUDIT_REQUESTED_RESET,
     AUDIT_RESENT_INVITATION,
     AUDIT_RESET_PASSWORD,
+    AUDIT_RESTORED_CLINIC,
     AUDIT_RETRIED_TEXT,
     AUDIT_REVOKED_INVITATION,
     AUDIT_SENT_TEXT,
@@ -86,6 +90,10 @@ ACTION_WORDS: dict[str, str] = {
     AUDIT_DEACTIVATED_TEAMMATE: "Deactivated a teammate",
     AUDIT_REACTIVATED_TEAMMATE: "Reactivated a teammate",
     AUDIT_HANDED_OVER_MAIN_ADMIN: "Handed over Main Admin",
+    AUDIT_ADDED_CLINIC: "Added a clinic",
+    AUDIT_EDITED_CLINIC: "Edited a clinic",
+    AUDIT_ARCHIVED_CLINIC: "Archived a clinic",
+    AUDIT_RESTORED_CLINIC: "Restored a clinic",
     AUDIT_ENABLED_INBOX: "Turned the Inbox on",
     AUDIT_DISABLED_INBOX: "Turned the Inbox off",
     AUDIT_BOUGHT_NUMBER: "Bought a number",
@@ -110,6 +118,7 @@ OBJECT_TYPES: dict[type, str] = {
     Message: "message",
     Patient: "patient",
     User: "user",
+    Clinic: "clinic",
     InboxNumber: "number",
 }
 
@@ -370,6 +379,10 @@ def _rows(account: Account, events: list[AuditEvent]) -> list[LogRow]:
     for uid in _ids(events, "user"):
         if uid in users:
             refs[("user", uid)] = ObjectRef("user", uid, users[uid].name, uid)
+    clinic_ids = _ids(events, "clinic")
+    if clinic_ids:
+        for c in db.session.scalars(scoped(Clinic, account.id).where(Clinic.id.in_(clinic_ids))):
+            refs[("clinic", c.id)] = ObjectRef("clinic", c.id, c.name, None)
     number_ids = _ids(events, "number")
     if number_ids:
         for n in db.session.scalars(

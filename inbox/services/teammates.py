@@ -111,7 +111,7 @@ class Invitation:
 
 def _chosen_clinics(admin: User, all_clinics: bool, clinic_ids: Iterable[str | int]) -> list:
     wanted = {int(c) for c in clinic_ids if str(c).isdigit()}
-    clinics = [c for c in admin.account.clinics if c.id in wanted]
+    clinics = [c for c in admin.account.active_clinics if c.id in wanted]
     if not all_clinics and not clinics:
         raise TeammateRefused("Pick at least one clinic, or All Clinics.")
     return [] if all_clinics else clinics
@@ -313,9 +313,11 @@ def save_privileges(
     if user.is_main_admin:
         raise TeammateRefused("The Main Admin always has every privilege and every clinic.")
     wanted = {int(c) for c in clinic_ids if str(c).isdigit()}
-    clinics = [c for c in admin.account.clinics if c.id in wanted]
+    clinics = [c for c in admin.account.active_clinics if c.id in wanted]
     if not all_clinics and not clinics:
         raise TeammateRefused("Pick at least one clinic, or All Clinics.")
+    # Archived clinics are not offered, so not sent: the teammate keeps the ones they had.
+    clinics += [c for c in user.clinics if c.archived]
     privileges = set(user.privileges or [])
     if inbox:
         privileges.add(PRIVILEGE_INBOX)

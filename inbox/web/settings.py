@@ -18,13 +18,16 @@ from ..extensions import db
 from ..models import PLAN_ACCELERATOR
 from ..models.accounts import PLAN_NAMES
 from ..models.audit import (
+    AUDIT_ADDED_CLINIC,
     AUDIT_ADDED_SAVED_REPLY,
+    AUDIT_ARCHIVED_CLINIC,
     AUDIT_BOUGHT_NUMBER,
     AUDIT_CHANGED_PLAN,
     AUDIT_CHANGED_PRIVILEGES,
     AUDIT_DEACTIVATED_TEAMMATE,
     AUDIT_DELETED_SAVED_REPLY,
     AUDIT_DISABLED_INBOX,
+    AUDIT_EDITED_CLINIC,
     AUDIT_EDITED_SAVED_REPLY,
     AUDIT_ENABLED_INBOX,
     AUDIT_HANDED_OVER_MAIN_ADMIN,
@@ -32,9 +35,19 @@ from ..models.audit import (
     AUDIT_REACTIVATED_TEAMMATE,
     AUDIT_REORDERED_SAVED_REPLIES,
     AUDIT_RESENT_INVITATION,
+    AUDIT_RESTORED_CLINIC,
     AUDIT_REVOKED_INVITATION,
 )
-from ..services import billing, inbox_settings, numbers, phones, reminders, teammates, templates
+from ..services import (
+    billing,
+    clinics,
+    inbox_settings,
+    numbers,
+    phones,
+    reminders,
+    teammates,
+    templates,
+)
 from ..services.messaging import SendRefused
 from . import trail
 from .guards import ADMIN, MAIN_ADMIN, STAFF, access
@@ -493,3 +506,100 @@ def hand_over(user_id: int):
         "{name} is now the Main Admin. You are an Admin.",
         summary=f"From {current_user.name} to {teammate.name}",
     )  # fmt: skip
+
+
+# ---- Clinics ------------------------------------------------------------------------
+
+
+def _clinic_form() -> clinics.ClinicForm:
+    return clinics.ClinicForm(
+        name=request.form.get("name", ""),
+        address=request.form.get("address", ""),
+        phone=request.form.get("phone", ""),
+        timezone=request.form.get("timezone", ""),
+    )
+
+
+def _clinics_page(form: clinics.ClinicForm | None = None, error: str | None = None, editing=None):
+    if form is None:
+        form = (
+            clinics.ClinicForm(
+                name=editing.name,
+                address=editing.address or "",
+                phone=phones.display(editing.phone) if editing.phone else "",
+                timezone=editing.timezone,
+            )
+            if editing
+            else clinics.ClinicForm(timezone=current_user.account.active_clinics[0].timezone
+                                    if current_user.account.active_clinics else "")
+        )  # fmt: skip
+    return render_template(
+        "settings/clinics.html",
+        clinics=clinics.all_clinics(current_user.account_id),
+        form=form,
+        error=error,
+        editing=editing,
+        time_zones=clinics.time_zones(),
+    ), (422 if error else 200)
+
+
+@bp.route("/clinics", methods=["GET", "POST"])
+@access(MAIN_ADMIN)
+def clinics_page():
+    """Settings › Clinics: the list, and Add clinic."""
+    if request.method == "GET":
+        return _clinics_page()
+    form = _clinic_form()
+    try:
+        clinic = clinics.save(current_user, None, form)
+    except clinics.ClinicRefused as exc:
+        return _clinics_page(form=form, error=str(exc))
+    trail.note(AUDIT_ADDED_CLINIC, clinic, summary=clinics.describe(clinic))
+    flash(f"{clinic.name} added.", "success")
+    return redirect(url_for("settings.clinics_page") + f"#clinic-{clinic.id}")
+
+
+@bp.route("/clinics/<int:clinic_id>", methods=["GET", "POST"])
+@access(MAIN_ADMIN)
+def clinic(clinic_id: int):
+    """Edit one clinic: the same page, its form filled in."""
+    editing = clinics.get(current_user.account_id, clinic_id) or abort(404)
+    if request.method == "GET":
+        return _clinics_page(editing=editing)
+    form = _clinic_form()
+    before = editing.name
+    try:
+        clinics.save(current_user, editing, form)
+    except clinics.ClinicRefused as exc:
+        db.session.rollback()
+        return _clinics_page(form=form, error=str(exc), editing=editing)
+    renamed = f"{before} → " if before != editing.name else ""
+    trail.note(AUDIT_EDITED_CLINIC, editing, summary=renamed + clinics.describe(editing))
+    flash(f"{editing.name} saved.", "success")
+    return redirect(url_for("settings.clinics_page") + f"#clinic-{editing.id}")
+
+
+@bp.post("/clinics/<int:clinic_id>/archive")
+@access(MAIN_ADMIN)
+def archive_clinic(clinic_id: int):
+    target = clinics.get(current_user.account_id, clinic_id) or abort(404)
+    try:
+        clinics.archive(current_user, target)
+    except clinics.ClinicRefused as exc:
+        return _clinics_page(error=str(exc))
+    trail.note(AUDIT_ARCHIVED_CLINIC, target, summary=target.name)
+    flash(f"{target.name} archived: it no longer shows in menus and pickers.", "success")
+    return redirect(url_for("settings.clinics_page") + f"#clinic-{target.id}")
+
+
+@bp.post("/clinics/<int:clinic_id>/restore")
+@access(MAIN_ADMIN)
+def restore_clinic(clinic_id: int):
+    target = clinics.get(current_user.account_id, clinic_id) or abort(404)
+    try:
+        clinics.restore(current_user, target)
+    except clinics.ClinicRefused as exc:
+        return _clinics_page(error=str(exc))
+    trail.note(AUDIT_RESTORED_CLINIC, target, summary=target.name)
+    flash(f"{target.name} restored.", "success")
+    return redirect(url_for("settings.clinics_page") + f"#clinic-{target.id}")

@@ -54,6 +54,7 @@ ID_PARAMS = {
     "billing_line_id": BillingLine,
     "event_id": AuditEvent,
     "reply_id": ReplyTemplate,
+    "clinic_id": Clinic,
 }
 # Path parameters that are not object ids, and what the matrix fills in: a one-time link's
 # token that matches no link (every role gets the same 404 page).
@@ -86,6 +87,7 @@ def _ids(account: Account, user_email: str) -> dict[str, int]:
         "billing_line_id": _first(BillingLine, account.id),
         "event_id": _first(AuditEvent, account.id),
         "reply_id": _first(ReplyTemplate, account.id),
+        "clinic_id": _first(Clinic, account.id),
     }
 
 
