@@ -1,7 +1,7 @@
-"""Settings › Teammates in a real browser against real processes: the Main Admin invites a
-teammate (no mail server, so the link is shown once to copy), the teammate sets a password
-and sees only their clinic; the Main Admin deactivates them and their open tab is told at
-once. Each page fits a phone; SAVE_SCREENSHOTS=1 keeps them (1366 px and 390 px) in
+"""Settings › Teammates and Clinics in a real browser against real processes: the Main Admin
+invites a teammate (no mail server, so the link is shown once to copy), the teammate sets a
+password and sees only their clinic; the Main Admin deactivates them and their open tab is
+told at once; then adds a clinic and archives it. Each page fits a phone; SAVE_SCREENSHOTS=1 keeps them (1366 px and 390 px) in
 docs/screenshots/teammates/."""
 
 from __future__ import annotations
@@ -89,3 +89,37 @@ def test_invite_a_teammate_who_joins_then_deactivate_them(stack, page, browser):
     page.goto(stack.url + "/settings/teammates")
     expect(page.locator("#deactivated-list")).to_contain_text("Riley Park")
     expect(page.get_by_role("button", name="Reactivate Riley Park")).to_be_visible()
+
+
+def test_add_a_clinic_then_archive_it(stack, page):
+    page.set_viewport_size(DESKTOP)
+    login(page, stack, "admin@glow.test")
+    page.goto(stack.url + "/settings/profile")
+    page.get_by_role("link", name="Clinics").click()
+    page.get_by_label("Name").fill("Brooklyn")
+    page.get_by_label("Address").fill("12 Court St, Brooklyn, NY 11201")
+    page.get_by_label("Phone").fill("718 555 0142")
+    page.get_by_label("Time zone").fill("Mars/Olympus")
+    page.get_by_role("button", name="Add clinic").click()
+    # Refused in words, with what was typed kept.
+    expect(page.locator("#clinic-error")).to_contain_text("is not a time zone")
+    expect(page.get_by_label("Name")).to_have_value("Brooklyn")
+    page.get_by_label("Time zone").fill("America/New_York")
+    shoot(page, "clinic-form")
+    page.get_by_role("button", name="Add clinic").click()
+    item = page.locator(".clinic-item", has_text="Brooklyn")
+    expect(item).to_contain_text("(718) 555-0142")
+    expect(item).to_contain_text("America/New_York")
+    page.goto(stack.url + "/inbox")
+    expect(page.locator("#menu")).to_contain_text("Brooklyn")
+
+    page.goto(stack.url + "/settings/clinics")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Archive Brooklyn").click()
+    expect(page.locator(".flash-stack")).to_contain_text("Brooklyn archived")
+    expect(page.locator(".clinic-item", has_text="Brooklyn")).to_contain_text("Archived")
+    expect(page.get_by_role("button", name="Restore Brooklyn")).to_be_visible()
+    shoot(page, "clinics")
+    page.goto(stack.url + "/inbox")
+    expect(page.locator("#menu")).to_contain_text("Downtown")
+    expect(page.locator("#menu")).not_to_contain_text("Brooklyn")
