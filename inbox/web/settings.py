@@ -42,6 +42,7 @@ from ..services import (
     billing,
     clinics,
     inbox_settings,
+    mail,
     numbers,
     phones,
     reminders,
@@ -431,7 +432,9 @@ def invite():
                 + teammates.describe(invitation.user),
             )  # fmt: skip
             return _invitation_sent(invitation)
-    return render_template("settings/invite.html", form=form, error=error), (422 if error else 200)
+    return render_template(
+        "settings/invite.html", form=form, error=error, mail_configured=mail.configured()
+    ), (422 if error else 200)
 
 
 def _invitation_sent(invitation: teammates.Invitation):

@@ -1,8 +1,8 @@
 """Settings › Teammates and Clinics in a real browser against real processes: the Main Admin
 invites a teammate (no mail server, so the link is shown once to copy), the teammate sets a
 password and sees only their clinic; the Main Admin deactivates them and their open tab is
-told at once; then adds a clinic and archives it. Each page fits a phone; SAVE_SCREENSHOTS=1 keeps them (1366 px and 390 px) in
-docs/screenshots/teammates/."""
+told at once; then adds a clinic and archives it. Each page fits a phone;
+SAVE_SCREENSHOTS=1 keeps them (1366 px and 390 px) in docs/screenshots/teammates/."""
 
 from __future__ import annotations
 
