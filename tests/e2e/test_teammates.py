@@ -123,3 +123,22 @@ def test_add_a_clinic_then_archive_it(stack, page):
     page.goto(stack.url + "/inbox")
     expect(page.locator("#menu")).to_contain_text("Downtown")
     expect(page.locator("#menu")).not_to_contain_text("Brooklyn")
+
+
+def test_make_main_admin_after_the_confirm_dialog(stack, page):
+    """Last in this module: it hands the practice's Main Admin role to Ari Shah."""
+    page.set_viewport_size(DESKTOP)
+    login(page, stack, "admin@glow.test")
+    page.goto(stack.url + "/settings/teammates")
+    page.get_by_role("link", name="Ari Shah", exact=True).click()
+    page.get_by_role("button", name="Make Main Admin").click()
+    dialog = page.get_by_role("dialog", name="Make Ari Shah the Main Admin?")
+    expect(dialog).to_be_visible()
+    shoot(page, "handover-dialog")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    page.get_by_role("button", name="Make Main Admin").click()
+    dialog.get_by_role("button", name="Confirm").click()
+    expect(page.locator(".flash-stack")).to_contain_text("Ari Shah is now the Main Admin")
+    expect(page.locator(".topnav")).to_contain_text("Admin")
+    expect(page.get_by_role("button", name="Make Main Admin")).to_have_count(0)

@@ -232,7 +232,7 @@ def _copy(session: requests.Session) -> requests.Session:
 def test_deactivate_signs_them_out_everywhere_at_once_and_keeps_their_history(app, client, demo):
     laptop = http_session(app, "staff@glow.test")
     ws = ws_connect(app, _copy(laptop))
-    assert 'id="inbox-badge"' in ws.receive(timeout=5)
+    assert 'id="inbox-badge"' in (ws.receive(timeout=15) or "")  # generous: a busy CI box
     ws.send('{"path": "/inbox", "search": "", "visible": true}')
     sam = user("staff@glow.test")
     sent_before = db.session.scalars(
