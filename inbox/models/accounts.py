@@ -43,6 +43,11 @@ class Account(db.Model):
     clinics: Mapped[list[Clinic]] = relationship(back_populates="account", order_by="Clinic.name")
 
     @property
+    def active_clinics(self) -> list[Clinic]:
+        """The clinics menus and pickers offer (archived ones left out)."""
+        return [c for c in self.clinics if c.archived_at is None]
+
+    @property
     def plan_name(self) -> str:
         return PLAN_NAMES.get(self.plan, self.plan)
 
@@ -62,8 +67,17 @@ class Clinic(TenantMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
     timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
+    address: Mapped[str | None] = mapped_column(String(255))
+    # E.164, like every number inside the app.
+    phone: Mapped[str | None] = mapped_column(String(20))
+    # Set: archived. Gone from menus and pickers; its conversations keep its name.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     account: Mapped[Account] = relationship(back_populates="clinics")
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
 
 
 class User(UserMixin, TenantMixin, db.Model):

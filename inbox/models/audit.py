@@ -44,6 +44,16 @@ AUDIT_SET_PASSWORD = "set_password"
 AUDIT_RESET_PASSWORD = "reset_password"
 AUDIT_CHANGED_PASSWORD = "changed_password"
 AUDIT_REQUESTED_RESET = "requested_reset"
+AUDIT_INVITED_TEAMMATE = "invited_teammate"
+AUDIT_RESENT_INVITATION = "resent_invitation"
+AUDIT_REVOKED_INVITATION = "revoked_invitation"
+AUDIT_DEACTIVATED_TEAMMATE = "deactivated_teammate"
+AUDIT_REACTIVATED_TEAMMATE = "reactivated_teammate"
+AUDIT_HANDED_OVER_MAIN_ADMIN = "handed_over_main_admin"
+AUDIT_ADDED_CLINIC = "added_clinic"
+AUDIT_EDITED_CLINIC = "edited_clinic"
+AUDIT_ARCHIVED_CLINIC = "archived_clinic"
+AUDIT_RESTORED_CLINIC = "restored_clinic"
 
 
 class AuditEvent(TenantMixin, db.Model):

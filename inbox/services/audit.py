@@ -30,9 +30,11 @@ from ..models import (
 )
 from ..models.audit import (
     AUDIT_ADDED_APPOINTMENT,
+    AUDIT_ADDED_CLINIC,
     AUDIT_ADDED_PAPERWORK,
     AUDIT_ADDED_PATIENT,
     AUDIT_ADDED_SAVED_REPLY,
+    AUDIT_ARCHIVED_CLINIC,
     AUDIT_BOUGHT_NUMBER,
     AUDIT_CANCELLED_APPOINTMENT,
     AUDIT_CHANGED_PASSWORD,
@@ -40,20 +42,28 @@ from ..models.audit import (
     AUDIT_CHANGED_PRIVILEGES,
     AUDIT_COMPLETED_PAPERWORK,
     AUDIT_CREATED_PRACTICE,
+    AUDIT_DEACTIVATED_TEAMMATE,
     AUDIT_DELETED_SAVED_REPLY,
     AUDIT_DISABLED_INBOX,
     AUDIT_EDITED_APPOINTMENT,
+    AUDIT_EDITED_CLINIC,
     AUDIT_EDITED_PATIENT,
     AUDIT_EDITED_SAVED_REPLY,
     AUDIT_ENABLED_INBOX,
     AUDIT_EXPORTED,
+    AUDIT_HANDED_OVER_MAIN_ADMIN,
+    AUDIT_INVITED_TEAMMATE,
     AUDIT_LINKED_NUMBER,
     AUDIT_MARKED_READ,
     AUDIT_MARKED_UNREAD,
+    AUDIT_REACTIVATED_TEAMMATE,
     AUDIT_REORDERED_SAVED_REPLIES,
     AUDIT_REQUESTED_RESET,
+    AUDIT_RESENT_INVITATION,
     AUDIT_RESET_PASSWORD,
+    AUDIT_RESTORED_CLINIC,
     AUDIT_RETRIED_TEXT,
+    AUDIT_REVOKED_INVITATION,
     AUDIT_SENT_TEXT,
     AUDIT_SET_PASSWORD,
     AUDIT_SIGN_IN_FAILED,
@@ -82,6 +92,16 @@ ACTION_WORDS: dict[str, str] = {
     AUDIT_MARKED_UNREAD: "Marked as unread",
     AUDIT_EXPORTED: "Exported conversations",
     AUDIT_CHANGED_PRIVILEGES: "Changed a teammate's privileges",
+    AUDIT_INVITED_TEAMMATE: "Invited a teammate",
+    AUDIT_RESENT_INVITATION: "Resent an invitation",
+    AUDIT_REVOKED_INVITATION: "Revoked an invitation",
+    AUDIT_DEACTIVATED_TEAMMATE: "Deactivated a teammate",
+    AUDIT_REACTIVATED_TEAMMATE: "Reactivated a teammate",
+    AUDIT_HANDED_OVER_MAIN_ADMIN: "Handed over Main Admin",
+    AUDIT_ADDED_CLINIC: "Added a clinic",
+    AUDIT_EDITED_CLINIC: "Edited a clinic",
+    AUDIT_ARCHIVED_CLINIC: "Archived a clinic",
+    AUDIT_RESTORED_CLINIC: "Restored a clinic",
     AUDIT_ENABLED_INBOX: "Turned the Inbox on",
     AUDIT_DISABLED_INBOX: "Turned the Inbox off",
     AUDIT_BOUGHT_NUMBER: "Bought a number",
@@ -114,6 +134,7 @@ OBJECT_TYPES: dict[type, str] = {
     Message: "message",
     Patient: "patient",
     User: "user",
+    Clinic: "clinic",
     InboxNumber: "number",
 }
 
@@ -374,6 +395,10 @@ def _rows(account: Account, events: list[AuditEvent]) -> list[LogRow]:
     for uid in _ids(events, "user"):
         if uid in users:
             refs[("user", uid)] = ObjectRef("user", uid, users[uid].name, uid)
+    clinic_ids = _ids(events, "clinic")
+    if clinic_ids:
+        for c in db.session.scalars(scoped(Clinic, account.id).where(Clinic.id.in_(clinic_ids))):
+            refs[("clinic", c.id)] = ObjectRef("clinic", c.id, c.name, None)
     number_ids = _ids(events, "number")
     if number_ids:
         for n in db.session.scalars(

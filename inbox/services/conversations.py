@@ -160,8 +160,9 @@ def clinic_scope(user: User, column) -> tuple:
 
 
 def visible_clinics(user: User) -> list[Clinic]:
+    """The clinics this user's menus and pickers offer: theirs, archived ones left out."""
     ids = user.visible_clinic_ids()
-    clinics = user.account.clinics
+    clinics = user.account.active_clinics
     return clinics if ids is None else [c for c in clinics if c.id in ids]
 
 

@@ -313,7 +313,7 @@ def compose(
         raise SendRefused("The Inbox is turned off for this account.")
     allowed = user.visible_clinic_ids()
     clinic = get_scoped(Clinic, clinic_id, account.id)
-    if clinic is None or (allowed is not None and clinic.id not in allowed):
+    if clinic is None or clinic.archived or (allowed is not None and clinic.id not in allowed):
         raise SendRefused("Pick the clinic this conversation belongs to.")
     validate_body(body)
     if patient_id:

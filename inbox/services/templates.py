@@ -134,7 +134,7 @@ def get_reply(account_id: int, reply_id: int | str) -> ReplyTemplate | None:
 
 def sample_fields(account: Account) -> dict[str, str]:
     """What the merge fields say for a sample patient of this practice (the preview)."""
-    clinic = account.clinics[0] if account.clinics else None
+    clinic = account.active_clinics[0] if account.active_clinics else None
     zone = clinic.timezone if clinic else "America/New_York"
     when = local(utcnow() + timedelta(days=2), zone).replace(hour=15, minute=0)
     place = clinic.name if clinic else account.name

@@ -2,24 +2,53 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
 from ..extensions import db
 from ..models import PLAN_ACCELERATOR
 from ..models.accounts import PLAN_NAMES
 from ..models.audit import (
+    AUDIT_ADDED_CLINIC,
     AUDIT_ADDED_SAVED_REPLY,
+    AUDIT_ARCHIVED_CLINIC,
     AUDIT_BOUGHT_NUMBER,
     AUDIT_CHANGED_PLAN,
     AUDIT_CHANGED_PRIVILEGES,
+    AUDIT_DEACTIVATED_TEAMMATE,
     AUDIT_DELETED_SAVED_REPLY,
     AUDIT_DISABLED_INBOX,
+    AUDIT_EDITED_CLINIC,
     AUDIT_EDITED_SAVED_REPLY,
     AUDIT_ENABLED_INBOX,
+    AUDIT_HANDED_OVER_MAIN_ADMIN,
+    AUDIT_INVITED_TEAMMATE,
+    AUDIT_REACTIVATED_TEAMMATE,
     AUDIT_REORDERED_SAVED_REPLIES,
+    AUDIT_RESENT_INVITATION,
+    AUDIT_RESTORED_CLINIC,
+    AUDIT_REVOKED_INVITATION,
 )
-from ..services import billing, inbox_settings, numbers, phones, reminders, teammates, templates
+from ..services import (
+    billing,
+    clinics,
+    inbox_settings,
+    mail,
+    numbers,
+    phones,
+    reminders,
+    teammates,
+    templates,
+)
 from ..services.messaging import SendRefused
 from . import trail
 from .guards import ADMIN, MAIN_ADMIN, STAFF, access
@@ -325,38 +354,255 @@ def subscriptions():
 # ---- Teammates > Users > Manage Privileges ------------------------------------------
 
 
-@bp.get("/teammates")
-@access(ADMIN)
-def users():
-    return render_template("settings/users.html", users=teammates.list_users(current_user))
+def _user_page(teammate, chosen=None, error: str | None = None, action_error: str | None = None):
+    if chosen is None:
+        chosen = {
+            "inbox": teammate.can_use_inbox,
+            "all_clinics": teammate.all_clinics,
+            "clinic_ids": set() if teammate.all_clinics else {c.id for c in teammate.clinics},
+        }
+    return render_template(
+        "settings/user.html",
+        teammate=teammate,
+        chosen=chosen,
+        error=error,
+        action_error=action_error,
+        teammates=teammates,
+    ), (422 if error or action_error else 200)
 
 
 @bp.route("/teammates/<int:user_id>", methods=["GET", "POST"])
 @access(ADMIN)
 def user(user_id: int):
     teammate = teammates.get(current_user, user_id) or abort(404)
-    error = None
-    # What the form shows: the saved privileges, or what the admin sent when it is refused.
-    chosen = {
-        "inbox": teammate.can_use_inbox,
-        "all_clinics": teammate.all_clinics,
-        "clinic_ids": set() if teammate.all_clinics else {c.id for c in teammate.clinics},
+    if request.method == "GET":
+        return _user_page(teammate)
+    # What the form shows when it is refused: what the admin sent.
+    sent = {
+        "inbox": request.form.get("inbox") == "on",
+        "all_clinics": request.form.get("all_clinics") == "on",
+        "clinic_ids": {int(c) for c in request.form.getlist("clinics") if c.isdigit()},
     }
+    try:
+        teammates.save_privileges(current_user, teammate, **sent)
+    except teammates.TeammateRefused as exc:
+        return _user_page(teammate, chosen=sent, error=str(exc))
+    trail.note(AUDIT_CHANGED_PRIVILEGES, teammate, summary=teammates.describe(teammate))
+    flash(f"Saved {teammate.name}'s privileges.", "success")
+    return redirect(url_for("settings.user", user_id=teammate.id))
+
+
+@bp.get("/teammates")
+@access(ADMIN)
+def users():
+    return render_template(
+        "settings/users.html",
+        team=teammates.team(current_user),
+        link_state=teammates.link_state,
+    )
+
+
+def _invite_form() -> dict:
+    return {
+        "name": request.form.get("name", ""),
+        "email": request.form.get("email", ""),
+        "role": request.form.get("role", ""),
+        "inbox": request.form.get("inbox") == "on",
+        "all_clinics": request.form.get("all_clinics") == "on",
+        "clinic_ids": {int(c) for c in request.form.getlist("clinics") if c.isdigit()},
+    }
+
+
+@bp.route("/teammates/invite", methods=["GET", "POST"])
+@access(ADMIN)
+def invite():
+    """Invite teammate: the form, then the invitation (emailed, or its link shown once)."""
+    form = {"role": "staff", "inbox": True, "all_clinics": True, "clinic_ids": set()}
+    error = None
     if request.method == "POST":
-        sent = {
-            "inbox": request.form.get("inbox") == "on",
-            "all_clinics": request.form.get("all_clinics") == "on",
-            "clinic_ids": {int(c) for c in request.form.getlist("clinics") if c.isdigit()},
-        }
+        form = _invite_form()
         try:
-            teammates.save_privileges(current_user, teammate, **sent)
+            invitation = teammates.invite(current_user, **form)
         except teammates.TeammateRefused as exc:
             error = str(exc)
-            chosen = sent
         else:
-            trail.note(AUDIT_CHANGED_PRIVILEGES, teammate, summary=teammates.describe(teammate))
-            flash(f"Saved {teammate.name}'s privileges.", "success")
-            return redirect(url_for("settings.user", user_id=teammate.id))
-    return render_template("settings/user.html", teammate=teammate, chosen=chosen, error=error), (
-        422 if error else 200
+            trail.note(
+                AUDIT_INVITED_TEAMMATE, invitation.user,
+                summary=f"{invitation.user.name} as {invitation.user.role_name}; "
+                + teammates.describe(invitation.user),
+            )  # fmt: skip
+            return _invitation_sent(invitation)
+    return render_template(
+        "settings/invite.html", form=form, error=error, mail_configured=mail.configured()
+    ), (422 if error else 200)
+
+
+def _invitation_sent(invitation: teammates.Invitation):
+    """Emailed: back to the list, saying so. No mail server: the link, this once (the
+    database keeps only its hash, so no page can show it again)."""
+    if invitation.emailed:
+        flash(f"Invitation emailed to {invitation.user.email}.", "success")
+        return redirect(url_for("settings.users") + "#invitations")
+    response = make_response(render_template("settings/invited.html", invitation=invitation))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _teammate_action(user_id: int, act, action: str, done: str, summary: str = ""):
+    """Resend, Revoke, Deactivate, Reactivate, Make Main Admin: the service decides; a
+    refusal shows the teammate's page with the reason (422)."""
+    teammate = teammates.get(current_user, user_id) or abort(404)
+    try:
+        result = act(current_user, teammate)
+    except teammates.TeammateRefused as exc:
+        return _user_page(teammate, action_error=str(exc))
+    trail.note(action, teammate, summary=summary or teammate.name)
+    if isinstance(result, teammates.Invitation):
+        return _invitation_sent(result)
+    flash(done.format(name=teammate.name), "success")
+    if act is teammates.revoke:
+        return redirect(url_for("settings.users") + "#invitations")
+    return redirect(url_for("settings.user", user_id=teammate.id))
+
+
+@bp.post("/teammates/<int:user_id>/resend")
+@access(ADMIN)
+def resend_invitation(user_id: int):
+    return _teammate_action(user_id, teammates.resend, AUDIT_RESENT_INVITATION, "")
+
+
+@bp.post("/teammates/<int:user_id>/revoke")
+@access(ADMIN)
+def revoke_invitation(user_id: int):
+    return _teammate_action(
+        user_id, teammates.revoke, AUDIT_REVOKED_INVITATION,
+        "{name}'s invitation is revoked: the link no longer works.",
+    )  # fmt: skip
+
+
+@bp.post("/teammates/<int:user_id>/deactivate")
+@access(ADMIN)
+def deactivate(user_id: int):
+    return _teammate_action(
+        user_id, teammates.deactivate, AUDIT_DEACTIVATED_TEAMMATE,
+        "{name} is deactivated and was signed out everywhere.",
+    )  # fmt: skip
+
+
+@bp.post("/teammates/<int:user_id>/reactivate")
+@access(ADMIN)
+def reactivate(user_id: int):
+    return _teammate_action(
+        user_id, teammates.reactivate, AUDIT_REACTIVATED_TEAMMATE, "{name} can sign in again."
     )
+
+
+@bp.post("/teammates/<int:user_id>/main-admin")
+@access(MAIN_ADMIN)
+def hand_over(user_id: int):
+    """Make Main Admin, from the confirm dialog: its Confirm button sends confirm=yes."""
+    teammate = teammates.get(current_user, user_id) or abort(404)
+    if request.form.get("confirm") != "yes":
+        return _user_page(teammate, action_error="Nothing changed: confirm in the dialog.")
+    return _teammate_action(
+        user_id, teammates.hand_over, AUDIT_HANDED_OVER_MAIN_ADMIN,
+        "{name} is now the Main Admin. You are an Admin.",
+        summary=f"From {current_user.name} to {teammate.name}",
+    )  # fmt: skip
+
+
+# ---- Clinics ------------------------------------------------------------------------
+
+
+def _clinic_form() -> clinics.ClinicForm:
+    return clinics.ClinicForm(
+        name=request.form.get("name", ""),
+        address=request.form.get("address", ""),
+        phone=request.form.get("phone", ""),
+        timezone=request.form.get("timezone", ""),
+    )
+
+
+def _clinics_page(form: clinics.ClinicForm | None = None, error: str | None = None, editing=None):
+    if form is None:
+        form = (
+            clinics.ClinicForm(
+                name=editing.name,
+                address=editing.address or "",
+                phone=phones.display(editing.phone) if editing.phone else "",
+                timezone=editing.timezone,
+            )
+            if editing
+            else clinics.ClinicForm(timezone=current_user.account.active_clinics[0].timezone
+                                    if current_user.account.active_clinics else "")
+        )  # fmt: skip
+    return render_template(
+        "settings/clinics.html",
+        clinics=clinics.all_clinics(current_user.account_id),
+        form=form,
+        error=error,
+        editing=editing,
+        time_zones=clinics.time_zones(),
+    ), (422 if error else 200)
+
+
+@bp.route("/clinics", methods=["GET", "POST"])
+@access(MAIN_ADMIN)
+def clinics_page():
+    """Settings › Clinics: the list, and Add clinic."""
+    if request.method == "GET":
+        return _clinics_page()
+    form = _clinic_form()
+    try:
+        clinic = clinics.save(current_user, None, form)
+    except clinics.ClinicRefused as exc:
+        return _clinics_page(form=form, error=str(exc))
+    trail.note(AUDIT_ADDED_CLINIC, clinic, summary=clinics.describe(clinic))
+    flash(f"{clinic.name} added.", "success")
+    return redirect(url_for("settings.clinics_page") + f"#clinic-{clinic.id}")
+
+
+@bp.route("/clinics/<int:clinic_id>", methods=["GET", "POST"])
+@access(MAIN_ADMIN)
+def clinic(clinic_id: int):
+    """Edit one clinic: the same page, its form filled in."""
+    editing = clinics.get(current_user.account_id, clinic_id) or abort(404)
+    if request.method == "GET":
+        return _clinics_page(editing=editing)
+    form = _clinic_form()
+    before = editing.name
+    try:
+        clinics.save(current_user, editing, form)
+    except clinics.ClinicRefused as exc:
+        db.session.rollback()
+        return _clinics_page(form=form, error=str(exc), editing=editing)
+    renamed = f"{before} → " if before != editing.name else ""
+    trail.note(AUDIT_EDITED_CLINIC, editing, summary=renamed + clinics.describe(editing))
+    flash(f"{editing.name} saved.", "success")
+    return redirect(url_for("settings.clinics_page") + f"#clinic-{editing.id}")
+
+
+@bp.post("/clinics/<int:clinic_id>/archive")
+@access(MAIN_ADMIN)
+def archive_clinic(clinic_id: int):
+    target = clinics.get(current_user.account_id, clinic_id) or abort(404)
+    try:
+        clinics.archive(current_user, target)
+    except clinics.ClinicRefused as exc:
+        return _clinics_page(error=str(exc))
+    trail.note(AUDIT_ARCHIVED_CLINIC, target, summary=target.name)
+    flash(f"{target.name} archived: it no longer shows in menus and pickers.", "success")
+    return redirect(url_for("settings.clinics_page") + f"#clinic-{target.id}")
+
+
+@bp.post("/clinics/<int:clinic_id>/restore")
+@access(MAIN_ADMIN)
+def restore_clinic(clinic_id: int):
+    target = clinics.get(current_user.account_id, clinic_id) or abort(404)
+    try:
+        clinics.restore(current_user, target)
+    except clinics.ClinicRefused as exc:
+        return _clinics_page(error=str(exc))
+    trail.note(AUDIT_RESTORED_CLINIC, target, summary=target.name)
+    flash(f"{target.name} restored.", "success")
+    return redirect(url_for("settings.clinics_page") + f"#clinic-{target.id}")

@@ -29,7 +29,7 @@
     }
   }, true);
 
-  // Copy buttons (the Inbox number after setup): the text to the clipboard, and the button
+  // Copy buttons (the Inbox number after setup, an invitation link): the text to the clipboard, and the button
   // says it did. Where the clipboard API is refused, the number is selected and copied the
   // old way; where that fails too, it stays selected for Ctrl+C.
   document.addEventListener("click", function (event) {
@@ -41,7 +41,7 @@
       setTimeout(function () { label.textContent = "Copy"; }, 2000);
     };
     var fallback = function () {
-      var target = button.parentNode.querySelector("strong");
+      var target = button.parentNode.querySelector("strong, code");
       if (!target) return;
       var range = document.createRange();
       range.selectNodeContents(target);

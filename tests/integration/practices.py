@@ -56,6 +56,7 @@ ID_PARAMS = {
     "event_id": AuditEvent,
     "reply_id": ReplyTemplate,
     "paperwork_id": PaperworkItem,
+    "clinic_id": Clinic,
 }
 # Path parameters that are not object ids, and what the matrix fills in: a one-time link's
 # token that matches no link (every role gets the same 404 page).
@@ -89,6 +90,7 @@ def _ids(account: Account, user_email: str) -> dict[str, int]:
         "event_id": _first(AuditEvent, account.id),
         "reply_id": _first(ReplyTemplate, account.id),
         "paperwork_id": _first(PaperworkItem, account.id),
+        "clinic_id": _first(Clinic, account.id),
     }
 
 
