@@ -128,7 +128,9 @@ def test_unknown_sender_gets_a_flagged_conversation(app, demo, sandbox, client):
     profile = client.get(f"/patients/{patient.id}").get_data(as_text=True)
     assert 'id="patient-name">(646) 555-9999</h1>' in profile
     assert '<div class="text-secondary">Unknown sender</div>' in profile
-    assert '<i class="bi bi-person" aria-hidden="true"></i></div>' in profile  # not a "#" for initials
+    assert (
+        '<i class="bi bi-person" aria-hidden="true"></i></div>' in profile
+    )  # not a "#" for initials
 
 
 def test_thread_is_ordered_by_carrier_timestamp(app, demo, sandbox, client):
