@@ -782,10 +782,18 @@ _SENT = (
     .values(
         carrier_message_id=bindparam("carrier_id"),
         segments=bindparam("parts"),
-        error_code=None,
-        error_text=None,
         # `sent` only while the row is still `sending`: a delivery receipt may have landed
-        # while we waited for the answer.
+        # while we waited for the answer, and a failure's reason stays with it (clearing it
+        # here left "failed" with no reason: a flake of the err-code 9 test, and a text
+        # staff could not act on).
+        error_code=case(
+            (Message.__table__.c.status == STATUS_SENDING, None),
+            else_=Message.__table__.c.error_code,
+        ),
+        error_text=case(
+            (Message.__table__.c.status == STATUS_SENDING, None),
+            else_=Message.__table__.c.error_text,
+        ),
         status=case(
             (Message.__table__.c.status == STATUS_SENDING, STATUS_SENT),
             else_=Message.__table__.c.status,

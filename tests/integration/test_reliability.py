@@ -309,6 +309,27 @@ def test_receipt_err_code_9_opts_the_patient_out(app, demo, sandbox, client):
     assert len(_outbound()) == 1  # no confirmation to a handset that refuses texts
 
 
+def test_a_failure_receipt_that_lands_before_the_send_answer_keeps_its_reason(app, demo, sandbox):
+    """The receipt can beat the carrier's answer to the send: the answer then records the
+    carrier's id, but neither the failure nor its reason is undone (it once wiped the
+    reason, leaving "failed" with nothing to act on)."""
+    conv = db.session.scalars(
+        select(Conversation).where(Conversation.patient_id == _ava().id)
+    ).one()
+    message = Message(account_id=conv.account_id, conversation_id=conv.id, direction="out",
+                      body="Hi", from_number="+12125550134", to_number=conv.patient.phone,
+                      status="failed", error_code="9", error_text="The patient opted out")  # fmt: skip
+    db.session.add(message)
+    db.session.commit()
+    db.session.execute(messaging._SENT, [{"message_id": message.id, "carrier_id": "C-1",
+                                          "parts": 1, "now": utcnow()}])  # fmt: skip
+    db.session.commit()
+    fresh()
+    kept = db.session.get(Message, message.id)
+    assert (kept.status, kept.error_code, kept.error_text, kept.carrier_message_id) == (
+        "failed", "9", "The patient opted out", "C-1")  # fmt: skip
+
+
 # ---- the outbox ---------------------------------------------------------------------------
 
 
