@@ -318,7 +318,8 @@ def test_a_failure_receipt_that_lands_before_the_send_answer_keeps_its_reason(ap
     ).one()
     message = Message(account_id=conv.account_id, conversation_id=conv.id, direction="out",
                       body="Hi", from_number="+12125550134", to_number=conv.patient.phone,
-                      status="failed", error_code="9", error_text="The patient opted out")  # fmt: skip
+                      status="failed", error_code="9",
+                      error_text="The patient opted out")  # fmt: skip
     db.session.add(message)
     db.session.commit()
     db.session.execute(messaging._SENT, [{"message_id": message.id, "carrier_id": "C-1",
