@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,11 +66,19 @@ def wait_http(url: str, timeout: float = 30) -> None:
 class Stack:
     """The app as production runs it, on free ports."""
 
+    # How each process is stopped. gunicorn's graceful TERM waits (graceful_timeout, 30 s)
+    # for every open websocket to end, which a closed tab's only does at the next ping:
+    # tests use its quick shutdown. The sandbox and the RQ worker stop at once on TERM.
+    STOP_SIGNALS = {"web": signal.SIGQUIT, "spare": signal.SIGQUIT}
+    STOP_WITHIN_SECONDS = 5
+
     def __init__(self, database_url: str, redis_url: str) -> None:
         self.web_port, self.sandbox_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.web_port}"
         self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
         self.tmp = Path(tempfile.mkdtemp(prefix="clinic-inbox-e2e-"))
+        # Its own queue: another stack (another app config) may share the Redis.
+        self.queue = f"e2e-{self.web_port}"
         self.env = {
             **os.environ,
             "APP_ENV": "test",
@@ -77,7 +86,7 @@ class Stack:
             "INSTANCE_PATH": str(self.tmp),
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
-            "RQ_QUEUE": "e2e",
+            "RQ_QUEUE": self.queue,
             "VONAGE_API_KEY": API_KEY,
             "VONAGE_API_SECRET": API_SECRET,
             "VONAGE_SIGNATURE_SECRET": SIG_SECRET,
@@ -97,7 +106,7 @@ class Stack:
                     "--workers", "2", "--threads", "16", "--bind", f"127.0.0.1:{self.web_port}",
                     "--no-control-socket"],
             "worker": [str(bin_dir / "rq"), "worker", "--with-scheduler", "--worker-class",
-                       "workers.worker.InboxWorker", "--url", redis_url, "e2e"],
+                       "workers.worker.InboxWorker", "--url", redis_url, self.queue],
         }  # fmt: skip
 
     def spare_web(self) -> str:
@@ -116,19 +125,52 @@ class Stack:
             start_new_session=True,
         )  # fmt: skip
 
-    def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
+    def running(self, name: str) -> bool:
+        proc = self.procs.get(name)
+        return proc is not None and proc.poll() is None
+
+    def stop(self, name: str, sig: int | None = None) -> None:
+        """Signal the process group and wait on the process; one that outlives its stop
+        signal is killed, and that is reported (a stop that hangs is a bug somewhere)."""
         proc = self.procs.pop(name, None)
         if proc and proc.poll() is None:
+            sig = sig or self.STOP_SIGNALS.get(name, signal.SIGTERM)
             os.killpg(proc.pid, sig)
             try:
-                proc.wait(10)
+                proc.wait(self.STOP_WITHIN_SECONDS)
             except subprocess.TimeoutExpired:
+                warnings.warn(
+                    f"e2e {name} outlived {signal.Signals(sig).name} for "
+                    f"{self.STOP_WITHIN_SECONDS} s and was killed; its log:\n"
+                    + self.log(name)[-2000:],
+                    stacklevel=2,
+                )
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
+        with contextlib.suppress(ProcessLookupError):  # anything it left in its group
+            if proc:
+                os.killpg(proc.pid, signal.SIGKILL)
 
     def up(self) -> Stack:
         for name in ("sandbox", "web", "worker"):
             self.start(name)
+        return self._ready()
+
+    def reset(self, app) -> Stack:
+        """The stack as up() leaves it, without restarting the web processes: an empty
+        database and Redis, a new sandbox (its state lives in the process) and worker (its
+        Redis keys go with the flush), the demo seeded again. Any process a test stopped
+        is started again."""
+        for name in ("worker", "sandbox", "spare"):
+            self.stop(name)
+        (self.tmp / "sandbox-state.json").unlink(missing_ok=True)
+        empty_database_and_redis(app)
+        for name in ("sandbox", "web", "worker"):
+            if not self.running(name):
+                self.start(name)
+        return self._ready()
+
+    def _ready(self) -> Stack:
         wait_http(self.sandbox_url + "/_sandbox/state")
         wait_http(self.url + "/login")
         seeded = subprocess.run(
@@ -152,15 +194,20 @@ class Stack:
         return requests.get(self.sandbox_url + "/_sandbox/state", timeout=5).json()
 
 
-@contextlib.contextmanager
-def running_stack(app, database_url: str, redis_url: str, **env: str) -> Iterator[Stack]:
-    """The whole product on an empty database and Redis (the stack seeds its demo data),
-    with `env` on top of the defaults; torn down after."""
+def empty_database_and_redis(app) -> None:
     with app.app_context():
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
         db.session.commit()
         get_redis(app).flushdb()
+        db.session.remove()
+
+
+@contextlib.contextmanager
+def running_stack(app, database_url: str, redis_url: str, **env: str) -> Iterator[Stack]:
+    """The whole product on an empty database and Redis (the stack seeds its demo data),
+    with `env` on top of the defaults; torn down after."""
+    empty_database_and_redis(app)
     s = Stack(database_url, redis_url)
     s.env.update(env)
     try:
@@ -169,10 +216,22 @@ def running_stack(app, database_url: str, redis_url: str, **env: str) -> Iterato
         s.down()
 
 
-@pytest.fixture(scope="module")
-def stack(app, database_url, redis_url):
-    with running_stack(app, database_url, redis_url) as s:
+@pytest.fixture(scope="package")
+def shared_stack(app, database_url, redis_url):
+    """One set of processes for the browser tests (starting gunicorn and the worker is
+    most of a stack's cost); `stack` gives each module a fresh state on it."""
+    s = Stack(database_url, redis_url)
+    try:
         yield s
+    finally:
+        s.down()
+
+
+@pytest.fixture(scope="module")
+def stack(app, shared_stack):
+    """The whole product, as if just started on an empty database and Redis with the demo
+    seeded: each module starts from that, as when each had its own processes."""
+    return shared_stack.reset(app)
 
 
 def login(page, stack: Stack, email: str, password: str = "demo1234") -> None:

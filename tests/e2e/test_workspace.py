@@ -121,12 +121,16 @@ def test_back_shows_the_list_as_it_is_now(page, stack):
     row.locator(".conv-link").click()
     expect(page).to_have_url(re.compile(r"/inbox/c/\d+"))
     expect(page.locator("#count-unread")).to_have_text(str(before - 1))
-    page.go_back()
+    # Back and Forward reload the page (htmx keeps no history snapshots): wait for that
+    # load, or the checks below pass on the page being left, and Forward races the reload.
+    with page.expect_event("load"):
+        page.go_back()
     expect(page).to_have_url(re.compile(r"/inbox\?clinic=\d+$"))
     expect(page.locator("#count-unread")).to_have_text(str(before - 1))
     expect(page.locator(f"#{row_id}")).to_have_count(0)
     expect(page.locator(".conv-row.unread")).to_have_count(before - 1)
-    page.go_forward()
+    with page.expect_event("load"):
+        page.go_forward()
     expect(page).to_have_url(re.compile(r"/inbox/c/\d+"))
     expect(page.locator("#thread-name")).to_be_visible()
 
