@@ -45,6 +45,17 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
+@pytest.fixture(autouse=True)
+def _close_leftover_tabs(request):
+    """Close every browser context a test opened and left open. A tab left showing a
+    thread stays live (its socket reconnects to the web processes, which later tests and
+    modules share): when that patient texts again, it marks the thread read."""
+    yield
+    if "browser" in request.fixturenames:
+        for context in list(request.getfixturevalue("browser").contexts):
+            context.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -66,10 +77,9 @@ def wait_http(url: str, timeout: float = 30) -> None:
 class Stack:
     """The app as production runs it, on free ports."""
 
-    # How each process is stopped. gunicorn's graceful TERM waits (graceful_timeout, 30 s)
-    # for every open websocket to end, which a closed tab's only does at the next ping:
-    # tests use its quick shutdown. The sandbox and the RQ worker stop at once on TERM.
-    STOP_SIGNALS = {"web": signal.SIGQUIT, "spare": signal.SIGQUIT}
+    # Every process stops on TERM within this (gunicorn is given a 1 s graceful timeout:
+    # by default it waits 30 s for open websockets, and even its quick shutdown waits for
+    # their threads).
     STOP_WITHIN_SECONDS = 5
 
     def __init__(self, database_url: str, redis_url: str) -> None:
@@ -103,7 +113,8 @@ class Stack:
         self.commands = {
             "sandbox": [sys.executable, "-m", "inbox.sandbox"],
             "web": [str(bin_dir / "gunicorn"), "app:app", "--worker-class", "gthread",
-                    "--workers", "2", "--threads", "16", "--bind", f"127.0.0.1:{self.web_port}",
+                    "--workers", "2", "--threads", "16", "--graceful-timeout", "1",
+                    "--bind", f"127.0.0.1:{self.web_port}",
                     "--no-control-socket"],
             "worker": [str(bin_dir / "rq"), "worker", "--with-scheduler", "--worker-class",
                        "workers.worker.InboxWorker", "--url", redis_url, self.queue],
@@ -129,12 +140,11 @@ class Stack:
         proc = self.procs.get(name)
         return proc is not None and proc.poll() is None
 
-    def stop(self, name: str, sig: int | None = None) -> None:
+    def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
         """Signal the process group and wait on the process; one that outlives its stop
         signal is killed, and that is reported (a stop that hangs is a bug somewhere)."""
         proc = self.procs.pop(name, None)
         if proc and proc.poll() is None:
-            sig = sig or self.STOP_SIGNALS.get(name, signal.SIGTERM)
             os.killpg(proc.pid, sig)
             try:
                 proc.wait(self.STOP_WITHIN_SECONDS)
