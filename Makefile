@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test lint format install system-deps clean
+.PHONY: dev test test-fast lint format install system-deps clean
 
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ format: $(STAMP)
 
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest
+
+# Unit and integration tests only, on the embedded defaults (no browser, no fault bed).
+test-fast: $(STAMP)
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest tests/unit tests/integration
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache *.egg-info

@@ -283,3 +283,54 @@ def wait_js(page, expression: str, arg=None, timeout: float = 3.0):
             assert value, f"timed out waiting for {expression}"
             return value
         time.sleep(0.05)
+
+
+def live_frames(page) -> list[str]:
+    """Record what the page's live socket sends (the page state it tells the server: path,
+    search, visible). Call before the page opens its socket."""
+    sent: list[str] = []
+
+    def on_socket(ws) -> None:
+        ws.on("framesent", lambda payload: sent.append(str(payload)))
+
+    page.on("websocket", on_socket)
+    return sent
+
+
+def wait_live_told(page, sent: list[str], timeout: float = 10.0) -> None:
+    """Wait until the live socket has told the server the page it shows now (what a text
+    arriving next is rendered for), instead of sleeping on it."""
+    import json
+    from urllib.parse import urlsplit
+
+    deadline = time.monotonic() + timeout
+    while True:
+        here = urlsplit(page.url)
+        for frame in reversed(sent):
+            try:
+                told = json.loads(frame)
+            except ValueError:
+                continue
+            search = f"?{here.query}" if here.query else ""
+            if told.get("path") == here.path and told.get("search") == search:
+                return
+            break  # only the last state counts
+        assert time.monotonic() < deadline, f"the live socket never told {page.url}: {sent[-3:]}"
+        page.wait_for_timeout(20)
+
+
+SETTLED = """() => new Promise((done) => {
+  const give_up = setTimeout(done, 5000);
+  const busy = () => document.readyState !== "complete"
+    || document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling");
+  const frame = () => requestAnimationFrame(() => setTimeout(() => {
+    if (busy()) { frame(); } else { clearTimeout(give_up); done(); }
+  }, 0));
+  requestAnimationFrame(frame);
+})"""
+
+
+def settle(page) -> None:
+    """Wait until the page has loaded, no htmx request, swap or settle is under way, and two
+    more frames have run (focus and load handlers, a late swap's scripts)."""
+    page.evaluate(SETTLED)
