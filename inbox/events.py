@@ -30,15 +30,27 @@ Handler = Callable[[dict[str, Any]], None]
 ACCESS = "access"
 
 
-def channel(account_id: int) -> str:
-    return f"{PREFIX}{account_id}"
+def channel(account_id: int, db: int = 0) -> str:
+    """An account's channel. Pub/sub is server-wide (a Redis database number does not
+    scope it), so a database other than 0 is in the name: installs, or test workers, on
+    different databases of one Redis server never hear each other's events."""
+    return f"{channel_prefix(db)}{account_id}"
+
+
+def channel_prefix(db: int) -> str:
+    return f"clinic-inbox:db{db}:account:" if db else PREFIX
+
+
+def redis_db(client: redis.Redis | redis.client.Pipeline) -> int:
+    return int(client.connection_pool.connection_kwargs.get("db") or 0)
 
 
 def publish(account_id: int, event: dict, app: Flask | None = None) -> None:
     """Best effort: a lost event costs a live update, never data (pages re-read the DB,
     and every tab resynchronises when its socket reconnects)."""
     try:
-        get_redis(app).publish(channel(account_id), json.dumps(event))
+        client = get_redis(app)
+        client.publish(channel(account_id, redis_db(client)), json.dumps(event))
     except redis.RedisError:
         log.warning("could not publish %s for account %s", event.get("type"), account_id)
 
@@ -58,8 +70,9 @@ def publish_many(events: list[tuple[int, dict]], app: Flask | None = None) -> No
 def add_publishes(pipe: redis.client.Pipeline, events: list[tuple[int, dict]]) -> None:
     """The PUBLISH commands of these (account id, event) pairs, onto the caller's pipeline
     (which sends them together with its own commands, in order)."""
+    db = redis_db(pipe)
     for account_id, event in events:
-        pipe.publish(channel(account_id), json.dumps(event))
+        pipe.publish(channel(account_id, db), json.dumps(event))
 
 
 class Listener:
@@ -67,6 +80,7 @@ class Listener:
 
     def __init__(self, app: Flask) -> None:
         self.url = redis_url(app)  # bound once: a later change to the app's config is not ours
+        self.prefix = PREFIX  # its database's, once connected
         self.pid = os.getpid()
         self.lock = threading.Lock()
         self.subscribers: dict[int, set[Handler]] = {}
@@ -100,7 +114,8 @@ class Listener:
         # waits at most a second, and a ping every 10 s notices a server that went away.
         client = redis.Redis.from_url(self.url, socket_connect_timeout=2, health_check_interval=10)
         pubsub = client.pubsub(ignore_subscribe_messages=True)
-        pubsub.psubscribe(PREFIX + "*")
+        self.prefix = channel_prefix(redis_db(client))
+        pubsub.psubscribe(self.prefix + "*")
         return pubsub
 
     def _run(self) -> None:
@@ -129,7 +144,7 @@ class Listener:
         if isinstance(channel_name, bytes):
             channel_name = channel_name.decode()
         try:
-            account_id = int(channel_name.removeprefix(PREFIX))
+            account_id = int(channel_name.removeprefix(self.prefix))
             event = json.loads(message["data"])
         except (ValueError, TypeError):
             return

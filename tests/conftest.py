@@ -35,16 +35,57 @@ def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_TMP, ignore_errors=True)
 
 
+# Under pytest-xdist (-n 2) every worker process needs its own database and Redis: the
+# embedded defaults are per process already (_TMP); a server's are derived from the URLs.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ...
+
+
+def _worker_redis_url(url: str) -> str:
+    """Worker n uses Redis db TEST_REDIS_DBS[n] (comma-separated) if given, else the URL's
+    db + n."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    n = int(XDIST_WORKER.removeprefix("gw"))
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    dbs = [int(x) for x in os.environ.get("TEST_REDIS_DBS", "").split(",") if x.strip()]
+    return urlunsplit(parts._replace(path=f"/{dbs[n] if dbs else base + n}"))
+
+
+def _worker_database_url(url: str) -> str:
+    """The URL's database with _gwN appended, created if missing."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    mine = base.set(database=f"{base.database}_{XDIST_WORKER}")
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": mine.database}
+            )
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{mine.database}"'))
+    finally:
+        engine.dispose()
+    return mine.render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    return os.environ.get("REDIS_URL") or embedded_redis.ensure_running(_TMP / "redis")
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return embedded_redis.ensure_running(_TMP / "redis")
+    return _worker_redis_url(url) if XDIST_WORKER else url
 
 
 @pytest.fixture(scope="session")
 def database_url() -> str:
     url = os.environ.get("DATABASE_URL")
     if url:
-        return url.replace("postgresql://", "postgresql+psycopg://", 1)
+        url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+        return _worker_database_url(url) if XDIST_WORKER else url
     return f"sqlite:///{_TMP / 'test.sqlite3'}"
 
 

@@ -8,6 +8,7 @@ import time
 
 import redis
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,13 @@ class InboxWorker(SimpleWorker):
 
         _get_app()
 
+    def request_stop(self, signum, frame) -> None:
+        """SIGTERM/SIGINT. RQ marks a stop only when it arrives mid-job; when idle it just
+        raises out of its loop, and work() below took that for a Redis outage and started
+        over: the worker outlived every SIGTERM until SIGKILL. Mark it either way."""
+        self._stop_requested = True
+        super().request_stop(signum, frame)
+
     def work(self, *args, **kwargs) -> bool:
         """RQ's loop quits when Redis disappears in the middle of a job (its heartbeat
         fails). Wait for Redis and go back to work; a stop signal or burst mode ends it.
@@ -35,7 +43,12 @@ class InboxWorker(SimpleWorker):
                 result = False
             if self._stop_requested or kwargs.get("burst"):
                 return result
-            self._wait_for_redis()
+            try:
+                self._wait_for_redis()
+            except StopRequested:  # RQ's signal handler, while Redis was away
+                return result
+            if self._stop_requested:
+                return result
             try:
                 self.register_death()  # so the same name may register its birth again
             except redis.RedisError:

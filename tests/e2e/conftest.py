@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,6 +45,17 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
+@pytest.fixture(autouse=True)
+def _close_leftover_tabs(request):
+    """Close every browser context a test opened and left open. A tab left showing a
+    thread stays live (its socket reconnects to the web processes, which later tests and
+    modules share): when that patient texts again, it marks the thread read."""
+    yield
+    if "browser" in request.fixturenames:
+        for context in list(request.getfixturevalue("browser").contexts):
+            context.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -65,11 +77,18 @@ def wait_http(url: str, timeout: float = 30) -> None:
 class Stack:
     """The app as production runs it, on free ports."""
 
+    # Every process stops on TERM within this (gunicorn is given a 1 s graceful timeout:
+    # by default it waits 30 s for open websockets, and even its quick shutdown waits for
+    # their threads).
+    STOP_WITHIN_SECONDS = 5
+
     def __init__(self, database_url: str, redis_url: str) -> None:
         self.web_port, self.sandbox_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.web_port}"
         self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
         self.tmp = Path(tempfile.mkdtemp(prefix="clinic-inbox-e2e-"))
+        # Its own queue: another stack (another app config) may share the Redis.
+        self.queue = f"e2e-{self.web_port}"
         self.env = {
             **os.environ,
             "APP_ENV": "test",
@@ -77,7 +96,7 @@ class Stack:
             "INSTANCE_PATH": str(self.tmp),
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
-            "RQ_QUEUE": "e2e",
+            "RQ_QUEUE": self.queue,
             "VONAGE_API_KEY": API_KEY,
             "VONAGE_API_SECRET": API_SECRET,
             "VONAGE_SIGNATURE_SECRET": SIG_SECRET,
@@ -94,10 +113,11 @@ class Stack:
         self.commands = {
             "sandbox": [sys.executable, "-m", "inbox.sandbox"],
             "web": [str(bin_dir / "gunicorn"), "app:app", "--worker-class", "gthread",
-                    "--workers", "2", "--threads", "16", "--bind", f"127.0.0.1:{self.web_port}",
+                    "--workers", "2", "--threads", "16", "--graceful-timeout", "1",
+                    "--bind", f"127.0.0.1:{self.web_port}",
                     "--no-control-socket"],
             "worker": [str(bin_dir / "rq"), "worker", "--with-scheduler", "--worker-class",
-                       "workers.worker.InboxWorker", "--url", redis_url, "e2e"],
+                       "workers.worker.InboxWorker", "--url", redis_url, self.queue],
         }  # fmt: skip
 
     def spare_web(self) -> str:
@@ -116,19 +136,51 @@ class Stack:
             start_new_session=True,
         )  # fmt: skip
 
+    def running(self, name: str) -> bool:
+        proc = self.procs.get(name)
+        return proc is not None and proc.poll() is None
+
     def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
+        """Signal the process group and wait on the process; one that outlives its stop
+        signal is killed, and that is reported (a stop that hangs is a bug somewhere)."""
         proc = self.procs.pop(name, None)
         if proc and proc.poll() is None:
             os.killpg(proc.pid, sig)
             try:
-                proc.wait(10)
+                proc.wait(self.STOP_WITHIN_SECONDS)
             except subprocess.TimeoutExpired:
+                warnings.warn(
+                    f"e2e {name} outlived {signal.Signals(sig).name} for "
+                    f"{self.STOP_WITHIN_SECONDS} s and was killed; its log:\n"
+                    + self.log(name)[-2000:],
+                    stacklevel=2,
+                )
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
+        with contextlib.suppress(ProcessLookupError):  # anything it left in its group
+            if proc:
+                os.killpg(proc.pid, signal.SIGKILL)
 
     def up(self) -> Stack:
         for name in ("sandbox", "web", "worker"):
             self.start(name)
+        return self._ready()
+
+    def reset(self, app) -> Stack:
+        """The stack as up() leaves it, without restarting the web processes: an empty
+        database and Redis, a new sandbox (its state lives in the process) and worker (its
+        Redis keys go with the flush), the demo seeded again. Any process a test stopped
+        is started again."""
+        for name in ("worker", "sandbox", "spare"):
+            self.stop(name)
+        (self.tmp / "sandbox-state.json").unlink(missing_ok=True)
+        empty_database_and_redis(app)
+        for name in ("sandbox", "web", "worker"):
+            if not self.running(name):
+                self.start(name)
+        return self._ready()
+
+    def _ready(self) -> Stack:
         wait_http(self.sandbox_url + "/_sandbox/state")
         wait_http(self.url + "/login")
         seeded = subprocess.run(
@@ -152,15 +204,20 @@ class Stack:
         return requests.get(self.sandbox_url + "/_sandbox/state", timeout=5).json()
 
 
-@contextlib.contextmanager
-def running_stack(app, database_url: str, redis_url: str, **env: str) -> Iterator[Stack]:
-    """The whole product on an empty database and Redis (the stack seeds its demo data),
-    with `env` on top of the defaults; torn down after."""
+def empty_database_and_redis(app) -> None:
     with app.app_context():
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
         db.session.commit()
         get_redis(app).flushdb()
+        db.session.remove()
+
+
+@contextlib.contextmanager
+def running_stack(app, database_url: str, redis_url: str, **env: str) -> Iterator[Stack]:
+    """The whole product on an empty database and Redis (the stack seeds its demo data),
+    with `env` on top of the defaults; torn down after."""
+    empty_database_and_redis(app)
     s = Stack(database_url, redis_url)
     s.env.update(env)
     try:
@@ -169,10 +226,22 @@ def running_stack(app, database_url: str, redis_url: str, **env: str) -> Iterato
         s.down()
 
 
-@pytest.fixture(scope="module")
-def stack(app, database_url, redis_url):
-    with running_stack(app, database_url, redis_url) as s:
+@pytest.fixture(scope="package")
+def shared_stack(app, database_url, redis_url):
+    """One set of processes for the browser tests (starting gunicorn and the worker is
+    most of a stack's cost); `stack` gives each module a fresh state on it."""
+    s = Stack(database_url, redis_url)
+    try:
         yield s
+    finally:
+        s.down()
+
+
+@pytest.fixture(scope="module")
+def stack(app, shared_stack):
+    """The whole product, as if just started on an empty database and Redis with the demo
+    seeded: each module starts from that, as when each had its own processes."""
+    return shared_stack.reset(app)
 
 
 def login(page, stack: Stack, email: str, password: str = "demo1234") -> None:
@@ -214,3 +283,54 @@ def wait_js(page, expression: str, arg=None, timeout: float = 3.0):
             assert value, f"timed out waiting for {expression}"
             return value
         time.sleep(0.05)
+
+
+def live_frames(page) -> list[str]:
+    """Record what the page's live socket sends (the page state it tells the server: path,
+    search, visible). Call before the page opens its socket."""
+    sent: list[str] = []
+
+    def on_socket(ws) -> None:
+        ws.on("framesent", lambda payload: sent.append(str(payload)))
+
+    page.on("websocket", on_socket)
+    return sent
+
+
+def wait_live_told(page, sent: list[str], timeout: float = 10.0) -> None:
+    """Wait until the live socket has told the server the page it shows now (what a text
+    arriving next is rendered for), instead of sleeping on it."""
+    import json
+    from urllib.parse import urlsplit
+
+    deadline = time.monotonic() + timeout
+    while True:
+        here = urlsplit(page.url)
+        for frame in reversed(sent):
+            try:
+                told = json.loads(frame)
+            except ValueError:
+                continue
+            search = f"?{here.query}" if here.query else ""
+            if told.get("path") == here.path and told.get("search") == search:
+                return
+            break  # only the last state counts
+        assert time.monotonic() < deadline, f"the live socket never told {page.url}: {sent[-3:]}"
+        page.wait_for_timeout(20)
+
+
+SETTLED = """() => new Promise((done) => {
+  const give_up = setTimeout(done, 5000);
+  const busy = () => document.readyState !== "complete"
+    || document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling");
+  const frame = () => requestAnimationFrame(() => setTimeout(() => {
+    if (busy()) { frame(); } else { clearTimeout(give_up); done(); }
+  }, 0));
+  requestAnimationFrame(frame);
+})"""
+
+
+def settle(page) -> None:
+    """Wait until the page has loaded, no htmx request, swap or settle is under way, and two
+    more frames have run (focus and load handlers, a late swap's scripts)."""
+    page.evaluate(SETTLED)

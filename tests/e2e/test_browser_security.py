@@ -24,7 +24,7 @@ from sqlalchemy import select
 from inbox.extensions import db
 from inbox.models import Conversation, Patient
 from inbox.services.search_text import name_key
-from tests.e2e.conftest import login, wait_js
+from tests.e2e.conftest import live_frames, login, settle, wait_js, wait_live_told
 
 OURS = "12125550134"
 AVA = "19175550100"
@@ -133,7 +133,7 @@ class Watch:
             self.problems.append(f"request: {request.url}")
 
     def check(self, where: str) -> None:
-        self.page.wait_for_timeout(150)  # let late handlers (load, focus, settle) fire
+        settle(self.page)  # let late handlers (load, focus, settle) fire
         flag = self.page.evaluate("() => window.__xss")
         injected = self.page.evaluate(INJECTED)
         assert not flag, f"{where}: a payload ran"
@@ -188,13 +188,14 @@ def hostile(stack, app):
 def test_main_pages_raise_no_csp_violation_or_console_error(browser, stack):
     ctx = browser.new_context()
     page = ctx.new_page()
+    sent = live_frames(page)
     watch = Watch(page)
     page.goto(stack.url + "/login")
     watch.check("login")
     login(page, stack, "staff@glow.test")
     page.goto(stack.url + "/inbox")
     expect(page.locator("#conv-list .conv-row").first).to_be_visible()
-    page.wait_for_timeout(300)  # the websocket is up
+    wait_live_told(page, sent)  # the websocket is up
     watch.check("inbox")
     page.locator("#conv-list .conv-row .conv-link").first.click()
     expect(page.locator("#thread-name")).to_be_visible()
@@ -320,12 +321,13 @@ def test_hostile_texts_arriving_live_stay_text(browser, stack, hostile):
     """The websocket path: rows and bubbles arrive as fragments that app.js applies."""
     ctx = browser.new_context()
     page = ctx.new_page()
+    sent = live_frames(page)
     watch = Watch(page)
     login(page, stack, "staff@glow.test")
     _, ava_conv = hostile["ava"]
     page.goto(f"{stack.url}/inbox/c/{ava_conv}?tab=unread")
     expect(page.locator("#thread-name")).to_be_visible()
-    page.wait_for_timeout(500)  # connected, and told what this tab shows
+    wait_live_told(page, sent)  # connected, and told what this tab shows
     for i, payload in enumerate(PAYLOADS[:14] + PAYLOADS[-12:]):
         text = f"live{i} {payload}"
         _text_in(stack, AVA, text)
@@ -356,10 +358,11 @@ def test_desktop_alerts_show_hostile_names_as_plain_text(browser, stack, hostile
         """
     )
     page = ctx.new_page()
+    sent = live_frames(page)
     watch = Watch(page)
     login(page, stack, "staff@glow.test")
     page.goto(stack.url + "/inbox")
-    page.wait_for_timeout(500)
+    wait_live_told(page, sent)
     names = PAYLOADS[:8]
     for payload in names:
         _text_in(stack, _sender(PAYLOADS.index(payload)), "ping")

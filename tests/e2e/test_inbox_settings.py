@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login, screenshot, sign_out
+from tests.e2e.conftest import live_frames, login, screenshot, sign_out, wait_live_told
 
 DESKTOP = {"width": 1366, "height": 900}
 
@@ -136,10 +136,11 @@ def test_manage_privileges_hides_the_inbox_tab(page, stack, browser):
     # Sam has a conversation open, a reply half typed, when the privilege goes.
     staff_context = browser.new_context()
     staff = staff_context.new_page()
+    sent = live_frames(staff)
     login(staff, stack, "staff@glow.test")
     staff.locator(".conv-row .conv-link").first.click()
     staff.locator("#composer-body").fill("Half a reply")
-    staff.wait_for_timeout(500)  # the socket connected and told what the tab shows
+    wait_live_told(staff, sent)  # the socket connected and told what the tab shows
 
     login(page, stack, "admin@glow.test")
     page.get_by_role("link", name="Settings").first.click()

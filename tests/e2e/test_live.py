@@ -6,7 +6,7 @@ import re
 import requests
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login, wait_http, wait_js
+from tests.e2e.conftest import live_frames, login, wait_http, wait_js, wait_live_told
 
 AVA = "19175550100"
 
@@ -37,11 +37,13 @@ def _open_thread(page, stack, name: str) -> None:
 def test_two_staff_see_texts_replies_and_receipts_live(browser, stack):
     a_ctx, b_ctx = browser.new_context(), browser.new_context()
     a, b = a_ctx.new_page(), b_ctx.new_page()
+    a_sent, b_sent = live_frames(a), live_frames(b)
     login(a, stack, "staff@glow.test")
     login(b, stack, "admin@glow.test")
     _open_thread(a, stack, "Liam Chen")  # A reads someone else
     b.goto(stack.url + "/inbox?tab=unread")  # B watches the Unread list
-    a.wait_for_timeout(500)  # both sockets connected and told what they show
+    wait_live_told(a, a_sent)  # both sockets connected and told what they show
+    wait_live_told(b, b_sent)
     badge_a, badge_b = _badge(a), _badge(b)
     bump = 0 if b.locator("#conv-list .conv-row", has_text="Ava Martinez").count() else 1
 
@@ -58,7 +60,8 @@ def test_two_staff_see_texts_replies_and_receipts_live(browser, stack):
     # Both open Ava's thread; the next text lands in both threads.
     _open_thread(a, stack, "Ava Martinez")
     _open_thread(b, stack, "Ava Martinez")
-    a.wait_for_timeout(300)
+    wait_live_told(a, a_sent)
+    wait_live_told(b, b_sent)
     draft = "half-typed reply"
     b.get_by_label("Reply").fill(draft)
     # As if A had opened the thread yesterday: today's text brings its own heading.
@@ -99,13 +102,15 @@ def test_a_thread_read_in_another_tab_comes_back_to_the_read_list(browser, stack
     B's Read list, in its place by time, without a reload."""
     a_ctx, b_ctx = browser.new_context(), browser.new_context()
     a, b = a_ctx.new_page(), b_ctx.new_page()
+    a_sent, b_sent = live_frames(a), live_frames(b)
     login(a, stack, "staff@glow.test")
     login(b, stack, "admin@glow.test")
     _open_thread(a, stack, "Ava Martinez")  # read now
     b.goto(stack.url + "/inbox?tab=read")
     ava = b.locator("#conv-list .conv-row", has_text="Ava Martinez")
     expect(ava).to_have_count(1)
-    a.wait_for_timeout(500)  # both sockets connected and told what they show
+    wait_live_told(a, a_sent)  # both sockets connected and told what they show
+    wait_live_told(b, b_sent)
     _text_in(stack, "Running five minutes late")
     expect(a.locator(".msg.in", has_text="Running five minutes late")).to_be_visible(timeout=2000)
     expect(ava).to_have_count(1, timeout=3000)
@@ -165,10 +170,11 @@ def test_background_tab_gets_a_first_name_only_alert(browser, stack):
         """
     )
     page = ctx.new_page()
+    sent = live_frames(page)
     login(page, stack, "staff@glow.test")
     page.goto(stack.url + "/inbox")
     expect(page.locator("#alerts-toggle")).to_have_attribute("aria-pressed", "true")
-    page.wait_for_timeout(500)
+    wait_live_told(page, sent)
     _text_in(stack, "My lips feel a bit swollen, is that normal?")
     wait_js(page, "() => window.__alerts.length > 0", timeout=2)
     alerts = page.evaluate("window.__alerts")

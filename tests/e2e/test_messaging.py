@@ -5,7 +5,7 @@ import time
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import live_frames, login, screenshot, wait_live_told
 from tests.e2e.test_live import _open_thread, _text_in
 
 LONG = (
@@ -17,9 +17,10 @@ LONG = (
 
 def test_stop_start_long_texts_and_paperwork_reminder_live(browser, stack):
     page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    sent = live_frames(page)
     login(page, stack, "staff@glow.test")
     _open_thread(page, stack, "Ava Martinez")
-    page.wait_for_timeout(400)  # the socket knows which thread this tab shows
+    wait_live_told(page, sent)  # the socket knows which thread this tab shows
 
     # A long text arrives in parts; staff see it once, whole.
     _text_in(stack, LONG)
@@ -83,9 +84,10 @@ def test_a_late_answer_to_a_send_never_takes_a_status_back(browser, stack):
     live updates (the worker sent the text, its receipt came), the thread keeps showing
     Delivered, not the answer's older status."""
     page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    sent = live_frames(page)
     login(page, stack, "staff@glow.test")
     _open_thread(page, stack, "Ava Martinez")
-    page.wait_for_timeout(400)  # the socket knows which thread this tab shows
+    wait_live_told(page, sent)  # the socket knows which thread this tab shows
     status_span = re.compile(r'class="status status-(\w+)" data-status="\1"')
 
     def late_and_old(route):

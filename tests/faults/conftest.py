@@ -25,6 +25,15 @@ QUEUE = "faults"
 
 
 class FaultBed:
+    # The workers' retry intervals, and the sweep's thresholds (the app here runs it):
+    # seconds, not production's minutes, so that an outage can outlast them all quickly.
+    env_retry_intervals = (0.2, 0.5, 1, 1, 2)
+    sweep_thresholds = {
+        "SWEEP_QUEUED_AFTER_SECONDS": 3,
+        "SWEEP_SENDING_AFTER_SECONDS": 8,  # the lease on a text being sent
+        "UNCONFIRMED_AFTER_SECONDS": 6,
+    }
+
     def __init__(self, app, database_url: str, sandbox) -> None:
         self.app, self.sandbox = app, sandbox
         self.tmp = Path(tempfile.mkdtemp(prefix="clinic-inbox-faults-"))
@@ -46,7 +55,7 @@ class FaultBed:
             "VONAGE_REST_HOST": sandbox.host,
             "VONAGE_TIMEOUT": "1",
             "PUBLIC_BASE_URL": app.config["PUBLIC_BASE_URL"],
-            "SEND_RETRY_INTERVALS": "0.2,0.5,1,1,2",
+            "SEND_RETRY_INTERVALS": ",".join(map(str, self.env_retry_intervals)),
             "PYTHONUNBUFFERED": "1",
         }
 
@@ -157,13 +166,7 @@ def bed(app, database_url, sandbox):
     keys = ("REDIS_URL", "RQ_QUEUE", "SWEEP_QUEUED_AFTER_SECONDS",
             "SWEEP_SENDING_AFTER_SECONDS", "UNCONFIRMED_AFTER_SECONDS")  # fmt: skip
     saved = {k: app.config[k] for k in keys}
-    app.config.update(
-        REDIS_URL=b.redis_url,
-        RQ_QUEUE=QUEUE,
-        SWEEP_QUEUED_AFTER_SECONDS=3,
-        SWEEP_SENDING_AFTER_SECONDS=8,
-        UNCONFIRMED_AFTER_SECONDS=6,
-    )
+    app.config.update(REDIS_URL=b.redis_url, RQ_QUEUE=QUEUE, **b.sweep_thresholds)
     try:
         yield b
     finally:

@@ -262,7 +262,7 @@ def test_disable_releases_hides_and_stops_billing_then_reenable_needs_new_number
     assert "will be released" in page and "Confirm" in page and "new number" in page
     token = csrf_token(client, "/settings/inbox")
     listening = get_redis().pubsub(ignore_subscribe_messages=True)
-    listening.subscribe(events.channel(glow_id))
+    listening.subscribe(events.channel(glow_id, events.redis_db(get_redis())))
     assert client.post("/settings/inbox/disable", data={"csrf_token": token}).status_code == 302
     # Every open tab of the practice hears it at once (each then closes its live socket).
     heard = None

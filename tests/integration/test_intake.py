@@ -16,7 +16,7 @@ import requests
 from sqlalchemy import func, select
 
 from inbox.broker import get_redis
-from inbox.events import channel
+from inbox.events import channel, redis_db
 from inbox.extensions import db
 from inbox.models import Conversation, Message, Patient, ReceivedWebhook
 from inbox.sandbox import sign_params
@@ -57,7 +57,7 @@ def test_a_burst_is_stored_in_groups_each_text_once_and_published(app, demo, san
     real = intake.store_group
     monkeypatch.setattr(intake, "store_group", lambda g, *a: groups.append(len(g)) or real(g, *a))
     listener = get_redis(app).pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(channel(demo.id))
+    listener.subscribe(channel(demo.id, redis_db(get_redis(app))))
     # 120 texts from 30 senders new to the practice, each webhook delivered twice.
     bursts = [
         inbound_params(msisdn=_sender(i % 30), text=f"Burst text {i} ✨ from {i % 30}")
@@ -141,14 +141,16 @@ def test_one_round_trip_replaces_the_pages_before_it_publishes(app, demo, sandbo
     before = page_cache.generation(demo.id)
     client = get_redis()
     listener = client.pubsub()
-    listener.subscribe(channel(demo.id))
+    db = redis_db(client)
+    listener.subscribe(channel(demo.id, db))
     assert listener.get_message(timeout=5)["type"] == "subscribe"
-    ours = (f"SET clinic-inbox:page-generation:{demo.id} ", f"PUBLISH {channel(demo.id)} ")
+    ours = (f"SET clinic-inbox:page-generation:{demo.id} ", f"PUBLISH {channel(demo.id, db)} ")
     with client.monitor() as monitor:
         page_cache.replace({demo.id}, announce=[(demo.id, {"type": "message", "id": 1})])
         commands: list[str] = []
         for seen in monitor.listen():
-            if seen["command"].startswith(ours):
+            # MONITOR is server-wide: only this database (another test worker may share it).
+            if seen["db"] == db and seen["command"].startswith(ours):
                 commands.append(seen["command"].split(" ")[0])
             if len(commands) == 2:
                 break

@@ -9,6 +9,8 @@ import re
 
 import redis
 import requests
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import select, update
 
 from inbox.extensions import db
@@ -128,7 +130,12 @@ def test_users_never_share_a_page_and_access_changes_apply_at_once(app, client, 
 def test_redis_unreachable_pages_render_fresh(app, client, demo, monkeypatch):
     login(client, "staff@glow.test")
     get_with_sql(app, client, LIST, FRAGMENT)
-    dead = redis.Redis(unix_socket_path="/nonexistent/redis.socket", socket_connect_timeout=0.2)
+    # Refused at once, every time (redis-py's default retries with backoff: ~2 s a call).
+    dead = redis.Redis(
+        unix_socket_path="/nonexistent/redis.socket",
+        socket_connect_timeout=0.2,
+        retry=Retry(NoBackoff(), 0),
+    )
     monkeypatch.setattr(page_cache, "get_redis", lambda: dead)
     conv = db.session.get(Conversation, _ids(get_with_sql(app, client, LIST, FRAGMENT)[0])[0])
     conv.patient.first_name = "Offline"
