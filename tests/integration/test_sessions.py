@@ -311,7 +311,7 @@ def test_sign_out_everywhere_ends_every_session_of_that_user_only(app, demo):
     assert _inbox_status(app, tablet) == 302
     assert _inbox_status(app, other) == 200  # another teammate is not touched
     # The button is on every user's profile page, in words.
-    page = other.get(app.config["PUBLIC_BASE_URL"] + "/settings/profile", timeout=5).text
+    page = other.get(app.config["PUBLIC_BASE_URL"] + "/account", timeout=5).text
     assert ">Sign out everywhere</button>" in page
 
 
