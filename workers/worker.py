@@ -3,7 +3,10 @@ Flask app once at start, and lives through Redis outages instead of exiting."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import time
 
 import redis
@@ -11,6 +14,9 @@ from rq import SimpleWorker
 from rq.exceptions import StopRequested
 
 log = logging.getLogger(__name__)
+
+# How long a stopping worker waits on its scheduler process before killing it.
+SCHEDULER_STOP_SECONDS = 3.0
 
 
 class InboxWorker(SimpleWorker):
@@ -30,6 +36,23 @@ class InboxWorker(SimpleWorker):
         over: the worker outlived every SIGTERM until SIGKILL. Mark it either way."""
         self._stop_requested = True
         super().request_stop(signum, frame)
+
+    def stop_scheduler(self) -> None:
+        """RQ sends its scheduler process SIGTERM and then waits on it with no limit; a
+        scheduler stuck on a dead Redis never ends, and neither did the worker (a stop
+        during a Redis outage hung until SIGKILL). Wait a few seconds, then kill it: it
+        holds nothing that the next scheduler does not take over."""
+        process = getattr(self.scheduler, "_process", None) if self.scheduler else None
+        if process is None or not process.pid:
+            return
+        with contextlib.suppress(OSError):
+            os.kill(process.pid, signal.SIGTERM)
+        process.join(SCHEDULER_STOP_SECONDS)
+        if process.is_alive():
+            log.warning("the scheduler did not stop within %ss: killed", SCHEDULER_STOP_SECONDS)
+            with contextlib.suppress(OSError):
+                os.kill(process.pid, signal.SIGKILL)
+            process.join(SCHEDULER_STOP_SECONDS)
 
     def work(self, *args, **kwargs) -> bool:
         """RQ's loop quits when Redis disappears in the middle of a job (its heartbeat

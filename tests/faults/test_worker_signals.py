@@ -1,4 +1,4 @@
-"""A supervisor's stop signal ends an idle worker promptly. (An
+"""A supervisor's stop signal ends a worker promptly: idle, and while Redis is away. (An
 idle worker used to take RQ's stop for a Redis outage, start its loop again and live on
 until SIGKILL: every deploy and every test teardown waited out the grace period.)"""
 
@@ -37,3 +37,15 @@ def test_sigterm_stops_an_idle_worker(bed):
     _working(bed)
     assert _stopped_within(proc, 10) == 0
     assert "the worker resumes" not in bed.worker_logs()
+
+
+def test_sigterm_stops_a_worker_waiting_for_redis(bed):
+    proc = bed.start_worker()
+    _working(bed)
+    bed.stop_redis()
+    deadline = time.monotonic() + 15
+    while "could not connect to Redis" not in bed.worker_logs():  # it waits for Redis
+        assert time.monotonic() < deadline, bed.worker_logs()
+        time.sleep(0.05)
+    _stopped_within(proc, 10)
+    assert proc.poll() is not None
