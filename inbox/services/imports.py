@@ -242,16 +242,15 @@ def check_row(
         row.problem = "Missing mobile number"
         return row
     try:
-        e164 = phones.normalize(raw_phone)
+        e164, digits, textable = phones.mobile(raw_phone)
     except phones.InvalidPhone:
         row.problem = f"Bad mobile number “{raw_phone[:30]}”"
         return row
-    if not phones.can_receive_sms(e164):
+    if not textable:
         row.problem = f"{phones.display(e164)} cannot receive texts"
         return row
     values: dict = dict(
-        first_name=first, last_name=last, phone=e164,
-        phone_digits=phones.national_digits(e164),
+        first_name=first, last_name=last, phone=e164, phone_digits=digits,
         name_search=search_text.name_key(first, last),
     )  # fmt: skip
     values["name_reversed"] = values["name_search"].partition("|")[2]
@@ -320,10 +319,15 @@ def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[start : start + size]
 
 
-def _dedupe(rows: list[Row]) -> None:
-    """Rows repeating an earlier row's Patient ID or mobile number are skipped."""
-    seen_phone: dict[str, int] = {}
-    seen_external: dict[str, int] = {}
+def _dedupe(
+    rows: Sequence[Row],
+    seen_phone: dict[str, int] | None = None,
+    seen_external: dict[str, int] | None = None,
+) -> None:
+    """Rows repeating an earlier row's Patient ID or mobile number are skipped. Batch by
+    batch: pass the same `seen_*` dicts for every batch of one file."""
+    seen_phone = {} if seen_phone is None else seen_phone
+    seen_external = {} if seen_external is None else seen_external
     for row in rows:
         if row.problem:
             continue
@@ -586,20 +590,24 @@ def run(import_id: int) -> dict:
         mapping = mapping_of(item)
         clinics = visible_clinics(user)
         by_name = {" ".join(c.name.lower().split()): c.id for c in clinics}
-        rows = [
-            check_row(n, cells, mapping, by_name, item.default_clinic_id)
-            for n, cells in enumerate(table.rows, start=2)
-        ]
-        _dedupe(rows)
         ids = user.visible_clinic_ids()
         allowed = set(ids) if ids is not None else None
         added = updated = 0
         account_id = item.account_id
-        for batch in _chunks(rows, BATCH):
+        seen_phone: dict[str, int] = {}
+        seen_external: dict[str, int] = {}
+        skipped: list[Row] = []
+        for start in range(0, len(table.rows), BATCH):
+            batch = [
+                check_row(n, cells, mapping, by_name, item.default_clinic_id)
+                for n, cells in enumerate(table.rows[start : start + BATCH], start=start + 2)
+            ]
+            _dedupe(batch, seen_phone, seen_external)
             _match(account_id, batch, allowed)
             _write(account_id, batch, item.default_clinic_id)
             added += sum(1 for r in batch if r.action == "add")
             updated += sum(1 for r in batch if r.action == "update")
+            skipped += [r for r in batch if r.action == "skip"]
             db.session.execute(
                 update(PatientImport)
                 .where(PatientImport.id == import_id)
@@ -608,7 +616,6 @@ def run(import_id: int) -> dict:
                 execution_options={"synchronize_session": False},
             )  # fmt: skip
             db.session.commit()
-        skipped = [r for r in rows if r.action == "skip"]
         db.session.refresh(item)
         item.added, item.updated, item.skipped = added, updated, len(skipped)
         item.skipped_csv = skipped_csv(table.headers, skipped) if skipped else ""
