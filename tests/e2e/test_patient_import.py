@@ -15,7 +15,7 @@ def _csv(tmp_path) -> str:
               for i in range(1500)]  # fmt: skip
     lines.insert(4, "X1;Wendy;Wrong;555-12;;")  # bad mobile: row 5
     lines.insert(9, "X2;;;(646) 299-0001;;")  # no name: row 10
-    lines.append("E7;Juniper;Okafor;(646) 299-0007;12/01/1985;Uptown")
+    lines.append("J1;Juniper;Okafor;(646) 299-0007;12/01/1985;Uptown")
     path = tmp_path / "practice-export.csv"
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8-sig"))
     return str(path)
@@ -65,3 +65,8 @@ def test_an_admin_imports_patients_from_a_csv(page, stack, tmp_path):
     expect(page.locator("#patient-rows")).to_contain_text("Juniper Okafor")
     expect(page.locator("#patient-rows")).to_contain_text("(646) 299-0007")
     expect(page.locator("#patient-rows")).to_contain_text("Uptown")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    expect(page.get_by_role("link", name="Import patients")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "patients/index-admin-390")
