@@ -127,6 +127,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.register_error_handler(
             code, lambda e, code=code: (render_template("errors/error.html", code=code), code)
         )
+    from .web.patients import import_too_large
+
+    app.register_error_handler(413, import_too_large)
 
     from .web import security
 

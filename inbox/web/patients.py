@@ -15,6 +15,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from ..config import IMPORT_PATH
 from ..extensions import db
 from ..models import IMPORT_DONE, IMPORT_PREVIEW
 from ..models.audit import (
@@ -243,12 +244,26 @@ def _import_page(*, error=None, default_clinic_id: str = "", status: int = 200):
     return render_template(
         "patients/import.html", error=error, clinics=clinics,
         default_clinic_id=default_clinic_id or str(clinics[0].id if clinics else ""),
-        recent=imports.recent_imports(current_user), max_mb=_max_mb(),
+        recent=imports.recent_imports(current_user), max_size=_max_size(),
     ), (422 if error else status)  # fmt: skip
 
 
-def _max_mb() -> int:
-    return max(1, current_app.config["IMPORT_MAX_BYTES"] // (1024 * 1024))
+def _max_size() -> str:
+    limit = current_app.config["IMPORT_MAX_BYTES"]
+    if limit >= 1024 * 1024:
+        return f"{limit // (1024 * 1024)} MB"
+    return f"{max(1, limit // 1024)} KB"
+
+
+def import_too_large(_error):
+    """A body over the limit: at Import patients, the page again with the limit in words
+    (the access check ran first); anywhere else, the plain error page."""
+    if request.path == IMPORT_PATH and current_user.is_authenticated:
+        return _import_page(
+            error=f"That file is larger than {_max_size()}. Split it into smaller files "
+            "(keep the header row in each) and import them one after the other."
+        )[0], 413
+    return render_template("errors/error.html", code=413), 413
 
 
 @bp.route("/import", methods=["GET", "POST"])

@@ -181,7 +181,9 @@ def test_only_the_import_route_takes_a_large_body(app, client, demo):
     assert r.status_code == 413
     app.config["IMPORT_MAX_BYTES"], was = 1024, app.config["IMPORT_MAX_BYTES"]
     try:
-        assert _upload(client, big).status_code == 413
+        r = _upload(client, big)
+        assert r.status_code == 413
+        assert "That file is larger than 1 KB" in r.get_data(as_text=True)
     finally:
         app.config["IMPORT_MAX_BYTES"] = was
 
