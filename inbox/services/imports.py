@@ -19,7 +19,7 @@ import redis
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import bindparam, insert, select, update
 
-from ..broker import get_queue
+from ..broker import get_queue, get_redis
 from ..extensions import db
 from ..models import (
     IMPORT_DONE,
@@ -494,13 +494,51 @@ def start(user: User, item: PatientImport) -> None:
     db.session.commit()
     try:
         get_queue().enqueue(
-            "workers.jobs.import_patients", item.id, job_id=f"import-patients-{item.id}",
+            "workers.jobs.import_patients", item.id, job_id=job_id(item.id),
             job_timeout=3600, result_ttl=0, failure_ttl=7 * 24 * 3600,
         )  # fmt: skip
     except redis.RedisError:
         item.status = IMPORT_PREVIEW
         db.session.commit()
         raise ImportRefused("The import could not be queued just now. Try again.") from None
+
+
+def job_id(import_id: int) -> str:
+    return f"import-patients-{import_id}"
+
+
+def settle(item: PatientImport) -> PatientImport:
+    """An import shown as running whose job no longer exists, or failed (a worker killed
+    mid-file, Redis restarted empty), is marked stopped, so its page stops waiting. The
+    row is re-read first: a job that finished has already written it done."""
+    if not item.running:
+        return item
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    try:
+        status = Job.fetch(job_id(item.id), connection=get_redis()).get_status()
+    except NoSuchJobError:
+        status = None
+    except redis.RedisError:
+        return item  # cannot tell: keep waiting
+    if status not in (None, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+        return item
+    db.session.execute(
+        update(PatientImport)
+        .where(
+            PatientImport.id == item.id,
+            PatientImport.status.in_((IMPORT_QUEUED, IMPORT_RUNNING)),
+        )
+        .values(
+            status=IMPORT_FAILED, finished_at=utcnow(),
+            error="The import stopped before the end of the file (its worker ended).",
+        ),
+        execution_options={"synchronize_session": False},
+    )  # fmt: skip
+    db.session.commit()
+    db.session.refresh(item)
+    return item
 
 
 # ---- the job ----------------------------------------------------------------------------
@@ -653,5 +691,5 @@ def clinic_name(clinics: Sequence[Clinic], clinic_id: int | None) -> str:
 __all__ = [
     "FIELDS", "ImportRefused", "Plan", "Row", "Table", "check_row", "choose", "clean_mapping",
     "decode", "get_import", "guess_mapping", "make_plan", "parse_date", "read_table",
-    "recent_imports", "row_words", "run", "split_name", "start", "template_csv", "upload",
+    "recent_imports", "row_words", "run", "settle", "split_name", "start", "template_csv", "upload",
 ]  # fmt: skip

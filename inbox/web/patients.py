@@ -316,7 +316,7 @@ def _preview(item, *, error=None):
 def import_show(import_id: int):
     """The preview (columns, default clinic, every row's problem and the counts); once
     started, the progress, then the summary."""
-    item = imports.get_import(current_user, import_id) or abort(404)
+    item = imports.settle(imports.get_import(current_user, import_id) or abort(404))
     if request.method == "POST":
         width = len(imports.table_of(item).headers)
         try:
@@ -345,7 +345,7 @@ def import_start(import_id: int):
 def import_progress(import_id: int):
     """The progress card alone (htmx polls it every second while the import runs)."""
     item = imports.get_import(current_user, import_id) or abort(404)
-    return render_template("patients/_import_progress.html", item=item)
+    return render_template("patients/_import_progress.html", item=imports.settle(item))
 
 
 @bp.get("/import/<int:import_id>/skipped.csv")

@@ -194,3 +194,24 @@ def test_the_proxy_allows_the_import_size_at_the_import_route_only(tmp_path):
     assert conf.count("client_max_body_size 64k;") == 1
     block = conf.split("location = /patients/import {", 1)[1].split("}", 1)[0]
     assert "client_max_body_size 20480k;" in block
+
+
+def test_an_import_whose_job_is_gone_shows_as_stopped(app, client, demo):
+    from inbox.broker import get_redis
+    from inbox.services import imports
+
+    login(client, "admin@glow.test")
+    import_id = _import_id(_upload(client, CSV.encode(), clinic=_clinic("Downtown").id))
+    assert _start(client, import_id).status_code == 302
+    page = client.get(f"/patients/import/{import_id}/progress").get_data(as_text=True)
+    assert 'hx-trigger="every 1s"' in page  # queued, its job waiting: keep polling
+    get_redis(app).delete(f"rq:job:{imports.job_id(import_id)}")  # Redis lost it
+    page = html.unescape(
+        client.get(f"/patients/import/{import_id}/progress").get_data(as_text=True)
+    )
+    assert "hx-trigger" not in page and "Import stopped" in page
+    assert "Importing the file again updates those and adds the rest" in page
+    run_jobs(app)  # the queue's stale entry finds no job (or a stopped import): nothing done
+    fresh()
+    assert db.session.get(PatientImport, import_id).status == "failed"
+    assert _patients(external_id="C-1") == []
