@@ -53,5 +53,6 @@ def downgrade():
     op.drop_index("ix_patient_imports_account", table_name="patient_imports")
     op.drop_table("patient_imports")
     op.drop_index("ux_patients_account_external_id", table_name="patients")
-    with op.batch_alter_table("patients") as batch:
-        batch.drop_column("external_id")
+    # A plain DROP COLUMN (SQLite 3.35+): batch mode would copy the table and lose the
+    # phone-search FTS triggers that live on it.
+    op.drop_column("patients", "external_id")
