@@ -69,7 +69,7 @@ def run(db: str, n: int) -> dict:
         table = imports.read_table(text)
         mapping = imports.guess_mapping(table.headers)
         by_name: dict[str, int] = {}
-        rows = [imports.check_row(i, r, mapping, by_name, clinic_id)
+        rows = [imports.check_row(i, r, mapping, by_name)
                 for i, r in enumerate(table.rows, 2)]  # fmt: skip
         assert not [r for r in rows if r.problem], [r.problem for r in rows if r.problem][:3]
         now = utcnow()

@@ -27,7 +27,6 @@ from ..models import (
     IMPORT_PREVIEW,
     IMPORT_QUEUED,
     IMPORT_RUNNING,
-    Clinic,
     Conversation,
     Patient,
     PatientImport,
@@ -210,7 +209,6 @@ class Row:
     cells: list[str]
     values: dict = field(default_factory=dict)
     problem: str = ""
-    clinic_name: str = ""
     action: str = ""  # add | update | skip (after matching)
     patient_id: int | None = None
 
@@ -220,12 +218,11 @@ def _cell(cells: list[str], mapping: dict[str, int], name: str) -> str:
     return cells[index].strip() if index is not None else ""
 
 
-def check_row(
-    line: int, cells: list[str], mapping: dict[str, int], clinics: dict[str, int],
-    default_clinic_id: int | None,
-) -> Row:  # fmt: skip
-    """The row's values (first_name, last_name, phone, ... home_clinic_id) or its problem
-    in words. `clinics` maps lower-cased clinic names to ids (the user's clinics)."""
+def check_row(line: int, cells: list[str], mapping: dict[str, int], clinics: dict[str, int]) -> Row:
+    """The row's values (first_name, last_name, phone, ... home_clinic_id when the row
+    names a clinic) or its problem in words. `clinics` maps lower-cased clinic names to
+    ids (the user's clinics); a new patient without one gets the import's default clinic
+    when written, and a patient already there keeps theirs."""
     row = Row(line, cells)
     first, last = _cell(cells, mapping, "first_name"), _cell(cells, mapping, "last_name")
     if not first and not last and "full_name" in mapping:
@@ -284,8 +281,6 @@ def check_row(
             row.problem = f"Unknown clinic “{clinic[:60]}”"
             return row
         values["home_clinic_id"] = clinic_id
-    elif default_clinic_id is not None:
-        row.clinic_name = "default"  # the default clinic, for new patients only
     row.values = values
     return row
 
@@ -404,10 +399,7 @@ def make_plan(
     by_name = {" ".join(c.name.lower().split()): c.id for c in clinics}
     if default_clinic_id not in {c.id for c in clinics}:
         raise ImportRefused("Pick the home clinic for new patients.")
-    rows = [
-        check_row(n, cells, mapping, by_name, default_clinic_id)
-        for n, cells in enumerate(table.rows, start=2)
-    ]
+    rows = [check_row(n, cells, mapping, by_name) for n, cells in enumerate(table.rows, start=2)]
     _dedupe(rows)
     ids = user.visible_clinic_ids()
     allowed = set(ids) if ids is not None else None
@@ -637,7 +629,7 @@ def run(import_id: int) -> dict:
         skipped: list[Row] = []
         for start in range(0, len(table.rows), BATCH):
             batch = [
-                check_row(n, cells, mapping, by_name, item.default_clinic_id)
+                check_row(n, cells, mapping, by_name)
                 for n, cells in enumerate(table.rows[start : start + BATCH], start=start + 2)
             ]
             _dedupe(batch, seen_phone, seen_external)
@@ -682,10 +674,6 @@ def template_csv() -> str:
     writer.writerow(TEMPLATE_HEADERS)
     writer.writerows(TEMPLATE_ROWS)
     return out.getvalue()
-
-
-def clinic_name(clinics: Sequence[Clinic], clinic_id: int | None) -> str:
-    return next((c.name for c in clinics if c.id == clinic_id), "")
 
 
 __all__ = [

@@ -108,7 +108,7 @@ CLINICS = {"downtown": 1, "uptown": 2}
 
 def _row(*cells):
     cells = list(cells) + [""] * (7 - len(cells))
-    return imports.check_row(2, cells, MAP, CLINICS, 1)
+    return imports.check_row(2, cells, MAP, CLINICS)
 
 
 def test_a_good_row_is_normalised():
@@ -138,10 +138,10 @@ def test_each_rows_problem_is_named(cells, problem):
 
 def test_duplicates_in_the_file_name_the_first_row():
     rows = [
-        imports.check_row(2, ["Ava", "M", "9175550199", "", "", "A-1", ""], MAP, CLINICS, 1),
-        imports.check_row(3, ["Ava", "M", "(917) 555-0199", "", "", "A-2", ""], MAP, CLINICS, 1),
-        imports.check_row(4, ["Liam", "C", "9175550142", "", "", "A-1", ""], MAP, CLINICS, 1),
-        imports.check_row(5, ["Noah", "P", "9175550143", "", "", "", ""], MAP, CLINICS, 1),
+        imports.check_row(2, ["Ava", "M", "9175550199", "", "", "A-1", ""], MAP, CLINICS),
+        imports.check_row(3, ["Ava", "M", "(917) 555-0199", "", "", "A-2", ""], MAP, CLINICS),
+        imports.check_row(4, ["Liam", "C", "9175550142", "", "", "A-1", ""], MAP, CLINICS),
+        imports.check_row(5, ["Noah", "P", "9175550143", "", "", "", ""], MAP, CLINICS),
     ]
     imports._dedupe(rows)
     assert [r.problem for r in rows] == [
