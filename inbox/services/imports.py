@@ -523,7 +523,7 @@ def settle(item: PatientImport) -> PatientImport:
             PatientImport.status.in_((IMPORT_QUEUED, IMPORT_RUNNING)),
         )
         .values(
-            status=IMPORT_FAILED, finished_at=utcnow(),
+            status=IMPORT_FAILED, finished_at=utcnow(), content="",
             error="The import stopped before the end of the file (its worker ended).",
         ),
         execution_options={"synchronize_session": False},
@@ -650,12 +650,13 @@ def run(import_id: int) -> dict:
         item.added, item.updated, item.skipped = added, updated, len(skipped)
         item.skipped_csv = skipped_csv(table.headers, skipped) if skipped else ""
         item.status, item.finished_at = IMPORT_DONE, utcnow()
+        item.content = ""  # patients' details are kept in their records, not in a copy
         db.session.commit()
     except Exception:
         db.session.rollback()
         log.exception("patient import %s failed", import_id)
         item = db.session.get(PatientImport, import_id)
-        item.status, item.finished_at = IMPORT_FAILED, utcnow()
+        item.status, item.finished_at, item.content = IMPORT_FAILED, utcnow(), ""
         item.error = "The import stopped on an unexpected error. Rows written before it stay."
         db.session.commit()
         raise

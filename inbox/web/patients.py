@@ -296,10 +296,11 @@ def import_template():
 
 def _preview(item, *, error=None):
     clinics = visible_clinics(current_user)
-    table = imports.table_of(item)
+    # The file is kept only until its import ends (then only the skipped rows are).
+    table = imports.table_of(item) if item.status == IMPORT_PREVIEW else None
     mapping = imports.mapping_of(item)
     plan = None
-    if item.status == IMPORT_PREVIEW and error is None:
+    if table is not None and error is None:
         try:
             plan = imports.make_plan(current_user, table, mapping, item.default_clinic_id)
         except imports.ImportRefused as exc:
@@ -317,7 +318,7 @@ def import_show(import_id: int):
     """The preview (columns, default clinic, every row's problem and the counts); once
     started, the progress, then the summary."""
     item = imports.settle(imports.get_import(current_user, import_id) or abort(404))
-    if request.method == "POST":
+    if request.method == "POST" and item.status == IMPORT_PREVIEW:
         width = len(imports.table_of(item).headers)
         try:
             imports.choose(

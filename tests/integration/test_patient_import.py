@@ -87,6 +87,7 @@ def test_preview_import_summary_skipped_rows_and_a_reimport_that_updates(app, cl
     assert re.search(r'id="count-added">2<', done) and re.search(r'id="count-updated">1<', done)
     assert re.search(r'id="count-skipped">3<', done)
     assert db.session.scalar(select(func.count(Patient.id))) == before + 2
+    assert db.session.get(PatientImport, import_id).content == ""  # no copy of the file kept
     imani = _patients(external_id="C-1")[0]
     assert (imani.first_name, imani.phone, imani.home_clinic.name, str(imani.date_of_birth)) == (
         "Imani", "+19175550301", "Uptown", "1988-04-12",
@@ -128,8 +129,11 @@ def test_preview_import_summary_skipped_rows_and_a_reimport_that_updates(app, cl
     assert (imani.phone, imani.email) == ("+19175550311", "imani@new.example")
     assert imani.phone_digits == "9175550311"
     assert db.session.get(PatientImport, second).updated == 3
-    # Started imports cannot be started twice.
+    # Started imports cannot be started twice, nor their columns changed.
     assert _start(client, second).status_code == 422
+    token = csrf_token(client, f"/patients/import/{second}")
+    r = client.post(f"/patients/import/{second}", data={"csrf_token": token, "phone": "1"})
+    assert r.status_code == 200 and "Import finished" in r.get_data(as_text=True)
 
 
 def test_columns_chosen_on_the_preview_and_refusals_that_keep_the_choice(app, client, demo):
