@@ -41,12 +41,16 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     # Outermost: the body is read (or refused with 408) before anything else runs.
+    from .config import IMPORT_PATH
     from .slow_clients import BoundedBody
 
     app.wsgi_app = BoundedBody(  # type: ignore[method-assign]
         app.wsgi_app,
         timeout=app.config["REQUEST_BODY_TIMEOUT_SECONDS"],
         limit=max(app.config["MAX_CONTENT_LENGTH"], app.config["WEBHOOK_MAX_BYTES"]),
+        larger={
+            IMPORT_PATH: (app.config["IMPORT_MAX_BYTES"], app.config["IMPORT_BODY_TIMEOUT_SECONDS"])
+        },
     )
 
     uri, options = (
@@ -79,6 +83,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     cached.init_app(app)  # reads the page generation before anything reads the database
     guards.init_app(app)  # who may call each route: decided before the CSRF check
+    app.before_request(_larger_uploads)  # before the CSRF check reads the form
     csrf.init_app(app)
     htmx.init_app(app)
     sock.init_app(app)
@@ -122,6 +127,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.register_error_handler(
             code, lambda e, code=code: (render_template("errors/error.html", code=code), code)
         )
+    from .web.patients import import_too_large
+
+    app.register_error_handler(413, import_too_large)
 
     from .web import security
 
@@ -161,3 +169,14 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+def _larger_uploads() -> None:
+    """Import patients takes a CSV up to IMPORT_MAX_BYTES; every other route keeps
+    MAX_CONTENT_LENGTH (64 KB)."""
+    from flask import current_app, request
+
+    from .config import IMPORT_PATH
+
+    if request.path == IMPORT_PATH and request.method == "POST":
+        request.max_content_length = current_app.config["IMPORT_MAX_BYTES"]

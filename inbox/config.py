@@ -141,6 +141,13 @@ class Config:
         )
         self.WTF_CSRF_TIME_LIMIT = None
         self.MAX_CONTENT_LENGTH = 64 * 1024
+        # Patients › Import patients takes a CSV this large (only at IMPORT_PATH: Flask, the
+        # body-reading middleware and the nginx proxy all allow it there and nowhere else),
+        # and gives its body IMPORT_BODY_TIMEOUT_SECONDS to arrive.
+        self.IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(20 * 1024 * 1024)))
+        self.IMPORT_BODY_TIMEOUT_SECONDS = float(
+            os.environ.get("IMPORT_BODY_TIMEOUT_SECONDS", "120")
+        )
         self.RQ_QUEUE = os.environ.get("RQ_QUEUE", "default")
         # Outbound: Vonage's default account throughput; 0 turns the limit off.
         self.SEND_RATE_PER_SECOND = int(os.environ.get("SEND_RATE_PER_SECOND", "30"))
@@ -197,3 +204,7 @@ class Config:
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+# The one route that takes a large upload (see IMPORT_MAX_BYTES).
+IMPORT_PATH = "/patients/import"

@@ -15,18 +15,22 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .config import ROOT
+from .config import IMPORT_PATH, ROOT
 
 TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 DEFAULT_WEB_BIND = "127.0.0.1:8000"
 
 
-def render(*, listen: str, upstream: str, max_body: int, runtime: Path) -> str:
+def render(
+    *, listen: str, upstream: str, max_body: int, runtime: Path, import_max_body: int = 0
+) -> str:
     """The nginx config: ${NAME} placeholders filled (nginx's own $variables left alone)."""
     values = {
         "LISTEN": listen,
         "UPSTREAM": upstream,
         "MAX_BODY": f"{max(1, max_body // 1024)}k",
+        "IMPORT_PATH": IMPORT_PATH,
+        "IMPORT_MAX_BODY": f"{max(1, max(import_max_body, max_body) // 1024)}k",
         "RUNTIME": str(runtime),
     }
     return re.sub(r"\$\{([A-Z_]+)\}", lambda m: values[m.group(1)], TEMPLATE.read_text())
@@ -47,6 +51,7 @@ def command(env: dict[str, str] | None = None, runtime: Path | None = None) -> l
             listen=listen,
             upstream=env.get("WEB_BIND", DEFAULT_WEB_BIND),
             max_body=max(config.MAX_CONTENT_LENGTH, config.WEBHOOK_MAX_BYTES),
+            import_max_body=config.IMPORT_MAX_BYTES,
             runtime=runtime,
         )
     )

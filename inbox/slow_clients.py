@@ -73,10 +73,18 @@ _watchdog = _Watchdog()
 class BoundedBody:
     """WSGI middleware: the whole body within `timeout` seconds, or 408."""
 
-    def __init__(self, app: Callable, timeout: float, limit: int) -> None:
+    def __init__(
+        self,
+        app: Callable,
+        timeout: float,
+        limit: int,
+        larger: dict[str, tuple[int, float]] | None = None,
+    ) -> None:
         self.app = app
         self.timeout = timeout
         self.limit = limit
+        # path -> (limit, timeout) for the few routes that take larger uploads.
+        self.larger = larger or {}
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         sock = environ.get("gunicorn.socket")
@@ -84,10 +92,11 @@ class BoundedBody:
         length = environ.get("CONTENT_LENGTH") or ""
         if sock is None or not (chunked or (length.isdigit() and int(length) > 0)):
             return self.app(environ, start_response)
-        if length.isdigit() and int(length) > self.limit:
+        limit, timeout = self.larger.get(environ.get("PATH_INFO", ""), (self.limit, self.timeout))
+        if length.isdigit() and int(length) > limit:
             return self.app(environ, start_response)  # the app answers 413 without reading
-        want = int(length) if length.isdigit() else self.limit + 1
-        entry = _watchdog.watch(sock, self.timeout)
+        want = int(length) if length.isdigit() else limit + 1
+        entry = _watchdog.watch(sock, timeout)
         parts, got, ended = [], 0, False
         try:
             stream = environ["wsgi.input"]
@@ -103,7 +112,7 @@ class BoundedBody:
         finally:
             cut = not entry[3]  # the watchdog shut the socket (read before done() clears it)
             _watchdog.done(entry)
-        complete = got == want if length.isdigit() else (got > self.limit or (ended and not cut))
+        complete = got == want if length.isdigit() else (got > limit or (ended and not cut))
         if not complete:
             start_response(
                 "408 Request Timeout",

@@ -77,3 +77,11 @@ def request_password_reset(email: str, ip: str | None = None, user_agent: str | 
 
     with _get_app().app_context():
         return links.request_reset(email, ip, user_agent)
+
+
+def import_patients(import_id: int) -> dict:
+    """Patients › Import patients: the rows of one uploaded CSV, in bulk batches."""
+    from inbox.services import imports
+
+    with _get_app().app_context():
+        return imports.run(import_id)

@@ -51,7 +51,15 @@ from .numbers import (
     NUMBER_RELEASING,
     InboxNumber,
 )
-from .patients import Patient
+from .patients import (
+    IMPORT_DONE,
+    IMPORT_FAILED,
+    IMPORT_PREVIEW,
+    IMPORT_QUEUED,
+    IMPORT_RUNNING,
+    Patient,
+    PatientImport,
+)
 from .webhooks import KIND_INBOUND, KIND_RECEIPT, ReceivedWebhook
 
 __all__ = [
@@ -60,7 +68,9 @@ __all__ = [
     "PAPERWORK_COMPLETED", "PAPERWORK_OUTSTANDING",
     "Appointment", "PaperworkItem", "ReplyTemplate",
     "BillingLine", "Charge", "INBOX_ADDON_CENTS", "LINE_INBOX", "LINE_PLAN",
-    "Account", "Clinic", "User", "Patient", "InboxNumber", "Conversation", "ConversationCount",
+    "Account", "Clinic", "User", "Patient", "PatientImport", "IMPORT_DONE", "IMPORT_FAILED",
+    "IMPORT_PREVIEW", "IMPORT_QUEUED", "IMPORT_RUNNING", "InboxNumber", "Conversation",
+    "ConversationCount",
     "Message", "CARRIER_VONAGE", "InboundPart",
     "KIND_AUTO_REPLY", "KIND_OPTOUT_CONFIRM", "KIND_PAPERWORK", "KIND_REMINDER", "KIND_TEXT",
     "PLAN_ACCELERATOR", "PLAN_ESSENTIALS", "PRIVILEGE_INBOX",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from ..extensions import db
@@ -18,6 +18,15 @@ class Patient(TenantMixin, db.Model):
     __tablename__ = "patients"
     __table_args__ = (
         UniqueConstraint("account_id", "phone"),
+        # The practice's own id for the patient (from an import), unique when set.
+        Index(
+            "ux_patients_account_external_id",
+            "account_id",
+            "external_id",
+            unique=True,
+            sqlite_where=text("external_id IS NOT NULL"),
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
         # Name prefixes: index ranges that also hold the id (answered from the index alone).
         Index("ix_patients_name_search", "account_id", "name_search", "id"),
         Index("ix_patients_name_reversed", "account_id", "name_reversed", "id"),
@@ -47,6 +56,8 @@ class Patient(TenantMixin, db.Model):
     email: Mapped[str | None] = mapped_column(String(254))
     date_of_birth: Mapped[date | None] = mapped_column(Date)
     home_clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"))
+    # The id the practice's own system gives the patient ("Chart Number"); set by imports.
+    external_id: Mapped[str | None] = mapped_column(String(64))
     # A number that texted in without a patient record behind it.
     unknown_sender: Mapped[bool] = mapped_column(default=False)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -66,3 +77,50 @@ class Patient(TenantMixin, db.Model):
     @property
     def opted_out(self) -> bool:
         return self.opted_out_at is not None
+
+
+IMPORT_PREVIEW = "preview"
+IMPORT_QUEUED = "queued"
+IMPORT_RUNNING = "running"
+IMPORT_DONE = "done"
+IMPORT_FAILED = "failed"
+
+
+class PatientImport(TenantMixin, db.Model):
+    """One CSV upload: the file as sent, the columns chosen, and the import's progress and
+    counts (a page reload reads them here; the job writes them)."""
+
+    __tablename__ = "patient_imports"
+    __table_args__ = (Index("ix_patient_imports_account", "account_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    # The file, decoded to text (UTF-8 or cp1252 on the way in).
+    content: Mapped[str] = mapped_column(Text, default="")
+    # JSON: {"first_name": 0, "phone": 3, ...} (field -> column index).
+    mapping: Mapped[str] = mapped_column(Text, default="{}")
+    default_clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"))
+    status: Mapped[str] = mapped_column(String(20), default=IMPORT_PREVIEW)
+    total_rows: Mapped[int] = mapped_column(default=0)
+    processed_rows: Mapped[int] = mapped_column(default=0)
+    added: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    # CSV of the skipped rows with a "Reason" column, written when the import ends.
+    skipped_csv: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(String(255), default="")
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def running(self) -> bool:
+        return self.status in (IMPORT_QUEUED, IMPORT_RUNNING)
+
+    @property
+    def percent(self) -> int:
+        if self.status == IMPORT_DONE:
+            return 100
+        return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0

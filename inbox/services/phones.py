@@ -38,6 +38,23 @@ def normalize(raw: str, region: str = DEFAULT_REGION) -> str:
     return phonenumbers.format_number(parse(raw, region), PhoneNumberFormat.E164)
 
 
+def mobile(raw: str, region: str = DEFAULT_REGION) -> tuple[str, str, bool]:
+    """(E.164, national digits, can receive texts) from one parse, for bulk work such as
+    an import: what normalize, national_digits and can_receive_sms say, at a third of the
+    cost. Raises InvalidPhone as normalize does."""
+    try:
+        number = phonenumbers.parse((raw or "").strip(), region)
+    except NumberParseException as exc:
+        raise InvalidPhone(f"“{raw}” is not a phone number.") from exc
+    kind = phonenumbers.number_type(number)  # UNKNOWN exactly when the number is not valid
+    if kind == PhoneNumberType.UNKNOWN:
+        raise InvalidPhone(f"“{raw}” is not a valid phone number.")
+    if number.extension:
+        raise InvalidPhone(f"“{raw}” has an extension ({number.extension}).")
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    return e164, str(number.national_number), kind in _SMS_TYPES
+
+
 def can_receive_sms(e164: str) -> bool:
     try:
         number = phonenumbers.parse(e164, None)

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
+from ..config import IMPORT_PATH
 from ..extensions import db
+from ..models import IMPORT_DONE, IMPORT_PREVIEW
 from ..models.audit import (
     AUDIT_ADDED_APPOINTMENT,
     AUDIT_ADDED_PAPERWORK,
@@ -18,11 +30,11 @@ from ..models.audit import (
     AUDIT_SENT_TEXT,
     AUDIT_VIEWED_PATIENT,
 )
-from ..services import care, patients, phones, reminders
+from ..services import care, imports, patients, phones, reminders
 from ..services.conversations import visible_clinics
 from ..services.messaging import SendRefused
 from . import security, trail
-from .guards import INBOX, STAFF, access
+from .guards import ADMIN, INBOX, STAFF, access
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
@@ -258,3 +270,129 @@ def paperwork_reminder(patient_id: int):
         trail.note(AUDIT_SENT_TEXT, message, summary="paperwork reminder")
         flash(f"Paperwork reminder texted to {patient.first_name or 'the patient'}.", "success")
     return redirect(url_for("patients.show", patient_id=patient.id))
+
+
+# ---- Import patients (a CSV) -------------------------------------------------------------
+
+
+def _import_page(*, error=None, default_clinic_id: str = "", status: int = 200):
+    clinics = visible_clinics(current_user)
+    return render_template(
+        "patients/import.html", error=error, clinics=clinics,
+        default_clinic_id=default_clinic_id or str(clinics[0].id if clinics else ""),
+        recent=imports.recent_imports(current_user), max_size=_max_size(),
+    ), (422 if error else status)  # fmt: skip
+
+
+def _max_size() -> str:
+    limit = current_app.config["IMPORT_MAX_BYTES"]
+    if limit >= 1024 * 1024:
+        return f"{limit // (1024 * 1024)} MB"
+    return f"{max(1, limit // 1024)} KB"
+
+
+def import_too_large(_error):
+    """A body over the limit: at Import patients, the page again with the limit in words
+    (the access check ran first); anywhere else, the plain error page."""
+    if request.path == IMPORT_PATH and current_user.is_authenticated:
+        return _import_page(
+            error=f"That file is larger than {_max_size()}. Split it into smaller files "
+            "(keep the header row in each) and import them one after the other."
+        )[0], 413
+    return render_template("errors/error.html", code=413), 413
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@access(ADMIN)
+def import_upload():
+    """Import patients: choose a CSV file (up to IMPORT_MAX_BYTES, allowed for this route
+    only) and the home clinic for new patients; the columns are guessed and previewed."""
+    if request.method == "GET":
+        return _import_page()
+    clinic = request.form.get("default_clinic_id", "")
+    file = request.files.get("file")
+    try:
+        item = imports.upload(
+            current_user, (file.filename or "") if file else "", file.read() if file else b"",
+            clinic, ip=request.remote_addr, user_agent=request.headers.get("User-Agent"),
+        )  # fmt: skip
+    except imports.ImportRefused as exc:
+        return _import_page(error=str(exc), default_clinic_id=clinic)
+    return redirect(url_for("patients.import_show", import_id=item.id))
+
+
+@bp.get("/import/template.csv")
+@access(ADMIN)
+def import_template():
+    return Response(
+        imports.template_csv(), mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="patients-template.csv"'},
+    )  # fmt: skip
+
+
+def _preview(item, *, error=None):
+    clinics = visible_clinics(current_user)
+    # The file is kept only until its import ends (then only the skipped rows are).
+    table = imports.table_of(item) if item.status == IMPORT_PREVIEW else None
+    mapping = imports.mapping_of(item)
+    plan = None
+    if table is not None and error is None:
+        try:
+            plan = imports.make_plan(current_user, table, mapping, item.default_clinic_id)
+        except imports.ImportRefused as exc:
+            error = str(exc)
+    return render_template(
+        "patients/import_preview.html", item=item, table=table, mapping=mapping, plan=plan,
+        fields=imports.FIELDS, clinics=clinics, error=error,
+        shown=imports.PREVIEW_PROBLEMS, row_words=imports.row_words,
+    ), (422 if error else 200)  # fmt: skip
+
+
+@bp.route("/import/<int:import_id>", methods=["GET", "POST"])
+@access(ADMIN)
+def import_show(import_id: int):
+    """The preview (columns, default clinic, every row's problem and the counts); once
+    started, the progress, then the summary."""
+    item = imports.settle(imports.get_import(current_user, import_id) or abort(404))
+    if request.method == "POST" and item.status == IMPORT_PREVIEW:
+        width = len(imports.table_of(item).headers)
+        try:
+            imports.choose(
+                item, imports.clean_mapping(request.form, width),
+                request.form.get("default_clinic_id", ""),
+            )  # fmt: skip
+        except imports.ImportRefused as exc:
+            return _preview(item, error=str(exc))
+    return _preview(item)
+
+
+@bp.post("/import/<int:import_id>/start")
+@access(ADMIN)
+def import_start(import_id: int):
+    item = imports.get_import(current_user, import_id) or abort(404)
+    try:
+        imports.start(current_user, item)
+    except imports.ImportRefused as exc:
+        return _preview(item, error=str(exc))
+    return redirect(url_for("patients.import_show", import_id=item.id))
+
+
+@bp.get("/import/<int:import_id>/progress")
+@access(ADMIN)
+def import_progress(import_id: int):
+    """The progress card alone (htmx polls it every second while the import runs)."""
+    item = imports.get_import(current_user, import_id) or abort(404)
+    return render_template("patients/_import_progress.html", item=imports.settle(item))
+
+
+@bp.get("/import/<int:import_id>/skipped.csv")
+@access(ADMIN)
+def import_skipped(import_id: int):
+    item = imports.get_import(current_user, import_id) or abort(404)
+    if item.status != IMPORT_DONE or not item.skipped_csv:
+        abort(404)
+    return Response(
+        item.skipped_csv, mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="skipped-rows-{item.id}.csv"',
+                 "Cache-Control": "no-store"},
+    )  # fmt: skip

@@ -24,6 +24,7 @@ from inbox.models import (
     Message,
     PaperworkItem,
     Patient,
+    PatientImport,
     ReplyTemplate,
     User,
     utcnow,
@@ -57,6 +58,7 @@ ID_PARAMS = {
     "reply_id": ReplyTemplate,
     "paperwork_id": PaperworkItem,
     "clinic_id": Clinic,
+    "import_id": PatientImport,
 }
 # Path parameters that are not object ids, and what the matrix fills in: a one-time link's
 # token that matches no link (every role gets the same 404 page).
@@ -91,6 +93,7 @@ def _ids(account: Account, user_email: str) -> dict[str, int]:
         "reply_id": _first(ReplyTemplate, account.id),
         "paperwork_id": _first(PaperworkItem, account.id),
         "clinic_id": _first(Clinic, account.id),
+        "import_id": _first(PatientImport, account.id),
     }
 
 
@@ -141,6 +144,18 @@ def set_up_two_practices() -> tuple[Practice, Practice]:
     for account, email in ((glow, "admin@glow.test"), (fresh, "admin@fresh.test")):
         user = db.session.scalars(select(User).where(User.email == email)).one()
         db.session.add(AuditEvent(account_id=account.id, user_id=user.id, action="signed_in"))
+        # A previewed CSV import of one new patient (Patients › Import patients).
+        home = db.session.scalars(
+            select(Clinic.id).where(Clinic.account_id == account.id).order_by(Clinic.id)
+        ).first()
+        db.session.add(
+            PatientImport(
+                account_id=account.id, user_id=user.id, filename="patients.csv",
+                content="First Name,Last Name,Mobile\nIda,Import,(312) 555-0166\n",
+                mapping='{"first_name": 0, "last_name": 1, "phone": 2}',
+                default_clinic_id=home, total_rows=1,
+            )
+        )  # fmt: skip
     db.session.commit()
     return (
         Practice(glow, _ids(glow, "frontdesk@glow.test")),

@@ -62,3 +62,20 @@ def test_carrier_timestamp_reads_what_strptime_reads(value):
         except ValueError:
             continue
     assert carrier.parse_timestamp(value) == expected
+
+
+def test_mobile_says_what_normalize_national_digits_and_can_receive_sms_say():
+    import pytest
+
+    from inbox.services import phones
+
+    for raw in ("(917) 555-0199", "+44 7911 123456", "212-555-0134", "+1 800 555 0100"):
+        e164 = phones.normalize(raw)
+        assert phones.mobile(raw) == (
+            e164, phones.national_digits(e164), phones.can_receive_sms(e164)
+        )  # fmt: skip
+    for raw in ("555", "12", "(212) 555-0100 x12", "hello"):
+        with pytest.raises(phones.InvalidPhone):
+            phones.normalize(raw)
+        with pytest.raises(phones.InvalidPhone):
+            phones.mobile(raw)
