@@ -176,7 +176,7 @@ def test_background_tab_gets_a_first_name_only_alert(browser, stack):
     expect(page.locator("#alerts-toggle")).to_have_attribute("aria-pressed", "true")
     wait_live_told(page, sent)
     _text_in(stack, "My lips feel a bit swollen, is that normal?")
-    wait_js(page, "() => window.__alerts.length > 0", timeout=2)
+    wait_js(page, "() => window.__alerts.length > 0", timeout=10)  # content, not latency
     alerts = page.evaluate("window.__alerts")
     assert alerts[0][0] == "New text from Ava"
     assert "swollen" not in " ".join(alerts[0])  # no patient text on the lock screen

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import login, screenshot, settle
 
 
 def test_staff_find_and_add_a_patient(page, stack):
@@ -14,6 +14,7 @@ def test_staff_find_and_add_a_patient(page, stack):
     login(page, stack, "staff@glow.test")
     page.get_by_role("link", name="Patients").click()
     expect(page.get_by_role("heading", name="Patients")).to_be_visible()
+    settle(page)  # htmx listens before the first keystroke (the search is its request)
     page.get_by_label("Search patients").fill("mart")
     expect(page.locator("#patient-rows")).to_contain_text("Ava Martinez")
     expect(page).to_have_url(re.compile(r"q=mart"))
@@ -34,6 +35,7 @@ def test_staff_find_and_add_a_patient(page, stack):
     expect(page.locator("#patient-info")).to_contain_text("Lakeside")
 
     page.get_by_role("link", name="Patients").click()
+    settle(page)
     page.get_by_label("Search patients").fill("quill")
     expect(page.locator("#patient-rows tr")).to_have_count(1)
     expect(page.locator("#patient-rows")).to_contain_text("(917) 555-0777")

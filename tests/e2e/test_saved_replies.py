@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import login, screenshot, settle
 
 DESKTOP = {"width": 1366, "height": 900}
 
@@ -19,6 +19,7 @@ def test_the_main_admin_writes_a_saved_reply_and_staff_send_it(page, stack):
     page.get_by_role("link", name="Manage saved replies").click()
     expect(page.get_by_role("heading", name="Saved replies")).to_be_visible()
     expect(page.locator("#saved-replies-link")).to_have_class(re.compile("active"))
+    settle(page)  # htmx listens before the first keystroke (the preview is its request)
 
     page.get_by_label("Name").fill("Parking")
     box = page.get_by_label("Text", exact=True)
