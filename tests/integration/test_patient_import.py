@@ -79,7 +79,7 @@ def test_preview_import_summary_skipped_rows_and_a_reimport_that_updates(app, cl
     # The import: queued, its progress polled while it runs, then the summary.
     assert _start(client, import_id).status_code == 302
     page = client.get(f"/patients/import/{import_id}").get_data(as_text=True)
-    assert 'hx-trigger="every 1s"' in page and 'role="progressbar"' in page
+    assert 'hx-trigger="every 1s"' in page and '<progress max="100"' in page
     run_jobs(app)
     fresh()
     done = client.get(f"/patients/import/{import_id}/progress").get_data(as_text=True)
