@@ -7,17 +7,29 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
+from sqlalchemy import select
 
+from inbox.extensions import db
+from inbox.models import Conversation, Patient
 from tests.e2e.conftest import login, screenshot
 
 NY = ZoneInfo("America/New_York")
 
 
-def test_the_front_desk_books_changes_and_cancels_an_appointment(page, stack):
+def _ava(app) -> tuple[int, int]:
+    """Ava's patient and conversation ids (ids differ between databases and runs)."""
+    with app.app_context():
+        patient = db.session.scalar(select(Patient.id).where(Patient.phone == "+19175550100"))
+        conv = db.session.scalar(select(Conversation.id).where(Conversation.patient_id == patient))
+        db.session.remove()
+    return patient, conv
+
+
+def test_the_front_desk_books_changes_and_cancels_an_appointment(app, page, stack):
     page.set_viewport_size({"width": 1366, "height": 900})
     login(page, stack, "frontdesk@glow.test")
     page.goto(stack.url + "/inbox")  # no Inbox privilege: the profile is reached by link
-    page.goto(stack.url + "/patients/1")
+    page.goto(stack.url + f"/patients/{_ava(app)[0]}")
     name = page.locator("#patient-name").inner_text()
     page.get_by_text("Add appointment").click()
     form = page.locator("#add-appointment")
