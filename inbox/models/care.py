@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -42,6 +42,16 @@ class Appointment(TenantMixin, db.Model):
     __table_args__ = (
         Index("ix_appointments_patient_start", "account_id", "patient_id", "starts_at"),
         Index("ix_appointments_reminder_due", "reminder_status", "starts_at"),
+        # The practice's own id for the booking (from an import or the API), unique when set.
+        Index(
+            "ux_appointments_account_external_id",
+            "account_id",
+            "external_id",
+            unique=True,
+            sqlite_where=text("external_id IS NOT NULL"),
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
+        Index("ix_appointments_account_updated", "account_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -52,7 +62,9 @@ class Appointment(TenantMixin, db.Model):
     service: Mapped[str] = mapped_column(String(120))
     provider: Mapped[str] = mapped_column(String(120), default="")
     status: Mapped[str] = mapped_column(String(20), default=APPOINTMENT_BOOKED)
+    external_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # The 24-hour reminder: set once, by one conditional UPDATE, so it goes out once.
     reminder_status: Mapped[str | None] = mapped_column(String(20))
     reminder_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
@@ -70,7 +82,17 @@ class Appointment(TenantMixin, db.Model):
 
 class PaperworkItem(TenantMixin, db.Model):
     __tablename__ = "paperwork_items"
-    __table_args__ = (Index("ix_paperwork_patient", "account_id", "patient_id", "status"),)
+    __table_args__ = (
+        Index("ix_paperwork_patient", "account_id", "patient_id", "status"),
+        Index(
+            "ux_paperwork_account_external_id",
+            "account_id",
+            "external_id",
+            unique=True,
+            sqlite_where=text("external_id IS NOT NULL"),
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
@@ -79,6 +101,8 @@ class PaperworkItem(TenantMixin, db.Model):
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     @property
     def outstanding(self) -> bool:

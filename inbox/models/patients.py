@@ -31,6 +31,7 @@ class Patient(TenantMixin, db.Model):
         Index("ix_patients_name_search", "account_id", "name_search", "id"),
         Index("ix_patients_name_reversed", "account_id", "name_reversed", "id"),
         Index("ix_patients_account_phone_digits", "account_id", "phone_digits"),
+        Index("ix_patients_account_updated", "account_id", "updated_at", "id"),
         # Phone fragments ("555-01") anywhere in the number: a trigram index on PostgreSQL
         # (when pg_trgm may be installed); on SQLite the migration keeps an FTS5 trigram
         # table, patients_phone_fts, in step with triggers.
@@ -62,6 +63,8 @@ class Patient(TenantMixin, db.Model):
     unknown_sender: Mapped[bool] = mapped_column(default=False)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Any change to the record (for the API's updated_since).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     home_clinic: Mapped[Clinic | None] = relationship(lazy="joined")
 
