@@ -79,8 +79,9 @@ def request_password_reset(email: str, ip: str | None = None, user_agent: str | 
         return links.request_reset(email, ip, user_agent)
 
 
-def import_patients(import_id: int) -> dict:
-    """Patients › Import patients: the rows of one uploaded CSV, in bulk batches."""
+def import_csv(import_id: int) -> dict:
+    """Patients › Import: the rows (patients or appointments) of one uploaded CSV, in bulk
+    batches."""
     from inbox.services import imports
 
     with _get_app().app_context():

@@ -52,13 +52,15 @@ from .numbers import (
     InboxNumber,
 )
 from .patients import (
+    IMPORT_APPOINTMENTS,
     IMPORT_DONE,
     IMPORT_FAILED,
+    IMPORT_PATIENTS,
     IMPORT_PREVIEW,
     IMPORT_QUEUED,
     IMPORT_RUNNING,
+    CsvImport,
     Patient,
-    PatientImport,
 )
 from .webhooks import KIND_INBOUND, KIND_RECEIPT, ReceivedWebhook
 
@@ -68,7 +70,8 @@ __all__ = [
     "PAPERWORK_COMPLETED", "PAPERWORK_OUTSTANDING",
     "Appointment", "PaperworkItem", "ReplyTemplate",
     "BillingLine", "Charge", "INBOX_ADDON_CENTS", "LINE_INBOX", "LINE_PLAN",
-    "Account", "Clinic", "User", "Patient", "PatientImport", "IMPORT_DONE", "IMPORT_FAILED",
+    "Account", "Clinic", "User", "Patient", "CsvImport", "IMPORT_APPOINTMENTS",
+    "IMPORT_PATIENTS", "IMPORT_DONE", "IMPORT_FAILED",
     "IMPORT_PREVIEW", "IMPORT_QUEUED", "IMPORT_RUNNING", "InboxNumber", "Conversation",
     "ConversationCount",
     "Message", "CARRIER_VONAGE", "InboundPart",

@@ -20,11 +20,11 @@ from inbox.models import (
     BillingLine,
     Clinic,
     Conversation,
+    CsvImport,
     InboxNumber,
     Message,
     PaperworkItem,
     Patient,
-    PatientImport,
     ReplyTemplate,
     User,
     utcnow,
@@ -58,7 +58,7 @@ ID_PARAMS = {
     "reply_id": ReplyTemplate,
     "paperwork_id": PaperworkItem,
     "clinic_id": Clinic,
-    "import_id": PatientImport,
+    "import_id": CsvImport,
 }
 # Path parameters that are not object ids, and what the matrix fills in: a one-time link's
 # token that matches no link (every role gets the same 404 page).
@@ -93,7 +93,7 @@ def _ids(account: Account, user_email: str) -> dict[str, int]:
         "reply_id": _first(ReplyTemplate, account.id),
         "paperwork_id": _first(PaperworkItem, account.id),
         "clinic_id": _first(Clinic, account.id),
-        "import_id": _first(PatientImport, account.id),
+        "import_id": _first(CsvImport, account.id),
     }
 
 
@@ -149,7 +149,7 @@ def set_up_two_practices() -> tuple[Practice, Practice]:
             select(Clinic.id).where(Clinic.account_id == account.id).order_by(Clinic.id)
         ).first()
         db.session.add(
-            PatientImport(
+            CsvImport(
                 account_id=account.id, user_id=user.id, filename="patients.csv",
                 content="First Name,Last Name,Mobile\nIda,Import,(312) 555-0166\n",
                 mapping='{"first_name": 0, "last_name": 1, "phone": 2}',
