@@ -590,11 +590,12 @@ def _record(delivery_id: int, outcome: Outcome, result: DeliverResult) -> None:
         seconds=cfg["WEBHOOK_DISABLE_AFTER_SECONDS"]
     )
     if disable:
-        hours = cfg["WEBHOOK_DISABLE_AFTER_SECONDS"] / 3600
+        span = cfg["WEBHOOK_DISABLE_AFTER_SECONDS"]
+        hours = f"{span / 3600:g} hours" if span >= 3600 else f"{span:g} seconds"
         endpoint.enabled = False
         endpoint.disabled_at = now
         endpoint.disabled_reason = (
-            f"Every delivery failed for {hours:g} hours; the last: {outcome.error}"
+            f"Every delivery failed for {hours}; the last: {outcome.error}"
         )[:255]
         result.disabled.append(endpoint.id)
     db.session.commit()
