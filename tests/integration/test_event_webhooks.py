@@ -5,10 +5,8 @@ library (as a practice's own system would)."""
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import select
@@ -28,52 +26,11 @@ from inbox.sandbox import send_inbound
 from inbox.services import event_hooks
 from tests.conftest import csrf_token, fresh, login, run_jobs, wait_for
 from tests.mailserver import text_of
+from tests.receiver import Receiver
 
 AVA = "19175550100"
 OURS = "12125550134"
 ALL_EVENTS = list(event_hooks.EVENT_WORDS)
-
-
-class Receiver:
-    """A practice's system: a real HTTP server on a fixed port that can be taken down and
-    brought back. Keeps every request (headers, body) it answered."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.status = 200
-        self.port = 0
-        self._server: ThreadingHTTPServer | None = None
-
-    def start(self) -> Receiver:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.port = self._server.server_port
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks"
 
 
 @pytest.fixture
