@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import redis
 import requests
 from flask import current_app, has_app_context
-from sqlalchemy import Connection, event, insert, select, update
+from sqlalchemy import Connection, bindparam, event, insert, select, update
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
@@ -61,8 +61,7 @@ EVENT_WORDS = {
     "patient.opted_in": "A patient opts back in (START)",
 }
 JOB_ID = "webhooks-deliver"
-LEASE_SECONDS = 60  # longer than one try can take (timeout + signing)
-CLAIM_BATCH = 50
+CLAIM_BATCH = 20  # claimed, sent one by one, recorded together
 JOB_SECONDS = 30.0  # one job sends for at most this long, then queues the next
 LOG_PAGE = 50
 USER_AGENT = "ClinicInbox-Webhooks/1"
@@ -466,36 +465,77 @@ def _claim(now: datetime) -> list[int]:
         .limit(CLAIM_BATCH)
     ).all()
     db.session.rollback()
-    won = []
-    lease = now + timedelta(seconds=LEASE_SECONDS)
-    for delivery_id in candidates:
-        result = db.session.execute(
-            update(t)
-            .where(
-                t.c.id == delivery_id,
-                t.c.state == DELIVERY_PENDING,
-                (t.c.leased_until.is_(None)) | (t.c.leased_until < now),
-            )
-            .values(leased_until=lease, attempts=t.c.attempts + 1, last_attempt_at=now)
-        )
-        db.session.commit()
-        if result.rowcount == 1:
-            won.append(delivery_id)
-    return won
-
-
-def body_for(delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> str:
-    """The JSON sent: the stored payload, plus the text for an endpoint that asked."""
-    if not (endpoint.include_text and delivery.message_id):
-        return delivery.payload
-    payload = json.loads(delivery.payload)
-    text = db.session.scalar(
-        select(Message.body).where(
-            Message.id == delivery.message_id, Message.account_id == delivery.account_id
-        )
+    if not candidates:
+        return []
+    # One conditional UPDATE for the batch: a row another worker took since (leased, or
+    # no longer pending) fails the WHERE and is not returned (PostgreSQL re-checks it
+    # after the other's commit; SQLite has one writer at a time).
+    # Longer than the batch can take: every POST of it timing out, plus a margin.
+    lease = now + timedelta(
+        seconds=CLAIM_BATCH * current_app.config["WEBHOOK_TIMEOUT_SECONDS"] + 30
     )
-    if text is not None:
-        payload["data"]["text"] = text
+    won = db.session.scalars(
+        update(t)
+        .where(
+            t.c.id.in_(candidates),
+            t.c.state == DELIVERY_PENDING,
+            (t.c.leased_until.is_(None)) | (t.c.leased_until < now),
+        )
+        .values(leased_until=lease, attempts=t.c.attempts + 1, last_attempt_at=now)
+        .returning(t.c.id)
+    ).all()
+    db.session.commit()
+    return sorted(won)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """A claimed delivery with what sending it needs, read in one query per batch."""
+
+    id: int
+    endpoint_id: int
+    url: str
+    secret: str
+    webhook_id: str
+    payload: str
+    message_id: int | None
+    include_text: bool
+    attempts: int
+    created_at: datetime
+
+
+def _load(ids: list[int]) -> list[_Claimed]:
+    t, e = WebhookDelivery.__table__, WebhookEndpoint.__table__
+    rows = db.session.execute(
+        select(t.c.id, t.c.endpoint_id, e.c.url, e.c.secret, t.c.webhook_id, t.c.payload,
+               t.c.message_id, e.c.include_text, t.c.attempts, t.c.created_at)
+        .join(e, e.c.id == t.c.endpoint_id)
+        .where(t.c.id.in_(ids))
+        .order_by(t.c.id)
+    ).all()  # fmt: skip
+    claimed = [_Claimed(*row) for row in rows]
+    db.session.rollback()  # no transaction held open over the network
+    return claimed
+
+
+def _texts(claimed: list[_Claimed]) -> dict[int, str]:
+    """The texts an endpoint with "Include message text" gets, in one query."""
+    wanted = {c.message_id for c in claimed if c.include_text and c.message_id}
+    if not wanted:
+        return {}
+    texts = dict(
+        db.session.execute(select(Message.id, Message.body).where(Message.id.in_(wanted))).all()
+    )
+    db.session.rollback()
+    return texts
+
+
+def body_for(c: _Claimed, texts: dict[int, str]) -> str:
+    """The JSON sent: the stored payload, plus the text for an endpoint that asked."""
+    if not (c.include_text and c.message_id in texts):
+        return c.payload
+    payload = json.loads(c.payload)
+    payload["data"]["text"] = texts[c.message_id]
     return json.dumps(payload, separators=(",", ":"))
 
 
@@ -545,61 +585,88 @@ def post(url: str, body: str, headers: dict[str, str]) -> Outcome:
     return Outcome(code, int((time.perf_counter() - started) * 1000), error)
 
 
-def _send_one(delivery_id: int, result: DeliverResult) -> None:
-    delivery = db.session.get(WebhookDelivery, delivery_id)
-    if delivery is None:
-        return
-    endpoint = delivery.endpoint
-    body = body_for(delivery, endpoint)
-    db.session.rollback()  # no transaction held open over the network
-    at = datetime.now(UTC)
-    outcome = post(endpoint.url, body, sign(endpoint.secret, delivery.webhook_id, at, body))
-    _record(delivery_id, outcome, result)
+def _send(claimed: list[_Claimed], result: DeliverResult) -> None:
+    """Send a claimed batch, one POST at a time, then record every outcome at once."""
+    texts = _texts(claimed)
+    outcomes = []
+    for c in claimed:
+        body = body_for(c, texts)
+        at = datetime.now(UTC)
+        outcomes.append((c, post(c.url, body, sign(c.secret, c.webhook_id, at, body))))
+    _record(outcomes, result)
 
 
-def _record(delivery_id: int, outcome: Outcome, result: DeliverResult) -> None:
-    cfg = current_app.config
-    delivery = db.session.get(WebhookDelivery, delivery_id)
-    if delivery is None:  # its endpoint was deleted meanwhile
-        return
-    endpoint = delivery.endpoint
-    now = utcnow()
-    delivery.response_code, delivery.latency_ms = outcome.code, outcome.latency_ms
-    delivery.last_error = outcome.error and outcome.error[:255]
-    delivery.leased_until = None
-    if outcome.ok:
-        delivery.state, delivery.delivered_at, delivery.next_attempt_at = (
-            DELIVERY_DELIVERED,
-            now,
-            None,
-        )
-        endpoint.failing_since = None
-        result.delivered += 1
-        db.session.commit()
-        return
-    result.failed += 1
-    retry_at = now + timedelta(seconds=retry_delay(delivery.attempts))
-    if retry_at - delivery.created_at > timedelta(seconds=cfg["WEBHOOK_GIVE_UP_SECONDS"]):
-        delivery.state, delivery.next_attempt_at = DELIVERY_FAILED, None
-        result.gave_up += 1
-    else:
-        delivery.next_attempt_at = retry_at
-    if endpoint.failing_since is None:
-        endpoint.failing_since = now
-    disable = endpoint.enabled and now - endpoint.failing_since >= timedelta(
-        seconds=cfg["WEBHOOK_DISABLE_AFTER_SECONDS"]
+_DONE = (
+    update(WebhookDelivery.__table__)
+    .where(WebhookDelivery.__table__.c.id == bindparam("d_id"))
+    .values(
+        state=bindparam("d_state"),
+        response_code=bindparam("d_code"),
+        latency_ms=bindparam("d_ms"),
+        last_error=bindparam("d_error"),
+        next_attempt_at=bindparam("d_next"),
+        delivered_at=bindparam("d_at"),
+        leased_until=None,
     )
-    if disable:
+)
+
+
+def _record(outcomes: list[tuple[_Claimed, Outcome]], result: DeliverResult) -> None:
+    """One UPDATE (executemany) for the batch's deliveries, then each endpoint's failure
+    span: reset by a success, started by a first failure, and 24 hours of it (settings)
+    disables the endpoint and tells the Main Admin."""
+    cfg = current_app.config
+    now = utcnow()
+    give_up = timedelta(seconds=cfg["WEBHOOK_GIVE_UP_SECONDS"])
+    rows = []
+    last_ok: dict[int, bool] = {}
+    last_error: dict[int, str] = {}
+    for c, outcome in outcomes:
+        row = {
+            "d_id": c.id,
+            "d_code": outcome.code,
+            "d_ms": outcome.latency_ms,
+            "d_error": outcome.error and outcome.error[:255],
+            "d_next": None,
+            "d_at": None,
+        }
+        if outcome.ok:
+            row |= {"d_state": DELIVERY_DELIVERED, "d_at": now}
+            result.delivered += 1
+        else:
+            result.failed += 1
+            retry_at = now + timedelta(seconds=retry_delay(c.attempts))
+            if retry_at - c.created_at > give_up:
+                row["d_state"] = DELIVERY_FAILED
+                result.gave_up += 1
+            else:
+                row |= {"d_state": DELIVERY_PENDING, "d_next": retry_at}
+            last_error[c.endpoint_id] = outcome.error or "no answer"
+        last_ok[c.endpoint_id] = outcome.ok
+        rows.append(row)
+    db.session.execute(_DONE, rows)
+    told = []
+    for endpoint_id, ok in last_ok.items():
+        endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+        if endpoint is None:  # deleted meanwhile (its deliveries went with it)
+            continue
+        if ok:
+            endpoint.failing_since = None
+            continue
+        if endpoint.failing_since is None:
+            endpoint.failing_since = now
         span = cfg["WEBHOOK_DISABLE_AFTER_SECONDS"]
-        hours = f"{span / 3600:g} hours" if span >= 3600 else f"{span:g} seconds"
-        endpoint.enabled = False
-        endpoint.disabled_at = now
-        endpoint.disabled_reason = (
-            f"Every delivery failed for {hours}; the last: {outcome.error}"
-        )[:255]
-        result.disabled.append(endpoint.id)
+        if endpoint.enabled and now - endpoint.failing_since >= timedelta(seconds=span):
+            hours = f"{span / 3600:g} hours" if span >= 3600 else f"{span:g} seconds"
+            endpoint.enabled = False
+            endpoint.disabled_at = now
+            endpoint.disabled_reason = (
+                f"Every delivery failed for {hours}; the last: {last_error[endpoint_id]}"
+            )[:255]
+            result.disabled.append(endpoint.id)
+            told.append(endpoint)
     db.session.commit()
-    if disable:
+    for endpoint in told:
         _tell_main_admin(endpoint)
 
 
@@ -634,8 +701,7 @@ def deliver_due(seconds: float = JOB_SECONDS) -> DeliverResult:
         claimed = _claim(utcnow())
         if not claimed:
             break
-        for delivery_id in claimed:
-            _send_one(delivery_id, result)
+        _send(_load(claimed), result)
     else:
         kick()  # more are due than one job sends: the next job goes on
         return result
