@@ -83,3 +83,47 @@ def test_the_main_admin_adds_an_endpoint_sends_a_test_event_and_resends_it(page,
         _shot(page, "settings-webhook-endpoint-phone")
     finally:
         receiver.stop()
+
+
+def test_a_disabled_endpoint_says_why_and_enable_turns_it_back_on(page, stack, app):
+    """What the Main Admin finds after 24 hours of failures (the turning off itself is
+    shown in tests/integration/test_event_webhooks.py)."""
+    from sqlalchemy import select
+
+    from inbox.extensions import db
+    from inbox.models import Account, WebhookEndpoint, utcnow
+    from inbox.services import event_hooks
+
+    with app.app_context():
+        glow = db.session.scalars(select(Account).where(Account.name == "Glow Aesthetics")).one()
+        endpoint = event_hooks.create_endpoint(
+            glow, url="http://127.0.0.1:9/down", events=["message.received"]
+        )
+        endpoint.enabled = False
+        endpoint.disabled_at = utcnow()
+        endpoint.disabled_reason = (
+            "Every delivery failed for 24 hours; the last: The endpoint answered 503"
+        )
+        db.session.commit()
+        endpoint_id = endpoint.id
+    try:
+        page.set_viewport_size(DESKTOP)
+        login(page, stack, "admin@glow.test")
+        page.goto(stack.url + "/settings/integrations/webhooks")
+        item = page.locator(f"#endpoint-{endpoint_id}")
+        expect(item).to_contain_text("Disabled")
+        expect(item).to_contain_text("answered 503")
+        item.get_by_role("link", name=re.compile("^Open")).click()
+        expect(page.locator("#disabled-reason")).to_contain_text("answered 503")
+        expect(page.get_by_role("button", name="Send test event")).to_be_disabled()
+        _shot(page, "settings-webhook-disabled")
+        page.get_by_role("button", name="Enable").click()
+        expect(page.get_by_role("status")).to_contain_text("Endpoint enabled")
+        expect(page.locator("#endpoint-state")).to_have_text("Active")
+        expect(page.locator("#disabled-reason")).to_have_count(0)
+    finally:
+        with app.app_context():
+            db.session.execute(
+                WebhookEndpoint.__table__.delete().where(WebhookEndpoint.id == endpoint_id)
+            )
+            db.session.commit()
