@@ -43,6 +43,14 @@ from .conversations import (
     InboundPart,
     Message,
 )
+from .hooks import (
+    DELIVERY_DELIVERED,
+    DELIVERY_FAILED,
+    DELIVERY_PENDING,
+    EVENT_TYPES,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from .links import LINK_INVITATION, LINK_PURPOSES, LINK_RESET, OneTimeLink
 from .numbers import (
     NUMBER_ACTIVE,
@@ -84,5 +92,7 @@ __all__ = [
     "NUMBER_ACTIVE", "NUMBER_PROVISIONING", "NUMBER_RELEASED", "NUMBER_RELEASING",
     "KIND_INBOUND", "KIND_RECEIPT", "ReceivedWebhook",
     "LINK_INVITATION", "LINK_PURPOSES", "LINK_RESET", "OneTimeLink",
+    "DELIVERY_DELIVERED", "DELIVERY_FAILED", "DELIVERY_PENDING", "EVENT_TYPES",
+    "WebhookDelivery", "WebhookEndpoint",
     "get_scoped", "scoped", "utcnow",
 ]  # fmt: skip

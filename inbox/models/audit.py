@@ -56,6 +56,13 @@ AUDIT_ADDED_CLINIC = "added_clinic"
 AUDIT_EDITED_CLINIC = "edited_clinic"
 AUDIT_ARCHIVED_CLINIC = "archived_clinic"
 AUDIT_RESTORED_CLINIC = "restored_clinic"
+AUDIT_ADDED_WEBHOOK = "added_webhook"
+AUDIT_EDITED_WEBHOOK = "edited_webhook"
+AUDIT_DELETED_WEBHOOK = "deleted_webhook"
+AUDIT_ROTATED_WEBHOOK_SECRET = "rotated_webhook_secret"
+AUDIT_ENABLED_WEBHOOK = "enabled_webhook"
+AUDIT_TESTED_WEBHOOK = "tested_webhook"
+AUDIT_RESENT_WEBHOOK = "resent_webhook"
 
 
 class AuditEvent(TenantMixin, db.Model):

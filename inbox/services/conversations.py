@@ -38,7 +38,7 @@ from ..models import (
     get_scoped,
     scoped,
 )
-from . import search_text
+from . import event_hooks, search_text
 from .messaging import active_number
 
 PAGE_SIZE = 50
@@ -532,6 +532,8 @@ def thread(conv: Conversation, limit: int = 200) -> list[Message]:
 def mark(conv: Conversation, *, unread: bool) -> None:
     if conv.unread != unread:
         conv.unread = unread
+        if not unread:
+            event_hooks.emit([event_hooks.conversation_read(conv.account_id, conv.id)])
         db.session.commit()
         events.publish(conv.account_id, {"type": "read", "conversation_ids": [conv.id]})
 
@@ -555,6 +557,8 @@ def mark_many(user: User, ids: Iterable[int | str], *, unread: bool) -> int:
         .values(unread=unread)
         .execution_options(synchronize_session=False)
     )
+    if not unread:
+        event_hooks.emit([event_hooks.conversation_read(user.account_id, c) for c in changing])
     db.session.commit()
     events.publish(user.account_id, {"type": "read", "conversation_ids": changing})
     return len(changing)
