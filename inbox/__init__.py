@@ -123,13 +123,19 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     register_template_helpers(app)
 
+    from . import api
+
+    api.init_app(app)  # /api/v1: bearer keys, problem details (before the pages' handlers)
     for code in (400, 401, 403, 404, 405, 413, 500):
         app.register_error_handler(
-            code, lambda e, code=code: (render_template("errors/error.html", code=code), code)
+            code,
+            api.api_error_or(
+                lambda e, code=code: (render_template("errors/error.html", code=code), code)
+            ),
         )
     from .web.patients import import_too_large
 
-    app.register_error_handler(413, import_too_large)
+    app.register_error_handler(413, api.api_error_or(import_too_large))
 
     from .web import security
 

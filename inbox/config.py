@@ -125,6 +125,8 @@ class Config:
         self.LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "20/minute")
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "")
+        # Requests per API key (flask-limiter / limits notation), shared by every process.
+        self.API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/minute")
         # How many reverse proxies in front set X-Forwarded-For/-Proto (0: none).
         self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
         # Webhooks: "on" (default) checks Vonage's signature; "off" must be said out loud.

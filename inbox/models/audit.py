@@ -55,6 +55,9 @@ AUDIT_ADDED_CLINIC = "added_clinic"
 AUDIT_EDITED_CLINIC = "edited_clinic"
 AUDIT_ARCHIVED_CLINIC = "archived_clinic"
 AUDIT_RESTORED_CLINIC = "restored_clinic"
+AUDIT_CREATED_API_KEY = "created_api_key"
+AUDIT_REVOKED_API_KEY = "revoked_api_key"
+AUDIT_API_READ = "api_read"
 
 
 class AuditEvent(TenantMixin, db.Model):
@@ -71,6 +74,8 @@ class AuditEvent(TenantMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Set when an API key, not a person, did it (the key's name is the actor).
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     action: Mapped[str] = mapped_column(String(40))
     object_type: Mapped[str | None] = mapped_column(String(40))
     object_id: Mapped[int | None] = mapped_column(Integer)

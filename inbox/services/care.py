@@ -4,10 +4,13 @@ They feed the 24-hour reminder (services.reminders) and the paperwork reminder."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, insert, select, update
 
 from ..extensions import db
 from ..models import (
@@ -24,6 +27,7 @@ from ..models import (
     scoped,
     utcnow,
 )
+from ..models.care import APPOINTMENT_STATUS_WORDS
 from ..timefmt import local
 from .conversations import visible_clinics
 
@@ -206,3 +210,184 @@ def describe(appt: Appointment) -> str:
     """An appointment in words for flash messages and the audit log."""
     when = local(appt.starts_at, appt.clinic.timezone)
     return f"{appt.service}, {when:%a, %b} {when.day} at {when:%-I:%M %p}, {appt.clinic.name}"
+
+
+# ---- the API: appointments and paperwork kept in step with the practice's own system ------
+
+API_DURATION = (5, 1440)  # minutes: the practice's system may book any length
+
+
+@dataclass
+class Upserted:
+    """What one record of a batch did: created / updated, or skipped with the reason (and
+    `conflict` when it collides with another record rather than being malformed)."""
+
+    index: int
+    status: str = "skipped"
+    id: int | None = None
+    error: str = ""
+    conflict: bool = False
+
+
+def upsert_appointments(user: User, records: Sequence[Mapping[str, Any]]) -> list[Upserted]:
+    """Create or update appointments by the practice's own id (external_id), in bulk: one
+    query for the ones already there, one for their patients, an executemany insert and
+    an executemany update. A moved appointment is reminded for its new time, once (its
+    reminder state starts afresh), as when staff move it. Times are absolute (any offset),
+    stored in UTC; past ones are kept as history (the reminder sweep only looks ahead).
+    The one writer of appointments from outside: a single upsert is a batch of one."""
+    account_id = user.account_id
+    clinics = {c.id: c for c in visible_clinics(user)}
+    externals = [str(r.get("external_id") or "") for r in records]
+    existing = {
+        row.external_id: row
+        for row in db.session.execute(
+            select(
+                Appointment.id, Appointment.external_id, Appointment.starts_at,
+                Appointment.clinic_id, Appointment.patient_id,
+            ).where(Appointment.account_id == account_id, Appointment.external_id.in_(externals))
+        )
+    }  # fmt: skip
+    wanted_ids = {r.get("patient_id") for r in records if r.get("patient_id") is not None}
+    wanted_ext = {str(r["patient_external_id"]) for r in records if r.get("patient_external_id")}
+    patient_ids: set[int] = set()
+    by_external: dict[str, int] = {}
+    if wanted_ids:
+        patient_ids = set(
+            db.session.scalars(
+                select(Patient.id).where(
+                    Patient.account_id == account_id, Patient.id.in_(wanted_ids)
+                )
+            )
+        )
+    if wanted_ext:
+        by_external = dict(
+            db.session.execute(
+                select(Patient.external_id, Patient.id).where(
+                    Patient.account_id == account_id, Patient.external_id.in_(wanted_ext)
+                )
+            ).all()
+        )
+    now = utcnow()
+    results: list[Upserted] = []
+    inserts: list[dict] = []
+    updates: list[dict] = []
+    seen: dict[str, int] = {}
+    for index, record in enumerate(records):
+        result = Upserted(index)
+        results.append(result)
+        external = externals[index].strip()
+        if not external or len(external) > 64:
+            result.error = "Give the appointment's external_id (1 to 64 characters)."
+            continue
+        if external in seen:
+            result.error = f"Same external_id as item {seen[external]} of this batch."
+            result.conflict = True
+            continue
+        seen[external] = index
+        if record.get("patient_id") is not None:
+            patient_id = record["patient_id"] if record["patient_id"] in patient_ids else None
+        elif record.get("patient_external_id"):
+            patient_id = by_external.get(str(record["patient_external_id"]))
+        else:
+            result.error = "Say whose appointment it is: patient_id or patient_external_id."
+            continue
+        if patient_id is None:
+            result.error = "No such patient in this practice."
+            continue
+        clinic = clinics.get(record.get("clinic_id"))  # type: ignore[arg-type]
+        if clinic is None:
+            result.error = "No such clinic in this practice."
+            continue
+        starts = record.get("starts_at")
+        if not isinstance(starts, datetime) or starts.tzinfo is None:
+            result.error = "Give starts_at as a date and time with its offset or Z."
+            continue
+        service = " ".join(str(record.get("service") or "").split())
+        if not service or len(service) > SERVICE_CHARS:
+            result.error = f"Say what the appointment is for, in 1 to {SERVICE_CHARS} characters."
+            continue
+        provider = " ".join(str(record.get("provider") or "").split())
+        if len(provider) > PROVIDER_CHARS:
+            result.error = f"Keep the provider's name to {PROVIDER_CHARS} characters."
+            continue
+        duration = record.get("duration_minutes") or 60
+        if not API_DURATION[0] <= duration <= API_DURATION[1]:
+            result.error = f"duration_minutes goes from {API_DURATION[0]} to {API_DURATION[1]}."
+            continue
+        status = record.get("status") or APPOINTMENT_BOOKED
+        if status not in APPOINTMENT_STATUS_WORDS:
+            result.error = f"status is one of {', '.join(APPOINTMENT_STATUS_WORDS)}."
+            continue
+        values = {
+            "patient_id": patient_id, "clinic_id": clinic.id,
+            "starts_at": starts.astimezone(UTC), "duration_minutes": duration,
+            "service": service, "provider": provider, "status": status, "updated_at": now,
+        }  # fmt: skip
+        before = existing.get(external)
+        if before is None:
+            inserts.append(
+                {**values, "account_id": account_id, "external_id": external, "created_at": now}
+            )
+            result.status = "created"
+        else:
+            moved = before.starts_at != values["starts_at"] or before.clinic_id != clinic.id
+            updates.append({**values, "b_id": before.id, "moved": moved})
+            result.status, result.id = "updated", before.id
+    table = Appointment.__table__
+    if inserts:
+        db.session.execute(insert(table), inserts)
+    for moved in (True, False):
+        group = [
+            {f"v_{k}": v for k, v in u.items() if k not in ("b_id", "moved")} | {"b_id": u["b_id"]}
+            for u in updates
+            if u["moved"] is moved
+        ]
+        if not group:
+            continue
+        names = [k[2:] for k in group[0] if k.startswith("v_")]
+        extra = {"reminder_status": None, "reminder_message_id": None} if moved else {}
+        db.session.connection().execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.account_id == account_id)
+            .values(**{n: bindparam(f"v_{n}") for n in names}, **extra),
+            group,
+        )
+    db.session.commit()
+    created = [r for r in results if r.status == "created"]
+    if created:
+        ids = dict(
+            db.session.execute(
+                select(Appointment.external_id, Appointment.id).where(
+                    Appointment.account_id == account_id,
+                    Appointment.external_id.in_([externals[r.index].strip() for r in created]),
+                )
+            ).all()
+        )
+        for r in created:
+            r.id = ids.get(externals[r.index].strip())
+    return results
+
+
+def upsert_paperwork(patient: Patient, external_id: str, name: str) -> tuple[PaperworkItem, bool]:
+    """A form requested by the practice's own system, by its id: created, or renamed.
+    Returns the item and whether it was created. Raises CareRefused."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise CareRefused("Name the form, like “Medical history”.")
+    if len(name) > FORM_CHARS:
+        raise CareRefused(f"Keep the form's name to {FORM_CHARS} characters.")
+    item = db.session.scalars(
+        scoped(PaperworkItem, patient.account_id).where(PaperworkItem.external_id == external_id)
+    ).first()
+    created = item is None
+    if item is None:
+        item = PaperworkItem(
+            account_id=patient.account_id, patient_id=patient.id, external_id=external_id
+        )
+        db.session.add(item)
+    elif item.patient_id != patient.id:
+        raise CareRefused("That external_id belongs to another patient's form.")
+    item.name = name
+    db.session.commit()
+    return item, created

@@ -15,6 +15,7 @@ from inbox.models import (
     STATUS_FAILED,
     STATUS_RECEIVED,
     Account,
+    ApiKey,
     Appointment,
     AuditEvent,
     BillingLine,
@@ -59,10 +60,19 @@ ID_PARAMS = {
     "paperwork_id": PaperworkItem,
     "clinic_id": Clinic,
     "import_id": PatientImport,
+    "key_id": ApiKey,
 }
 # Path parameters that are not object ids, and what the matrix fills in: a one-time link's
 # token that matches no link (every role gets the same 404 page).
-NON_ID_PARAMS = {"filename": "css/app.css", "token": "no-such-link-token"}
+NON_ID_PARAMS = {
+    "filename": "css/app.css",
+    "token": "no-such-link-token",
+    "external_id": "EXT-1",  # the practice's own id (API upserts): not one of ours
+}
+
+
+# account id -> the secret of the API key set_up_two_practices made for it.
+API_SECRETS: dict[int, str] = {}
 
 
 @dataclass
@@ -94,6 +104,7 @@ def _ids(account: Account, user_email: str) -> dict[str, int]:
         "paperwork_id": _first(PaperworkItem, account.id),
         "clinic_id": _first(Clinic, account.id),
         "import_id": _first(PatientImport, account.id),
+        "key_id": _first(ApiKey, account.id),
     }
 
 
@@ -156,6 +167,11 @@ def set_up_two_practices() -> tuple[Practice, Practice]:
                 default_clinic_id=home, total_rows=1,
             )
         )  # fmt: skip
+        # An API key (Settings › Integrations), every scope; its secret is in API_SECRETS.
+        from inbox.services import api_keys
+
+        db.session.commit()
+        _key, API_SECRETS[account.id] = api_keys.create(account.id, "EHR sync", "read,write,send")
     db.session.commit()
     return (
         Practice(glow, _ids(glow, "frontdesk@glow.test")),
