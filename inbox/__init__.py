@@ -41,7 +41,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     # Outermost: the body is read (or refused with 408) before anything else runs.
-    from .config import IMPORT_PATH
+    from .config import API_BATCH_PATHS, IMPORT_PATH
     from .slow_clients import BoundedBody
 
     app.wsgi_app = BoundedBody(  # type: ignore[method-assign]
@@ -49,7 +49,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         timeout=app.config["REQUEST_BODY_TIMEOUT_SECONDS"],
         limit=max(app.config["MAX_CONTENT_LENGTH"], app.config["WEBHOOK_MAX_BYTES"]),
         larger={
-            IMPORT_PATH: (app.config["IMPORT_MAX_BYTES"], app.config["IMPORT_BODY_TIMEOUT_SECONDS"])
+            IMPORT_PATH: (
+                app.config["IMPORT_MAX_BYTES"],
+                app.config["IMPORT_BODY_TIMEOUT_SECONDS"],
+            ),
+            **{
+                path: (app.config["API_BATCH_MAX_BYTES"], app.config["IMPORT_BODY_TIMEOUT_SECONDS"])
+                for path in API_BATCH_PATHS
+            },
         },
     )
 
@@ -178,11 +185,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def _larger_uploads() -> None:
-    """Import patients takes a CSV up to IMPORT_MAX_BYTES; every other route keeps
-    MAX_CONTENT_LENGTH (64 KB)."""
+    """Import patients takes a CSV up to IMPORT_MAX_BYTES, the API's batch upserts up to
+    API_BATCH_MAX_BYTES; every other route keeps MAX_CONTENT_LENGTH (64 KB)."""
     from flask import current_app, request
 
-    from .config import IMPORT_PATH
+    from .config import API_BATCH_PATHS, IMPORT_PATH
 
     if request.path == IMPORT_PATH and request.method == "POST":
         request.max_content_length = current_app.config["IMPORT_MAX_BYTES"]
+    elif request.path in API_BATCH_PATHS and request.method == "POST":
+        request.max_content_length = current_app.config["API_BATCH_MAX_BYTES"]

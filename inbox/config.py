@@ -147,6 +147,8 @@ class Config:
         # body-reading middleware and the nginx proxy all allow it there and nowhere else),
         # and gives its body IMPORT_BODY_TIMEOUT_SECONDS to arrive.
         self.IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(20 * 1024 * 1024)))
+        # The API's batch upserts (up to 1,000 records) take a body this large.
+        self.API_BATCH_MAX_BYTES = int(os.environ.get("API_BATCH_MAX_BYTES", str(2 * 1024 * 1024)))
         self.IMPORT_BODY_TIMEOUT_SECONDS = float(
             os.environ.get("IMPORT_BODY_TIMEOUT_SECONDS", "120")
         )
@@ -210,3 +212,5 @@ class Config:
 
 # The one route that takes a large upload (see IMPORT_MAX_BYTES).
 IMPORT_PATH = "/patients/import"
+# The API's batch upserts (see API_BATCH_MAX_BYTES).
+API_BATCH_PATHS = ("/api/v1/patients/batch", "/api/v1/appointments/batch")
