@@ -42,15 +42,21 @@ def _clinic(account_id: int) -> int:
 
 def test_upsert_a_patient_by_external_id_then_read_it_back(app, demo):
     client, key, clinic = _client(app), _key(demo.id), _clinic(demo.id)
-    body = {"first_name": "Ann", "last_name": "Lee", "phone": "(212) 555-0111",
-            "home_clinic_id": clinic, "date_of_birth": "1988-04-12"}  # fmt: skip
+    body = {
+        "first_name": "Ann",
+        "last_name": "Lee",
+        "phone": "(212) 555-0111",
+        "home_clinic_id": clinic,
+        "date_of_birth": "1988-04-12",
+    }
     r = client.put(f"{V1}/patients/by-external-id/CH-1", json=body, headers=key)
     assert r.status_code == 201, r.json
     ann = r.json
     assert ann["phone"] == "+12125550111" and ann["external_id"] == "CH-1"
     assert ann["date_of_birth"] == "1988-04-12"
-    r = client.put(f"{V1}/patients/by-external-id/CH-1", json={**body, "first_name": "Anna"},
-                   headers=key)  # fmt: skip
+    r = client.put(
+        f"{V1}/patients/by-external-id/CH-1", json={**body, "first_name": "Anna"}, headers=key
+    )
     assert r.status_code == 200 and r.json["id"] == ann["id"]
     assert r.json["first_name"] == "Anna"
     r = client.get(f"{V1}/patients/{ann['id']}", headers=key)
@@ -74,8 +80,11 @@ def test_invalid_fields_are_named_in_problem_details(app, demo):
     assert {"phone", "shoe_size"} <= fields
     assert r.json["type"].endswith("#problem-validation")
     # A number that cannot get texts: refused with the service's own words.
-    r = client.put(f"{V1}/patients/by-external-id/CH-9", headers=key,
-                   json={"first_name": "Bo", "phone": "12", "home_clinic_id": _clinic(demo.id)})  # fmt: skip
+    r = client.put(
+        f"{V1}/patients/by-external-id/CH-9",
+        headers=key,
+        json={"first_name": "Bo", "phone": "12", "home_clinic_id": _clinic(demo.id)},
+    )
     assert r.status_code == 422 and "mobile number" in r.json["detail"]
 
 
@@ -91,10 +100,14 @@ def test_batch_upsert_reports_each_record_and_pages_by_updated_since(app, demo):
     client, key, clinic = _client(app), _key(demo.id), _clinic(demo.id)
     since = utcnow()
     records = [
-        {"external_id": f"B-{i}", "first_name": f"Pat{i}", "phone": f"+1212555{i:04d}",
-         "home_clinic_id": clinic}
+        {
+            "external_id": f"B-{i}",
+            "first_name": f"Pat{i}",
+            "phone": f"+1212555{i:04d}",
+            "home_clinic_id": clinic,
+        }
         for i in range(1200, 1205)
-    ] + [{"external_id": "B-bad", "first_name": "Bad", "phone": "nope", "home_clinic_id": clinic}]  # fmt: skip
+    ] + [{"external_id": "B-bad", "first_name": "Bad", "phone": "nope", "home_clinic_id": clinic}]
     r = client.post(f"{V1}/patients/batch", json={"patients": records}, headers=key)
     assert r.status_code == 200, r.json
     assert (r.json["created"], r.json["updated"], r.json["skipped"]) == (5, 0, 1)
@@ -113,19 +126,26 @@ def test_batch_upsert_reports_each_record_and_pages_by_updated_since(app, demo):
             break
     assert sorted(seen) == [f"B-{i}" for i in range(1200, 1205)]
     assert len(seen) == len(set(seen))
-    r = client.post(f"{V1}/patients/batch", headers=key,
-                    json={"patients": [records[0]] * 1001})  # fmt: skip
+    r = client.post(f"{V1}/patients/batch", headers=key, json={"patients": [records[0]] * 1001})
     assert r.status_code == 422 and r.json["errors"][0]["field"] == "patients"
 
 
 def test_appointments_upsert_move_cancel_and_list(app, demo):
     client, key, clinic = _client(app), _key(demo.id), _clinic(demo.id)
-    r = client.put(f"{V1}/patients/by-external-id/P-7", headers=key,
-                   json={"first_name": "Dee", "phone": "+12125550177", "home_clinic_id": clinic})  # fmt: skip
+    r = client.put(
+        f"{V1}/patients/by-external-id/P-7",
+        headers=key,
+        json={"first_name": "Dee", "phone": "+12125550177", "home_clinic_id": clinic},
+    )
     patient_id = r.json["id"]
     when = (utcnow() + timedelta(hours=20)).replace(microsecond=0)
-    body = {"patient_external_id": "P-7", "clinic_id": clinic, "service": "Botox consultation",
-            "starts_at": when.isoformat(), "duration_minutes": 30}  # fmt: skip
+    body = {
+        "patient_external_id": "P-7",
+        "clinic_id": clinic,
+        "service": "Botox consultation",
+        "starts_at": when.isoformat(),
+        "duration_minutes": 30,
+    }
     r = client.put(f"{V1}/appointments/by-external-id/A-1", json=body, headers=key)
     assert r.status_code == 201, r.json
     appt_id = r.json["id"]
@@ -146,18 +166,28 @@ def test_appointments_upsert_move_cancel_and_list(app, demo):
     assert r.status_code == 200 and r.json["status"] == "cancelled"
     r = client.post(f"{V1}/appointments/{appt_id}/cancel", headers=key)
     assert r.status_code == 409
-    r = client.post(f"{V1}/appointments/batch", headers=key, json={"appointments": [
-        {**body, "external_id": "A-2"}, {**body, "external_id": "A-2"},
-        {**body, "external_id": "A-3", "patient_external_id": "nobody"},
-    ]})  # fmt: skip
+    r = client.post(
+        f"{V1}/appointments/batch",
+        headers=key,
+        json={
+            "appointments": [
+                {**body, "external_id": "A-2"},
+                {**body, "external_id": "A-2"},
+                {**body, "external_id": "A-3", "patient_external_id": "nobody"},
+            ]
+        },
+    )
     assert (r.json["created"], r.json["skipped"]) == (1, 2)
     assert "No such patient" in r.json["results"][2]["error"]
 
 
 def test_paperwork_upsert_and_complete(app, demo):
     client, key, clinic = _client(app), _key(demo.id), _clinic(demo.id)
-    client.put(f"{V1}/patients/by-external-id/P-8", headers=key,
-               json={"first_name": "Eve", "phone": "+12125550188", "home_clinic_id": clinic})  # fmt: skip
+    client.put(
+        f"{V1}/patients/by-external-id/P-8",
+        headers=key,
+        json={"first_name": "Eve", "phone": "+12125550188", "home_clinic_id": clinic},
+    )
     body = {"patient_external_id": "P-8", "name": "Medical history"}
     r = client.put(f"{V1}/paperwork/by-external-id/F-1", json=body, headers=key)
     assert r.status_code == 201 and r.json["status"] == "outstanding"
@@ -204,11 +234,20 @@ def test_sends_are_refused_as_in_the_inbox_with_the_reason(app, demo):
     assert r.status_code == 422 and "opted out" in r.json["detail"]
     demo.inbox_enabled = False
     db.session.commit()
-    r = client.post(f"{V1}/messages", headers=key,
-                    json={"to": "+12125550155", "clinic_id": clinic, "body": "Hi"})  # fmt: skip
+    r = client.post(
+        f"{V1}/messages",
+        headers=key,
+        json={"to": "+12125550155", "clinic_id": clinic, "body": "Hi"},
+    )
     assert r.status_code == 422 and "Inbox is turned off" in r.json["detail"]
-    assert client.post(f"{V1}/messages", json={"patient_id": opted.id, "body": "Hi"},
-                       headers=_key(demo.id, "read")).status_code == 403  # fmt: skip
+    assert (
+        client.post(
+            f"{V1}/messages",
+            json={"patient_id": opted.id, "body": "Hi"},
+            headers=_key(demo.id, "read"),
+        ).status_code
+        == 403
+    )
 
 
 def test_the_rate_limit_is_per_key_with_ratelimit_headers(app, demo):
@@ -247,11 +286,14 @@ def test_the_main_admin_creates_and_revokes_a_key_in_settings(app, demo):
     client = _client(app)
     login(client, "admin@glow.test")
     token = csrf_token(client, "/settings/integrations")
-    r = client.post("/settings/integrations", data={"csrf_token": token, "name": "",
-                                                    "scopes": ["read"]})  # fmt: skip
+    r = client.post(
+        "/settings/integrations", data={"csrf_token": token, "name": "", "scopes": ["read"]}
+    )
     assert r.status_code == 422 and "Name the key" in r.get_data(as_text=True)
-    r = client.post("/settings/integrations", data={"csrf_token": token, "name": "EHR",
-                                                     "scopes": ["read", "write"]})  # fmt: skip
+    r = client.post(
+        "/settings/integrations",
+        data={"csrf_token": token, "name": "EHR", "scopes": ["read", "write"]},
+    )
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
     import re
@@ -261,10 +303,16 @@ def test_the_main_admin_creates_and_revokes_a_key_in_settings(app, demo):
     fresh()
     key = db.session.scalars(select(ApiKey).where(ApiKey.name == "EHR")).one()
     assert key.secret_hash != secret and secret.startswith(key.prefix)
-    assert client.get(f"{V1}/clinics", headers={"Authorization": f"Bearer {secret}"}).status_code == 200  # fmt: skip
+    assert (
+        client.get(f"{V1}/clinics", headers={"Authorization": f"Bearer {secret}"}).status_code
+        == 200
+    )
     r = client.post(f"/settings/integrations/{key.id}/revoke", data={"csrf_token": token})
     assert r.status_code == 302
-    assert client.get(f"{V1}/clinics", headers={"Authorization": f"Bearer {secret}"}).status_code == 401  # fmt: skip
+    assert (
+        client.get(f"{V1}/clinics", headers={"Authorization": f"Bearer {secret}"}).status_code
+        == 401
+    )
     fresh()
     actions = set(
         db.session.scalars(select(AuditEvent.action).where(AuditEvent.account_id == demo.id))
@@ -287,12 +335,14 @@ def test_the_command_line_prints_a_working_secret(app, demo):
             "Provision",
             "--scopes",
             "read,send",
-        ],  # fmt: skip
+        ],
     )
     assert result.exit_code == 0, result.output
     secret = result.output.strip()
     r = _client(app).get(f"{V1}/clinics", headers={"Authorization": f"Bearer {secret}"})
     assert r.status_code == 200
-    bad = CliRunner().invoke(app.cli, ["api-key", "create", "--practice-id", str(demo.id),
-                                       "--name", "x", "--scopes", "admin"])  # fmt: skip
+    bad = CliRunner().invoke(
+        app.cli,
+        ["api-key", "create", "--practice-id", str(demo.id), "--name", "x", "--scopes", "admin"],
+    )
     assert bad.exit_code != 0 and "Unknown scope" in bad.output
