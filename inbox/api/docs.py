@@ -4,6 +4,8 @@ no CDN, the product's own look."""
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, current_app, jsonify, render_template
 
 from ..web.guards import PUBLIC, access
@@ -65,7 +67,7 @@ def _fields(schema: dict, components: dict) -> list[dict]:
 
 
 def _anchor(method: str, path: str) -> str:
-    return method + "-" + "".join(c if c.isalnum() else "-" for c in path.strip("/"))
+    return method + "-" + re.sub(r"[^a-z0-9_]+", "-", path.lower()).strip("-")
 
 
 def reference() -> dict:
