@@ -111,6 +111,11 @@ def _default_clinic_id() -> int | None:
     return clinics[0].id if len(clinics) == 1 else None
 
 
+def _check_external_id(external_id: str) -> None:
+    if not 1 <= len(external_id) <= 64 or "\x00" in external_id:
+        raise _field_problem("external_id", "Between 1 and 64 characters, no NUL.")
+
+
 def _field_problem(field: str, message: str, slug: str = "validation") -> Problem:
     return Problem(slug, f"{field}: {message}", errors=[{"field": field, "message": message}])
 
@@ -285,8 +290,7 @@ def upsert_patient(data: dict, external_id: str):
 
     Creates the patient with this id from your system, or updates them (a patient with the
     same mobile number and no external id takes it). 201 when created, 200 when updated."""
-    if not 1 <= len(external_id) <= 64:
-        raise _field_problem("external_id", "Between 1 and 64 characters.")
+    _check_external_id(external_id)
     patient, created = _upsert_one({**data, "external_id": external_id})
     _audit(AUDIT_ADDED_PATIENT if created else AUDIT_EDITED_PATIENT, patient, "through the API")
     return patient_json(patient), (201 if created else 200)
@@ -415,8 +419,7 @@ def upsert_appointment(data: dict, external_id: str):
 
     Booked within the next 24 hours, it gets its reminder; moved, it is reminded again for
     the new time, as when staff move it."""
-    if not 1 <= len(external_id) <= 64:
-        raise _field_problem("external_id", "Between 1 and 64 characters.")
+    _check_external_id(external_id)
     result = care.upsert_appointments(current_actor(), [{**data, "external_id": external_id}])[0]
     _upsert_answer(result)
     appt = db.session.get(Appointment, result.id)
@@ -490,8 +493,7 @@ def upsert_paperwork(data: dict, external_id: str):
     """Upsert a paperwork item by external id
 
     A form the patient is asked for (the paperwork reminder asks while it is outstanding)."""
-    if not 1 <= len(external_id) <= 64:
-        raise _field_problem("external_id", "Between 1 and 64 characters.")
+    _check_external_id(external_id)
     patient = _patient_of(data)
     try:
         item, created = care.upsert_paperwork(patient, external_id, data["name"])
@@ -577,12 +579,9 @@ def get_conversation(conversation_id: int, limit: int, before=None):
     conv = conversations.get_visible(current_actor(), conversation_id)
     if conv is None:
         raise _not_found("conversation")
-    if before:
-        before_cursor = Cursor.decode(before)
-        if before_cursor is None:
-            raise _field_problem("before", "Not a cursor this API gave out.")
-    else:
-        before_cursor = None
+    before_cursor = Cursor.decode(before) if before else None
+    if before and (before_cursor is None or not 0 < before_cursor.id < 2**31):
+        raise _field_problem("before", "Not a cursor this API gave out.")
     messages, older = conversations.thread_page(conv, before_cursor, limit=limit)
     _read(f"conversation and {len(messages)} texts", conv)
     return {

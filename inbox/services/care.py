@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import (
@@ -230,6 +231,16 @@ class Upserted:
 
 
 def upsert_appointments(user: User, records: Sequence[Mapping[str, Any]]) -> list[Upserted]:
+    """See _upsert_appointments. Two requests creating the same external_id at once: the
+    second one's insert meets the unique index, and it runs again as an update."""
+    try:
+        return _upsert_appointments(user, records)
+    except IntegrityError:
+        db.session.rollback()
+        return _upsert_appointments(user, records)
+
+
+def _upsert_appointments(user: User, records: Sequence[Mapping[str, Any]]) -> list[Upserted]:
     """Create or update appointments by the practice's own id (external_id), in bulk: one
     query for the ones already there, one for their patients, an executemany insert and
     an executemany update. A moved appointment is reminded for its new time, once (its

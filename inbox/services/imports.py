@@ -19,6 +19,7 @@ from typing import Any
 import redis
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..broker import get_queue, get_redis
 from ..extensions import db
@@ -691,6 +692,18 @@ RECORD_FIELDS = ("first_name", "last_name", "phone", "email", "date_of_birth", "
 
 
 def upsert_patients(
+    user: User, records: Sequence[Mapping[str, Any]], default_clinic_id: int | None = None
+) -> list[Row]:
+    """See _upsert_patients. Two requests adding the same patient at once: the second one's
+    insert meets the unique index, and it runs again, matching the patient now there."""
+    try:
+        return _upsert_patients(user, records, default_clinic_id)
+    except IntegrityError:
+        db.session.rollback()
+        return _upsert_patients(user, records, default_clinic_id)
+
+
+def _upsert_patients(
     user: User, records: Sequence[Mapping[str, Any]], default_clinic_id: int | None = None
 ) -> list[Row]:
     """The CSV import's checks, matching (by Patient ID, then mobile number) and batched
