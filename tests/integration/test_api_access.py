@@ -73,6 +73,25 @@ def test_every_api_route_needs_a_key_the_scope_and_its_own_practice(app, demo):
     db.session.rollback()
 
 
+def test_ids_that_exist_nowhere_answer_404(app, demo):
+    """Too large for any id column (PostgreSQL refuses to compare them): 404, not 500."""
+    set_up_two_practices()
+    app.test_client_class = IsolatedClient
+    client = app.test_client()
+    headers = _bearer(API_SECRETS[demo.id])
+    checked = 0
+    for rule, method, _level in api_calls(app):
+        if not rule.arguments - {"external_id"}:
+            continue
+        for huge in (2**31, 10**25):
+            url = rule.build(dict.fromkeys(rule.arguments, huge), append_unknown=False)[1]
+            body = BODIES.get(rule.endpoint, {})
+            r = client.open(url, method=method, json=body, headers=headers)
+            assert r.status_code == 404, (method, url, r.status_code)
+        checked += 1
+    assert checked >= 6
+
+
 def test_a_session_cookie_is_never_read_and_none_is_set(app, demo):
     set_up_two_practices()
     from tests.integration.practices import signed_in

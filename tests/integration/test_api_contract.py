@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import (
 
 from inbox.services import api_keys
 
-EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 8}
+EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 6}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
