@@ -36,7 +36,7 @@ from ..models.audit import (
     AUDIT_IMPORTED_PATIENTS,
     AUDIT_SENT_TEXT,
 )
-from ..services import audit, care, conversations, imports, messaging, patients, phones
+from ..services import audit, care, conversations, messaging, patient_upserts, patients, phones
 from ..services.conversations import Cursor, search_condition
 from ..web.guards import API_READ, API_SEND, API_WRITE, access
 from . import schemas as s
@@ -197,7 +197,7 @@ def list_patients(limit: int, cursor: str | None = None, updated_since=None, q: 
 def _upsert_one(record: dict) -> tuple[Patient, bool]:
     """One patient through the batch upsert (the one writer): the patient and whether it
     was created; a skipped record is a Problem (409 when it collides with another)."""
-    row = imports.upsert_patients(current_actor(), [record], _default_clinic_id())[0]
+    row = patient_upserts.upsert_patients(current_actor(), [record], _default_clinic_id())[0]
     if row.action == "skip":
         conflict = "belongs to" in row.problem or "Already" in row.problem
         raise Problem("conflict" if conflict else "refused", row.problem + ".")
@@ -306,7 +306,7 @@ def batch_patients(data: dict):
 
     Each record is created, updated, or skipped with the reason; one bad record does not
     stop the others."""
-    rows = imports.upsert_patients(current_actor(), data["patients"], _default_clinic_id())
+    rows = patient_upserts.upsert_patients(current_actor(), data["patients"], _default_clinic_id())
     out = _batch_answer(
         [
             {"index": r.line, "status": {"add": "created", "update": "updated"}.get(r.action,
