@@ -41,7 +41,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     # Outermost: the body is read (or refused with 408) before anything else runs.
-    from .config import IMPORT_PATH
+    from .config import API_BATCH_PATHS, IMPORT_PATH
     from .slow_clients import BoundedBody
 
     app.wsgi_app = BoundedBody(  # type: ignore[method-assign]
@@ -49,7 +49,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         timeout=app.config["REQUEST_BODY_TIMEOUT_SECONDS"],
         limit=max(app.config["MAX_CONTENT_LENGTH"], app.config["WEBHOOK_MAX_BYTES"]),
         larger={
-            IMPORT_PATH: (app.config["IMPORT_MAX_BYTES"], app.config["IMPORT_BODY_TIMEOUT_SECONDS"])
+            IMPORT_PATH: (
+                app.config["IMPORT_MAX_BYTES"],
+                app.config["IMPORT_BODY_TIMEOUT_SECONDS"],
+            ),
+            **{
+                path: (app.config["API_BATCH_MAX_BYTES"], app.config["IMPORT_BODY_TIMEOUT_SECONDS"])
+                for path in API_BATCH_PATHS
+            },
         },
     )
 
@@ -123,13 +130,19 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     register_template_helpers(app)
 
+    from . import api
+
+    api.init_app(app)  # /api/v1: bearer keys, problem details (before the pages' handlers)
     for code in (400, 401, 403, 404, 405, 413, 500):
         app.register_error_handler(
-            code, lambda e, code=code: (render_template("errors/error.html", code=code), code)
+            code,
+            api.api_error_or(
+                lambda e, code=code: (render_template("errors/error.html", code=code), code)
+            ),
         )
     from .web.patients import import_too_large
 
-    app.register_error_handler(413, import_too_large)
+    app.register_error_handler(413, api.api_error_or(import_too_large))
 
     from .web import security
 
@@ -172,11 +185,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def _larger_uploads() -> None:
-    """Import patients takes a CSV up to IMPORT_MAX_BYTES; every other route keeps
-    MAX_CONTENT_LENGTH (64 KB)."""
+    """Import patients takes a CSV up to IMPORT_MAX_BYTES, the API's batch upserts up to
+    API_BATCH_MAX_BYTES; every other route keeps MAX_CONTENT_LENGTH (64 KB)."""
     from flask import current_app, request
 
-    from .config import IMPORT_PATH
+    from .config import API_BATCH_PATHS, IMPORT_PATH
 
     if request.path == IMPORT_PATH and request.method == "POST":
         request.max_content_length = current_app.config["IMPORT_MAX_BYTES"]
+    elif request.path in API_BATCH_PATHS and request.method == "POST":
+        request.max_content_length = current_app.config["API_BATCH_MAX_BYTES"]

@@ -12,6 +12,35 @@ from .timefmt import DEFAULT_TIMEZONE
 
 
 def register_cli(app: Flask) -> None:
+    api_key = click.Group("api-key", help="API keys for the integration API.")
+    app.cli.add_command(api_key)
+
+    @api_key.command("create")
+    @click.option("--practice-id", type=int, required=True, help="The practice (account) id.")
+    @click.option("--name", required=True, help="Who will use the key, like “EHR sync”.")
+    @click.option(
+        "--scopes", default="read", show_default=True, help="Comma-separated: read,write,send."
+    )
+    def api_key_create(practice_id: int, name: str, scopes: str) -> None:
+        """Create an API key and print its secret (shown once: only its hash is kept)."""
+        from .extensions import db
+        from .models import Account
+        from .models.audit import AUDIT_CREATED_API_KEY
+        from .services import api_keys, audit
+
+        account = db.session.get(Account, practice_id)
+        if account is None:
+            raise click.ClickException(f"No practice with id {practice_id}.")
+        try:
+            key, secret = api_keys.create(account.id, name, scopes)
+        except api_keys.KeyRefused as exc:
+            raise click.ClickException(str(exc)) from None
+        audit.record(
+            api_keys.actor(key), AUDIT_CREATED_API_KEY, key,
+            summary=f"“{key.name}”, scopes {key.scopes}, from the command line",
+        )  # fmt: skip
+        click.echo(secret)
+
     @app.cli.command("seed-demo")
     @click.option(
         "--connect/--no-connect", default=True, help="Register the demo number with the carrier."

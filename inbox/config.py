@@ -125,6 +125,8 @@ class Config:
         self.LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "20/minute")
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "")
+        # Requests per API key (flask-limiter / limits notation), shared by every process.
+        self.API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/minute")
         # How many reverse proxies in front set X-Forwarded-For/-Proto (0: none).
         self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
         # Webhooks: "on" (default) checks Vonage's signature; "off" must be said out loud.
@@ -145,6 +147,8 @@ class Config:
         # body-reading middleware and the nginx proxy all allow it there and nowhere else),
         # and gives its body IMPORT_BODY_TIMEOUT_SECONDS to arrive.
         self.IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(20 * 1024 * 1024)))
+        # The API's batch upserts (up to 1,000 records) take a body this large.
+        self.API_BATCH_MAX_BYTES = int(os.environ.get("API_BATCH_MAX_BYTES", str(2 * 1024 * 1024)))
         self.IMPORT_BODY_TIMEOUT_SECONDS = float(
             os.environ.get("IMPORT_BODY_TIMEOUT_SECONDS", "120")
         )
@@ -227,3 +231,5 @@ class Config:
 
 # The one route that takes a large upload (see IMPORT_MAX_BYTES).
 IMPORT_PATH = "/patients/import"
+# The API's batch upserts (see API_BATCH_MAX_BYTES).
+API_BATCH_PATHS = ("/api/v1/patients/batch", "/api/v1/appointments/batch")

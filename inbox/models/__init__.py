@@ -9,6 +9,7 @@ from .accounts import (
     Clinic,
     User,
 )
+from .api import SCOPES, ApiKey, IdempotentRequest
 from .audit import AuditEvent, AuditLogIsAppendOnly
 from .base import get_scoped, scoped, utcnow
 from .billing import INBOX_ADDON_CENTS, LINE_INBOX, LINE_PLAN, BillingLine, Charge
@@ -73,6 +74,7 @@ from .patients import (
 from .webhooks import KIND_INBOUND, KIND_RECEIPT, ReceivedWebhook
 
 __all__ = [
+    "SCOPES", "ApiKey", "IdempotentRequest",
     "AuditEvent", "AuditLogIsAppendOnly",
     "APPOINTMENT_BOOKED", "APPOINTMENT_CANCELLED", "APPOINTMENT_COMPLETED",
     "PAPERWORK_COMPLETED", "PAPERWORK_OUTSTANDING",

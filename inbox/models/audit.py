@@ -63,6 +63,9 @@ AUDIT_ROTATED_WEBHOOK_SECRET = "rotated_webhook_secret"
 AUDIT_ENABLED_WEBHOOK = "enabled_webhook"
 AUDIT_TESTED_WEBHOOK = "tested_webhook"
 AUDIT_RESENT_WEBHOOK = "resent_webhook"
+AUDIT_CREATED_API_KEY = "created_api_key"
+AUDIT_REVOKED_API_KEY = "revoked_api_key"
+AUDIT_API_READ = "api_read"
 
 
 class AuditEvent(TenantMixin, db.Model):
@@ -79,6 +82,8 @@ class AuditEvent(TenantMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Set when an API key, not a person, did it (the key's name is the actor).
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     action: Mapped[str] = mapped_column(String(40))
     object_type: Mapped[str | None] = mapped_column(String(40))
     object_id: Mapped[int | None] = mapped_column(Integer)

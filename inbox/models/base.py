@@ -59,7 +59,7 @@ def scoped(model: type[T], account_id: int) -> Select:
     return select(model).where(model.account_id == account_id)
 
 
-MAX_ID = 2**63 - 1  # larger ids exist nowhere (and SQLite cannot even bind them)
+MAX_ID = 2**31 - 1  # ids are INTEGER: no larger one exists (PostgreSQL refuses to compare)
 
 
 def get_scoped(model: type[T], object_id: int | str | None, account_id: int) -> T | None:

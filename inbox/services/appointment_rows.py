@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import select, tuple_
 
 from ..extensions import db
 from ..models import (
@@ -28,14 +28,13 @@ from ..models import (
 from ..models.audit import AUDIT_IMPORTED_APPOINTMENTS
 from ..models.care import APPOINTMENT_NO_SHOW, REMINDER_SKIPPED_IMPORTED
 from . import phones
-from .care import PROVIDER_CHARS, SERVICE_CHARS
+from .care import PROVIDER_CHARS, SERVICE_CHARS, write_appointments
 from .conversations import visible_clinics
 from .csv_rows import ImportRefused, Row, cell, guess_columns, parse_date
 from .patient_rows import CLINIC_HEADERS, EXTERNAL_ID_CHARS, PATIENT_ID_HEADERS, PHONE_HEADERS
 
 NOUN = "appointments"
 AUDIT_ACTION = AUDIT_IMPORTED_APPOINTMENTS
-DEFAULT_SERVICE = "Appointment"
 MIN_MINUTES, MAX_MINUTES = 5, 720
 
 FIELDS: dict[str, str] = {
@@ -409,46 +408,11 @@ class Reader:
             row.action, row.target_id = ("add", None) if found is None else ("update", found.id)
 
     # ---- writing ----------------------------------------------------------------------
-    def _reminder(self, row: Row) -> str | None:
-        return REMINDER_SKIPPED_IMPORTED if row.soon and not self.remind_soon else None
-
     def write(self, rows: Sequence[Row]) -> None:
-        """An executemany insert of the new appointments and one executemany update per
-        set of columns the updated rows carry."""
-        table = Appointment.__table__
-        now = utcnow()
-        adds = [{
-            "account_id": self.account_id, "patient_id": r.values["patient_id"],
-            "clinic_id": r.values["clinic_id"], "starts_at": r.values["starts_at"],
-            "duration_minutes": r.values.get("duration_minutes", 60),
-            "service": r.values.get("service", DEFAULT_SERVICE),
-            "provider": r.values.get("provider", ""),
-            "status": r.values.get("status", APPOINTMENT_BOOKED),
-            "external_id": r.values.get("external_id"), "reminder_status": self._reminder(r),
-            "created_at": now, "updated_at": now,
-        } for r in rows if r.action == "add"]  # fmt: skip
-        if adds:
-            db.session.execute(insert(table), adds)
-        fields = ("clinic_id", "starts_at", "duration_minutes", "service", "provider", "status")
-        groups: dict[tuple, list[dict]] = {}
+        """Through the one writer of appointments (care.write_appointments). A new or
+        moved appointment starting within the reminder's lead time is marked as not
+        reminded unless the admin chose to remind it now."""
         for row in rows:
-            if row.action != "update":
-                continue
-            names = tuple(f for f in fields if f in row.values)
-            params = {f"v_{f}": row.values[f] for f in names}
-            params["b_id"] = row.target_id
-            moved = row.values["moved"]
-            if moved:
-                params["v_reminder_status"] = self._reminder(row)
-            groups.setdefault((names, moved), []).append(params)
-        for (names, moved), params in groups.items():
-            values = {f: bindparam(f"v_{f}") for f in names}
-            if moved:  # reminded for its new time, once
-                values.update(reminder_status=bindparam("v_reminder_status"),
-                              reminder_message_id=None)  # fmt: skip
-            stmt = (
-                update(table)
-                .where(table.c.id == bindparam("b_id"), table.c.account_id == self.account_id)
-                .values(updated_at=now, **values)
-            )
-            db.session.connection().execute(stmt, params)
+            if row.soon and not self.remind_soon:
+                row.values["reminder_status"] = REMINDER_SKIPPED_IMPORTED
+        write_appointments(self.account_id, rows)

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -18,6 +19,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import (
     Account,
+    ApiKey,
     AuditEvent,
     Clinic,
     Conversation,
@@ -35,6 +37,7 @@ from ..models.audit import (
     AUDIT_ADDED_PATIENT,
     AUDIT_ADDED_SAVED_REPLY,
     AUDIT_ADDED_WEBHOOK,
+    AUDIT_API_READ,
     AUDIT_ARCHIVED_CLINIC,
     AUDIT_BOUGHT_NUMBER,
     AUDIT_CANCELLED_APPOINTMENT,
@@ -42,6 +45,7 @@ from ..models.audit import (
     AUDIT_CHANGED_PLAN,
     AUDIT_CHANGED_PRIVILEGES,
     AUDIT_COMPLETED_PAPERWORK,
+    AUDIT_CREATED_API_KEY,
     AUDIT_CREATED_PRACTICE,
     AUDIT_DEACTIVATED_TEAMMATE,
     AUDIT_DELETED_SAVED_REPLY,
@@ -70,6 +74,7 @@ from ..models.audit import (
     AUDIT_RESET_PASSWORD,
     AUDIT_RESTORED_CLINIC,
     AUDIT_RETRIED_TEXT,
+    AUDIT_REVOKED_API_KEY,
     AUDIT_REVOKED_INVITATION,
     AUDIT_ROTATED_WEBHOOK_SECRET,
     AUDIT_SENT_TEXT,
@@ -84,6 +89,9 @@ from ..models.audit import (
 from ..models.base import MAX_ID
 from ..timefmt import DEFAULT_TIMEZONE
 from . import phones
+
+if TYPE_CHECKING:
+    from .api_keys import ApiActor
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +149,9 @@ ACTION_WORDS: dict[str, str] = {
     AUDIT_REQUESTED_RESET: "Asked for a password reset",
     AUDIT_RESET_PASSWORD: "Reset a password",
     AUDIT_CHANGED_PASSWORD: "Changed the password",
+    AUDIT_CREATED_API_KEY: "Created an API key",
+    AUDIT_REVOKED_API_KEY: "Revoked an API key",
+    AUDIT_API_READ: "Read patient data through the API",
     AUDIT_SIGNED_IN: "Signed in",
     AUDIT_SIGNED_OUT: "Signed out",
     AUDIT_SIGN_IN_FAILED: "Failed sign-in",
@@ -154,6 +165,7 @@ OBJECT_TYPES: dict[type, str] = {
     User: "user",
     Clinic: "clinic",
     InboxNumber: "number",
+    ApiKey: "api_key",
 }
 
 # Anything that looks like a phone number: 7+ digits with the usual punctuation (but not
@@ -190,15 +202,15 @@ def _short_agent(agent: str | None) -> str | None:
 
 
 def record(
-    user: User,
+    user: User | ApiActor,
     action: str,
     obj: object | None = None,
     *,
     summary: str = "",
     origin: Origin | None = None,
 ) -> AuditEvent:
-    """Append one entry for something `user` did to `obj` (a model instance or None),
-    and commit it."""
+    """Append one entry for something `user` (a person, or an API key's ApiActor) did to
+    `obj` (a model instance or None), and commit it."""
     if action not in ACTION_WORDS:
         raise ValueError(f"unknown audit action {action!r}")
     object_type = object_id = None
@@ -209,6 +221,7 @@ def record(
     entry = AuditEvent(
         account_id=user.account_id,
         user_id=user.id,
+        api_key_id=getattr(user, "api_key_id", None),
         action=action,
         object_type=object_type,
         object_id=object_id,
@@ -424,9 +437,25 @@ def _rows(account: Account, events: list[AuditEvent]) -> list[LogRow]:
         ):
             refs[("number", n.id)] = ObjectRef("number", n.id, phones.display(n.e164), None)
 
+    key_ids = {e.api_key_id for e in events if e.api_key_id is not None}
+    key_ids |= _ids(events, "api_key")
+    api_keys = (
+        {
+            k.id: k
+            for k in db.session.scalars(scoped(ApiKey, account.id).where(ApiKey.id.in_(key_ids)))
+        }
+        if key_ids
+        else {}
+    )
+    for kid, key in api_keys.items():
+        refs[("api_key", kid)] = ObjectRef("api_key", kid, f"API key “{key.name}”", None)
+
     rows = []
     for e in events:
-        if e.user_id in users:
+        if e.api_key_id is not None:
+            key = api_keys.get(e.api_key_id)
+            who = f"API key “{key.name}”" if key else "An API key"
+        elif e.user_id in users:
             who = users[e.user_id].name
         elif e.user_id is None and e.action == AUDIT_CREATED_PRACTICE:
             who = "The server's operator"  # flask create-practice: no login did it

@@ -4,10 +4,14 @@ They feed the 24-hour reminder (services.reminders) and the paperwork reminder."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import (
@@ -24,8 +28,10 @@ from ..models import (
     scoped,
     utcnow,
 )
+from ..models.care import APPOINTMENT_STATUS_WORDS
 from ..timefmt import local
 from .conversations import visible_clinics
+from .csv_rows import Row
 
 SERVICE_CHARS = 120
 PROVIDER_CHARS = 120
@@ -206,3 +212,229 @@ def describe(appt: Appointment) -> str:
     """An appointment in words for flash messages and the audit log."""
     when = local(appt.starts_at, appt.clinic.timezone)
     return f"{appt.service}, {when:%a, %b} {when.day} at {when:%-I:%M %p}, {appt.clinic.name}"
+
+
+# ---- the one writer of appointments in bulk (CSV import, API) -----------------------------
+
+DEFAULT_SERVICE = "Appointment"
+_UPDATABLE = (
+    "patient_id", "clinic_id", "starts_at", "duration_minutes", "service", "provider",
+    "status", "external_id",
+)  # fmt: skip
+
+
+def write_appointments(account_id: int, rows: Sequence[Row]) -> None:
+    """Write checked and matched rows (`action` add / update, `target_id` for updates):
+    one executemany insert, and one executemany update per set of columns. `values` holds
+    patient_id, clinic_id and starts_at (UTC), and any of the other columns; "moved": an
+    update that changes the start or the clinic, whose reminder state starts afresh (it is
+    reminded for its new time, once); "reminder_status": the reminder state a new or moved
+    appointment starts with (None: to be reminded). Does not commit."""
+    table = Appointment.__table__
+    now = utcnow()
+    adds = [{
+        "account_id": account_id, "patient_id": r.values["patient_id"],
+        "clinic_id": r.values["clinic_id"], "starts_at": r.values["starts_at"],
+        "duration_minutes": r.values.get("duration_minutes", 60),
+        "service": r.values.get("service", DEFAULT_SERVICE),
+        "provider": r.values.get("provider", ""),
+        "status": r.values.get("status", APPOINTMENT_BOOKED),
+        "external_id": r.values.get("external_id"),
+        "reminder_status": r.values.get("reminder_status"),
+        "created_at": now, "updated_at": now,
+    } for r in rows if r.action == "add"]  # fmt: skip
+    if adds:
+        db.session.execute(insert(table), adds)
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        if row.action != "update":
+            continue
+        names = tuple(f for f in _UPDATABLE if f in row.values)
+        moved = bool(row.values.get("moved"))
+        params = {f"v_{f}": row.values[f] for f in names} | {"b_id": row.target_id}
+        if moved:
+            params["v_reminder_status"] = row.values.get("reminder_status")
+        groups.setdefault((names, moved), []).append(params)
+    for (names, moved), params in groups.items():
+        values = {f: bindparam(f"v_{f}") for f in names}
+        if moved:
+            values |= {"reminder_status": bindparam("v_reminder_status"),
+                       "reminder_message_id": None}  # fmt: skip
+        db.session.connection().execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.account_id == account_id)
+            .values(updated_at=now, **values),
+            params,
+        )
+
+
+# ---- the API: appointments and paperwork kept in step with the practice's own system ------
+
+API_DURATION = (5, 1440)  # minutes: the practice's system may book any length
+
+
+@dataclass
+class Upserted:
+    """What one record of a batch did: created / updated, or skipped with the reason (and
+    `conflict` when it collides with another record rather than being malformed)."""
+
+    index: int
+    status: str = "skipped"
+    id: int | None = None
+    error: str = ""
+    conflict: bool = False
+
+
+def upsert_appointments(user: User, records: Sequence[Mapping[str, Any]]) -> list[Upserted]:
+    """See _upsert_appointments. Two requests creating the same external_id at once: the
+    second one's insert meets the unique index, and it runs again as an update."""
+    try:
+        return _upsert_appointments(user, records)
+    except IntegrityError:
+        db.session.rollback()
+        return _upsert_appointments(user, records)
+
+
+def _upsert_appointments(user: User, records: Sequence[Mapping[str, Any]]) -> list[Upserted]:
+    """Create or update appointments by the practice's own id (external_id), in bulk: one
+    query for the ones already there, one for their patients, an executemany insert and
+    an executemany update. A moved appointment is reminded for its new time, once (its
+    reminder state starts afresh), as when staff move it. Times are absolute (any offset),
+    stored in UTC; past ones are kept as history (the reminder sweep only looks ahead). A
+    single upsert is a batch of one; the writes are write_appointments', as the import's."""
+    account_id = user.account_id
+    clinics = {c.id: c for c in visible_clinics(user)}
+    externals = [str(r.get("external_id") or "") for r in records]
+    existing = {
+        row.external_id: row
+        for row in db.session.execute(
+            select(
+                Appointment.id, Appointment.external_id, Appointment.starts_at,
+                Appointment.clinic_id, Appointment.patient_id,
+            ).where(Appointment.account_id == account_id, Appointment.external_id.in_(externals))
+        )
+    }  # fmt: skip
+    wanted_ids = {r.get("patient_id") for r in records if r.get("patient_id") is not None}
+    wanted_ext = {str(r["patient_external_id"]) for r in records if r.get("patient_external_id")}
+    patient_ids: set[int] = set()
+    by_external: dict[str, int] = {}
+    if wanted_ids:
+        patient_ids = set(
+            db.session.scalars(
+                select(Patient.id).where(
+                    Patient.account_id == account_id, Patient.id.in_(wanted_ids)
+                )
+            )
+        )
+    if wanted_ext:
+        by_external = dict(
+            db.session.execute(
+                select(Patient.external_id, Patient.id).where(
+                    Patient.account_id == account_id, Patient.external_id.in_(wanted_ext)
+                )
+            ).all()
+        )
+    results: list[Upserted] = []
+    rows: list[Row] = []
+    seen: dict[str, int] = {}
+    for index, record in enumerate(records):
+        result = Upserted(index)
+        results.append(result)
+        external = externals[index].strip()
+        if not external or len(external) > 64:
+            result.error = "Give the appointment's external_id (1 to 64 characters)."
+            continue
+        if external in seen:
+            result.error = f"Same external_id as item {seen[external]} of this batch."
+            result.conflict = True
+            continue
+        seen[external] = index
+        if record.get("patient_id") is not None:
+            patient_id = record["patient_id"] if record["patient_id"] in patient_ids else None
+        elif record.get("patient_external_id"):
+            patient_id = by_external.get(str(record["patient_external_id"]))
+        else:
+            result.error = "Say whose appointment it is: patient_id or patient_external_id."
+            continue
+        if patient_id is None:
+            result.error = "No such patient in this practice."
+            continue
+        clinic = clinics.get(record.get("clinic_id"))  # type: ignore[arg-type]
+        if clinic is None:
+            result.error = "No such clinic in this practice."
+            continue
+        starts = record.get("starts_at")
+        if not isinstance(starts, datetime) or starts.tzinfo is None:
+            result.error = "Give starts_at as a date and time with its offset or Z."
+            continue
+        service = " ".join(str(record.get("service") or "").split())
+        if not service or len(service) > SERVICE_CHARS:
+            result.error = f"Say what the appointment is for, in 1 to {SERVICE_CHARS} characters."
+            continue
+        provider = " ".join(str(record.get("provider") or "").split())
+        if len(provider) > PROVIDER_CHARS:
+            result.error = f"Keep the provider's name to {PROVIDER_CHARS} characters."
+            continue
+        duration = record.get("duration_minutes") or 60
+        if not API_DURATION[0] <= duration <= API_DURATION[1]:
+            result.error = f"duration_minutes goes from {API_DURATION[0]} to {API_DURATION[1]}."
+            continue
+        status = record.get("status") or APPOINTMENT_BOOKED
+        if status not in APPOINTMENT_STATUS_WORDS:
+            result.error = f"status is one of {', '.join(APPOINTMENT_STATUS_WORDS)}."
+            continue
+        row = Row(index, [], values={
+            "patient_id": patient_id, "clinic_id": clinic.id, "external_id": external,
+            "starts_at": starts.astimezone(UTC), "duration_minutes": duration,
+            "service": service, "provider": provider, "status": status,
+        })  # fmt: skip
+        before = existing.get(external)
+        if before is None:
+            row.action, result.status = "add", "created"
+        else:
+            row.action, row.target_id = "update", before.id
+            row.values["moved"] = (before.starts_at, before.clinic_id) != (
+                row.values["starts_at"],
+                clinic.id,
+            )
+            result.status, result.id = "updated", before.id
+        rows.append(row)
+    write_appointments(account_id, rows)
+    db.session.commit()
+    created = [r for r in results if r.status == "created"]
+    if created:
+        ids = dict(
+            db.session.execute(
+                select(Appointment.external_id, Appointment.id).where(
+                    Appointment.account_id == account_id,
+                    Appointment.external_id.in_([externals[r.index].strip() for r in created]),
+                )
+            ).all()
+        )
+        for r in created:
+            r.id = ids.get(externals[r.index].strip())
+    return results
+
+
+def upsert_paperwork(patient: Patient, external_id: str, name: str) -> tuple[PaperworkItem, bool]:
+    """A form requested by the practice's own system, by its id: created, or renamed.
+    Returns the item and whether it was created. Raises CareRefused."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise CareRefused("Name the form, like “Medical history”.")
+    if len(name) > FORM_CHARS:
+        raise CareRefused(f"Keep the form's name to {FORM_CHARS} characters.")
+    item = db.session.scalars(
+        scoped(PaperworkItem, patient.account_id).where(PaperworkItem.external_id == external_id)
+    ).first()
+    created = item is None
+    if item is None:
+        item = PaperworkItem(
+            account_id=patient.account_id, patient_id=patient.id, external_id=external_id
+        )
+        db.session.add(item)
+    elif item.patient_id != patient.id:
+        raise CareRefused("That external_id belongs to another patient's form.")
+    item.name = name
+    db.session.commit()
+    return item, created

@@ -312,7 +312,7 @@ def _filtered(
                 )
             )
         )
-    if tab:
+    if tab and f.tab in TABS:  # any other tab (the API's "any"): read and unread alike
         stmt = stmt.where(Conversation.unread.is_(f.tab == "unread"))
     return stmt
 

@@ -217,10 +217,14 @@ def queue_message(
     from_number: str,
     kind: str = KIND_TEXT,
     sent_by: User | None = None,
+    on_staged: Callable[[Message], None] | None = None,
 ) -> Message:
     """Store the text as queued (committed), then hand it to a worker and tell the tabs.
-    The caller has checked that it may be sent."""
+    The caller has checked that it may be sent. `on_staged` adds the caller's own rows to
+    the same transaction (the API's idempotency record)."""
     message = stage_message(conv, body, from_number=from_number, kind=kind, sent_by=sent_by)
+    if on_staged is not None:
+        on_staged(message)
     db.session.commit()
     dispatch(message)
     return message
@@ -267,7 +271,12 @@ def dispatch(message: Message) -> None:
 
 
 def queue_outbound(
-    *, user: User, conversation_id: int, body: str, kind: str = KIND_TEXT
+    *,
+    user: User,
+    conversation_id: int,
+    body: str,
+    kind: str = KIND_TEXT,
+    on_staged: Callable[[Message], None] | None = None,
 ) -> Message:
     """A text staff wrote: every refusal is a SendRefused with the reason in words."""
     account: Account = user.account
@@ -282,7 +291,10 @@ def queue_outbound(
     if number is None or number.id != conv.inbox_number_id:
         raise SendRefused("This conversation belongs to a number that is no longer active.")
     _refuse_unless_sendable(conv.patient)
-    return queue_message(conv, body, from_number=number.e164, kind=kind, sent_by=user)
+    return queue_message(
+        conv, body, from_number=number.e164, kind=kind,
+        sent_by=user if isinstance(user, User) else None, on_staged=on_staged,
+    )  # fmt: skip
 
 
 def queue_automatic(conv: Conversation, body: str, *, kind: str) -> Message | None:
@@ -304,6 +316,7 @@ def compose(
     body: str,
     patient_id: int | str | None = None,
     phone: str | None = None,
+    on_staged: Callable[[Message], None] | None = None,
 ) -> Message:
     """New message: to a patient picked by name, or to a typed number; opens (or starts)
     that patient's conversation on the inbox number, filed under the chosen clinic."""
@@ -352,7 +365,7 @@ def compose(
         # there from now on (its list label and clinic filter follow).
         conv.clinic_id = clinic.id
         db.session.flush()
-    return queue_outbound(user=user, conversation_id=conv.id, body=body)
+    return queue_outbound(user=user, conversation_id=conv.id, body=body, on_staged=on_staged)
 
 
 OTHER_CLINICS_PATIENT = (

@@ -17,6 +17,10 @@ Levels, from open to narrow:
 ``INBOX``      a signed-in user with the Inbox privilege (the Main Admin always has it)
 ``ADMIN``      the Main Admin or an admin
 ``MAIN_ADMIN`` only the Main Admin
+``API_READ``   the integration API (``/api/v1``): an API key (``Authorization: Bearer``) of
+``API_WRITE``  the practice with that scope; no session, no cookie, no CSRF token. Denials
+``API_SEND``   are ``application/problem+json``: 401 without a live key, 403 without the
+               scope, 429 over the key's rate limit (``inbox.api.auth``)
 =============  =============================================================================
 
 Denials, the same everywhere:
@@ -47,8 +51,12 @@ STAFF = "staff"
 INBOX = "inbox"
 ADMIN = "admin"
 MAIN_ADMIN = "main_admin"
+API_READ = "api_read"
+API_WRITE = "api_write"
+API_SEND = "api_send"
+API_LEVELS = {API_READ: "read", API_WRITE: "write", API_SEND: "send"}  # level -> key scope
 
-LEVELS = (PUBLIC, WEBHOOK, STAFF, INBOX, ADMIN, MAIN_ADMIN)
+LEVELS = (PUBLIC, WEBHOOK, STAFF, INBOX, ADMIN, MAIN_ADMIN, API_READ, API_WRITE, API_SEND)
 
 # Whether a signed-in user meets a level (PUBLIC and WEBHOOK never ask).
 _ALLOWED: dict[str, Callable[[object], bool]] = {
@@ -77,8 +85,8 @@ def access(level: str, **per_method: str) -> Callable[[F], F]:
 
     def decorator(view: F) -> F:
         setattr(view, ATTR, levels)
-        if level == WEBHOOK:
-            csrf.exempt(view)  # signed by the carrier instead
+        if level == WEBHOOK or level in API_LEVELS:
+            csrf.exempt(view)  # signed by the carrier / a bearer key instead
         return view
 
     return decorator
@@ -113,6 +121,11 @@ def enforce() -> None:
         current_app.logger.error("endpoint %s declares no access level", request.endpoint)
         abort(403)
     if level in (PUBLIC, WEBHOOK):
+        return
+    if level in API_LEVELS:
+        from ..api.auth import require_key
+
+        require_key(API_LEVELS[level])  # raises a problem response when refused
         return
     if not current_user.is_authenticated:
         if _is_websocket():

@@ -219,14 +219,14 @@ def check_production_config(config: Mapping[str, Any]) -> None:
 
 
 class _SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, but webhook requests (the carrier, with no cookie) get
+    """Flask's signed-cookie session, but webhook and API requests (no cookie used) get
     an empty session that is never read from a cookie: no cookie signer is built for them
     (one is, should an error page write to it). Flask opens the session before it routes
     the request, so this goes by the path."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if request.path.startswith(WEBHOOK_PATH):
-            return self.session_class()
+        if request.path.startswith((WEBHOOK_PATH, "/api/v1/")):
+            return self.session_class()  # the API: bearer keys, never a session
         return super().open_session(app, request)
 
 

@@ -17,6 +17,7 @@ from flask_login import current_user
 from ..extensions import db
 from ..models import PLAN_ACCELERATOR
 from ..models.accounts import PLAN_NAMES
+from ..models.api import SCOPE_WORDS
 from ..models.audit import (
     AUDIT_ADDED_CLINIC,
     AUDIT_ADDED_SAVED_REPLY,
@@ -24,6 +25,7 @@ from ..models.audit import (
     AUDIT_BOUGHT_NUMBER,
     AUDIT_CHANGED_PLAN,
     AUDIT_CHANGED_PRIVILEGES,
+    AUDIT_CREATED_API_KEY,
     AUDIT_DEACTIVATED_TEAMMATE,
     AUDIT_DELETED_SAVED_REPLY,
     AUDIT_DISABLED_INBOX,
@@ -36,9 +38,12 @@ from ..models.audit import (
     AUDIT_REORDERED_SAVED_REPLIES,
     AUDIT_RESENT_INVITATION,
     AUDIT_RESTORED_CLINIC,
+    AUDIT_REVOKED_API_KEY,
     AUDIT_REVOKED_INVITATION,
 )
 from ..services import (
+    api_keys,
+    audit,
     billing,
     clinics,
     inbox_settings,
@@ -608,3 +613,52 @@ def archive_clinic(clinic_id: int):
 @access(MAIN_ADMIN)
 def restore_clinic(clinic_id: int):
     return _clinic_action(clinic_id, clinics.restore, AUDIT_RESTORED_CLINIC, "{name} restored.")
+
+
+# ---- Settings › Integrations: API keys -----------------------------------------------------
+
+
+def _integrations_page(form: dict | None = None, error: str | None = None, created=None):
+    account = current_user.account
+    response = make_response(
+        render_template(
+            "settings/integrations.html",
+            keys=api_keys.keys(account.id),
+            form=form or {"name": "", "scopes": ["read"]},
+            error=error,
+            created=created,
+            scopes=SCOPE_WORDS,
+            tz=audit.account_timezone(account),
+        ),
+        422 if error else 200,
+    )
+    response.headers["Cache-Control"] = "no-store"  # the new secret is shown once
+    return response
+
+
+@bp.route("/integrations", methods=["GET", "POST"])
+@access(MAIN_ADMIN)
+def integrations():
+    """Settings › Integrations: the practice's API keys, and Create API key (the secret is
+    shown once, on the answer to the POST)."""
+    if request.method == "GET":
+        return _integrations_page()
+    form = {"name": request.form.get("name", ""), "scopes": request.form.getlist("scopes")}
+    try:
+        key, secret = api_keys.create(
+            current_user.account_id, form["name"], form["scopes"], created_by=current_user
+        )
+    except api_keys.KeyRefused as exc:
+        return _integrations_page(form=form, error=str(exc))
+    trail.note(AUDIT_CREATED_API_KEY, key, summary=f"“{key.name}”, scopes {key.scopes}")
+    return _integrations_page(created=(key, secret))
+
+
+@bp.post("/integrations/<int:key_id>/revoke")
+@access(MAIN_ADMIN)
+def revoke_api_key(key_id: int):
+    key = api_keys.get(current_user.account_id, key_id) or abort(404)
+    if api_keys.revoke(key):
+        trail.note(AUDIT_REVOKED_API_KEY, key, summary=f"“{key.name}”")
+        flash(f"API key “{key.name}” revoked: requests made with it are refused.", "success")
+    return redirect(url_for("settings.integrations") + f"#api-key-{key.id}")

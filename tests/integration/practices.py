@@ -15,6 +15,7 @@ from inbox.models import (
     STATUS_FAILED,
     STATUS_RECEIVED,
     Account,
+    ApiKey,
     Appointment,
     AuditEvent,
     BillingLine,
@@ -63,10 +64,19 @@ ID_PARAMS = {
     "import_id": CsvImport,
     "endpoint_id": WebhookEndpoint,
     "delivery_id": WebhookDelivery,
+    "key_id": ApiKey,
 }
 # Path parameters that are not object ids, and what the matrix fills in: a one-time link's
 # token that matches no link (every role gets the same 404 page).
-NON_ID_PARAMS = {"filename": "css/app.css", "token": "no-such-link-token"}
+NON_ID_PARAMS = {
+    "filename": "css/app.css",
+    "token": "no-such-link-token",
+    "external_id": "EXT-1",  # the practice's own id (API upserts): not one of ours
+}
+
+
+# account id -> the secret of the API key set_up_two_practices made for it.
+API_SECRETS: dict[int, str] = {}
 
 
 @dataclass
@@ -100,6 +110,7 @@ def _ids(account: Account, user_email: str) -> dict[str, int]:
         "import_id": _first(CsvImport, account.id),
         "endpoint_id": _first(WebhookEndpoint, account.id),
         "delivery_id": _first(WebhookDelivery, account.id),
+        "key_id": _first(ApiKey, account.id),
     }
 
 
@@ -176,6 +187,11 @@ def set_up_two_practices() -> tuple[Practice, Practice]:
                 state="failed",
             )
         )  # fmt: skip
+        # An API key (Settings › Integrations), every scope; its secret is in API_SECRETS.
+        from inbox.services import api_keys
+
+        db.session.commit()
+        _key, API_SECRETS[account.id] = api_keys.create(account.id, "EHR sync", "read,write,send")
     db.session.commit()
     return (
         Practice(glow, _ids(glow, "frontdesk@glow.test")),

@@ -108,6 +108,28 @@ POLICY = {
     "hooks.resend": {"*": guards.MAIN_ADMIN},
     "webhooks.inbound": {"*": guards.WEBHOOK},
     "webhooks.status": {"*": guards.WEBHOOK},
+    "settings.integrations": {"*": guards.MAIN_ADMIN},
+    "settings.revoke_api_key": {"*": guards.MAIN_ADMIN},
+    "api_docs.openapi_json": {"*": guards.PUBLIC},
+    "api_docs.reference_page": {"*": guards.PUBLIC},
+    # The API: a bearer key with the scope (tests/integration/test_api_access.py).
+    "api_v1.list_patients": {"*": guards.API_READ},
+    "api_v1.create_patient": {"*": guards.API_WRITE},
+    "api_v1.get_patient": {"*": guards.API_READ},
+    "api_v1.update_patient": {"*": guards.API_WRITE},
+    "api_v1.upsert_patient": {"*": guards.API_WRITE},
+    "api_v1.batch_patients": {"*": guards.API_WRITE},
+    "api_v1.list_clinics": {"*": guards.API_READ},
+    "api_v1.list_appointments": {"*": guards.API_READ},
+    "api_v1.upsert_appointment": {"*": guards.API_WRITE},
+    "api_v1.batch_appointments": {"*": guards.API_WRITE},
+    "api_v1.cancel_appointment": {"*": guards.API_WRITE},
+    "api_v1.upsert_paperwork": {"*": guards.API_WRITE},
+    "api_v1.complete_paperwork": {"*": guards.API_WRITE},
+    "api_v1.list_conversations": {"*": guards.API_READ},
+    "api_v1.get_conversation": {"*": guards.API_READ},
+    "api_v1.send_message": {"*": guards.API_SEND},
+    "api_v1.get_message": {"*": guards.API_READ},
 }
 # Calls that change who is signed in or switch the Inbox off go last, in this order.
 LAST = [
@@ -199,6 +221,13 @@ def test_every_route_answers_every_role_as_declared(app, demo, role):
             r = client.open(url, method=method, data=data if method == "POST" else None,
                             query_string=data if method != "POST" else None)  # fmt: skip
             assert r.status_code == 401, (role, method, url, r.status_code)
+            checked += 1
+            continue
+        if level in guards.API_LEVELS:
+            # A session never authenticates the API: only a bearer key does (401).
+            r = client.open(url, method=method, json={})
+            assert r.status_code == 401, (role, method, url, r.status_code)
+            assert r.mimetype == "application/problem+json"
             checked += 1
             continue
         r = client.open(url, method=method, data=data if method == "POST" else None)
