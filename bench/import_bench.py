@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import os
 import sys
 import tempfile
@@ -50,8 +51,8 @@ def make_csv(n: int) -> str:
 def run(db: str, n: int) -> dict:
     from inbox import create_app
     from inbox.extensions import db as sa_db
-    from inbox.models import IMPORT_QUEUED, Patient, PatientImport, User, utcnow
-    from inbox.services import imports, practices
+    from inbox.models import IMPORT_QUEUED, CsvImport, Patient, User, utcnow
+    from inbox.services import csv_rows, imports, patient_rows, practices
 
     if db == "postgres":
         url = PG_URL
@@ -66,10 +67,10 @@ def run(db: str, n: int) -> dict:
         user = sa_db.session.get(User, made.main_admin.id)
         clinic_id = user.account.clinics[0].id
         # The same rows, normalised beforehand, for the baseline.
-        table = imports.read_table(text)
-        mapping = imports.guess_mapping(table.headers)
+        table = csv_rows.read_table(text)
+        mapping = patient_rows.guess_mapping(table.headers)
         by_name: dict[str, int] = {}
-        rows = [imports.check_row(i, r, mapping, by_name)
+        rows = [patient_rows.check_row(i, r, mapping, by_name)
                 for i, r in enumerate(table.rows, 2)]  # fmt: skip
         assert not [r for r in rows if r.problem], [r.problem for r in rows if r.problem][:3]
         now = utcnow()
@@ -86,9 +87,9 @@ def run(db: str, n: int) -> dict:
 
         results = {"baseline": baseline}
         for label in ("import", "re-import"):
-            item = PatientImport(
+            item = CsvImport(
                 account_id=user.account_id, user_id=user.id, filename="bench.csv",
-                content=text, mapping=imports.json.dumps(mapping), default_clinic_id=clinic_id,
+                content=text, mapping=json.dumps(mapping), default_clinic_id=clinic_id,
                 total_rows=n, status=IMPORT_QUEUED,
             )  # fmt: skip
             sa_db.session.add(item)

@@ -199,6 +199,25 @@ class Config:
         self.RESET_LIMIT_PER_IP = os.environ.get("RESET_LIMIT_PER_IP", "10/hour")
         # Change password: wrong current passwords per signed-in user.
         self.PASSWORD_CHANGE_LIMIT = os.environ.get("PASSWORD_CHANGE_LIMIT", "5/15 minutes")
+        # Event webhooks out (Settings › Integrations › Webhooks). Seconds before each try
+        # of a delivery (Standard Webhooks' suggestion; the last repeats) until it is
+        # WEBHOOK_GIVE_UP_SECONDS old; an endpoint failing that long is disabled.
+        self.WEBHOOK_RETRY_SCHEDULE = [
+            float(x)
+            for x in os.environ.get(
+                "WEBHOOK_RETRY_SCHEDULE", "0,5,300,1800,7200,18000,36000,36000"
+            ).split(",")
+        ]
+        self.WEBHOOK_GIVE_UP_SECONDS = float(os.environ.get("WEBHOOK_GIVE_UP_SECONDS", "86400"))
+        self.WEBHOOK_DISABLE_AFTER_SECONDS = float(
+            os.environ.get("WEBHOOK_DISABLE_AFTER_SECONDS", "86400")
+        )
+        self.WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+        # Production: endpoints must be https and resolve to public addresses only
+        # (server-side request forgery); development and tests may use loopback and http.
+        production = self.ENV_NAME == "production"
+        self.WEBHOOK_REQUIRE_HTTPS = _bool("WEBHOOK_REQUIRE_HTTPS", production)
+        self.WEBHOOK_ALLOW_PRIVATE = _bool("WEBHOOK_ALLOW_PRIVATE", not production)
         # Pings find dead tabs; each open socket holds one gunicorn thread.
         self.SOCK_SERVER_OPTIONS = {"ping_interval": 25}
 

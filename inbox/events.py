@@ -84,6 +84,9 @@ class Listener:
         self.pid = os.getpid()
         self.lock = threading.Lock()
         self.subscribers: dict[int, set[Handler]] = {}
+        # Named in Redis's CLIENT LIST: an operator (or a test) can tell this process's
+        # pub/sub connection from every other one on the server.
+        self.name = f"inbox-live-{self.pid}-{id(self):x}"
         self.thread = threading.Thread(target=self._run, name="live-listener", daemon=True)
         self.thread.start()
 
@@ -112,7 +115,9 @@ class Listener:
         # Its own client: the shared one has a 5 s read timeout, which on an idle pub/sub
         # connection would look like a lost Redis every 5 s and resync every tab. Here a read
         # waits at most a second, and a ping every 10 s notices a server that went away.
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=2, health_check_interval=10)
+        client = redis.Redis.from_url(
+            self.url, socket_connect_timeout=2, health_check_interval=10, client_name=self.name
+        )
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         self.prefix = channel_prefix(redis_db(client))
         pubsub.psubscribe(self.prefix + "*")

@@ -31,13 +31,14 @@ def sweep() -> dict:
     """Every minute: webhooks a dead web process held but never processed, texts left
     behind by a dead worker or a Redis outage, and long inbound texts whose missing part
     never came."""
-    from inbox.services import inbound, intake, messaging
+    from inbox.services import event_hooks, inbound, intake, messaging
 
     with _get_app().app_context():
         webhooks = intake.drain()
         intake.prune()
         result = messaging.sweep_outbox()
         flushed = inbound.flush_stale_parts()
+        event_hooks.sweep()
         return {**result.__dict__, "incomplete_texts": flushed, "webhooks": webhooks}
 
 
@@ -79,9 +80,19 @@ def request_password_reset(email: str, ip: str | None = None, user_agent: str | 
         return links.request_reset(email, ip, user_agent)
 
 
-def import_patients(import_id: int) -> dict:
-    """Patients › Import patients: the rows of one uploaded CSV, in bulk batches."""
+def import_csv(import_id: int) -> dict:
+    """Patients › Import: the rows (patients or appointments) of one uploaded CSV, in bulk
+    batches."""
     from inbox.services import imports
 
     with _get_app().app_context():
         return imports.run(import_id)
+
+
+def deliver_webhooks() -> dict:
+    """Event webhooks out: every due delivery, signed; the next run is queued for the
+    next retry (services.event_hooks)."""
+    from inbox.services import event_hooks
+
+    with _get_app().app_context():
+        return event_hooks.deliver_due().__dict__

@@ -43,6 +43,14 @@ from .conversations import (
     InboundPart,
     Message,
 )
+from .hooks import (
+    DELIVERY_DELIVERED,
+    DELIVERY_FAILED,
+    DELIVERY_PENDING,
+    EVENT_TYPES,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from .links import LINK_INVITATION, LINK_PURPOSES, LINK_RESET, OneTimeLink
 from .numbers import (
     NUMBER_ACTIVE,
@@ -52,13 +60,15 @@ from .numbers import (
     InboxNumber,
 )
 from .patients import (
+    IMPORT_APPOINTMENTS,
     IMPORT_DONE,
     IMPORT_FAILED,
+    IMPORT_PATIENTS,
     IMPORT_PREVIEW,
     IMPORT_QUEUED,
     IMPORT_RUNNING,
+    CsvImport,
     Patient,
-    PatientImport,
 )
 from .webhooks import KIND_INBOUND, KIND_RECEIPT, ReceivedWebhook
 
@@ -68,7 +78,8 @@ __all__ = [
     "PAPERWORK_COMPLETED", "PAPERWORK_OUTSTANDING",
     "Appointment", "PaperworkItem", "ReplyTemplate",
     "BillingLine", "Charge", "INBOX_ADDON_CENTS", "LINE_INBOX", "LINE_PLAN",
-    "Account", "Clinic", "User", "Patient", "PatientImport", "IMPORT_DONE", "IMPORT_FAILED",
+    "Account", "Clinic", "User", "Patient", "CsvImport", "IMPORT_APPOINTMENTS",
+    "IMPORT_PATIENTS", "IMPORT_DONE", "IMPORT_FAILED",
     "IMPORT_PREVIEW", "IMPORT_QUEUED", "IMPORT_RUNNING", "InboxNumber", "Conversation",
     "ConversationCount",
     "Message", "CARRIER_VONAGE", "InboundPart",
@@ -81,5 +92,7 @@ __all__ = [
     "NUMBER_ACTIVE", "NUMBER_PROVISIONING", "NUMBER_RELEASED", "NUMBER_RELEASING",
     "KIND_INBOUND", "KIND_RECEIPT", "ReceivedWebhook",
     "LINK_INVITATION", "LINK_PURPOSES", "LINK_RESET", "OneTimeLink",
+    "DELIVERY_DELIVERED", "DELIVERY_FAILED", "DELIVERY_PENDING", "EVENT_TYPES",
+    "WebhookDelivery", "WebhookEndpoint",
     "get_scoped", "scoped", "utcnow",
 ]  # fmt: skip

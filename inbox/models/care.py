@@ -26,11 +26,13 @@ REMINDER_QUEUED = "queued"
 REMINDER_SKIPPED_OPTED_OUT = "skipped_opted_out"
 REMINDER_SKIPPED_NO_SMS = "skipped_no_sms"
 REMINDER_SKIPPED_TEXT = "skipped_text"
+REMINDER_SKIPPED_IMPORTED = "skipped_imported"
 REMINDER_WORDS = {
     REMINDER_SKIPPED_TEXT: "No reminder: the reminder text is too long (Settings › Inbox)",
     REMINDER_QUEUED: "Reminder texted",
     REMINDER_SKIPPED_OPTED_OUT: "No reminder: opted out of texts",
     REMINDER_SKIPPED_NO_SMS: "No reminder: the number cannot receive texts",
+    REMINDER_SKIPPED_IMPORTED: "No reminder: imported less than a day before it",
 }
 
 PAPERWORK_OUTSTANDING = "outstanding"

@@ -89,14 +89,20 @@ IMPORT_DONE = "done"
 IMPORT_FAILED = "failed"
 
 
-class PatientImport(TenantMixin, db.Model):
-    """One CSV upload: the file as sent, the columns chosen, and the import's progress and
-    counts (a page reload reads them here; the job writes them)."""
+IMPORT_PATIENTS = "patients"
+IMPORT_APPOINTMENTS = "appointments"
 
-    __tablename__ = "patient_imports"
-    __table_args__ = (Index("ix_patient_imports_account", "account_id", "id"),)
+
+class CsvImport(TenantMixin, db.Model):
+    """One CSV upload of patients or appointments: the file as sent, the columns chosen,
+    and the import's progress and counts (a page reload reads them here; the job writes
+    them)."""
+
+    __tablename__ = "csv_imports"
+    __table_args__ = (Index("ix_csv_imports_account", "account_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default=IMPORT_PATIENTS)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     filename: Mapped[str] = mapped_column(String(255), default="")
     # The file, decoded to text (UTF-8 or cp1252 on the way in).
@@ -104,6 +110,9 @@ class PatientImport(TenantMixin, db.Model):
     # JSON: {"first_name": 0, "phone": 3, ...} (field -> column index).
     mapping: Mapped[str] = mapped_column(Text, default="{}")
     default_clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"))
+    # Appointments: text the 24-hour reminder of those starting within a day at once
+    # (else they are marked as not reminded: the practice's old system may have done it).
+    remind_soon: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(20), default=IMPORT_PREVIEW)
     total_rows: Mapped[int] = mapped_column(default=0)
     processed_rows: Mapped[int] = mapped_column(default=0)

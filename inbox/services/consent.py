@@ -20,7 +20,7 @@ from ..models import (
     Patient,
     utcnow,
 )
-from . import keywords, phones
+from . import event_hooks, keywords, phones
 
 STOP_CONFIRMATION = (
     "{practice}: you are unsubscribed and will get no more texts from this number. "
@@ -57,6 +57,7 @@ def opt_out(patient: Patient) -> bool:
         return False
     patient.opted_out_at = utcnow()
     _mirror(patient)
+    event_hooks.emit([event_hooks.consent_changed(patient.account_id, patient.id, opted_out=True)])
     return True
 
 
@@ -65,6 +66,7 @@ def opt_in(patient: Patient) -> bool:
         return False
     patient.opted_out_at = None
     _mirror(patient)
+    event_hooks.emit([event_hooks.consent_changed(patient.account_id, patient.id, opted_out=False)])
     return True
 
 

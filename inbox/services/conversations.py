@@ -42,11 +42,12 @@ from ..models import (
     Patient,
     ReplyTemplate,
     User,
+    WebhookEndpoint,
     get_scoped,
     scoped,
 )
 from ..models.base import MAX_ID
-from . import page_cache, search_text
+from . import event_hooks, page_cache, search_text
 from .messaging import active_number
 
 PAGE_SIZE = 50
@@ -523,6 +524,7 @@ class Opened:
     has_templates: bool
     paperwork: int
     paperwork_last: datetime | None
+    has_webhooks: bool  # an enabled endpoint: reading it is offered to event_hooks
 
 
 @cache
@@ -555,6 +557,13 @@ def _open_statement(limited: bool) -> Select:
             .where(ReplyTemplate.account_id == Conversation.account_id)
             .exists()
             .label("has_templates"),
+            select(WebhookEndpoint.id)
+            .where(
+                WebhookEndpoint.account_id == Conversation.account_id,
+                WebhookEndpoint.enabled.is_(True),
+            )
+            .exists()
+            .label("has_webhooks"),
             select(func.count()).where(*outstanding).scalar_subquery().label("paperwork"),
             select(func.max(PaperworkItem.reminded_at))
             .where(*outstanding)
@@ -581,24 +590,27 @@ def open_visible(user: User, conversation_id: int | str) -> Opened | None:
     row = db.session.execute(_open_statement(clinic_ids is not None), params).unique().first()
     if row is None:
         return None
-    conv, number, has_templates, paperwork, last = row
+    conv, number, has_templates, has_webhooks, paperwork, last = row
     from .reminders import recent  # (reminders -> templates -> patients -> here)
 
     _memo(("number", user.account_id), lambda: number)
-    return Opened(conv, number, bool(has_templates), int(paperwork or 0),
-                  recent(last))  # fmt: skip
+    return Opened(conv, number, bool(has_templates), int(paperwork or 0), recent(last),
+                  bool(has_webhooks))  # fmt: skip
 
 
 def mark_opened(user: User, opened: Opened) -> bool:
     """Opening reads a conversation. Commits what the request has pending with it (the audit
     row of the view) in one transaction, and only when there is something to write;
-    whether the read state changed. What the request loaded stays loaded (nothing in it
-    changed but what it wrote), and the live event goes to Redis in the same round trip as
-    the page-cache generation."""
+    whether the read state changed. A read conversation is offered to the practice's
+    webhook endpoints as mark() does (only when it has one: see Opened). What the request
+    loaded stays loaded (nothing in it changed but what it wrote), and the live event goes
+    to Redis in the same round trip as the page-cache generation."""
     conv = opened.conv
     changed = conv.unread
     if changed:
         conv.unread = False
+        if opened.has_webhooks:  # (the same event as mark(); no endpoint, no statement)
+            event_hooks.emit([event_hooks.conversation_read(conv.account_id, conv.id)])
         page_cache.announce(conv.account_id, {"type": "read", "conversation_ids": [conv.id]})
     session = db.session()
     if changed or session.new or session.dirty:
@@ -668,6 +680,8 @@ def thread(conv: Conversation, limit: int = 200) -> list[Message]:
 def mark(conv: Conversation, *, unread: bool) -> None:
     if conv.unread != unread:
         conv.unread = unread
+        if not unread:
+            event_hooks.emit([event_hooks.conversation_read(conv.account_id, conv.id)])
         db.session.commit()
         events.publish(conv.account_id, {"type": "read", "conversation_ids": [conv.id]})
 
@@ -691,6 +705,8 @@ def mark_many(user: User, ids: Iterable[int | str], *, unread: bool) -> int:
         .values(unread=unread)
         .execution_options(synchronize_session=False)
     )
+    if not unread:
+        event_hooks.emit([event_hooks.conversation_read(user.account_id, c) for c in changing])
     db.session.commit()
     events.publish(user.account_id, {"type": "read", "conversation_ids": changing})
     return len(changing)

@@ -40,7 +40,7 @@ from ..models import (
     Patient,
     utcnow,
 )
-from . import consent, keywords, phones, segments
+from . import consent, event_hooks, keywords, phones, segments
 from .messaging import (
     Batch,
     WebhookResult,
@@ -185,6 +185,9 @@ def _store(
         part.message_id = message.id
     touch_conversation(conv, message)
     conv.unread = True
+    event_hooks.emit(
+        [event_hooks.message_received(number.account_id, message.id, conv.id, patient.id, sent_at)]
+    )
     # Read before the commit expires them (each would cost a query after it).
     account_id, conv_id, message_id = number.account_id, conv.id, message.id
     try:
@@ -556,7 +559,8 @@ def store_batch(
         carrier_id: message_id for message_id, carrier_id in conn.execute(sql["insert"], rows)
     }
     newest: dict[int, dict] = {}
-    for (row_id, account_id), row in zip(owners, rows, strict=True):
+    hooks: list[event_hooks.Event] = []
+    for (row_id, account_id), row, (*_, sender, _, _) in zip(owners, rows, routed, strict=True):
         message_id = stored.get(row["carrier_message_id"])
         if message_id is None:
             done.outcomes[row_id] = "duplicate"  # stored before: a retry or a replay
@@ -568,8 +572,14 @@ def store_batch(
             (account_id, {"type": "message", "conversation_id": conv_id, "id": message_id,
                           "direction": "in"})
         )  # fmt: skip
+        hooks.append(
+            event_hooks.message_received(
+                account_id, message_id, conv_id, patients[(account_id, sender)][0], row["sent_at"]
+            )
+        )
         if conv_id not in newest or row["sent_at"] >= newest[conv_id]["sent_at"]:
             newest[conv_id] = row
+    done.webhooks += event_hooks.emit(hooks, conn)  # one read, and one INSERT if subscribed
     touch_threads(
         [(cid, r["sent_at"], r["body"], DIRECTION_IN) for cid, r in newest.items()],
         unread=True,

@@ -42,7 +42,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ..extensions import db
 from ..models import KIND_INBOUND, KIND_RECEIPT, ReceivedWebhook, utcnow
-from . import inbound, messaging, page_cache
+from . import event_hooks, inbound, messaging, page_cache
 from .messaging import Batch, WebhookResult
 
 log = logging.getLogger(__name__)
@@ -445,6 +445,8 @@ def _announce(done: Batch) -> None:
     that shows the text)."""
     if done.accounts or done.events:
         page_cache.replace(done.accounts, announce=done.events)
+    if done.webhooks:
+        event_hooks.kick()
 
 
 def _settle(done: Batch, answer: Callable[[], None]) -> None:

@@ -70,7 +70,7 @@ from ..models import (
     utcnow,
 )
 from ..models.conversations import KIND_WORDS
-from . import consent, phones, segments, throttle
+from . import consent, event_hooks, phones, segments, throttle
 
 log = logging.getLogger(__name__)
 
@@ -832,6 +832,12 @@ def _record_sent(sent: list[tuple[_Claimed, carrier.SendResult]]) -> dict[int, s
         db.session.execute(select(Message.id, Message.status).where(Message.id.in_(ids))).all()
     )
     refresh_failed_flags({c.conversation_id for c, _ in sent if c.thread_has_failed})
+    event_hooks.emit(
+        [
+            event_hooks.status_changed(c.account_id, c.id, c.conversation_id, statuses[c.id])
+            for c, _ in sent
+        ]
+    )
     db.session.commit()
     events.publish_many(
         [status_event(c.account_id, c.conversation_id, c.id, statuses[c.id]) for c, _ in sent]
@@ -844,6 +850,7 @@ def _unconfirmed(message: Message, reason: str) -> str:
     message.error_code = None
     message.error_text = reason
     message.status_changed_at = utcnow()
+    _emit_status(message)
     db.session.commit()
     _publish_status(message)
     return message.status
@@ -855,9 +862,25 @@ def _fail(message: Message, code: str | None, reason: str) -> str:
     message.error_text = reason
     message.status_changed_at = utcnow()
     message.conversation.has_failed = True
+    _emit_status(message)
     db.session.commit()
     _publish_status(message)
     return message.status
+
+
+def _emit_status(message: Message) -> None:
+    """The event webhooks of a text's new status, in the caller's transaction."""
+    event_hooks.emit(
+        [
+            event_hooks.status_changed(
+                message.account_id,
+                message.id,
+                message.conversation_id,
+                message.status,
+                message.error_code,
+            )
+        ]
+    )
 
 
 def refresh_failed_flags(conversation_ids: Collection[int]) -> None:
@@ -1048,11 +1071,13 @@ class Batch:
     outcomes: dict[int, str] = field(default_factory=dict)
     events: list[tuple[int, dict]] = field(default_factory=list)
     accounts: set[int] = field(default_factory=set)
+    webhooks: int = 0  # event webhook deliveries written (a job to queue after the commit)
 
     def add(self, other: Batch) -> None:
         self.outcomes.update(other.outcomes)
         self.events.extend(other.events)
         self.accounts |= other.accounts
+        self.webhooks += other.webhooks
 
 
 OPTED_OUT_ERR_CODE = "9"  # the handset's owner opted out of texts from this number
@@ -1128,6 +1153,7 @@ def apply_receipt(params: dict[str, str]) -> WebhookResult:
     if message.carrier_message_id is None:
         message.carrier_message_id = carrier_id
     account_id, event = _status_event(message)  # read before the commit expires it
+    _emit_status(message)
     db.session.commit()
     events.publish(account_id, event)
     if opted_out is not None:
@@ -1212,10 +1238,17 @@ def apply_receipt_batch(
     if changes:
         claim()  # the writes start here
         conn.execute(sql["apply"], list(changes.values()))
+        hooks = []
         for ref, change in changes.items():
             row = found[ref]
+            hooks.append(
+                event_hooks.status_changed(
+                    row.account_id, ref, row.conversation_id, change["status"]
+                )
+            )
             done.events.append(
                 (row.account_id, {"type": "status", "conversation_id": row.conversation_id,
                                   "id": ref, "status": change["status"]})
             )  # fmt: skip
+        done.webhooks += event_hooks.emit(hooks, conn)
     return done

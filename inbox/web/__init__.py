@@ -2,7 +2,18 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import account, auth, conversations, home, live, patients, records, settings, webhooks
+    from . import (
+        account,
+        auth,
+        conversations,
+        home,
+        integrations,
+        live,
+        patients,
+        records,
+        settings,
+        webhooks,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
@@ -11,5 +22,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(patients.bp)
     app.register_blueprint(settings.bp)
     app.register_blueprint(records.bp)
+    app.register_blueprint(integrations.bp)
     app.register_blueprint(live.bp)
     app.register_blueprint(webhooks.bp)

@@ -17,7 +17,7 @@ from flask_login import current_user
 
 from ..config import IMPORT_PATH
 from ..extensions import db
-from ..models import IMPORT_DONE, IMPORT_PREVIEW
+from ..models import IMPORT_DONE, IMPORT_PATIENTS, IMPORT_PREVIEW
 from ..models.audit import (
     AUDIT_ADDED_APPOINTMENT,
     AUDIT_ADDED_PAPERWORK,
@@ -275,10 +275,19 @@ def paperwork_reminder(patient_id: int):
 # ---- Import patients (a CSV) -------------------------------------------------------------
 
 
+def _kind() -> str:
+    # In the query string, the upload form's too: reading the form of a body over the
+    # limit would raise again in the handler that says so.
+    kind = request.args.get("kind", IMPORT_PATIENTS)
+    return kind if kind in imports.KINDS else IMPORT_PATIENTS
+
+
 def _import_page(*, error=None, default_clinic_id: str = "", status: int = 200):
     clinics = visible_clinics(current_user)
+    kind = _kind()
     return render_template(
-        "patients/import.html", error=error, clinics=clinics,
+        "patients/import.html", error=error, clinics=clinics, kind=kind,
+        noun=imports.kind_of(kind).NOUN,
         default_clinic_id=default_clinic_id or str(clinics[0].id if clinics else ""),
         recent=imports.recent_imports(current_user), max_size=_max_size(),
     ), (422 if error else status)  # fmt: skip
@@ -292,8 +301,8 @@ def _max_size() -> str:
 
 
 def import_too_large(_error):
-    """A body over the limit: at Import patients, the page again with the limit in words
-    (the access check ran first); anywhere else, the plain error page."""
+    """A body over the limit: at Import, the page again with the limit in words (the
+    access check ran first); anywhere else, the plain error page."""
     if request.path == IMPORT_PATH and current_user.is_authenticated:
         return _import_page(
             error=f"That file is larger than {_max_size()}. Split it into smaller files "
@@ -305,16 +314,18 @@ def import_too_large(_error):
 @bp.route("/import", methods=["GET", "POST"])
 @access(ADMIN)
 def import_upload():
-    """Import patients: choose a CSV file (up to IMPORT_MAX_BYTES, allowed for this route
-    only) and the home clinic for new patients; the columns are guessed and previewed."""
+    """Import patients or appointments (`kind`): choose a CSV file (up to
+    IMPORT_MAX_BYTES, allowed for this route only) and the clinic for rows that name
+    none; the columns are guessed and previewed."""
     if request.method == "GET":
         return _import_page()
     clinic = request.form.get("default_clinic_id", "")
     file = request.files.get("file")
     try:
         item = imports.upload(
-            current_user, (file.filename or "") if file else "", file.read() if file else b"",
-            clinic, ip=request.remote_addr, user_agent=request.headers.get("User-Agent"),
+            current_user, _kind(), (file.filename or "") if file else "",
+            file.read() if file else b"", clinic,
+            ip=request.remote_addr, user_agent=request.headers.get("User-Agent"),
         )  # fmt: skip
     except imports.ImportRefused as exc:
         return _import_page(error=str(exc), default_clinic_id=clinic)
@@ -324,9 +335,10 @@ def import_upload():
 @bp.get("/import/template.csv")
 @access(ADMIN)
 def import_template():
+    kind = _kind()
     return Response(
-        imports.template_csv(), mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="patients-template.csv"'},
+        imports.template_csv(kind), mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{kind}-template.csv"'},
     )  # fmt: skip
 
 
@@ -334,17 +346,16 @@ def _preview(item, *, error=None):
     clinics = visible_clinics(current_user)
     # The file is kept only until its import ends (then only the skipped rows are).
     table = imports.table_of(item) if item.status == IMPORT_PREVIEW else None
-    mapping = imports.mapping_of(item)
     plan = None
     if table is not None and error is None:
         try:
-            plan = imports.make_plan(current_user, table, mapping, item.default_clinic_id)
+            plan = imports.make_plan(current_user, item)
         except imports.ImportRefused as exc:
             error = str(exc)
     return render_template(
-        "patients/import_preview.html", item=item, table=table, mapping=mapping, plan=plan,
-        fields=imports.FIELDS, clinics=clinics, error=error,
-        shown=imports.PREVIEW_PROBLEMS, row_words=imports.row_words,
+        "patients/import_preview.html", item=item, table=table, plan=plan,
+        mapping=imports.mapping_of(item), rules=imports.kind_of(item), clinics=clinics,
+        error=error, shown=imports.PREVIEW_PROBLEMS,
     ), (422 if error else 200)  # fmt: skip
 
 
@@ -355,12 +366,8 @@ def import_show(import_id: int):
     started, the progress, then the summary."""
     item = imports.settle(imports.get_import(current_user, import_id) or abort(404))
     if request.method == "POST" and item.status == IMPORT_PREVIEW:
-        width = len(imports.table_of(item).headers)
         try:
-            imports.choose(
-                item, imports.clean_mapping(request.form, width),
-                request.form.get("default_clinic_id", ""),
-            )  # fmt: skip
+            imports.choose(item, request.form)
         except imports.ImportRefused as exc:
             return _preview(item, error=str(exc))
     return _preview(item)
@@ -371,7 +378,7 @@ def import_show(import_id: int):
 def import_start(import_id: int):
     item = imports.get_import(current_user, import_id) or abort(404)
     try:
-        imports.start(current_user, item)
+        imports.start(current_user, item, remind_soon=request.form.get("remind_soon") == "1")
     except imports.ImportRefused as exc:
         return _preview(item, error=str(exc))
     return redirect(url_for("patients.import_show", import_id=item.id))

@@ -582,27 +582,29 @@ def clinic(clinic_id: int):
     return redirect(url_for("settings.clinics_page") + f"#clinic-{editing.id}")
 
 
+def _clinic_action(clinic_id: int, act, action: str, done: str):
+    """Archive or restore: `act(user, clinic)` may refuse in words; `done` is the flash
+    ("{name}" filled in)."""
+    target = clinics.get(current_user.account_id, clinic_id) or abort(404)
+    try:
+        act(current_user, target)
+    except clinics.ClinicRefused as exc:
+        return _clinics_page(error=str(exc))
+    trail.note(action, target, summary=target.name)
+    flash(done.format(name=target.name), "success")
+    return redirect(url_for("settings.clinics_page") + f"#clinic-{target.id}")
+
+
 @bp.post("/clinics/<int:clinic_id>/archive")
 @access(MAIN_ADMIN)
 def archive_clinic(clinic_id: int):
-    target = clinics.get(current_user.account_id, clinic_id) or abort(404)
-    try:
-        clinics.archive(current_user, target)
-    except clinics.ClinicRefused as exc:
-        return _clinics_page(error=str(exc))
-    trail.note(AUDIT_ARCHIVED_CLINIC, target, summary=target.name)
-    flash(f"{target.name} archived: it no longer shows in menus and pickers.", "success")
-    return redirect(url_for("settings.clinics_page") + f"#clinic-{target.id}")
+    return _clinic_action(
+        clinic_id, clinics.archive, AUDIT_ARCHIVED_CLINIC,
+        "{name} archived: it no longer shows in menus and pickers.",
+    )  # fmt: skip
 
 
 @bp.post("/clinics/<int:clinic_id>/restore")
 @access(MAIN_ADMIN)
 def restore_clinic(clinic_id: int):
-    target = clinics.get(current_user.account_id, clinic_id) or abort(404)
-    try:
-        clinics.restore(current_user, target)
-    except clinics.ClinicRefused as exc:
-        return _clinics_page(error=str(exc))
-    trail.note(AUDIT_RESTORED_CLINIC, target, summary=target.name)
-    flash(f"{target.name} restored.", "success")
-    return redirect(url_for("settings.clinics_page") + f"#clinic-{target.id}")
+    return _clinic_action(clinic_id, clinics.restore, AUDIT_RESTORED_CLINIC, "{name} restored.")

@@ -226,6 +226,30 @@ def running_stack(app, database_url: str, redis_url: str, **env: str) -> Iterato
         s.down()
 
 
+@contextlib.contextmanager
+def empty_stack(app, database_url: str, redis_url: str, mail_server, sender: str,
+                sandbox: bool = False) -> Iterator[Stack]:  # fmt: skip
+    """The product as a real installation begins: web and worker (and the sandbox when
+    asked) on an empty database and Redis, no demo, its mail going to the test's SMTP
+    server from `sender`; torn down after."""
+    empty_database_and_redis(app)
+    mail_server.clear()
+    stack = Stack(database_url, redis_url)
+    stack.env.update(
+        MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mail_server.port), MAIL_USE_TLS="0",
+        MAIL_DEFAULT_SENDER=sender, SHOW_DEMO_LOGINS="0",
+    )  # fmt: skip
+    try:
+        for name in ("sandbox", "web", "worker") if sandbox else ("web", "worker"):
+            stack.start(name)
+        if sandbox:
+            wait_http(stack.sandbox_url + "/_sandbox/state")
+        wait_http(stack.url + "/login")
+        yield stack
+    finally:
+        stack.down()
+
+
 @pytest.fixture(scope="package")
 def shared_stack(app, database_url, redis_url):
     """One set of processes for the browser tests (starting gunicorn and the worker is
@@ -270,6 +294,32 @@ def screenshot(page, name: str) -> None:
     if os.environ.get("SAVE_SCREENSHOTS"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def shoot(page, folder: str, name: str) -> None:
+    """The page fits a phone (390 px) without sideways scrolling; with SAVE_SCREENSHOTS=1
+    it is saved at 1366 px and 390 px wide into docs/screenshots/<folder>/."""
+    save = bool(os.environ.get("SAVE_SCREENSHOTS"))
+    into = SCREENSHOTS / folder
+    if save:
+        into.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(into / f"{name}-1366.png"), full_page=True)
+    page.set_viewport_size(PHONE)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{name} is {width}px wide on a phone"
+    if save:
+        page.screenshot(path=str(into / f"{name}-390.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
+def choose_password(page, password: str, button: str) -> None:
+    page.get_by_label("New password", exact=True).fill(password)
+    page.get_by_label("Confirm new password").fill(password)
+    page.get_by_role("button", name=button).click()
 
 
 def wait_js(page, expression: str, arg=None, timeout: float = 3.0):

@@ -5,70 +5,29 @@ a password and is logged in, later forgets it, gets a reset email at a real SMTP
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 
-from inbox.broker import get_redis
-from inbox.extensions import db
-from tests.e2e.conftest import ROOT, SCREENSHOTS, Stack, login, wait_http
+from tests.e2e.conftest import DESKTOP, ROOT, choose_password, empty_stack, login, shoot
 from tests.mailserver import link_in
 
 EMAIL = "dana.reyes@bloommedspa.com"
 FIRST = "velvet orbit quarry lantern"
 SECOND = "amber kettle drizzle canyon"
-DESKTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
-
-
-def shoot(page, name: str) -> None:
-    """The page fits a phone (390 px) without sideways scrolling; with SAVE_SCREENSHOTS=1
-    it is saved at 1366 px and 390 px wide into docs/screenshots/first-run/."""
-    save = bool(os.environ.get("SAVE_SCREENSHOTS"))
-    folder = SCREENSHOTS / "first-run"
-    if save:
-        folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(folder / f"{name}-1366.png"), full_page=True)
-    page.set_viewport_size(PHONE)
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"{name} is {width}px wide on a phone"
-    if save:
-        page.screenshot(path=str(folder / f"{name}-390.png"), full_page=True)
-    page.set_viewport_size(DESKTOP)
-
-
-def choose_password(page, password: str, button: str) -> None:
-    page.get_by_label("New password", exact=True).fill(password)
-    page.get_by_label("Confirm new password").fill(password)
-    page.get_by_role("button", name=button).click()
 
 
 def test_a_practice_from_an_empty_database_to_a_reset_password(
     app, database_url, redis_url, page, mail_server
 ):
-    with app.app_context():
-        for table in reversed(db.metadata.sorted_tables):
-            db.session.execute(table.delete())
-        db.session.commit()
-        get_redis(app).flushdb()
-    mail_server.clear()
-    stack = Stack(database_url, redis_url)
-    stack.env.update(
-        MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mail_server.port), MAIL_USE_TLS="0",
-        MAIL_DEFAULT_SENDER="Bloom Med Spa <no-reply@bloommedspa.com>", SHOW_DEMO_LOGINS="0",
-    )  # fmt: skip
     page.set_viewport_size(DESKTOP)
-    try:
-        stack.start("web")
-        stack.start("worker")
-        wait_http(stack.url + "/login")
-
+    sender = "Bloom Med Spa <no-reply@bloommedspa.com>"
+    with empty_stack(app, database_url, redis_url, mail_server, sender) as stack:
         # Nothing on the server yet: "/" says how to begin.
         page.goto(stack.url + "/")
         page.get_by_role("heading", name="No practice here yet").wait_for()
         assert "create-practice" in page.locator("#no-practice").inner_text()
-        shoot(page, "no-practice")
+        shoot(page, "first-run", "no-practice")
 
         created = subprocess.run(
             [sys.executable, "-m", "flask", "--app", "app", "create-practice", "Bloom Med Spa",
@@ -88,43 +47,43 @@ def test_a_practice_from_an_empty_database_to_a_reset_password(
         page.get_by_role("heading", name="Set your password").wait_for()
         choose_password(page, "bloommedspa2026", "Set password and log in")
         page.get_by_role("alert").filter(has_text="name, email or practice name").wait_for()
-        shoot(page, "set-password-refused")
+        shoot(page, "first-run", "set-password-refused")
         choose_password(page, FIRST, "Set password and log in")
         page.get_by_role("heading", name="Hello, Dana").wait_for()
         assert page.url.rstrip("/") == stack.url
-        shoot(page, "signed-in")
+        shoot(page, "first-run", "signed-in")
 
         # Your account, from the top navigation.
         page.locator("#nav-account").click()
         page.get_by_role("heading", name="Your account").wait_for()
         assert EMAIL in page.locator("#account-email").inner_text()
-        shoot(page, "your-account")
+        shoot(page, "first-run", "your-account")
         page.get_by_role("button", name="Log out").click()
         page.get_by_role("heading", name="Welcome back").wait_for()
-        shoot(page, "login")
+        shoot(page, "first-run", "login")
 
         # Forgot password? sends a reset email.
         page.get_by_role("link", name="Forgot password?").click()
         page.get_by_role("heading", name="Forgot your password?").wait_for()
-        shoot(page, "forgot")
+        shoot(page, "first-run", "forgot")
         page.get_by_label("Email").fill(EMAIL)
         page.get_by_role("button", name="Email me a link").click()
         page.get_by_role("heading", name="Check your email").wait_for()
-        shoot(page, "forgot-sent")
+        shoot(page, "first-run", "forgot-sent")
         [reset] = mail_server.wait_for(1)
         assert reset["Subject"] == "Reset your Clinic Inbox password"
         assert reset["From"] == "Bloom Med Spa <no-reply@bloommedspa.com>"
 
         page.goto(link_in(reset))
         page.get_by_role("heading", name="Choose a new password").wait_for()
-        shoot(page, "reset")
+        shoot(page, "first-run", "reset")
         choose_password(page, SECOND, "Save and log in")
         page.get_by_role("heading", name="Hello, Dana").wait_for()
 
         # The reset link is used up; the old password is gone; the new one logs in.
         page.goto(link_in(reset))
         page.get_by_role("heading", name="This link does not work").wait_for()
-        shoot(page, "link-used")
+        shoot(page, "first-run", "link-used")
         page.goto(stack.url + "/")
         page.get_by_role("button", name="Log out").click()
         page.get_by_label("Email").fill(EMAIL)
@@ -133,5 +92,3 @@ def test_a_practice_from_an_empty_database_to_a_reset_password(
         page.get_by_role("alert").filter(has_text="do not match").wait_for()
         login(page, stack, EMAIL, SECOND)
         page.get_by_role("heading", name="Hello, Dana").wait_for()
-    finally:
-        stack.down()

@@ -1,5 +1,5 @@
-"""Idle logoff in Chromium against real processes, with the idle time shortened to 9 s
-(warning 4 s before; the server renews its idle clock at most every 5 s, so the warning
+"""Idle logoff in Chromium against real processes, with the idle time shortened to 12 s
+(warning 6 s before; the server renews its idle clock at most every 5 s, so the warning
 comes after a renewal is due): the banner, "Stay signed in", texts arriving over the websocket
 that do not keep the session alive, the move to the login page, and an htmx click after
 the session ended that lands on the login page instead of swapping it into a pane."""
@@ -15,8 +15,8 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import login, running_stack
 
-IDLE_SECONDS = 9
-WARNING_SECONDS = 4
+IDLE_SECONDS = 12
+WARNING_SECONDS = 6
 AVA = "19175550100"
 
 
@@ -49,7 +49,7 @@ def test_warning_stay_signed_in_then_signed_out_despite_live_texts(browser, idle
     banner = page.locator("#idle-warning")
     expect(banner).to_be_hidden()
 
-    # A minute (here: 4 s) before the end, the warning.
+    # A minute (here: 6 s) before the end, the warning.
     expect(banner).to_be_visible(timeout=(IDLE_SECONDS - WARNING_SECONDS + 4) * 1000)
     expect(banner).to_contain_text("You will be signed out in")
     left = int(page.locator("#idle-seconds").inner_text())

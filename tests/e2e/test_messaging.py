@@ -147,3 +147,17 @@ def test_new_message_says_what_is_wrong_and_keeps_what_was_typed(browser, stack)
     page.wait_for_timeout(500)
     page.reload()
     expect(page.locator(".msg.out", has_text=text)).to_have_count(1)  # texted once
+
+
+def test_failed_text_shows_reason_and_retry(page, stack):
+    """(Here, not beside the menu tests: retrying leaves the demo without a failed text,
+    and this module's other tests do not need one.)"""
+    page.set_viewport_size({"width": 1440, "height": 900})
+    login(page, stack, "staff@glow.test")
+    page.goto(stack.url + "/inbox?view=failed&tab=read")
+    page.locator(".conv-row .conv-link").first.click()
+    failed = page.locator(".msg.out .status[data-status=failed]").first
+    expect(failed).to_be_visible()
+    expect(page.locator(".status-reason").first).to_contain_text("The number is not active")
+    page.get_by_role("button", name="Retry").first.click()
+    expect(page.locator(".status[data-status=failed]")).to_have_count(0)

@@ -70,3 +70,56 @@ def test_an_admin_imports_patients_from_a_csv(page, stack, tmp_path):
     expect(page.get_by_role("link", name="Import patients")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "patients/index-admin-390")
+
+
+def test_an_admin_imports_the_booking_schedule(page, stack, tmp_path):
+    """After the patients, their appointments: found by Patient ID or mobile, times in the
+    clinic's zone, a bad row named, the reminder of one starting within hours left to
+    the admin, and the booking on the patient's profile."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    soon = datetime.now(ZoneInfo("America/New_York")) + timedelta(hours=4)
+    later = (soon + timedelta(days=6)).date()
+    schedule = tmp_path / "schedule.csv"
+    schedule.write_text(
+        "Appointment ID,Patient ID,Mobile,Date,Time,Length,Service,Provider,Location\r\n"
+        f"S-1,,(917) 555-0100,{later:%m/%d/%Y},2:30 PM,45,Lip filler,Dr. Rivera,Uptown\r\n"
+        f"S-2,,(917) 555-0100,{soon:%m/%d/%Y},{soon:%-I:%M %p},30,Consultation,,Uptown\r\n"
+        f"S-3,,(212) 555-9999,{later:%m/%d/%Y},10:00 AM,,Peel,,Uptown\r\n"
+    )
+    page.set_viewport_size({"width": 1366, "height": 900})
+    login(page, stack, "admin@glow.test")
+    page.goto(stack.url + "/patients")
+    page.get_by_role("link", name="Import patients").click()
+    page.get_by_role("link", name="Appointments").click()
+    expect(page.get_by_role("heading", name="Import appointments")).to_be_visible()
+    page.get_by_label("CSV file").set_input_files(str(schedule))
+    page.get_by_role("button", name="Continue").click()
+
+    expect(page.locator("#import-rows")).to_contain_text(
+        "Skipped: No patient with mobile (212) 555-9999"
+    )
+    expect(page.locator("#to-add")).to_have_text("2")
+    expect(page.get_by_label("Appointment ID (from your system)")).to_have_value("0")
+    remind = page.get_by_label(re.compile(r"Text the 24-hour reminder now for the 1 appointment"))
+    expect(remind).not_to_be_checked()
+    screenshot(page, "patients/import-appointments-preview-1366")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "patients/import-appointments-preview-390")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.get_by_role("button", name="Import 2 appointments").click()
+    expect(page.locator("#import-summary")).to_have_text("Import finished", timeout=30_000)
+    expect(page.locator("#count-added")).to_have_text("2")
+    expect(page.locator("#count-skipped")).to_have_text("1")
+
+    page.goto(stack.url + "/patients?q=ava+martinez")
+    page.locator("#patient-rows").get_by_role("link", name="Ava Martinez").first.click()
+    booking = page.locator("#upcoming .care-item", has_text="Lip filler")
+    expect(booking).to_contain_text("2:30 PM")
+    expect(booking).to_contain_text("Uptown")
+    expect(page.locator("#upcoming .care-item", has_text="Consultation")).to_contain_text(
+        "No reminder: imported less than a day before it"
+    )
+    screenshot(page, "patients/profile-imported-appointments-1366")

@@ -15,16 +15,13 @@ import time
 import requests
 from playwright.sync_api import expect
 
-from inbox.broker import get_redis
-from inbox.extensions import db
-from tests.e2e.conftest import ROOT, Stack, wait_http
+from tests.e2e.conftest import DESKTOP, ROOT, choose_password, empty_stack
 from tests.mailserver import link_in
 
 ADMIN = "maya.chen@lumendermatology.com"
 TEAMMATE = "jordan.ellis@lumendermatology.com"
 PASSWORD = "harbor velvet compass meadow"
 TEAM_PASSWORD = "orchid lantern pebble summit"
-DESKTOP = {"width": 1366, "height": 900}
 CSV = (
     "Patient ID,First Name,Last Name,Cell Phone,Email,DOB\r\n"
     "LD-1001,Grace,Okafor,(917) 555-0311,grace@example.com,04/12/1988\r\n"
@@ -35,34 +32,12 @@ CSV = (
 )
 
 
-def choose_password(page, password: str, button: str) -> None:
-    page.get_by_label("New password", exact=True).fill(password)
-    page.get_by_label("Confirm new password").fill(password)
-    page.get_by_role("button", name=button).click()
-
-
 def test_a_real_practice_from_an_empty_database_to_a_reply(
     app, database_url, redis_url, page, browser, mail_server, tmp_path
 ):
-    with app.app_context():
-        for table in reversed(db.metadata.sorted_tables):
-            db.session.execute(table.delete())
-        db.session.commit()
-        get_redis(app).flushdb()
-    mail_server.clear()
-    stack = Stack(database_url, redis_url)
-    stack.env.update(
-        MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mail_server.port), MAIL_USE_TLS="0",
-        MAIL_DEFAULT_SENDER="Lumen Dermatology <no-reply@lumendermatology.com>",
-        SHOW_DEMO_LOGINS="0",
-    )  # fmt: skip
     page.set_viewport_size(DESKTOP)
-    try:
-        for name in ("sandbox", "web", "worker"):
-            stack.start(name)
-        wait_http(stack.sandbox_url + "/_sandbox/state")
-        wait_http(stack.url + "/login")
-
+    sender = "Lumen Dermatology <no-reply@lumendermatology.com>"
+    with empty_stack(app, database_url, redis_url, mail_server, sender, sandbox=True) as stack:
         # The operator creates the practice; the Main Admin's link is printed.
         created = subprocess.run(
             [sys.executable, "-m", "flask", "--app", "app", "create-practice",
@@ -142,8 +117,6 @@ def test_a_real_practice_from_an_empty_database_to_a_reply(
             assert time.monotonic() < deadline, "the reply never reached the carrier"
             time.sleep(0.1)
         team.close()
-    finally:
-        stack.down()
 
 
 def import_patients(page, stack, csv_file) -> None:

@@ -6,29 +6,11 @@ SAVE_SCREENSHOTS=1 keeps them (1366 px and 390 px) in docs/screenshots/teammates
 
 from __future__ import annotations
 
-import os
-
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import SCREENSHOTS, login
+from tests.e2e.conftest import DESKTOP, login, shoot
 
-DESKTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
 PASSWORD = "velvet orbit quarry lantern"
-
-
-def shoot(page, name: str) -> None:
-    save = bool(os.environ.get("SAVE_SCREENSHOTS"))
-    folder = SCREENSHOTS / "teammates"
-    if save:
-        folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(folder / f"{name}-1366.png"), full_page=True)
-    page.set_viewport_size(PHONE)
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"{name} is {width}px wide on a phone"
-    if save:
-        page.screenshot(path=str(folder / f"{name}-390.png"), full_page=True)
-    page.set_viewport_size(DESKTOP)
 
 
 def test_invite_a_teammate_who_joins_then_deactivate_them(stack, page, browser):
@@ -42,7 +24,7 @@ def test_invite_a_teammate_who_joins_then_deactivate_them(stack, page, browser):
     expect(page.get_by_label("Inbox")).to_be_checked()
     page.get_by_label("All Clinics").uncheck()
     page.get_by_label("Uptown").check()
-    shoot(page, "invite")
+    shoot(page, "teammates", "invite")
     page.get_by_role("button", name="Send invitation").click()
 
     # No mail server here: the link, this once, with a Copy button.
@@ -50,13 +32,13 @@ def test_invite_a_teammate_who_joins_then_deactivate_them(stack, page, browser):
     expect(page.get_by_role("button", name="Copy")).to_be_visible()
     link = page.locator("#invitation-link").inner_text().strip()
     assert "/password/set/" in link
-    shoot(page, "invited")
+    shoot(page, "teammates", "invited")
     page.get_by_role("link", name="Done").click()
     row = page.locator("#invitation-list tr", has_text="Riley Park")
     expect(row).to_contain_text("Staff")
     expect(row.get_by_role("button", name="Resend to Riley Park")).to_be_visible()
     assert link not in page.content()  # never shown again
-    shoot(page, "users")
+    shoot(page, "teammates", "users")
 
     # The teammate, in a browser of their own: the link, a password, only Uptown.
     other = browser.new_context(viewport=DESKTOP)
@@ -76,7 +58,7 @@ def test_invite_a_teammate_who_joins_then_deactivate_them(stack, page, browser):
     # The Main Admin deactivates them: their open tab is told at once.
     page.goto(stack.url + "/settings/teammates")
     page.get_by_role("link", name="Riley Park").first.click()
-    shoot(page, "teammate")
+    shoot(page, "teammates", "teammate")
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Deactivate").click()
     expect(page.locator(".flash-stack")).to_contain_text("Riley Park is deactivated")
@@ -105,7 +87,7 @@ def test_add_a_clinic_then_archive_it(stack, page):
     expect(page.locator("#clinic-error")).to_contain_text("is not a time zone")
     expect(page.get_by_label("Name")).to_have_value("Brooklyn")
     page.get_by_label("Time zone").fill("America/New_York")
-    shoot(page, "clinic-form")
+    shoot(page, "teammates", "clinic-form")
     page.get_by_role("button", name="Add clinic").click()
     item = page.locator(".clinic-item", has_text="Brooklyn")
     expect(item).to_contain_text("(718) 555-0142")
@@ -119,7 +101,7 @@ def test_add_a_clinic_then_archive_it(stack, page):
     expect(page.locator(".flash-stack")).to_contain_text("Brooklyn archived")
     expect(page.locator(".clinic-item", has_text="Brooklyn")).to_contain_text("Archived")
     expect(page.get_by_role("button", name="Restore Brooklyn")).to_be_visible()
-    shoot(page, "clinics")
+    shoot(page, "teammates", "clinics")
     page.goto(stack.url + "/inbox")
     expect(page.locator("#menu")).to_contain_text("Downtown")
     expect(page.locator("#menu")).not_to_contain_text("Brooklyn")
@@ -134,7 +116,7 @@ def test_make_main_admin_after_the_confirm_dialog(stack, page):
     page.get_by_role("button", name="Make Main Admin").click()
     dialog = page.get_by_role("dialog", name="Make Ari Shah the Main Admin?")
     expect(dialog).to_be_visible()
-    shoot(page, "handover-dialog")
+    shoot(page, "teammates", "handover-dialog")
     dialog.get_by_role("button", name="Cancel").click()
     expect(dialog).to_be_hidden()
     page.get_by_role("button", name="Make Main Admin").click()

@@ -184,18 +184,6 @@ def test_thread_composer_counter_enter_and_shift_enter(page, stack):
     expect(page.locator(".conv-row", has_text="Liam Chen")).to_have_class(re.compile("unread"))
 
 
-def test_failed_text_shows_reason_and_retry(page, stack):
-    page.set_viewport_size(DESKTOP)
-    login(page, stack, "staff@glow.test")
-    page.goto(stack.url + "/inbox?view=failed&tab=read")
-    page.locator(".conv-row .conv-link").first.click()
-    failed = page.locator(".msg.out .status[data-status=failed]").first
-    expect(failed).to_be_visible()
-    expect(page.locator(".status-reason").first).to_contain_text("The number is not active")
-    page.get_by_role("button", name="Retry").first.click()
-    expect(page.locator(".status[data-status=failed]")).to_have_count(0)
-
-
 def test_thread_search_highlights_matches(page, stack):
     page.set_viewport_size(DESKTOP)
     login(page, stack, "staff@glow.test")

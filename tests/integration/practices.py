@@ -20,13 +20,15 @@ from inbox.models import (
     BillingLine,
     Clinic,
     Conversation,
+    CsvImport,
     InboxNumber,
     Message,
     PaperworkItem,
     Patient,
-    PatientImport,
     ReplyTemplate,
     User,
+    WebhookDelivery,
+    WebhookEndpoint,
     utcnow,
 )
 from tests.conftest import csrf_token, login
@@ -58,7 +60,9 @@ ID_PARAMS = {
     "reply_id": ReplyTemplate,
     "paperwork_id": PaperworkItem,
     "clinic_id": Clinic,
-    "import_id": PatientImport,
+    "import_id": CsvImport,
+    "endpoint_id": WebhookEndpoint,
+    "delivery_id": WebhookDelivery,
 }
 # Path parameters that are not object ids, and what the matrix fills in: a one-time link's
 # token that matches no link (every role gets the same 404 page).
@@ -93,7 +97,9 @@ def _ids(account: Account, user_email: str) -> dict[str, int]:
         "reply_id": _first(ReplyTemplate, account.id),
         "paperwork_id": _first(PaperworkItem, account.id),
         "clinic_id": _first(Clinic, account.id),
-        "import_id": _first(PatientImport, account.id),
+        "import_id": _first(CsvImport, account.id),
+        "endpoint_id": _first(WebhookEndpoint, account.id),
+        "delivery_id": _first(WebhookDelivery, account.id),
     }
 
 
@@ -149,11 +155,25 @@ def set_up_two_practices() -> tuple[Practice, Practice]:
             select(Clinic.id).where(Clinic.account_id == account.id).order_by(Clinic.id)
         ).first()
         db.session.add(
-            PatientImport(
+            CsvImport(
                 account_id=account.id, user_id=user.id, filename="patients.csv",
                 content="First Name,Last Name,Mobile\nIda,Import,(312) 555-0166\n",
                 mapping='{"first_name": 0, "last_name": 1, "phone": 2}',
                 default_clinic_id=home, total_rows=1,
+            )
+        )  # fmt: skip
+        # An event webhook endpoint (on a port nothing listens on) and one delivery.
+        endpoint = WebhookEndpoint(
+            account_id=account.id, url="http://127.0.0.1:9/hook", events="message.received",
+            secret="whsec_" + "A" * 32,
+        )  # fmt: skip
+        db.session.add(endpoint)
+        db.session.flush()
+        db.session.add(
+            WebhookDelivery(
+                account_id=account.id, endpoint_id=endpoint.id, event="message.received",
+                webhook_id=f"msg_{account.id}", payload='{"type":"message.received","data":{}}',
+                state="failed",
             )
         )  # fmt: skip
     db.session.commit()

@@ -2,14 +2,16 @@
 pane, only what changed around it, the audit row in the same transaction, and the bytes of
 a 50-row list page. On SQLite and PostgreSQL alike (the suite runs on both)."""
 
+import json
 import re
 
 import pytest
 from sqlalchemy import event, select
 
 from inbox.extensions import db
-from inbox.models import AuditEvent, Conversation
+from inbox.models import AuditEvent, Conversation, WebhookDelivery
 from inbox.models.audit import AUDIT_VIEWED_CONVERSATION
+from inbox.services import event_hooks
 from tests.conftest import fresh, get_with_sql, login, many_conversations
 
 PANE = {"HX-Request": "true", "HX-Target": "thread-pane"}
@@ -72,6 +74,27 @@ def test_opening_an_unread_one_writes_once_and_sends_what_changed(app, client, d
     # The composer: no saved replies rendered until the menu opens, the counter rendered.
     assert "template-item" not in again and 'class="template-menu" hx-get=' in again
     assert "160 characters per text" in again
+
+
+def test_opening_an_unread_one_tells_the_webhook_endpoints_it_was_read(app, client, demo):
+    """As Mark as read does (services.event_hooks): one conversation.read delivery, written
+    in the same transaction; two statements more, only for a practice with an endpoint."""
+    from tests.receiver import Receiver
+
+    receiver = Receiver().start()
+    try:
+        event_hooks.create_endpoint(demo, url=receiver.url, events=["conversation.read"])
+        login(client, "staff@glow.test")
+        conv = _unread()
+        _, sql = get_with_sql(app, client, f"/inbox/c/{conv.id}", PANE)
+        assert len(sql) <= MAX_STATEMENTS + 2, "\n".join(sql)
+        client.get(f"/inbox/c/{conv.id}", headers=PANE)  # already read: nothing more
+        fresh()
+        deliveries = db.session.scalars(select(WebhookDelivery)).all()
+        assert [d.event for d in deliveries] == ["conversation.read"]
+        assert json.loads(deliveries[0].payload)["data"]["conversation_id"] == conv.id
+    finally:
+        receiver.stop()
 
 
 def test_the_templates_menu_loads_its_items_when_opened(client, demo):

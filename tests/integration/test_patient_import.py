@@ -13,7 +13,7 @@ import re
 from sqlalchemy import func, select
 
 from inbox.extensions import db
-from inbox.models import AuditEvent, Clinic, Patient, PatientImport
+from inbox.models import AuditEvent, Clinic, CsvImport, Patient
 from inbox.proxy import render
 from tests.conftest import csrf_token, fresh, login, run_jobs
 
@@ -87,7 +87,7 @@ def test_preview_import_summary_skipped_rows_and_a_reimport_that_updates(app, cl
     assert re.search(r'id="count-added">2<', done) and re.search(r'id="count-updated">1<', done)
     assert re.search(r'id="count-skipped">3<', done)
     assert db.session.scalar(select(func.count(Patient.id))) == before + 2
-    assert db.session.get(PatientImport, import_id).content == ""  # no copy of the file kept
+    assert db.session.get(CsvImport, import_id).content == ""  # no copy of the file kept
     imani = _patients(external_id="C-1")[0]
     assert (imani.first_name, imani.phone, imani.home_clinic.name, str(imani.date_of_birth)) == (
         "Imani", "+19175550301", "Uptown", "1988-04-12",
@@ -128,7 +128,7 @@ def test_preview_import_summary_skipped_rows_and_a_reimport_that_updates(app, cl
     imani = _patients(external_id="C-1")[0]
     assert (imani.phone, imani.email) == ("+19175550311", "imani@new.example")
     assert imani.phone_digits == "9175550311"
-    assert db.session.get(PatientImport, second).updated == 3
+    assert db.session.get(CsvImport, second).updated == 3
     # Started imports cannot be started twice, nor their columns changed.
     assert _start(client, second).status_code == 422
     token = csrf_token(client, f"/patients/import/{second}")
@@ -179,7 +179,7 @@ def test_only_the_import_route_takes_a_large_body(app, client, demo):
         f"P{i},Bulk,(917) 600-{i:04d}\r\n" for i in range(4000))).encode()  # fmt: skip
     assert len(big) > app.config["MAX_CONTENT_LENGTH"]
     import_id = _import_id(_upload(client, big, clinic=_clinic("Downtown").id))
-    assert db.session.get(PatientImport, import_id).total_rows == 4000
+    assert db.session.get(CsvImport, import_id).total_rows == 4000
     token = csrf_token(client, "/patients/new")
     r = client.post("/patients/new", data={"csrf_token": token, "first_name": "x" * len(big)})
     assert r.status_code == 413
@@ -217,5 +217,5 @@ def test_an_import_whose_job_is_gone_shows_as_stopped(app, client, demo):
     assert "Importing the file again updates those and adds the rest" in page
     run_jobs(app)  # the queue's stale entry finds no job (or a stopped import): nothing done
     fresh()
-    assert db.session.get(PatientImport, import_id).status == "failed"
+    assert db.session.get(CsvImport, import_id).status == "failed"
     assert _patients(external_id="C-1") == []

@@ -7,11 +7,11 @@ from datetime import date
 
 import pytest
 
-from inbox.services import imports
+from inbox.services import csv_rows, imports, patient_rows
 
 
-def _table(data: bytes) -> imports.Table:
-    return imports.read_table(imports.decode(data))
+def _table(data: bytes) -> csv_rows.Table:
+    return csv_rows.read_table(csv_rows.decode(data))
 
 
 def test_utf8_with_a_byte_order_mark_and_without():
@@ -48,34 +48,39 @@ def test_blank_lines_dropped_and_short_rows_padded():
 
 @pytest.mark.parametrize(
     "data, words",
-    [(b"", "empty"), (b"First Name,Mobile\n", "no patients"), (b"\x00\x01PK\x03\x04", "not a CSV")],
+    [
+        (b"", "empty"),
+        (b"First Name,Mobile\n", "no rows under it"),
+        (b"\x00\x01PK\x03\x04", "not a CSV"),
+    ],
 )
 def test_files_that_cannot_be_imported_say_why(data, words):
-    with pytest.raises(imports.ImportRefused, match=words):
+    with pytest.raises(csv_rows.ImportRefused, match=words):
         _table(data)
 
 
 def test_common_headers_are_guessed():
     headers = ["Chart Number", "First Name", "Last Name", "Cell Phone", "E-mail", "DOB", "Location"]
-    assert imports.guess_mapping(headers) == {
+    assert patient_rows.guess_mapping(headers) == {
         "external_id": 0, "first_name": 1, "last_name": 2, "phone": 3, "email": 4,
         "date_of_birth": 5, "clinic": 6,
     }  # fmt: skip
-    assert imports.guess_mapping(["Patient Name", "Mobile", "Date of Birth", "Patient ID"]) == {
+    guessed = patient_rows.guess_mapping(["Patient Name", "Mobile", "Date of Birth", "Patient ID"])
+    assert guessed == {
         "full_name": 0, "phone": 1, "date_of_birth": 2, "external_id": 3,
     }  # fmt: skip
     # "Phone" when there is no mobile column; "Name" not used beside first and last names.
-    assert imports.guess_mapping(["Name", "First", "Last", "Phone"]) == {
+    assert patient_rows.guess_mapping(["Name", "First", "Last", "Phone"]) == {
         "first_name": 1, "last_name": 2, "phone": 3,
     }  # fmt: skip
-    assert imports.guess_mapping(["External ID", "Mobile", "Phone"])["phone"] == 1
-    assert imports.guess_mapping(["Notes", "Balance"]) == {}
+    assert patient_rows.guess_mapping(["External ID", "Mobile", "Phone"])["phone"] == 1
+    assert patient_rows.guess_mapping(["Notes", "Balance"]) == {}
 
 
 def test_the_mapping_form_is_checked():
-    assert imports.clean_mapping({"phone": "2", "email": "", "first_name": "9", "x": "1"}, 3) == {
-        "phone": 2
-    }
+    assert csv_rows.clean_mapping(
+        {"phone": "2", "email": "", "first_name": "9", "x": "1"}, patient_rows.FIELDS, 3
+    ) == {"phone": 2}
 
 
 @pytest.mark.parametrize(
@@ -86,19 +91,19 @@ def test_the_mapping_form_is_checked():
      ("1/2/05", date(2005, 1, 2)), ("", None)],
 )  # fmt: skip
 def test_dates_iso_and_us(text, born):
-    assert imports.parse_date(text) == born
+    assert csv_rows.parse_date(text) == born
 
 
 @pytest.mark.parametrize("text", ["13/01/1988", "April 12", "1988-02-30", "12.04"])
 def test_dates_that_are_not_dates(text):
     with pytest.raises(ValueError):
-        imports.parse_date(text)
+        csv_rows.parse_date(text)
 
 
 def test_names_split():
-    assert imports.split_name("Martinez, Ava") == ("Ava", "Martinez")
-    assert imports.split_name("Ava  Rose Martinez") == ("Ava Rose", "Martinez")
-    assert imports.split_name("Cher") == ("Cher", "")
+    assert csv_rows.split_name("Martinez, Ava") == ("Ava", "Martinez")
+    assert csv_rows.split_name("Ava  Rose Martinez") == ("Ava Rose", "Martinez")
+    assert csv_rows.split_name("Cher") == ("Cher", "")
 
 
 MAP = {"first_name": 0, "last_name": 1, "phone": 2, "email": 3, "date_of_birth": 4,
@@ -108,7 +113,7 @@ CLINICS = {"downtown": 1, "uptown": 2}
 
 def _row(*cells):
     cells = list(cells) + [""] * (7 - len(cells))
-    return imports.check_row(2, cells, MAP, CLINICS)
+    return patient_rows.check_row(2, cells, MAP, CLINICS)
 
 
 def test_a_good_row_is_normalised():
@@ -138,17 +143,19 @@ def test_each_rows_problem_is_named(cells, problem):
 
 def test_duplicates_in_the_file_name_the_first_row():
     rows = [
-        imports.check_row(2, ["Ava", "M", "9175550199", "", "", "A-1", ""], MAP, CLINICS),
-        imports.check_row(3, ["Ava", "M", "(917) 555-0199", "", "", "A-2", ""], MAP, CLINICS),
-        imports.check_row(4, ["Liam", "C", "9175550142", "", "", "A-1", ""], MAP, CLINICS),
-        imports.check_row(5, ["Noah", "P", "9175550143", "", "", "", ""], MAP, CLINICS),
+        patient_rows.check_row(2, ["Ava", "M", "9175550199", "", "", "A-1", ""], MAP, CLINICS),
+        patient_rows.check_row(3, ["Ava", "M", "(917) 555-0199", "", "", "A-2", ""], MAP, CLINICS),
+        patient_rows.check_row(4, ["Liam", "C", "9175550142", "", "", "A-1", ""], MAP, CLINICS),
+        patient_rows.check_row(5, ["Noah", "P", "9175550143", "", "", "", ""], MAP, CLINICS),
     ]
-    imports._dedupe(rows)
+    patient_rows.dedupe(rows, {}, {})
     assert [r.problem for r in rows] == [
         "", "Same mobile number as row 2", "Same Patient ID as row 2", "",
     ]  # fmt: skip
 
 
 def test_the_template_csv_reads_back_with_every_column_guessed():
-    table = imports.read_table(imports.template_csv())
-    assert set(imports.guess_mapping(table.headers)) == set(imports.FIELDS) - {"full_name"}
+    table = csv_rows.read_table(imports.template_csv("patients"))
+    assert set(patient_rows.guess_mapping(table.headers)) == set(patient_rows.FIELDS) - {
+        "full_name"
+    }

@@ -1,0 +1,751 @@
+"""Event webhooks out: the practice's endpoints, and the events they hear.
+
+Where a fact is written (an inbound text stored, a text's status changed, a conversation
+marked read, a patient opted out or in), `emit()` adds one `webhook_deliveries` row per
+subscribed endpoint in the same transaction (an outbox: the fact and its rows, or
+neither), one INSERT for a whole batch, nothing at all for a practice without endpoints.
+After the commit a job is queued; RQ workers send the due rows (`deliver_due`), signed per
+the Standard Webhooks specification, each try claimed by one worker with a conditional
+UPDATE (a lease), retried on a backoff schedule for 24 hours. The sweep queues the job
+again for rows whose job Redis lost. Nothing here runs in a web request but the INSERT.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import logging
+import secrets
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import redis
+import requests
+from flask import current_app, has_app_context
+from sqlalchemy import Connection, bindparam, event, insert, select, update
+from sqlalchemy.orm import Session
+from standardwebhooks import Webhook
+
+from ..broker import get_queue, scheduled_for
+from ..extensions import db
+from ..models import (
+    DELIVERY_DELIVERED,
+    DELIVERY_FAILED,
+    DELIVERY_PENDING,
+    EVENT_TYPES,
+    ROLE_MAIN_ADMIN,
+    Account,
+    Message,
+    User,
+    WebhookDelivery,
+    WebhookEndpoint,
+    get_scoped,
+    scoped,
+    utcnow,
+)
+from ..models.hooks import EVENT_TEST
+from . import mail
+
+log = logging.getLogger(__name__)
+
+EVENT_WORDS = {
+    "message.received": "A patient's text arrives",
+    "message.status_changed": "A text's status changes (sent, delivered, failed)",
+    "conversation.read": "A conversation is marked as read",
+    "patient.opted_out": "A patient opts out (STOP)",
+    "patient.opted_in": "A patient opts back in (START)",
+}
+JOB_ID = "webhooks-deliver"
+CLAIM_BATCH = 20  # claimed, sent one by one, recorded together
+JOB_SECONDS = 30.0  # one job sends for at most this long, then queues the next
+LOG_PAGE = 50
+USER_AGENT = "ClinicInbox-Webhooks/1"
+
+
+class EndpointRefused(ValueError):
+    """An endpoint's settings that cannot be saved; the message says why."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One fact, for the endpoints of its account that subscribed to its type."""
+
+    account_id: int
+    type: str
+    data: dict
+    message_id: int | None = None  # whose text an endpoint with "Include message text" gets
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z") if at else None
+
+
+def message_received(
+    account_id: int, message_id: int, conversation_id: int, patient_id: int, sent_at: datetime
+) -> Event:
+    return Event(
+        account_id,
+        "message.received",
+        {
+            "message_id": message_id,
+            "conversation_id": conversation_id,
+            "patient_id": patient_id,
+            "direction": "in",
+            "status": "received",
+            "sent_at": _iso(sent_at),
+        },
+        message_id=message_id,
+    )
+
+
+def status_changed(
+    account_id: int,
+    message_id: int,
+    conversation_id: int,
+    status: str,
+    error_code: str | None = None,
+) -> Event:
+    return Event(
+        account_id,
+        "message.status_changed",
+        {
+            "message_id": message_id,
+            "conversation_id": conversation_id,
+            "direction": "out",
+            "status": status,
+            "error_code": error_code,
+        },
+        message_id=message_id,
+    )
+
+
+def conversation_read(account_id: int, conversation_id: int) -> Event:
+    return Event(
+        account_id, "conversation.read", {"conversation_id": conversation_id, "unread": False}
+    )
+
+
+def consent_changed(account_id: int, patient_id: int, *, opted_out: bool) -> Event:
+    return Event(
+        account_id,
+        "patient.opted_out" if opted_out else "patient.opted_in",
+        {"patient_id": patient_id, "opted_out": opted_out},
+    )
+
+
+# ---- endpoints (the views and, later, /api/v1/webhook-endpoints call these) -----------------
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def _public_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def check_url(url: str, *, resolve: bool = True) -> str:
+    """The URL as it will be used, or EndpointRefused. In production (settings): https
+    only, and every address the host resolves to must be public (no loopback, private,
+    link-local or metadata addresses: server-side request forgery)."""
+    cfg = current_app.config
+    url = (url or "").strip()
+    if not url:
+        raise EndpointRefused("Enter the URL that should receive the events.")
+    if len(url) > 2000:
+        raise EndpointRefused("That URL is too long (2,000 characters at most).")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise EndpointRefused("Enter a full URL, starting with https://")
+    if parts.username or parts.password:
+        raise EndpointRefused("Leave the user name and password out of the URL.")
+    if cfg.get("WEBHOOK_REQUIRE_HTTPS") and parts.scheme != "https":
+        raise EndpointRefused("The URL must start with https:// (events carry patient data).")
+    try:
+        port = parts.port
+    except ValueError:
+        raise EndpointRefused("That URL's port is not a number.") from None
+    if resolve and not cfg.get("WEBHOOK_ALLOW_PRIVATE"):
+        check_host(parts.hostname, port or (443 if parts.scheme == "https" else 80))
+    return url
+
+
+def check_host(host: str, port: int) -> None:
+    """Refuse a host that resolves to any non-public address (when saving, and again
+    before every try: DNS may answer differently later)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise EndpointRefused(f"The host {host} could not be found.") from None
+    addresses = {info[4][0] for info in infos}
+    if not addresses or not all(_public_address(a) for a in addresses):
+        raise EndpointRefused(
+            f"The host {host} is a private or local address; events go only to public ones."
+        )
+
+
+def _clean_events(events: Sequence[str]) -> str:
+    chosen = [e for e in EVENT_TYPES if e in set(events)]
+    if not chosen:
+        raise EndpointRefused("Choose at least one event to send.")
+    return ",".join(chosen)
+
+
+def list_endpoints(account_id: int) -> list[WebhookEndpoint]:
+    return list(
+        db.session.scalars(scoped(WebhookEndpoint, account_id).order_by(WebhookEndpoint.id))
+    )
+
+
+def get_endpoint(account_id: int, endpoint_id: int | str) -> WebhookEndpoint | None:
+    return get_scoped(WebhookEndpoint, endpoint_id, account_id)
+
+
+def create_endpoint(
+    account: Account, *, url: str, events: Sequence[str], include_text: bool = False
+) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint(
+        account_id=account.id,
+        url=check_url(url),
+        events=_clean_events(events),
+        include_text=bool(include_text),
+        secret=new_secret(),
+        enabled=True,
+    )
+    db.session.add(endpoint)
+    db.session.commit()
+    return endpoint
+
+
+def update_endpoint(
+    endpoint: WebhookEndpoint, *, url: str, events: Sequence[str], include_text: bool
+) -> list[str]:
+    """Save the endpoint's settings; what changed, in words (for the audit log)."""
+    url = check_url(url)
+    chosen = _clean_events(events)
+    changes = []
+    if url != endpoint.url:
+        changes.append("URL")
+    if chosen != endpoint.events:
+        changes.append("events")
+    if bool(include_text) != endpoint.include_text:
+        changes.append("message text " + ("on" if include_text else "off"))
+    endpoint.url, endpoint.events, endpoint.include_text = url, chosen, bool(include_text)
+    db.session.commit()
+    return changes
+
+
+def delete_endpoint(endpoint: WebhookEndpoint) -> None:
+    db.session.execute(
+        WebhookDelivery.__table__.delete().where(WebhookDelivery.endpoint_id == endpoint.id)
+    )
+    db.session.delete(endpoint)
+    db.session.commit()
+
+
+def rotate_secret(endpoint: WebhookEndpoint) -> str:
+    endpoint.secret = new_secret()
+    db.session.commit()
+    return endpoint.secret
+
+
+def enable_endpoint(endpoint: WebhookEndpoint) -> None:
+    endpoint.enabled = True
+    endpoint.disabled_reason = endpoint.disabled_at = endpoint.failing_since = None
+    db.session.commit()
+
+
+def deliveries(endpoint: WebhookEndpoint, limit: int = LOG_PAGE) -> list[WebhookDelivery]:
+    """The endpoint's delivery log, newest first."""
+    return list(
+        db.session.scalars(
+            scoped(WebhookDelivery, endpoint.account_id)
+            .where(WebhookDelivery.endpoint_id == endpoint.id)
+            .order_by(WebhookDelivery.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def get_delivery(account_id: int, delivery_id: int | str) -> WebhookDelivery | None:
+    return get_scoped(WebhookDelivery, delivery_id, account_id)
+
+
+def _payload(event_type: str, data: dict, at: datetime) -> str:
+    return json.dumps(
+        {"type": event_type, "timestamp": at.isoformat().replace("+00:00", "Z"), "data": data},
+        separators=(",", ":"),
+    )
+
+
+def _webhook_id() -> str:
+    return "msg_" + secrets.token_urlsafe(18)
+
+
+def send_test(endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """ "Send test event": one `webhook.test` delivery to this endpoint, sent by a job."""
+    now = utcnow()
+    delivery = WebhookDelivery(
+        account_id=endpoint.account_id,
+        endpoint_id=endpoint.id,
+        event=EVENT_TEST,
+        webhook_id=_webhook_id(),
+        payload=_payload(EVENT_TEST, {"endpoint_id": endpoint.id}, now),
+        state=DELIVERY_PENDING,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    db.session.add(delivery)
+    db.session.commit()
+    kick()
+    return delivery
+
+
+def resend(delivery: WebhookDelivery) -> WebhookDelivery:
+    """ "Resend": the same event (same `webhook-id`, so a receiver that has it already
+    can tell) as a new delivery, sent by a job."""
+    now = utcnow()
+    again = WebhookDelivery(
+        account_id=delivery.account_id,
+        endpoint_id=delivery.endpoint_id,
+        event=delivery.event,
+        webhook_id=delivery.webhook_id,
+        payload=delivery.payload,
+        message_id=delivery.message_id,
+        state=DELIVERY_PENDING,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    db.session.add(again)
+    db.session.commit()
+    kick()
+    return again
+
+
+# ---- emitting (in the fact's transaction) ------------------------------------------------
+
+
+_SUBSCRIBERS = select(WebhookEndpoint.id, WebhookEndpoint.account_id, WebhookEndpoint.events).where(
+    WebhookEndpoint.enabled.is_(True)
+)
+
+
+def emit(events: Sequence[Event], conn: Connection | None = None) -> int:
+    """Add the deliveries of these events, in the caller's transaction (`conn`, or the
+    session's). One indexed read of the accounts' endpoints, one INSERT for all rows;
+    nothing else when no account has an endpoint. Returns how many rows; with the
+    session, a job is queued once it commits (the caller of `conn` queues it: `kick`)."""
+    if not events:
+        return 0
+    session_path = conn is None
+    if conn is None:
+        conn = db.session.connection()
+    accounts = sorted({e.account_id for e in events})
+    endpoints: dict[int, list[tuple[int, set[str]]]] = {}
+    for endpoint_id, account_id, types in conn.execute(
+        _SUBSCRIBERS.where(WebhookEndpoint.account_id.in_(accounts))
+    ):
+        endpoints.setdefault(account_id, []).append((endpoint_id, set(types.split(","))))
+    if not endpoints:
+        return 0
+    now = utcnow()
+    rows = []
+    for e in events:
+        subscribed = [eid for eid, types in endpoints.get(e.account_id, ()) if e.type in types]
+        if not subscribed:
+            continue
+        payload = _payload(e.type, e.data, now)
+        webhook_id = _webhook_id()  # one event, one id, whichever endpoints hear it
+        rows.extend(
+            {
+                "account_id": e.account_id, "endpoint_id": eid, "event": e.type,
+                "webhook_id": webhook_id, "payload": payload, "message_id": e.message_id,
+                "state": DELIVERY_PENDING, "attempts": 0, "next_attempt_at": now,
+                "created_at": now,
+            }
+            for eid in subscribed
+        )  # fmt: skip
+    if rows:
+        conn.execute(insert(WebhookDelivery.__table__), rows)
+        if session_path:
+            db.session.info["webhooks_due"] = True
+    return len(rows)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop("webhooks_due", False):
+        kick()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop("webhooks_due", None)
+
+
+def kick(delay: float = 0.0) -> bool:
+    """Queue the delivery job (now, or in `delay` seconds). False if Redis refused: the
+    sweep queues it later. Two jobs at once are harmless (each try is claimed once); a
+    later run is one job per second it is due at."""
+    if not has_app_context():
+        return False
+    try:
+        queue = get_queue()
+        if delay <= 0:
+            queue.enqueue(
+                "workers.jobs.deliver_webhooks",
+                job_id=f"{JOB_ID}-{secrets.token_hex(6)}",
+                result_ttl=0,
+                failure_ttl=3600,
+            )
+            return True
+        at = datetime.now(UTC) + timedelta(seconds=delay)
+        job_id = f"{JOB_ID}-at-{int(at.timestamp())}"
+        if scheduled_for(job_id) is None:
+            queue.enqueue_at(
+                at, "workers.jobs.deliver_webhooks", job_id=job_id, result_ttl=0, failure_ttl=3600
+            )
+    except redis.RedisError:
+        log.warning("could not queue the webhook deliveries job; the sweep will")
+        return False
+    return True
+
+
+# ---- delivering (RQ jobs) ----------------------------------------------------------------
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before try number `attempts + 1` (`attempts` made so far, at least 1)."""
+    schedule = current_app.config["WEBHOOK_RETRY_SCHEDULE"]
+    return schedule[min(attempts, len(schedule) - 1)]
+
+
+@dataclass
+class Outcome:
+    code: int | None
+    latency_ms: int
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.code is not None and 200 <= self.code < 300
+
+
+@dataclass
+class DeliverResult:
+    delivered: int = 0
+    failed: int = 0
+    gave_up: int = 0
+    disabled: list[int] = field(default_factory=list)
+
+
+def _claim(now: datetime) -> list[int]:
+    """Take up to CLAIM_BATCH due rows of enabled endpoints: each by a conditional UPDATE
+    that only one worker can win, which also counts the try."""
+    t = WebhookDelivery.__table__
+    e = WebhookEndpoint.__table__
+    candidates = db.session.scalars(
+        select(t.c.id)
+        .join(e, e.c.id == t.c.endpoint_id)
+        .where(
+            t.c.state == DELIVERY_PENDING,
+            t.c.next_attempt_at <= now,
+            e.c.enabled.is_(True),
+            (t.c.leased_until.is_(None)) | (t.c.leased_until < now),
+        )
+        .order_by(t.c.next_attempt_at, t.c.id)
+        .limit(CLAIM_BATCH)
+    ).all()
+    db.session.rollback()
+    if not candidates:
+        return []
+    # One conditional UPDATE for the batch: a row another worker took since (leased, or
+    # no longer pending) fails the WHERE and is not returned (PostgreSQL re-checks it
+    # after the other's commit; SQLite has one writer at a time).
+    # Longer than the batch can take: every POST of it timing out, plus a margin.
+    lease = now + timedelta(
+        seconds=CLAIM_BATCH * current_app.config["WEBHOOK_TIMEOUT_SECONDS"] + 30
+    )
+    won = db.session.scalars(
+        update(t)
+        .where(
+            t.c.id.in_(candidates),
+            t.c.state == DELIVERY_PENDING,
+            (t.c.leased_until.is_(None)) | (t.c.leased_until < now),
+        )
+        .values(leased_until=lease, attempts=t.c.attempts + 1, last_attempt_at=now)
+        .returning(t.c.id)
+    ).all()
+    db.session.commit()
+    return sorted(won)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """A claimed delivery with what sending it needs, read in one query per batch."""
+
+    id: int
+    endpoint_id: int
+    url: str
+    secret: str
+    webhook_id: str
+    payload: str
+    message_id: int | None
+    include_text: bool
+    attempts: int
+    created_at: datetime
+
+
+def _load(ids: list[int]) -> list[_Claimed]:
+    t, e = WebhookDelivery.__table__, WebhookEndpoint.__table__
+    rows = db.session.execute(
+        select(t.c.id, t.c.endpoint_id, e.c.url, e.c.secret, t.c.webhook_id, t.c.payload,
+               t.c.message_id, e.c.include_text, t.c.attempts, t.c.created_at)
+        .join(e, e.c.id == t.c.endpoint_id)
+        .where(t.c.id.in_(ids))
+        .order_by(t.c.id)
+    ).all()  # fmt: skip
+    claimed = [_Claimed(*row) for row in rows]
+    db.session.rollback()  # no transaction held open over the network
+    return claimed
+
+
+def _texts(claimed: list[_Claimed]) -> dict[int, str]:
+    """The texts an endpoint with "Include message text" gets, in one query."""
+    wanted = {c.message_id for c in claimed if c.include_text and c.message_id}
+    if not wanted:
+        return {}
+    texts = dict(
+        db.session.execute(select(Message.id, Message.body).where(Message.id.in_(wanted))).all()
+    )
+    db.session.rollback()
+    return texts
+
+
+def body_for(c: _Claimed, texts: dict[int, str]) -> str:
+    """The JSON sent: the stored payload, plus the text for an endpoint that asked."""
+    if not (c.include_text and c.message_id in texts):
+        return c.payload
+    payload = json.loads(c.payload)
+    payload["data"]["text"] = texts[c.message_id]
+    return json.dumps(payload, separators=(",", ":"))
+
+
+def sign(secret: str, webhook_id: str, at: datetime, body: str) -> dict[str, str]:
+    """The Standard Webhooks headers of one try."""
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(webhook_id, at, body),
+    }
+
+
+_http = requests.Session()
+_http.trust_env = False  # no proxy from the environment: the address checked is the one used
+
+
+def post(url: str, body: str, headers: dict[str, str]) -> Outcome:
+    """One try: a POST with a short timeout, following no redirect. SSRF is checked on
+    the address the host resolves to now (DNS may have changed since the URL was saved)."""
+    cfg = current_app.config
+    started = time.perf_counter()
+    parts = urlsplit(url)
+    try:
+        if cfg.get("WEBHOOK_REQUIRE_HTTPS") and parts.scheme != "https":
+            raise EndpointRefused("the URL is not https")
+        if not cfg.get("WEBHOOK_ALLOW_PRIVATE"):
+            check_host(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+        response = _http.post(
+            url,
+            data=body.encode(),
+            headers={**headers, "content-type": "application/json", "user-agent": USER_AGENT},
+            timeout=cfg["WEBHOOK_TIMEOUT_SECONDS"],
+            allow_redirects=False,
+        )
+        response.close()
+        code, error = response.status_code, None
+        if not 200 <= code < 300:
+            error = f"The endpoint answered {code}" + (
+                " (a redirect: redirects are not followed)" if 300 <= code < 400 else ""
+            )
+    except EndpointRefused as exc:
+        code, error = None, f"Refused: {exc}"
+    except requests.Timeout:
+        code, error = None, f"No answer within {cfg['WEBHOOK_TIMEOUT_SECONDS']:g} seconds"
+    except requests.RequestException as exc:
+        code, error = None, f"Could not connect ({type(exc).__name__})"
+    return Outcome(code, int((time.perf_counter() - started) * 1000), error)
+
+
+def _send(claimed: list[_Claimed], result: DeliverResult) -> None:
+    """Send a claimed batch, one POST at a time, then record every outcome at once."""
+    texts = _texts(claimed)
+    outcomes = []
+    for c in claimed:
+        body = body_for(c, texts)
+        at = datetime.now(UTC)
+        outcomes.append((c, post(c.url, body, sign(c.secret, c.webhook_id, at, body))))
+    _record(outcomes, result)
+
+
+_DONE = (
+    update(WebhookDelivery.__table__)
+    .where(WebhookDelivery.__table__.c.id == bindparam("d_id"))
+    .values(
+        state=bindparam("d_state"),
+        response_code=bindparam("d_code"),
+        latency_ms=bindparam("d_ms"),
+        last_error=bindparam("d_error"),
+        next_attempt_at=bindparam("d_next"),
+        delivered_at=bindparam("d_at"),
+        leased_until=None,
+    )
+)
+
+
+def _record(outcomes: list[tuple[_Claimed, Outcome]], result: DeliverResult) -> None:
+    """One UPDATE (executemany) for the batch's deliveries, then each endpoint's failure
+    span: reset by a success, started by a first failure, and 24 hours of it (settings)
+    disables the endpoint and tells the Main Admin."""
+    cfg = current_app.config
+    now = utcnow()
+    give_up = timedelta(seconds=cfg["WEBHOOK_GIVE_UP_SECONDS"])
+    rows = []
+    last_ok: dict[int, bool] = {}
+    last_error: dict[int, str] = {}
+    for c, outcome in outcomes:
+        row = {
+            "d_id": c.id,
+            "d_code": outcome.code,
+            "d_ms": outcome.latency_ms,
+            "d_error": outcome.error and outcome.error[:255],
+            "d_next": None,
+            "d_at": None,
+        }
+        if outcome.ok:
+            row |= {"d_state": DELIVERY_DELIVERED, "d_at": now}
+            result.delivered += 1
+        else:
+            result.failed += 1
+            retry_at = now + timedelta(seconds=retry_delay(c.attempts))
+            if retry_at - c.created_at > give_up:
+                row["d_state"] = DELIVERY_FAILED
+                result.gave_up += 1
+            else:
+                row |= {"d_state": DELIVERY_PENDING, "d_next": retry_at}
+            last_error[c.endpoint_id] = outcome.error or "no answer"
+        last_ok[c.endpoint_id] = outcome.ok
+        rows.append(row)
+    db.session.execute(_DONE, rows)
+    told = []
+    for endpoint_id, ok in last_ok.items():
+        endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+        if endpoint is None:  # deleted meanwhile (its deliveries went with it)
+            continue
+        if ok:
+            endpoint.failing_since = None
+            continue
+        if endpoint.failing_since is None:
+            endpoint.failing_since = now
+        span = cfg["WEBHOOK_DISABLE_AFTER_SECONDS"]
+        if endpoint.enabled and now - endpoint.failing_since >= timedelta(seconds=span):
+            hours = f"{span / 3600:g} hours" if span >= 3600 else f"{span:g} seconds"
+            endpoint.enabled = False
+            endpoint.disabled_at = now
+            endpoint.disabled_reason = (
+                f"Every delivery failed for {hours}; the last: {last_error[endpoint_id]}"
+            )[:255]
+            result.disabled.append(endpoint.id)
+            told.append(endpoint)
+    db.session.commit()
+    for endpoint in told:
+        _tell_main_admin(endpoint)
+
+
+def _tell_main_admin(endpoint: WebhookEndpoint) -> None:
+    """An email to the Main Admin: which endpoint, why, where to turn it back on."""
+    admin = db.session.scalars(
+        select(User).where(User.account_id == endpoint.account_id, User.role == ROLE_MAIN_ADMIN)
+    ).first()
+    log.warning("webhook endpoint %s disabled: %s", endpoint.id, endpoint.disabled_reason)
+    if admin is None or not mail.configured():
+        return
+    base = current_app.config["PUBLIC_BASE_URL"]
+    page = f"{base}/settings/integrations/webhooks/{endpoint.id}"
+    mail.queue(
+        mail.render(
+            "webhook_disabled",
+            admin.email,
+            "A webhook endpoint was turned off",
+            user=admin,
+            endpoint=endpoint,
+            url=page,
+        )
+    )
+
+
+def deliver_due(seconds: float = JOB_SECONDS) -> DeliverResult:
+    """The job: send every due delivery (for at most `seconds`), then queue the job again
+    for when the next retry is due."""
+    result = DeliverResult()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        claimed = _claim(utcnow())
+        if not claimed:
+            break
+        _send(_load(claimed), result)
+    else:
+        kick()  # more are due than one job sends: the next job goes on
+        return result
+    _schedule_next()
+    return result
+
+
+def _next_due() -> datetime | None:
+    """When a delivery next needs a try: the soonest due row of an enabled endpoint (a
+    row a worker holds counts from when its lease runs out)."""
+    t, e = WebhookDelivery.__table__, WebhookEndpoint.__table__
+    pending = (
+        select(t.c.next_attempt_at, t.c.leased_until)
+        .join(e, e.c.id == t.c.endpoint_id)
+        .where(t.c.state == DELIVERY_PENDING, e.c.enabled.is_(True))
+    )
+    now = utcnow()
+    free = db.session.scalar(
+        pending.where((t.c.leased_until.is_(None)) | (t.c.leased_until < now))
+        .with_only_columns(t.c.next_attempt_at)
+        .order_by(t.c.next_attempt_at)
+        .limit(1)
+    )
+    held = db.session.scalar(
+        pending.where(t.c.leased_until >= now)
+        .with_only_columns(t.c.leased_until)
+        .order_by(t.c.leased_until)
+        .limit(1)
+    )
+    db.session.rollback()
+    times = [x for x in (free, held) if x is not None]
+    return min(times) if times else None
+
+
+def _schedule_next() -> None:
+    soonest = _next_due()
+    if soonest is not None:
+        kick(delay=max((soonest - utcnow()).total_seconds(), 0.001))
+
+
+def sweep() -> bool:
+    """From the periodic sweep: queue the job if a delivery is due (its job was lost with
+    Redis, or a worker died holding its lease)."""
+    soonest = _next_due()
+    if soonest is not None and soonest <= utcnow():
+        return kick()
+    return False

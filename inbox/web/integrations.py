@@ -1,0 +1,169 @@
+"""Settings › Integrations › Webhooks: the practice's event webhook endpoints (Main Admin
+only). Thin: the rules live in services.event_hooks."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ..extensions import db
+from ..models import DELIVERY_PENDING, EVENT_TYPES
+from ..models.audit import (
+    AUDIT_ADDED_WEBHOOK,
+    AUDIT_DELETED_WEBHOOK,
+    AUDIT_EDITED_WEBHOOK,
+    AUDIT_ENABLED_WEBHOOK,
+    AUDIT_RESENT_WEBHOOK,
+    AUDIT_ROTATED_WEBHOOK_SECRET,
+    AUDIT_TESTED_WEBHOOK,
+)
+from ..services import event_hooks
+from . import trail
+from .guards import MAIN_ADMIN, access
+
+bp = Blueprint("hooks", __name__, url_prefix="/settings/integrations/webhooks")
+
+
+def _form() -> dict:
+    return {
+        "url": request.form.get("url", "").strip(),
+        "events": request.form.getlist("events"),
+        "include_text": request.form.get("include_text") == "on",
+    }
+
+
+def _endpoint(endpoint_id: int):
+    return event_hooks.get_endpoint(current_user.account_id, endpoint_id) or abort(404)
+
+
+def _list_page(form: dict | None = None, error: str | None = None):
+    return render_template(
+        "settings/webhooks.html",
+        endpoints=event_hooks.list_endpoints(current_user.account_id),
+        form=form or {"url": "", "events": list(EVENT_TYPES), "include_text": False},
+        error=error,
+        event_types=EVENT_TYPES,
+        event_words=event_hooks.EVENT_WORDS,
+    ), (422 if error else 200)
+
+
+def _endpoint_page(endpoint, form: dict | None = None, error: str | None = None):
+    log = event_hooks.deliveries(endpoint)
+    return render_template(
+        "settings/webhook.html",
+        endpoint=endpoint,
+        form=form
+        or {
+            "url": endpoint.url,
+            "events": endpoint.event_list,
+            "include_text": endpoint.include_text,
+        },
+        error=error,
+        deliveries=log,
+        waiting=any(d.state == DELIVERY_PENDING for d in log),
+        event_types=EVENT_TYPES,
+        event_words=event_hooks.EVENT_WORDS,
+    ), (422 if error else 200)
+
+
+@bp.route("", methods=["GET", "POST"])
+@access(MAIN_ADMIN)
+def index():
+    """The endpoints, and Add endpoint."""
+    if request.method == "GET":
+        return _list_page()
+    form = _form()
+    try:
+        endpoint = event_hooks.create_endpoint(current_user.account, **form)
+    except event_hooks.EndpointRefused as exc:
+        return _list_page(form, str(exc))
+    trail.note(AUDIT_ADDED_WEBHOOK, summary=f"{endpoint.url} ({', '.join(endpoint.event_list)})")
+    flash("Endpoint added. Copy its signing secret into the receiving system.", "success")
+    return redirect(url_for("hooks.endpoint", endpoint_id=endpoint.id))
+
+
+@bp.route("/<int:endpoint_id>", methods=["GET", "POST"])
+@access(MAIN_ADMIN)
+def endpoint(endpoint_id: int):
+    """One endpoint: its settings, signing secret, state and delivery log."""
+    hook = _endpoint(endpoint_id)
+    if request.method == "GET":
+        return _endpoint_page(hook)
+    form = _form()
+    try:
+        changes = event_hooks.update_endpoint(hook, **form)
+    except event_hooks.EndpointRefused as exc:
+        db.session.rollback()
+        return _endpoint_page(hook, form, str(exc))
+    if changes:
+        trail.note(AUDIT_EDITED_WEBHOOK, summary=f"{hook.url}: {', '.join(changes)}")
+    flash("Endpoint saved.", "success")
+    return redirect(url_for("hooks.endpoint", endpoint_id=hook.id))
+
+
+@bp.get("/<int:endpoint_id>/log")
+@access(MAIN_ADMIN)
+def log(endpoint_id: int):
+    """The delivery log alone (the page refreshes it while deliveries are waiting)."""
+    hook = _endpoint(endpoint_id)
+    deliveries = event_hooks.deliveries(hook)
+    return render_template(
+        "settings/_webhook_log.html",
+        endpoint=hook,
+        deliveries=deliveries,
+        waiting=any(d.state == DELIVERY_PENDING for d in deliveries),
+    )
+
+
+@bp.post("/<int:endpoint_id>/delete")
+@access(MAIN_ADMIN)
+def delete(endpoint_id: int):
+    hook = _endpoint(endpoint_id)
+    url = hook.url
+    event_hooks.delete_endpoint(hook)
+    trail.note(AUDIT_DELETED_WEBHOOK, summary=url)
+    flash("Endpoint deleted. It gets no more events.", "success")
+    return redirect(url_for("hooks.index"))
+
+
+@bp.post("/<int:endpoint_id>/rotate")
+@access(MAIN_ADMIN)
+def rotate(endpoint_id: int):
+    hook = _endpoint(endpoint_id)
+    event_hooks.rotate_secret(hook)
+    trail.note(AUDIT_ROTATED_WEBHOOK_SECRET, summary=hook.url)
+    flash("New signing secret made. Deliveries from now on are signed with it.", "success")
+    return redirect(url_for("hooks.endpoint", endpoint_id=hook.id) + "#secret")
+
+
+@bp.post("/<int:endpoint_id>/enable")
+@access(MAIN_ADMIN)
+def enable(endpoint_id: int):
+    hook = _endpoint(endpoint_id)
+    event_hooks.enable_endpoint(hook)
+    trail.note(AUDIT_ENABLED_WEBHOOK, summary=hook.url)
+    flash("Endpoint enabled. New events are sent to it again.", "success")
+    return redirect(url_for("hooks.endpoint", endpoint_id=hook.id))
+
+
+@bp.post("/<int:endpoint_id>/test")
+@access(MAIN_ADMIN)
+def test(endpoint_id: int):
+    hook = _endpoint(endpoint_id)
+    event_hooks.send_test(hook)
+    trail.note(AUDIT_TESTED_WEBHOOK, summary=hook.url)
+    flash("Test event queued. Its result appears in the delivery log below.", "success")
+    return redirect(url_for("hooks.endpoint", endpoint_id=hook.id) + "#deliveries")
+
+
+@bp.post("/<int:endpoint_id>/deliveries/<int:delivery_id>/resend")
+@access(MAIN_ADMIN)
+def resend(endpoint_id: int, delivery_id: int):
+    hook = _endpoint(endpoint_id)
+    delivery = event_hooks.get_delivery(current_user.account_id, delivery_id)
+    if delivery is None or delivery.endpoint_id != hook.id:
+        abort(404)
+    event_hooks.resend(delivery)
+    trail.note(AUDIT_RESENT_WEBHOOK, summary=f"{delivery.event} to {hook.url}")
+    flash(f"{delivery.event} queued again.", "success")
+    return redirect(url_for("hooks.endpoint", endpoint_id=hook.id) + "#deliveries")
