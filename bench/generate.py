@@ -301,11 +301,11 @@ def generate(url: str, scale: float = 1.0, seed: int = 8, manifest: Path | None 
             phone = phone_for(i)
             yield (i, 1, first, last, phone, phones.national_digits(phone),
                    search_text.name_key(first, last), search_text.name_key(last, first)
-                   .partition("|")[0], None, clinic, false, None, ts(now))  # fmt: skip
+                   .partition("|")[0], None, clinic, false, None, ts(now), ts(now))  # fmt: skip
 
     load.rows("patients", ["id", "account_id", "first_name", "last_name", "phone", "phone_digits",
                            "name_search", "name_reversed", "email", "home_clinic_id",
-                           "unknown_sender", "opted_out_at", "created_at"],
+                           "unknown_sender", "opted_out_at", "created_at", "updated_at"],
               patient_rows())  # fmt: skip
     t_patients = time.perf_counter()
 

@@ -45,12 +45,12 @@ from inbox import embedded_redis  # noqa: E402
 KEY, SECRET, SIG = "bench-key", "bench-secret", "bench-signature-secret"
 UA = "clinic-inbox-bench"
 HTMX = {"HX-Request": "true"}
-SECTIONS = ("http", "ingest", "ws", "outbound", "memory")
+SECTIONS = ("http", "cpu", "ingest", "ws", "outbound", "memory")
 
 WRK_LUA = r"""
 local threads = {}
 bad = 0
-lines, idx, stride, bust, n = nil, 0, 1, false, 0
+lines, idx, stride, bust, n, paths = nil, 0, 1, false, 0, false
 setup = function(thread)
   thread:set("id", #threads)
   table.insert(threads, thread)
@@ -60,6 +60,13 @@ init = function(args)
   if args[1] == "bust" then
     -- every request a URL never asked before: measures rendering, not the page cache
     bust = true
+  elseif args[1] == "paths" then
+    -- GET each path of the file in turn (a different conversation every request)
+    paths = true
+    lines = {}
+    for line in io.lines(args[2]) do table.insert(lines, line) end
+    stride = tonumber(args[3])
+    idx = id + 1
   elseif args[1] ~= nil then
     lines = {}
     for line in io.lines(args[1]) do table.insert(lines, line) end
@@ -74,6 +81,11 @@ request = function()
     return wrk.format(nil, wrk.path .. sep .. "_n=" .. id .. "-" .. n)
   end
   if lines == nil then return wrk.format(nil) end
+  if paths then
+    local path = lines[idx] or lines[#lines]
+    idx = idx + stride
+    return wrk.format(nil, path)
+  end
   local body = lines[idx] or lines[#lines]
   idx = idx + stride
   return wrk.format("POST", nil, {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
@@ -229,7 +241,8 @@ class Stack:
 
 
 def wrk(url: str, headers: dict[str, str], *, connections: int, seconds: float,
-        threads: int = 1, lines: Path | None = None, bust: bool = False) -> dict:  # fmt: skip
+        threads: int = 1, lines: Path | None = None, bust: bool = False,
+        paths: Path | None = None) -> dict:  # fmt: skip
     script = Path(tempfile.gettempdir()) / "clinic-inbox-bench.lua"
     script.write_text(WRK_LUA)
     cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
@@ -237,7 +250,9 @@ def wrk(url: str, headers: dict[str, str], *, connections: int, seconds: float,
     for k, v in headers.items():
         cmd += ["-H", f"{k}: {v}"]
     cmd.append(url)
-    if lines is not None:
+    if paths is not None:
+        cmd += ["--", "paths", str(paths), str(threads)]
+    elif lines is not None:
         cmd += ["--", str(lines), str(threads)]
     elif bust:
         cmd += ["--", "bust"]
@@ -329,6 +344,91 @@ def http_figures(stack: Stack, info: dict, args) -> dict:
             out[name]["non_200"] += tput["non_200"]
         print(f"  {name:<34} p50 {out[name]['p50_ms']:7.2f} ms  p99 {out[name]['p99_ms']:7.2f} ms",
               flush=True)  # fmt: skip
+    return out
+
+
+def sample_conversations(stack: Stack, unread: bool, n: int, seed: int) -> list[int]:
+    """n conversations of the data set, unread or read (staff sees them all), picked by a
+    seeded shuffle (the same ones while the set is the same)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(stack.env["DATABASE_URL"])
+    with engine.connect() as conn:
+        ids = sorted(conn.execute(text(
+            f"SELECT id FROM conversations WHERE {'' if unread else 'NOT '}unread "
+            "AND last_message_at IS NOT NULL")).scalars())  # fmt: skip
+    engine.dispose()
+    rng = __import__("random").Random(seed)
+    return rng.sample(ids, min(n, len(ids)))
+
+
+def cpu_figures(stack: Stack, info: dict, args) -> dict:
+    """Web CPU per request (user + system time of the gunicorn workers, /proc/<pid>/stat)
+    for opening a conversation and re-rendering the list, against /healthz's in the same
+    run (measured first and last; their mean is the baseline), and the bytes of each.
+    Steadier than latency on a shared machine: another process's load delays a request,
+    it does not make it cost more CPU. Opening an unread conversation reads it, so every
+    request opens one never opened before in this run (random ones from the data set)."""
+    s = stack.login(info["users"]["staff"], info["users"]["password"])
+    cookie = "; ".join(f"{k}={v}" for k, v in s.cookies.items())
+    auth = {"Cookie": cookie, "User-Agent": UA}
+    pane_h = {**auth, **HTMX, "HX-Target": "thread-pane"}
+    frag = {**auth, **HTMX, "HX-Target": "list-body"}
+    base = stack.base
+    n = 8000 if not args.quick else 2000
+    unread = sample_conversations(stack, True, 2 * n, 25)
+    read = sample_conversations(stack, False, n, 26)
+    n = len(unread) // 2  # a small data set has fewer
+    files = {}
+    k = 10  # the bytes: the mean of the first k of each sample (left out of the paths file)
+    for name, ids in (("pane-unread", unread[:n]), ("full-unread", unread[n:]),
+                      ("pane-read", read)):  # fmt: skip
+        files[name] = stack.tmp / f"cpu-{name}.txt"
+        files[name].write_text("".join(f"/inbox/c/{i}\n" for i in ids[k:]))
+
+    def mean_bytes(ids: list[int], h: dict) -> int:
+        return sum(len(check(s, f"{base}/inbox/c/{i}", h, "msg-")) for i in ids[:k]) // k
+
+    sizes = {
+        "baseline /healthz": len(s.get(f"{base}/healthz").content),
+        "open: pane, unread": mean_bytes(unread, pane_h),
+        "open: pane, already read": mean_bytes(read, pane_h),
+        "open: full page, unread": mean_bytes(unread[n:], auth),
+        "list: Unread, All Clinics, rendered": len(
+            check(s, f"{base}/inbox?tab=unread&_n=size", frag, "conv-")),
+    }  # fmt: skip
+    targets = [
+        ("baseline /healthz", f"{base}/healthz", {"User-Agent": UA}, {}),
+        ("open: pane, unread", f"{base}/inbox/c/0", pane_h, {"paths": files["pane-unread"]}),
+        ("open: pane, already read", f"{base}/inbox/c/0", pane_h, {"paths": files["pane-read"]}),
+        ("open: full page, unread", f"{base}/inbox/c/0", auth, {"paths": files["full-unread"]}),
+        ("list: Unread, All Clinics, rendered", f"{base}/inbox?tab=unread", frag, {"bust": True}),
+        ("baseline /healthz (again)", f"{base}/healthz", {"User-Agent": UA}, {}),
+    ]  # fmt: skip
+    web = stack.web_workers()
+    out: dict[str, dict] = {}
+    for name, url, h, extra in targets:
+        wrk(url, h, connections=2, seconds=1, **extra)  # warm up (and a few ids used)
+        cpu0, all0 = cpu_seconds(web), machine_cpu_seconds()
+        r = wrk(url, h, connections=2, seconds=args.seconds, **extra)
+        cpu1, all1 = cpu_seconds(web), machine_cpu_seconds()
+        done = max(1, r["requests"])
+        out[name] = {
+            "web_cpu_ms": (cpu1 - cpu0) * 1000 / done,
+            "machine_cpu_ms": (all1 - all0) * 1000 / done,
+            "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"], "rps": r["rps"],
+            "requests": r["requests"], "non_200": r["non_200"] + r["errors"],
+            "bytes": sizes.get(name.replace(" (again)", ""), 0),
+        }  # fmt: skip
+        print(
+            f"  cpu {name:<38} {out[name]['web_cpu_ms']:6.2f} ms web CPU a request, "
+            f"{out[name]['rps']:6.0f} req/s, {out[name]['bytes']:,} bytes",
+            flush=True,
+        )
+    base_ms = (out["baseline /healthz"]["web_cpu_ms"]
+               + out["baseline /healthz (again)"]["web_cpu_ms"]) / 2  # fmt: skip
+    for v in out.values():
+        v["x_healthz"] = v["web_cpu_ms"] / base_ms if base_ms else 0.0
     return out
 
 
@@ -835,6 +935,8 @@ def run_db(db: str, args, redis_url: str) -> dict:
         if "http" in args.sections:
             result["http"] = http_figures(stack, info, args)
             result["counts"] = count_figures(stack, info, 200)
+        if "cpu" in args.sections:
+            result["cpu"] = cpu_figures(stack, info, args)
         if "ingest" in args.sections:
             result["ingest"] = ingest_figures(stack, info, args, None)
             print(f"  ingest {result['ingest']['ingest_rps']:.0f}/s vs "
@@ -857,9 +959,7 @@ def run_db(db: str, args, redis_url: str) -> dict:
 
 def table(db: str, r: dict) -> str:
     lines = [f"\n### {db}: {r['data']['messages']:,} messages, "
-             f"{r['data']['conversations']:,} conversations\n",
-             "| figure | p50 ms | p95 ms | p99 ms | baseline p50 ms | ratio p50 | target | met |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]  # fmt: skip
+             f"{r['data']['conversations']:,} conversations\n"]  # fmt: skip
 
     def row(name, v, base, target, met):
         ratio = v["p50_ms"] / base if base else 0
@@ -870,6 +970,8 @@ def table(db: str, r: dict) -> str:
 
     http = r.get("http")
     if http:
+        lines += ["| figure | p50 ms | p95 ms | p99 ms | baseline p50 ms | ratio p50 | target "
+                  "| met |", "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]  # fmt: skip
         b = http["baseline /healthz"]["p50_ms"]
         row("baseline /healthz", http["baseline /healthz"], b, "", True)
         if "signed-in /healthz" in http:
@@ -900,6 +1002,25 @@ def table(db: str, r: dict) -> str:
             f"{lr['throughput_rps'] / bt['throughput_rps']:.0%}). Page 20 / page 1 p50: "
             f"{http['keyset: page 20 rows']['p50_ms'] / http['keyset: page 1 rows']['p50_ms']:.2f}."
         )
+    cpu = r.get("cpu")
+    if cpu:
+        lines += [
+            "",
+            "| CPU per request (2 connections) | web CPU ms | x /healthz | target "
+            "| met | machine CPU ms | req/s | p50 ms | bytes | not 200 |",
+            "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for name, v in cpu.items():
+            target, ok = "", True
+            if name.startswith("open: pane"):
+                target, ok = "<= 3x", v["x_healthz"] <= 3
+            elif name.startswith("list"):
+                target, ok = "<= 5x, <= 25 KB", v["x_healthz"] <= 5 and v["bytes"] <= 25_000
+            lines.append(
+                f"| {name} | {v['web_cpu_ms']:.2f} | {v['x_healthz']:.1f}x | {target} | "
+                f"{'' if not target else 'yes' if ok else 'NO'} | {v['machine_cpu_ms']:.2f} | "
+                f"{v['rps']:.0f} | {v['p50_ms']:.1f} | {v['bytes']:,} | {v['non_200']} |"
+            )
     ing = r.get("ingest")
     if ing:
         share = ing["ingest_rps"] / ing["baseline_rps"]

@@ -208,9 +208,11 @@ def record(
     *,
     summary: str = "",
     origin: Origin | None = None,
+    commit: bool = True,
 ) -> AuditEvent:
     """Append one entry for something `user` (a person, or an API key's ApiActor) did to
-    `obj` (a model instance or None), and commit it."""
+    `obj` (a model instance or None), and commit it (commit=False: it goes with the
+    caller's next commit, in the same transaction as what it records)."""
     if action not in ACTION_WORDS:
         raise ValueError(f"unknown audit action {action!r}")
     object_type = object_id = None
@@ -230,7 +232,8 @@ def record(
         user_agent=_short_agent(origin.user_agent),
     )
     db.session.add(entry)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return entry
 
 

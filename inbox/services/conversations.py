@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     CompoundSelect,
+    Integer,
     Select,
     and_,
+    bindparam,
     event,
     false,
     func,
@@ -22,23 +25,29 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defaultload
 
 from .. import events
 from ..extensions import db
 from ..models import (
     DIRECTION_IN,
+    NUMBER_ACTIVE,
+    PAPERWORK_OUTSTANDING,
     Clinic,
     Conversation,
     ConversationCount,
     InboxNumber,
     Message,
+    PaperworkItem,
     Patient,
+    ReplyTemplate,
     User,
+    WebhookEndpoint,
     get_scoped,
     scoped,
 )
-from . import event_hooks, search_text
+from ..models.base import MAX_ID
+from . import event_hooks, page_cache, search_text
 from .messaging import active_number
 
 PAGE_SIZE = 50
@@ -369,7 +378,12 @@ def list_page(
     ids = ids[:limit]
     by_id = {
         c.id: c
-        for c in db.session.scalars(select(Conversation).where(Conversation.id.in_(ids))).unique()
+        for c in db.session.scalars(
+            # A row shows the patient and the clinic, never the patient's home clinic.
+            select(Conversation)
+            .where(Conversation.id.in_(ids))
+            .options(defaultload(Conversation.patient).lazyload(Patient.home_clinic))
+        ).unique()
     }
     rows = [by_id[i] for i in ids if i in by_id]
     next_cursor = Cursor(rows[-1].last_message_at, rows[-1].id) if more and rows else None
@@ -498,6 +512,117 @@ def get_visible(user: User, conversation_id: int | str) -> Conversation | None:
     return conv
 
 
+@dataclass
+class Opened:
+    """A conversation being opened, read with what its pane shows besides the thread, in
+    one statement: its number (the active one, else it is not visible), whether the account
+    has saved replies (the Templates menu; its items load when it is opened) and the
+    patient's outstanding forms (how many, and when they were last texted about)."""
+
+    conv: Conversation
+    number: InboxNumber
+    has_templates: bool
+    paperwork: int
+    paperwork_last: datetime | None
+    has_webhooks: bool  # an enabled endpoint: reading it is offered to event_hooks
+
+
+@cache
+def _open_statement(limited: bool) -> Select:
+    """open_visible's query, built once per shape (a user of some clinics or of all):
+    building it costs more than running it."""
+    outstanding = (
+        PaperworkItem.account_id == Conversation.account_id,
+        PaperworkItem.patient_id == Conversation.patient_id,
+        PaperworkItem.status == PAPERWORK_OUTSTANDING,
+    )
+    account_id = bindparam("account_id")
+    return (
+        scoped(Conversation, account_id)
+        .join(InboxNumber, InboxNumber.id == Conversation.inbox_number_id)
+        .where(
+            Conversation.id == bindparam("conversation_id"),
+            InboxNumber.account_id == account_id,
+            InboxNumber.status == NUMBER_ACTIVE,
+            *(
+                [Conversation.clinic_id.in_(bindparam("clinic_ids", expanding=True))]
+                if limited
+                else []
+            ),
+        )  # fmt: skip
+        .options(defaultload(Conversation.patient).lazyload(Patient.home_clinic))
+        .add_columns(
+            InboxNumber,
+            select(ReplyTemplate.id)
+            .where(ReplyTemplate.account_id == Conversation.account_id)
+            .exists()
+            .label("has_templates"),
+            select(WebhookEndpoint.id)
+            .where(
+                WebhookEndpoint.account_id == Conversation.account_id,
+                WebhookEndpoint.enabled.is_(True),
+            )
+            .exists()
+            .label("has_webhooks"),
+            select(func.count()).where(*outstanding).scalar_subquery().label("paperwork"),
+            select(func.max(PaperworkItem.reminded_at))
+            .where(*outstanding)
+            .scalar_subquery()
+            .label("paperwork_last"),
+        )
+    )
+
+
+def open_visible(user: User, conversation_id: int | str) -> Opened | None:
+    """get_visible() and the composer's facts (see Opened) in one query; None when the user
+    may not see it (another account, not the active number of an enabled Inbox, another
+    clinic: the same rules as clinic_scope)."""
+    try:
+        cid = int(conversation_id)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < cid <= MAX_ID or not user.account.inbox_enabled:
+        return None
+    clinic_ids = user.visible_clinic_ids()
+    params: dict[str, Any] = {"account_id": user.account_id, "conversation_id": cid}
+    if clinic_ids is not None:
+        params["clinic_ids"] = clinic_ids or [-1]
+    row = db.session.execute(_open_statement(clinic_ids is not None), params).unique().first()
+    if row is None:
+        return None
+    conv, number, has_templates, has_webhooks, paperwork, last = row
+    from .reminders import recent  # (reminders -> templates -> patients -> here)
+
+    _memo(("number", user.account_id), lambda: number)
+    return Opened(conv, number, bool(has_templates), int(paperwork or 0), recent(last),
+                  bool(has_webhooks))  # fmt: skip
+
+
+def mark_opened(user: User, opened: Opened) -> bool:
+    """Opening reads a conversation. Commits what the request has pending with it (the audit
+    row of the view) in one transaction, and only when there is something to write;
+    whether the read state changed. A read conversation is offered to the practice's
+    webhook endpoints as mark() does (only when it has one: see Opened). What the request
+    loaded stays loaded (nothing in it changed but what it wrote), and the live event goes
+    to Redis in the same round trip as the page-cache generation."""
+    conv = opened.conv
+    changed = conv.unread
+    if changed:
+        conv.unread = False
+        if opened.has_webhooks:  # (the same event as mark(); no endpoint, no statement)
+            event_hooks.emit([event_hooks.conversation_read(conv.account_id, conv.id)])
+        page_cache.announce(conv.account_id, {"type": "read", "conversation_ids": [conv.id]})
+    session = db.session()
+    if changed or session.new or session.dirty:
+        session.expire_on_commit = False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = True
+        _memo(("number", user.account_id), lambda: opened.number)  # forgotten by the commit
+    return changed
+
+
 THREAD_PAGE = 50
 
 
@@ -507,16 +632,39 @@ def thread_page(
     """The newest `limit` messages of the thread (before `before`, when scrolling back),
     oldest first, and the cursor for the screen before them (None: the thread starts
     here). One index range on (conversation_id, sent_at, id) whatever the thread's length."""
-    stmt = scoped(Message, conv.account_id).where(Message.conversation_id == conv.id)
-    if before is not None:
-        stmt = stmt.where(
-            or_(
-                Message.sent_at < before.at,
-                and_(Message.sent_at == before.at, Message.id < before.id),
-            )
-        )
+    if before is None:  # the first screen: the statement built once
+        stmt = _first_screen()
+        params = {"account_id": conv.account_id, "conversation_id": conv.id, "n": limit + 1}
+        rows = list(db.session.scalars(stmt, params).unique())
+        return _screen(rows, limit)
+    stmt = scoped(Message, conv.account_id).where(
+        Message.conversation_id == conv.id,
+        or_(
+            Message.sent_at < before.at,
+            and_(Message.sent_at == before.at, Message.id < before.id),
+        ),
+    )
     stmt = stmt.order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit + 1)
-    rows = list(db.session.scalars(stmt).unique())
+    # A bubble names who sent it, never their account.
+    stmt = stmt.options(defaultload(Message.sent_by).lazyload(User.account))
+    return _screen(list(db.session.scalars(stmt).unique()), limit)
+
+
+@cache
+def _first_screen() -> Select:
+    return (
+        scoped(Message, bindparam("account_id"))
+        .where(Message.conversation_id == bindparam("conversation_id"))
+        .order_by(Message.sent_at.desc(), Message.id.desc())
+        .limit(bindparam("n", type_=Integer))
+        # A bubble names who sent it, never their account.
+        .options(defaultload(Message.sent_by).lazyload(User.account))
+    )
+
+
+def _screen(rows: list[Message], limit: int) -> tuple[list[Message], Cursor | None]:
+    """Newest first, one more than a screen -> the screen oldest first, and the cursor
+    before it (None: the thread starts here)."""
     older = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -62,6 +62,7 @@ MAX_ENTRIES = 512  # per process; a 50-row list page is ~25 KB
 MAX_AGE_SECONDS = 60.0
 TIME_BUCKET_SECONDS = 900
 _PENDING = "clinic_inbox_page_cache_accounts"
+_ANNOUNCE = "clinic_inbox_page_cache_announce"
 
 
 def _key(account_id: int) -> str:
@@ -196,13 +197,24 @@ def _bulk_statement(state: ORMExecuteState) -> None:
         _touched(state.session).add(ALL_ACCOUNTS)
 
 
+def announce(account_id: int, live_event: dict) -> None:
+    """Publish this live event after the session's next commit, in the same round trip to
+    Redis as the generations that commit replaces (after them: see replace()). Dropped if
+    the transaction rolls back."""
+    db.session.info.setdefault(_ANNOUNCE, []).append((account_id, live_event))
+
+
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     touched = session.info.pop(_PENDING, None)
+    announced = session.info.pop(_ANNOUNCE, None)
     if touched:
-        replace(touched)
+        replace(touched, announced)
+    elif announced:
+        events.publish_many(announced)
 
 
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_ANNOUNCE, None)

@@ -208,6 +208,11 @@ def reminded_recently(items: list, now: datetime | None = None) -> datetime | No
     """When these forms were last texted about, if that was within REMIND_AGAIN_AFTER:
     another reminder then needs a deliberate "Send again"."""
     last = max((i.reminded_at for i in items if i.reminded_at is not None), default=None)
+    return recent(last, now)
+
+
+def recent(last: datetime | None, now: datetime | None = None) -> datetime | None:
+    """`last` (the forms' last reminder) if it was within REMIND_AGAIN_AFTER, else None."""
     if last is None or (now or utcnow()) - last >= REMIND_AGAIN_AFTER:
         return None
     return last

@@ -120,6 +120,14 @@ class Preview:
     error: str | None  # why it would not fill in or send
 
 
+def exist(account_id: int) -> bool:
+    """Whether the practice has any saved reply (the composer's Templates menu)."""
+    return (
+        db.session.scalar(scoped(ReplyTemplate, account_id).with_only_columns(ReplyTemplate.id))
+        is not None
+    )
+
+
 def saved_replies(account_id: int) -> list[ReplyTemplate]:
     return list(
         db.session.scalars(

@@ -57,18 +57,26 @@ def _workspace(f: Filters, conv=None, **extra) -> dict:
     )
 
 
-def composer_context(conv) -> dict:
-    """What the composer shows besides the box: saved replies and outstanding forms (also
-    for a live STOP / START, which brings the composer back)."""
+def composer_context(conv, opened: convs.Opened | None = None) -> dict:
+    """What the composer shows besides the box: whether there are saved replies (the
+    Templates menu loads them when it is opened) and the outstanding forms (also for a
+    live STOP / START, which brings the composer back). `opened`: already read with the
+    conversation."""
+    if opened is not None:
+        return dict(
+            has_templates=opened.has_templates,
+            paperwork=opened.paperwork,
+            paperwork_last=opened.paperwork_last,
+        )
     paperwork = patients.outstanding_paperwork(conv.patient)
     return dict(
-        templates=templates.for_conversation(conv),
-        paperwork=paperwork,
+        has_templates=templates.exist(conv.account_id),
+        paperwork=len(paperwork),
         paperwork_last=reminders.reminded_recently(paperwork),
     )
 
 
-def _thread_context(conv, composer_error=None, draft="", tq="") -> dict:
+def _thread_context(conv, composer_error=None, draft="", tq="", opened=None) -> dict:
     # The first screen of the thread; older screens load as the user scrolls back. A
     # search inside the thread looks further back.
     messages, older = convs.thread_page(conv, limit=200 if tq else convs.THREAD_PAGE)
@@ -76,9 +84,10 @@ def _thread_context(conv, composer_error=None, draft="", tq="") -> dict:
         conv=conv,
         messages=messages,
         older=older,
-        **composer_context(conv),
+        **composer_context(conv, opened),
         composer_error=composer_error,
         draft=draft,
+        segment_info=segments.count((draft or "").strip()),
         tq=tq,
     )
 
@@ -96,6 +105,18 @@ def _counts_oob(f: Filters) -> dict:
         menu=convs.menu_counts(current_user, f.clinic_id, f.tab),
         clinics=convs.visible_clinics(current_user),
         oob=True,
+    )
+
+
+def _read_change_oob(f: Filters) -> dict:
+    """What opening an unread conversation changes around the list: its row, the tab and
+    menu counts, the badge (not the clinics, which did not change)."""
+    return dict(
+        f=f,
+        counts=convs.tab_counts(current_user, f),
+        menu=convs.menu_counts(current_user, f.clinic_id, f.tab),
+        oob=True,
+        read_change=True,
     )
 
 
@@ -126,21 +147,38 @@ def list_rows():
 @bp.get("/c/<int:conversation_id>")
 @access(INBOX)
 def show(conversation_id: int):
-    conv = convs.get_visible(current_user, conversation_id) or abort(404)
+    opened = convs.open_visible(current_user, conversation_id) or abort(404)
+    conv = opened.conv
     ours = not security.from_another_site()
-    if ours:
-        convs.mark(conv, unread=False)
+    in_thread = _htmx_target() == "messages"  # search inside the thread: already viewed
+    if ours and not in_thread:
+        trail.note(AUDIT_VIEWED_CONVERSATION, conv, commit=False)
+    changed = convs.mark_opened(current_user, opened) if ours else False
     f = _filters()
     tq = " ".join(request.args.get("tq", "").split())[:80]
-    if _htmx_target() == "messages":  # search inside the thread: already viewed
-        return render_template("inbox/_thread.html", **_thread_context(conv, tq=tq), f=f)
-    if ours:
-        trail.note(AUDIT_VIEWED_CONVERSATION, conv)
-    if _htmx_target() == "thread-pane":
+    if in_thread:
         return render_template(
-            "inbox/_thread_swap.html", **_thread_context(conv, tq=tq), **_counts_oob(f), c=conv
+            "inbox/_thread.html", **_thread_context(conv, tq=tq, opened=opened), f=f
         )
-    return render_template("inbox/index.html", **_workspace(f, conv, tq=tq))
+    if _htmx_target() == "thread-pane":
+        # Around the pane, only what opening it changed (nothing, for a read one).
+        around = _read_change_oob(f) if changed else {"f": f}
+        return render_template(
+            "inbox/_thread_swap.html",
+            **_thread_context(conv, tq=tq, opened=opened),
+            **around,
+            c=conv,
+            changed=changed,
+        )
+    return render_template("inbox/index.html", **_workspace(f, conv, tq=tq, opened=opened))
+
+
+@bp.get("/c/<int:conversation_id>/templates")
+@access(INBOX)
+def saved_replies(conversation_id: int):
+    """The Templates menu's items, filled in for this patient, when the menu is opened."""
+    conv = convs.get_visible(current_user, conversation_id) or abort(404)
+    return render_template("inbox/_template_items.html", templates=templates.for_conversation(conv))
 
 
 @bp.get("/c/<int:conversation_id>/older")

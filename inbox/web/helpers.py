@@ -37,6 +37,17 @@ def highlight(text: str, q: str | None) -> Markup:
     return Markup("").join(out)
 
 
+def account_tz(account_id: int) -> str:
+    """The account's timezone for times with no clinic of their own (a setting, a bill, an
+    unknown sender's thread), read once per request."""
+    known = g.setdefault("account_tz", {})
+    if account_id not in known:
+        from ..services.audit import account_timezone
+
+        known[account_id] = account_timezone(account_id)
+    return known[account_id]
+
+
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["phone"] = phones.display
     app.jinja_env.filters["list_time"] = list_time
@@ -50,16 +61,10 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["STATUS_WORDS"] = STATUS_WORDS
     app.jinja_env.globals["MAX_SEGMENTS"] = MAX_SEGMENTS
 
-    @app.template_global()
-    def account_tz(account_id: int) -> str:
-        """The account's timezone for times with no clinic of their own (a setting, a bill, an
-        unknown sender's thread), read once per request."""
-        known = g.setdefault("account_tz", {})
-        if account_id not in known:
-            from ..services.audit import account_timezone
+    app.add_template_global(account_tz)
+    from .rows import conv_row
 
-            known[account_id] = account_timezone(account_id)
-        return known[account_id]
+    app.add_template_global(conv_row)
 
     @app.template_global()
     def conv_tz(conv) -> str:

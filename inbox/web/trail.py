@@ -15,7 +15,15 @@ def origin() -> audit.Origin:
 
 
 def note(
-    action: str, obj: object | None = None, *, summary: str = "", user: User | None = None
+    action: str,
+    obj: object | None = None,
+    *,
+    summary: str = "",
+    user: User | None = None,
+    commit: bool = True,
 ) -> AuditEvent:
-    """Record `action` by `user` (default: the signed-in user) on `obj`."""
-    return audit.record(user or current_user, action, obj, summary=summary, origin=origin())
+    """Record `action` by `user` (default: the signed-in user) on `obj` (commit=False: with
+    the request's next commit)."""
+    return audit.record(
+        user or current_user, action, obj, summary=summary, origin=origin(), commit=commit
+    )

@@ -252,9 +252,13 @@
     var grid = $("#inbox-grid");
     if (grid && event.detail.target && event.detail.target.id === "thread-pane") {
       grid.classList.add("has-thread");
+      var open = String(currentConversation());
       $all(".conv-row.selected").forEach(function (row) {
-        if (row.getAttribute("data-conversation") !== String(currentConversation())) row.classList.remove("selected");
+        if (row.id !== "conv-" + open) row.classList.remove("selected");
       });
+      // The pane of a conversation already read comes alone (nothing around it changed).
+      var picked = document.getElementById("conv-" + open);
+      if (picked) picked.classList.add("selected");
     }
     scrollThread();
     syncTitle();
@@ -460,11 +464,11 @@
   var lastClicked = null;
   document.addEventListener("click", function (event) {
     var row = event.target.closest && event.target.closest(".conv-row");
-    if (row) lastClicked = row.getAttribute("data-conversation");
+    if (row) lastClicked = row.id.slice(5); // "conv-<id>"
   });
   document.addEventListener("keydown", function (event) {
     var row = event.key === "Enter" && document.querySelector(".conv-row.kbd-focus");
-    if (row) lastClicked = row.getAttribute("data-conversation");
+    if (row) lastClicked = row.id.slice(5); // "conv-<id>"
   });
 
   function fromTemplate(t) {
@@ -480,7 +484,7 @@
       var action = t.getAttribute("data-row");
       if (action === "remove") {
         // The row of the conversation this tab is reading (or just clicked) stays put.
-        var cid = old && old.getAttribute("data-conversation");
+        var cid = old && old.id.slice(5); // "conv-<id>"
         var thread = document.querySelector(".thread[data-conversation]");
         var reading = thread && thread.getAttribute("data-conversation");
         if (old && cid !== reading && cid !== lastClicked) old.remove();

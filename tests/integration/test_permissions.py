@@ -45,6 +45,7 @@ POLICY = {
     "conversations.list_rows": {"*": guards.INBOX},
     "conversations.show": {"*": guards.INBOX},
     "conversations.older": {"*": guards.INBOX},
+    "conversations.saved_replies": {"*": guards.INBOX},
     "conversations.send": {"*": guards.INBOX},
     "conversations.read_state": {"*": guards.INBOX},
     "conversations.seen": {"*": guards.INBOX},

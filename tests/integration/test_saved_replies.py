@@ -4,6 +4,8 @@ patient, refusals that keep what was typed, every change audited."""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from inbox.extensions import db
@@ -41,10 +43,13 @@ def test_add_edit_reorder_and_delete_a_saved_reply(client, demo):
     ).one()
     assert added.kind == "paperwork" and _names(demo.id)[-1] == "Running behind"
 
-    # It shows, filled in, under Templates in a conversation.
+    # It shows, filled in, under Templates in a conversation (the menu loads its items
+    # when it is opened).
     conv = db.session.scalars(select(Conversation).order_by(Conversation.id)).first()
     thread = client.get(f"/inbox/c/{conv.id}").get_data(as_text=True)
-    assert f"Hi {conv.patient.first_name}, we are running 10 minutes late" in thread
+    menu = re.search(r'<details class="template-menu" hx-get="([^"]+)"', thread)[1]
+    items = client.get(menu, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert f"Hi {conv.patient.first_name}, we are running 10 minutes late" in items
 
     r = _post(client, f"/settings/inbox/replies/{added.id}", name="Running behind",
               body="Sorry {first_name}, we are 10 minutes behind today.")  # fmt: skip
