@@ -6,6 +6,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate
 
 from ..models.care import APPOINTMENT_STATUS_WORDS
+from ..models.hooks import EVENT_TYPES
 
 
 class Text(fields.String):
@@ -308,3 +309,47 @@ class IdempotencyHeader(Schema):
         validate=validate.Length(min=1, max=255),
         metadata={"description": "A retried request with the same key never texts twice"},
     )
+
+
+# ---- event webhook endpoints -------------------------------------------------------------
+
+
+class WebhookEndpointSchema(Schema):
+    id = fields.Integer(required=True)
+    url = Text(required=True)
+    events = fields.List(Text(validate=validate.OneOf(EVENT_TYPES)), required=True)
+    include_text = fields.Boolean(
+        required=True, metadata={"description": "Texts' words in message events"}
+    )
+    enabled = fields.Boolean(required=True)
+    disabled_reason = Text(allow_none=True, required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class WebhookEndpointCreatedSchema(WebhookEndpointSchema):
+    secret = Text(
+        required=True,
+        metadata={"description": "The signing secret (whsec_...): shown on creation only"},
+    )
+
+
+class WebhookEndpointListSchema(Schema):
+    data = fields.List(fields.Nested(WebhookEndpointSchema), required=True)
+
+
+class WebhookEndpointFieldsSchema(Schema):
+    url = Text(required=True, validate=validate.Length(min=1, max=2000))
+    events = fields.List(
+        Text(validate=validate.OneOf(EVENT_TYPES)), required=True,
+        validate=validate.Length(min=1, max=len(EVENT_TYPES)),
+    )  # fmt: skip
+    include_text = fields.Boolean(load_default=False)
+
+
+class WebhookEndpointUpdateSchema(Schema):
+    url = Text(validate=validate.Length(min=1, max=2000))
+    events = fields.List(
+        Text(validate=validate.OneOf(EVENT_TYPES)),
+        validate=validate.Length(min=1, max=len(EVENT_TYPES)),
+    )
+    include_text = fields.Boolean()

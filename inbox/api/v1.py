@@ -21,6 +21,7 @@ from ..models import (
     Message,
     PaperworkItem,
     Patient,
+    WebhookEndpoint,
     get_scoped,
     scoped,
 )
@@ -28,15 +29,27 @@ from ..models.audit import (
     AUDIT_ADDED_APPOINTMENT,
     AUDIT_ADDED_PAPERWORK,
     AUDIT_ADDED_PATIENT,
+    AUDIT_ADDED_WEBHOOK,
     AUDIT_API_READ,
     AUDIT_CANCELLED_APPOINTMENT,
     AUDIT_COMPLETED_PAPERWORK,
+    AUDIT_DELETED_WEBHOOK,
     AUDIT_EDITED_APPOINTMENT,
     AUDIT_EDITED_PATIENT,
+    AUDIT_EDITED_WEBHOOK,
     AUDIT_IMPORTED_PATIENTS,
     AUDIT_SENT_TEXT,
 )
-from ..services import audit, care, conversations, messaging, patient_upserts, patients, phones
+from ..services import (
+    audit,
+    care,
+    conversations,
+    event_hooks,
+    messaging,
+    patient_upserts,
+    patients,
+    phones,
+)  # fmt: skip
 from ..services.conversations import Cursor, search_condition
 from ..web.guards import API_READ, API_SEND, API_WRITE, access
 from . import schemas as s
@@ -694,3 +707,100 @@ def get_message(message_id: int):
 
 
 __all__ = ["bp"]
+
+
+# ---- event webhook endpoints -----------------------------------------------------------------
+
+
+def endpoint_json(e: WebhookEndpoint) -> dict:
+    return {
+        "id": e.id, "url": e.url, "events": e.event_list, "include_text": e.include_text,
+        "enabled": e.enabled, "disabled_reason": e.disabled_reason, "created_at": e.created_at,
+    }  # fmt: skip
+
+
+def _endpoint(endpoint_id: int) -> WebhookEndpoint:
+    endpoint = event_hooks.get_endpoint(current_actor().account_id, endpoint_id)
+    if endpoint is None:
+        raise _not_found("webhook endpoint")
+    return endpoint
+
+
+def _refused(exc: event_hooks.EndpointRefused) -> Problem:
+    db.session.rollback()
+    return Problem("refused", str(exc))
+
+
+@bp.route("/webhook-endpoints", methods=["GET"])
+@access(API_READ)
+@bp.response(200, s.WebhookEndpointListSchema)
+@documented_errors(401, 403, 429)
+def list_webhook_endpoints():
+    """List event webhook endpoints
+
+    The URLs this practice's events are sent to (Settings › Integrations › Webhooks)."""
+    return {"data": [endpoint_json(e) for e in event_hooks.list_endpoints(
+        current_actor().account_id)]}  # fmt: skip
+
+
+@bp.route("/webhook-endpoints", methods=["POST"])
+@access(API_WRITE)
+@bp.arguments(s.WebhookEndpointFieldsSchema)
+@bp.response(201, s.WebhookEndpointCreatedSchema)
+@documented_errors(401, 403, 422, 429)
+def create_webhook_endpoint(data: dict):
+    """Add an event webhook endpoint
+
+    Deliveries follow the Standard Webhooks specification, signed with the secret in this
+    answer (shown only here). Outside development the URL must be https and public."""
+    try:
+        endpoint = event_hooks.create_endpoint(current_actor().account, **data)
+    except event_hooks.EndpointRefused as exc:
+        raise _refused(exc) from None
+    _audit(AUDIT_ADDED_WEBHOOK, None,
+           f"{endpoint.url} ({', '.join(endpoint.event_list)}), through the API")  # fmt: skip
+    return endpoint_json(endpoint) | {"secret": endpoint.secret}
+
+
+@bp.route("/webhook-endpoints/<int:endpoint_id>", methods=["GET"])
+@access(API_READ)
+@bp.response(200, s.WebhookEndpointSchema)
+@documented_errors(401, 403, 404, 429)
+def get_webhook_endpoint(endpoint_id: int):
+    """Get an event webhook endpoint"""
+    return endpoint_json(_endpoint(endpoint_id))
+
+
+@bp.route("/webhook-endpoints/<int:endpoint_id>", methods=["PATCH"])
+@access(API_WRITE)
+@bp.arguments(s.WebhookEndpointUpdateSchema)
+@bp.response(200, s.WebhookEndpointSchema)
+@documented_errors(401, 403, 404, 422, 429)
+def update_webhook_endpoint(data: dict, endpoint_id: int):
+    """Change an event webhook endpoint (fields left out stay as they are)"""
+    endpoint = _endpoint(endpoint_id)
+    try:
+        changes = event_hooks.update_endpoint(
+            endpoint, url=data.get("url", endpoint.url),
+            events=data.get("events", endpoint.event_list),
+            include_text=data.get("include_text", endpoint.include_text),
+        )  # fmt: skip
+    except event_hooks.EndpointRefused as exc:
+        raise _refused(exc) from None
+    if changes:
+        _audit(AUDIT_EDITED_WEBHOOK, None,
+               f"{endpoint.url}: {', '.join(changes)}, through the API")  # fmt: skip
+    return endpoint_json(endpoint)
+
+
+@bp.route("/webhook-endpoints/<int:endpoint_id>", methods=["DELETE"])
+@access(API_WRITE)
+@bp.response(204)
+@documented_errors(401, 403, 404, 429)
+def delete_webhook_endpoint(endpoint_id: int):
+    """Delete an event webhook endpoint (its deliveries go with it)"""
+    endpoint = _endpoint(endpoint_id)
+    url = endpoint.url
+    event_hooks.delete_endpoint(endpoint)
+    _audit(AUDIT_DELETED_WEBHOOK, None, f"{url}, through the API")
+    return ""

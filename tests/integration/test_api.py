@@ -346,3 +346,47 @@ def test_the_command_line_prints_a_working_secret(app, demo):
         ["api-key", "create", "--practice-id", str(demo.id), "--name", "x", "--scopes", "admin"],
     )
     assert bad.exit_code != 0 and "Unknown scope" in bad.output
+
+
+def test_webhook_endpoints_through_the_api_deliver_signed_events(app, demo, sandbox):
+    """Another system subscribes itself: the secret comes once, the endpoint is listed,
+    changed and deleted, each audited with the key; a patient's text reaches it signed
+    with that secret, without the text itself until asked for."""
+    from standardwebhooks import Webhook
+
+    from inbox.models import AuditEvent
+    from inbox.sandbox import send_inbound
+    from inbox.services import event_hooks
+    from tests.receiver import Receiver
+
+    client, headers = _client(app), _key(demo.id)
+    receiver = Receiver().start()
+    try:
+        r = client.post(f"{V1}/webhook-endpoints", headers=headers,
+                        json={"url": receiver.url, "events": ["message.received"]})  # fmt: skip
+        assert r.status_code == 201, r.get_json()
+        created = r.get_json()
+        assert created["secret"].startswith("whsec_") and created["include_text"] is False
+        listed = client.get(f"{V1}/webhook-endpoints", headers=headers).get_json()["data"]
+        assert [e["id"] for e in listed] == [created["id"]] and "secret" not in listed[0]
+
+        assert send_inbound(sandbox.state, "19175550100", "12125550134", "Is 3pm ok?") == 200
+        event_hooks.deliver_due()
+        assert len(receiver.received) == 1
+        got_headers, body = receiver.received[0]
+        payload = Webhook(created["secret"]).verify(body, got_headers)
+        assert payload["type"] == "message.received" and "Is 3pm ok?" not in body.decode()
+    finally:
+        receiver.stop()
+
+    url = f"{V1}/webhook-endpoints/{created['id']}"
+    r = client.patch(url, headers=headers, json={"events": ["not.an.event"]})
+    assert r.status_code == 422 and r.mimetype == "application/problem+json"
+    r = client.patch(url, headers=headers, json={"include_text": True})
+    assert r.status_code == 200 and r.get_json()["include_text"] is True
+    assert client.delete(url, headers=headers).status_code == 204
+    assert client.get(url, headers=headers).status_code == 404
+    fresh()
+    actions = set(db.session.scalars(
+        select(AuditEvent.action).where(AuditEvent.api_key_id.is_not(None))))  # fmt: skip
+    assert {"added_webhook", "edited_webhook", "deleted_webhook"} <= actions

@@ -17,6 +17,7 @@ BODIES = {
     "api_v1.upsert_patient": {"phone": "+12125550111", "first_name": "Ann"},
     "api_v1.upsert_paperwork": {"name": "Consent"},
     "api_v1.send_message": {"body": "Hello"},
+    "api_v1.update_webhook_endpoint": {"include_text": True},
 }
 
 

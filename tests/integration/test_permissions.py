@@ -131,6 +131,11 @@ POLICY = {
     "api_v1.get_conversation": {"*": guards.API_READ},
     "api_v1.send_message": {"*": guards.API_SEND},
     "api_v1.get_message": {"*": guards.API_READ},
+    "api_v1.list_webhook_endpoints": {"*": guards.API_READ},
+    "api_v1.create_webhook_endpoint": {"*": guards.API_WRITE},
+    "api_v1.get_webhook_endpoint": {"*": guards.API_READ},
+    "api_v1.update_webhook_endpoint": {"*": guards.API_WRITE},
+    "api_v1.delete_webhook_endpoint": {"*": guards.API_WRITE},
 }
 # Calls that change who is signed in or switch the Inbox off go last, in this order.
 LAST = [
