@@ -62,7 +62,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float = 30) -> None:
+def wait_http(url: str, timeout: float = 90) -> None:
+    """Seconds on a quiet machine; gunicorn took over 30 s beside two other suites."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
