@@ -26,6 +26,16 @@ def tiny(tmp_path_factory):
     return url, info
 
 
+@pytest.fixture
+def data(tiny, tmp_path):
+    """A copy of the tiny data set for a test that writes into it (the ingest writes
+    texts): each test, whatever the order, sees the data set as generated."""
+    url, info = tiny
+    copy = tmp_path / "tiny.sqlite3"
+    shutil.copyfile(url.removeprefix("sqlite:///"), copy)
+    return f"sqlite:///{copy}", info
+
+
 def test_generate_builds_the_shape_the_bench_needs(tiny):
     import sqlite3
 
@@ -55,8 +65,8 @@ def test_generate_builds_the_shape_the_bench_needs(tiny):
 
 
 @pytest.mark.skipif(not shutil.which("wrk"), reason="wrk is not installed")
-def test_run_measures_every_page_on_a_real_server(tiny, tmp_path, redis_url, monkeypatch):
-    url, info = tiny
+def test_run_measures_every_page_on_a_real_server(data, tmp_path, redis_url, monkeypatch):
+    url, info = data
 
     class Args:
         seconds = 1
@@ -85,10 +95,10 @@ def test_run_measures_every_page_on_a_real_server(tiny, tmp_path, redis_url, mon
     assert "list: Unread, All Clinics" in text and "search: phone fragment" in text
 
 
-def test_ingest_counts_what_is_stored_and_loses_nothing(tiny, tmp_path, redis_url):
+def test_ingest_counts_what_is_stored_and_loses_nothing(data, tmp_path, redis_url):
     """The ingest figure through a real gunicorn and wrk: texts stored, none lost or
     stored twice, nothing left held, and the CPU figures read."""
-    url, info = tiny
+    url, info = data
 
     class Args:
         seconds = 1
