@@ -119,6 +119,14 @@ def _not_found(what: str) -> Problem:
     return Problem("not-found", f"No {what} with that id in this practice.")
 
 
+def _own(model, record_id: int, what: str):
+    """The key's practice's record with that id, else a 404 problem naming `what`."""
+    record = get_scoped(model, record_id, current_actor().account_id)
+    if record is None:
+        raise _not_found(what)
+    return record
+
+
 def _default_clinic_id() -> int | None:
     clinics = current_actor().account.active_clinics
     return clinics[0].id if len(clinics) == 1 else None
@@ -254,9 +262,7 @@ def create_patient(data: dict):
 @documented_errors(401, 403, 404, 429)
 def get_patient(patient_id: int):
     """Get a patient"""
-    patient = get_scoped(Patient, patient_id, current_actor().account_id)
-    if patient is None:
-        raise _not_found("patient")
+    patient = _own(Patient, patient_id, "patient")
     _read("patient", patient)
     return patient_json(patient)
 
@@ -271,9 +277,7 @@ def update_patient(data: dict, patient_id: int):
 
     Only the fields sent change; the same checks as the patient's Edit page."""
     actor = current_actor()
-    patient = get_scoped(Patient, patient_id, actor.account_id)
-    if patient is None:
-        raise _not_found("patient")
+    patient = _own(Patient, patient_id, "patient")
     form = patients.PatientForm.of(patient)
     changes = {
         k: ("" if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v)))
@@ -471,9 +475,7 @@ def batch_appointments(data: dict):
 @documented_errors(401, 403, 404, 409, 429)
 def cancel_appointment(appointment_id: int):
     """Cancel an appointment (it is not reminded)"""
-    appt = get_scoped(Appointment, appointment_id, current_actor().account_id)
-    if appt is None:
-        raise _not_found("appointment")
+    appt = _own(Appointment, appointment_id, "appointment")
     try:
         care.cancel_appointment(appt)
     except care.CareRefused as exc:
@@ -541,9 +543,7 @@ def _patient_of(data: dict) -> Patient:
 @documented_errors(401, 403, 404, 429)
 def complete_paperwork(paperwork_id: int):
     """Mark a paperwork item completed (the reminder stops asking)"""
-    item = get_scoped(PaperworkItem, paperwork_id, current_actor().account_id)
-    if item is None:
-        raise _not_found("paperwork item")
+    item = _own(PaperworkItem, paperwork_id, "paperwork item")
     if care.complete_paperwork(item):
         _audit(
             AUDIT_COMPLETED_PAPERWORK, db.session.get(Patient, item.patient_id),
@@ -699,9 +699,7 @@ def send_message(data: dict, idempotency_key: str | None = None):
 @documented_errors(401, 403, 404, 429)
 def get_message(message_id: int):
     """Get a text and its delivery status"""
-    message = get_scoped(Message, message_id, current_actor().account_id)
-    if message is None:
-        raise _not_found("text")
+    message = _own(Message, message_id, "text")
     _read("text", message)
     return message_json(message)
 
@@ -717,13 +715,6 @@ def endpoint_json(e: WebhookEndpoint) -> dict:
         "id": e.id, "url": e.url, "events": e.event_list, "include_text": e.include_text,
         "enabled": e.enabled, "disabled_reason": e.disabled_reason, "created_at": e.created_at,
     }  # fmt: skip
-
-
-def _endpoint(endpoint_id: int) -> WebhookEndpoint:
-    endpoint = event_hooks.get_endpoint(current_actor().account_id, endpoint_id)
-    if endpoint is None:
-        raise _not_found("webhook endpoint")
-    return endpoint
 
 
 def _refused(exc: event_hooks.EndpointRefused) -> Problem:
@@ -768,7 +759,7 @@ def create_webhook_endpoint(data: dict):
 @documented_errors(401, 403, 404, 429)
 def get_webhook_endpoint(endpoint_id: int):
     """Get an event webhook endpoint"""
-    return endpoint_json(_endpoint(endpoint_id))
+    return endpoint_json(_own(WebhookEndpoint, endpoint_id, "webhook endpoint"))
 
 
 @bp.route("/webhook-endpoints/<int:endpoint_id>", methods=["PATCH"])
@@ -778,7 +769,7 @@ def get_webhook_endpoint(endpoint_id: int):
 @documented_errors(401, 403, 404, 422, 429)
 def update_webhook_endpoint(data: dict, endpoint_id: int):
     """Change an event webhook endpoint (fields left out stay as they are)"""
-    endpoint = _endpoint(endpoint_id)
+    endpoint = _own(WebhookEndpoint, endpoint_id, "webhook endpoint")
     try:
         changes = event_hooks.update_endpoint(
             endpoint, url=data.get("url", endpoint.url),
@@ -799,7 +790,7 @@ def update_webhook_endpoint(data: dict, endpoint_id: int):
 @documented_errors(401, 403, 404, 429)
 def delete_webhook_endpoint(endpoint_id: int):
     """Delete an event webhook endpoint (its deliveries go with it)"""
-    endpoint = _endpoint(endpoint_id)
+    endpoint = _own(WebhookEndpoint, endpoint_id, "webhook endpoint")
     url = endpoint.url
     event_hooks.delete_endpoint(endpoint)
     _audit(AUDIT_DELETED_WEBHOOK, None, f"{url}, through the API")
