@@ -142,6 +142,10 @@ class Config:
             os.environ.get("REQUEST_BODY_TIMEOUT_SECONDS", "10")
         )
         self.WTF_CSRF_TIME_LIMIT = None
+        # Password hashes: werkzeug's scrypt (N=32768, about 0.14 s of CPU a hash, on
+        # purpose). The tests' stacks hash with N=1024 instead: a run logs in and seeds
+        # users thousands of times, and half its CPU went here. Same algorithm and code.
+        self.PASSWORD_HASH_METHOD = "scrypt:1024:8:1" if self.ENV_NAME == "test" else "scrypt"
         self.MAX_CONTENT_LENGTH = 64 * 1024
         # Patients › Import patients takes a CSV this large (only at IMPORT_PATH: Flask, the
         # body-reading middleware and the nginx proxy all allow it there and nowhere else),

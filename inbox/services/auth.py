@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+
+from flask import current_app
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -10,10 +13,13 @@ from ..extensions import db
 from ..models import User
 from .sessions import end_sessions
 
-# Checked against when the email is unknown, so both paths cost one hash check of the
-# same kind (werkzeug's default, scrypt): the answer's timing does not tell whether an
-# account exists.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    """Checked against when the email is unknown, so both paths cost one hash check of the
+    same kind (PASSWORD_HASH_METHOD): the answer's timing does not tell whether an account
+    exists."""
+    return generate_password_hash("not-a-real-password", method=method)
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -21,7 +27,11 @@ def authenticate(email: str, password: str) -> User | None:
         select(User).where(func.lower(User.email) == (email or "").strip().lower())
     ).first()
     # A login with no password yet (its set-password link not used) costs the same check.
-    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    stored = (
+        user.password_hash
+        if user is not None and user.password_hash
+        else _dummy_hash(current_app.config["PASSWORD_HASH_METHOD"])
+    )
     matches = check_password_hash(stored, password or "")
     if user is None or not user.password_hash or not matches or not user.is_active:
         return None

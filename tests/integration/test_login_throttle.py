@@ -6,6 +6,7 @@ import logging
 import pytest
 
 from inbox import create_app
+from inbox.config import Config
 from inbox.extensions import db, limiter
 from inbox.models import User
 from inbox.services import auth as auth_service
@@ -69,9 +70,18 @@ def test_unknown_email_and_wrong_password_do_the_same_work(client, demo, monkeyp
     assert checked == ["scrypt", "scrypt"]  # one scrypt check on both paths
 
 
-def test_passwords_are_hashed_with_scrypt(ctx, demo):
+def test_passwords_are_hashed_with_scrypt(app, ctx, demo, monkeypatch):
     user = db.session.query(User).filter_by(email="staff@glow.test").one()
     assert user.password_hash.startswith("scrypt:")
+    # Everywhere but the tests' stacks, at werkzeug's full cost (N=32768).
+    monkeypatch.setenv("SECRET_KEY", "k")
+    for env in ("production", "development"):
+        monkeypatch.setenv("APP_ENV", env)
+        assert Config().PASSWORD_HASH_METHOD == "scrypt"
+    monkeypatch.setitem(app.config, "PASSWORD_HASH_METHOD", "scrypt")
+    user.set_password("full cost")
+    assert user.password_hash.startswith("scrypt:32768:8:1$")
+    monkeypatch.undo()
     user.set_password("a new password")
     assert user.password_hash.startswith("scrypt:") and "a new password" not in user.password_hash
     assert user.check_password("a new password") and not user.check_password("demo1234")
