@@ -45,6 +45,9 @@ format: $(STAMP)
 # worker has its own database and Redis (tests/conftest.py); PYTEST_ARGS="-n 0" runs it in
 # one process.
 PYTEST_ARGS ?= -n 2 --dist loadfile
+# Some machines set PYTHONDONTWRITEBYTECODE: then every process the tests start (gunicorn,
+# workers, commands) compiles the app again, and pytest rewrites every test module again.
+unexport PYTHONDONTWRITEBYTECODE
 
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest $(PYTEST_ARGS)

