@@ -47,28 +47,7 @@ def register_cli(app: Flask) -> None:
     )
     def seed_demo_command(connect: bool) -> None:
         """Create the demo practices, users, patients and conversations (idempotent)."""
-        from . import carrier
-        from .services import demo, messaging, numbers
-
-        account, created = demo.seed_demo()
-        click.echo(
-            ("Created" if created else "Already there:") + f" {account.name} and Fresh Face Clinic"
-        )
-        if not connect:
-            return
-        number = messaging.active_number(account.id)
-        try:
-            numbers.connect(number)
-        except carrier.CarrierError as exc:
-            click.echo(f"Warning: could not connect {number.e164} at the carrier: {exc.reason}")
-            return
-        click.echo(f"{number.e164} is connected to {numbers.inbound_webhook_url()}")
-        if current_app.config["VONAGE_API_KEY"] == SANDBOX_API_KEY:
-            from .sandbox import register_phonebook
-
-            register_phonebook(
-                "http://" + current_app.config["VONAGE_REST_HOST"], demo.phonebook(account)
-            )
+        seed_demo(connect)
 
     @app.cli.command("create-practice")
     @click.argument("name")
@@ -124,12 +103,7 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("practices")
     def practices_command() -> None:
         """Print how many practices this server has (0 on a first run)."""
-        from sqlalchemy import func, select
-
-        from .extensions import db
-        from .models import Account
-
-        click.echo(db.session.scalar(select(func.count()).select_from(Account)))
+        click.echo(practice_count())
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
@@ -146,3 +120,39 @@ def register_cli(app: Flask) -> None:
         from .broker import redis_url
 
         click.echo(redis_url())
+
+
+def seed_demo(connect: bool = True) -> None:
+    """`flask seed-demo` (and `make dev`, in its own process): the demo practices, and
+    with `connect` their number registered at the carrier (the sandbox, in development)."""
+    from . import carrier
+    from .services import demo, messaging, numbers
+
+    account, created = demo.seed_demo()
+    click.echo(
+        ("Created" if created else "Already there:") + f" {account.name} and Fresh Face Clinic"
+    )
+    if not connect:
+        return
+    number = messaging.active_number(account.id)
+    try:
+        numbers.connect(number)
+    except carrier.CarrierError as exc:
+        click.echo(f"Warning: could not connect {number.e164} at the carrier: {exc.reason}")
+        return
+    click.echo(f"{number.e164} is connected to {numbers.inbound_webhook_url()}")
+    if current_app.config["VONAGE_API_KEY"] == SANDBOX_API_KEY:
+        from .sandbox import register_phonebook
+
+        register_phonebook(
+            "http://" + current_app.config["VONAGE_REST_HOST"], demo.phonebook(account)
+        )
+
+
+def practice_count() -> int:
+    from sqlalchemy import func, select
+
+    from .extensions import db
+    from .models import Account
+
+    return db.session.scalar(select(func.count()).select_from(Account))

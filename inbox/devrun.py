@@ -10,16 +10,18 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
 
+from flask import Flask
+from flask_migrate import upgrade
 from honcho.environ import parse_procfile
 from honcho.manager import Manager
 from honcho.printer import Printer
 
-from . import embedded_redis
+from . import create_app, embedded_redis
+from .cli import practice_count, seed_demo
 from .config import INSTANCE, ROOT, private_file
 
 
@@ -47,12 +49,11 @@ def _single_instance():
             time.sleep(0.25)
 
 
-def first_run_help(flask: list[str], env: dict[str, str]) -> None:
+def first_run_help(app: Flask) -> None:
     """With no practice in the database, say how to create the first one."""
-    counted = subprocess.run(
-        [*flask, "practices"], env=env, cwd=ROOT, capture_output=True, text=True
-    )
-    if counted.returncode == 0 and counted.stdout.strip() == "0":
+    with app.app_context():
+        count = practice_count()
+    if count == 0:
         print(
             "\n  No practice yet. Create the first one in another terminal, in this folder:\n\n"
             '    DEMO=0 .venv/bin/flask --app app create-practice "Your Practice Name" \\\n'
@@ -61,6 +62,15 @@ def first_run_help(flask: list[str], env: dict[str, str]) -> None:
             "  then open the link it prints to set the Main Admin's password.\n",
             flush=True,
         )
+
+
+def prepare(app: Flask, demo: bool) -> None:
+    """Migrate; with the demo, seed its rows before the web starts, so the first page is
+    never "No practice here yet" (its number is connected once the sandbox is up)."""
+    with app.app_context():
+        upgrade()
+        if demo:
+            seed_demo(connect=False)
 
 
 def main() -> int:
@@ -85,18 +95,18 @@ def main() -> int:
         started_redis = True
 
     demo = os.environ.get("DEMO", "1") != "0"
-    if not os.environ.get("MAIL_SERVER"):
+    local_mail = not os.environ.get("MAIL_SERVER")
+    if local_mail:
         # Password emails go to the local mail server, which prints them in this console.
         env["MAIL_SERVER"] = "127.0.0.1"
         env["MAIL_PORT"] = str(mail_port)
         env["MAIL_USE_TLS"] = "0"
 
-    flask = [sys.executable, "-m", "flask", "--app", "app"]
-    subprocess.run([*flask, "db", "upgrade"], check=True, env=env, cwd=ROOT)
-    if demo:
-        # The demo's rows before the web starts, so the first page is never "No practice
-        # here yet"; its number is connected at the sandbox once that is up (below).
-        subprocess.run([*flask, "seed-demo", "--no-connect"], env=env, cwd=ROOT)
+    # Migrations and the demo here, in this process (`flask db upgrade` and `flask
+    # seed-demo` each paid seconds of start-up); the processes below start from `env` too.
+    os.environ.update(env)
+    app = create_app()
+    prepare(app, demo)
 
     procfile = parse_procfile((ROOT / "Procfile").read_text())
     manager = Manager(Printer(sys.stdout))
@@ -104,7 +114,7 @@ def main() -> int:
         manager.add_process(name, procfile.processes[name], env={**env, "PORT": str(port)})
     if not os.environ.get("VONAGE_API_KEY"):
         manager.add_process("sandbox", f"{sys.executable} -m inbox.sandbox", env=env)
-    if not os.environ.get("MAIL_SERVER"):
+    if local_mail:
         manager.add_process(
             "mail", f"{sys.executable} -m inbox.devmail --port {mail_port}", env=env
         )
@@ -112,15 +122,14 @@ def main() -> int:
     def announce() -> None:
         ok = _wait_for_port(port) and _wait_for_port(sandbox_port)
         if demo:
-            subprocess.run([*flask, "seed-demo"], env=env, cwd=ROOT)
+            with app.app_context():
+                seed_demo(connect=True)
             login = "   (log in as staff@glow.test / demo1234)"
         else:
             login = ""
         if ok:
             mail = (
-                "   (password emails are printed here, as 'mail |' lines)\n"
-                if not os.environ.get("MAIL_SERVER")
-                else ""
+                "   (password emails are printed here, as 'mail |' lines)\n" if local_mail else ""
             )
             print(
                 f"\n  Clinic Inbox    http://127.0.0.1:{port}{login}\n"
@@ -131,7 +140,7 @@ def main() -> int:
                 flush=True,
             )
         if not demo:
-            first_run_help(flask, env)
+            first_run_help(app)
 
     threading.Thread(target=announce, daemon=True).start()
     try:
