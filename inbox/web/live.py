@@ -183,16 +183,30 @@ class LiveClient:
             if key not in cache:
                 cache[key] = self.render(event)
             html = cache[key]
-        except SignedOut:
-            # Logged out, or signed out everywhere: no reconnecting; the page says so.
-            self.ws.close(reason=SIGNED_OUT, message="signed out")
-            return
-        except PermissionError:
-            self.ws.close(reason=1008, message="Inbox access was removed")
+        except PermissionError as refused:
+            self.close_for(refused)
             return
         if html:
             with contextlib.suppress(ConnectionClosed):
                 self.send(html)
+
+    def connect(self) -> bool:
+        """The badge, as the socket opens. The session may have ended since the handshake
+        was let in: then it closes as it would at any later event (False)."""
+        try:
+            html = self.render(None)
+        except PermissionError as refused:
+            self.close_for(refused)
+            return False
+        self.send(html or "")
+        return True
+
+    def close_for(self, refused: PermissionError) -> None:
+        if isinstance(refused, SignedOut):
+            # Logged out, or signed out everywhere: no reconnecting; the page says so.
+            self.ws.close(reason=SIGNED_OUT, message="signed out")
+        else:
+            self.ws.close(reason=1008, message="Inbox access was removed")
 
 
 @sock.route("/ws", bp=bp)
@@ -208,7 +222,8 @@ def ws(ws):
     db.session.remove()  # a socket lives for hours: hold no DB connection while it waits
     listener.subscribe(client.account_id, client.handle)
     try:
-        client.send(client.render(None) or "")
+        if not client.connect():
+            return
         while True:
             left = client.expires_at - time.monotonic()
             if left <= 0:

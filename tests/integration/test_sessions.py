@@ -353,3 +353,21 @@ def test_an_open_live_socket_closes_when_its_session_is_ended(app, demo, sandbox
     assert ws.close_reason == 4401  # "signed out": the page says so, no reconnecting
     with pytest.raises(ConnectionError):
         ws_connect(app, copy)  # and the copied cookie cannot open a new one
+
+
+def test_a_session_ended_as_its_socket_opens_is_told_it_is_signed_out(app, demo, monkeypatch):
+    """Between the handshake (let in) and the first frame the session can end: the socket
+    closes as it would at any later event, never with a server error."""
+    from inbox.web import live
+    from tests.conftest import ws_connect
+
+    _laptop, copy = _copied(app, "staff@glow.test")
+
+    def ended(self, event):
+        raise live.SignedOut("session ended")
+
+    monkeypatch.setattr(live.LiveClient, "render", ended)
+    ws = ws_connect(app, copy)
+    with pytest.raises(ConnectionClosed):
+        ws.receive(timeout=5)
+    assert ws.close_reason == 4401
