@@ -4,14 +4,17 @@ redis-server) unless DATABASE_URL / REDIS_URL point at real servers."""
 from __future__ import annotations
 
 import contextvars
+import functools
 import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import pytest
+import simple_websocket
 
 _TMP = Path(tempfile.mkdtemp(prefix="clinic-inbox-tests-"))
 os.environ["INSTANCE_PATH"] = str(_TMP / "instance")
@@ -126,7 +129,6 @@ def app(database_url, redis_url, sandbox):
                 conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
         upgrade()  # the real migrations, on SQLite and PostgreSQL alike
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    import threading
 
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
@@ -261,22 +263,40 @@ def http_session(app, email: str | None, password: str = "demo1234"):
     return s
 
 
-def ws_connect(app, session, origin: str | None = None):
-    """The live socket of that session (raises simple_websocket's ConnectionError when the
-    handshake is refused)."""
-    import requests
-    from simple_websocket import Client
+class WholeHandshakeClient(simple_websocket.Client):
+    """simple_websocket's client (1.1.0), keeping the frames that came with the handshake's
+    answer. Its handshake takes only the first event of what it read: when the server's
+    first frame (the badge, sent at once) arrived in the same read as the 101, as happens
+    on a busy machine, the frame stayed in wsproto's buffer until more data came, and a test
+    waited for a frame that had already arrived."""
 
-    base = app.config["PUBLIC_BASE_URL"]
-    return Client.connect(
+    def __init__(self, *args, **kwargs):
+        # Its reader thread must not keep a failed test's process alive, waiting on a socket.
+        kwargs.setdefault("thread_class", functools.partial(threading.Thread, daemon=True))
+        super().__init__(*args, **kwargs)
+
+    def handshake(self):
+        super().handshake()
+        self._handle_events()  # what came with the 101
+
+
+def ws_open(base: str, cookies: str, origin: str | None = None, client_class=None):
+    """The live socket of the server at `base`, with that Cookie header (raises
+    simple_websocket's ConnectionError when the handshake is refused)."""
+    import requests
+
+    return (client_class or WholeHandshakeClient).connect(
         base.replace("http://", "ws://") + "/ws",
         # The same browser: Flask-Login's strong session protection checks the agent.
-        headers={
-            "Cookie": "; ".join(f"{k}={v}" for k, v in session.cookies.items()),
-            "Origin": origin or base,
-            "User-Agent": requests.utils.default_user_agent(),
-        },  # fmt: skip
-    )
+        headers={"Cookie": cookies, "Origin": origin or base,
+                 "User-Agent": requests.utils.default_user_agent()},
+    )  # fmt: skip
+
+
+def ws_connect(app, session, origin: str | None = None, client_class=None):
+    """The live socket of that requests session."""
+    cookies = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
+    return ws_open(app.config["PUBLIC_BASE_URL"], cookies, origin, client_class)
 
 
 def ws_drain(ws, seconds: float) -> list[str]:

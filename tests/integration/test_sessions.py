@@ -7,14 +7,14 @@ import time
 
 import pytest
 import requests
-from simple_websocket import Client, ConnectionClosed, ConnectionError
+from simple_websocket import ConnectionClosed, ConnectionError
 from sqlalchemy import select
 
 from inbox.config import Config
 from inbox.extensions import db
 from inbox.models import Conversation
 from inbox.services.sessions import LAST_ACTIVE, LOGGED_IN, session_state
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, login, ws_open
 
 IDLE = 15 * 60
 
@@ -211,13 +211,8 @@ def _aged_cookie(app, s: requests.Session, seconds: float) -> str:
     return serializer.dumps(data)
 
 
-def _ws(app, cookie: str) -> Client:
-    base = app.config["PUBLIC_BASE_URL"]
-    return Client.connect(
-        base.replace("http://", "ws://") + "/ws",
-        headers={"Cookie": f"session={cookie}", "Origin": base,
-                 "User-Agent": requests.utils.default_user_agent()},
-    )  # fmt: skip
+def _ws(app, cookie: str):
+    return ws_open(app.config["PUBLIC_BASE_URL"], f"session={cookie}")
 
 
 def test_websocket_handshake_is_refused_after_idle_and_does_not_renew(app, demo):

@@ -178,18 +178,14 @@ def test_behind_the_shipped_proxy_slow_clients_never_reach_gunicorn(
 def _live_socket_through(base: str) -> None:
     import re
 
-    from simple_websocket import Client
+    from tests.conftest import ws_open
 
     s = requests.Session()
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', s.get(base + "/login").text)
     form = {"email": "staff@glow.test", "password": "demo1234", "csrf_token": token.group(1)}
     r = s.post(base + "/login", data=form, allow_redirects=False)
     assert r.status_code == 302
-    ws = Client.connect(
-        base.replace("http://", "ws://") + "/ws",
-        headers={"Cookie": "; ".join(f"{k}={v}" for k, v in s.cookies.items()), "Origin": base,
-                 "User-Agent": requests.utils.default_user_agent()},
-    )  # fmt: skip
+    ws = ws_open(base, "; ".join(f"{k}={v}" for k, v in s.cookies.items()))
     try:
         assert 'id="inbox-badge"' in ws.receive(timeout=10)
     finally:
