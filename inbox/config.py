@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import stat
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -226,8 +228,12 @@ class Config:
         production = self.ENV_NAME == "production"
         self.WEBHOOK_REQUIRE_HTTPS = _bool("WEBHOOK_REQUIRE_HTTPS", production)
         self.WEBHOOK_ALLOW_PRIVATE = _bool("WEBHOOK_ALLOW_PRIVATE", not production)
-        # Pings find dead tabs; each open socket holds one gunicorn thread.
-        self.SOCK_SERVER_OPTIONS = {"ping_interval": 25}
+        # Pings find dead tabs; each open socket holds one gunicorn thread. Its reader thread
+        # is a daemon: an open tab must not keep a stopping process alive.
+        self.SOCK_SERVER_OPTIONS = {
+            "ping_interval": 25,
+            "thread_class": functools.partial(threading.Thread, daemon=True),
+        }
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}

@@ -130,6 +130,14 @@ def generation(account_id: int) -> tuple[str, str] | None:
         return None
 
 
+def generation_label(account_id: int) -> str | None:
+    """The current generation as one string: what a page carries to its live socket, which
+    compares it with the current one as it opens (services.page_cache: a change since the
+    page was rendered replaced it)."""
+    gen = generation(account_id)
+    return ".".join(gen) if gen else None
+
+
 def replace(account_ids: set[int], announce: list[tuple[int, dict]] | None = None) -> None:
     """After a commit: every page of these accounts (ALL_ACCOUNTS: of every account) is old.
     `announce`: live events of that commit, published in the same round trip to Redis,

@@ -65,10 +65,14 @@ def _key() -> tuple | None:
 def _read_generation() -> None:
     """Before any other hook reads the database (see page_cache: the ordering rule)."""
     view = current_app.view_functions.get(request.endpoint or "")
-    if getattr(view, "page_cached", False) and request.method == "GET":
-        account_id = session.get(ACCOUNT_KEY)
-        if isinstance(account_id, int):
-            g.page_generation = page_cache.generation(account_id)
+    account_id = session.get(ACCOUNT_KEY)
+    if request.method != "GET" or not isinstance(account_id, int):
+        return
+    if getattr(view, "page_cached", False):
+        g.page_generation = page_cache.generation(account_id)
+    elif request.endpoint != "static" and "HX-Request" not in request.headers:
+        # A whole page: its live socket tells the generation it was rendered under.
+        g.live_generation = page_cache.generation(account_id)
 
 
 def load_user(user_id: int):

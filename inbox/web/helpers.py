@@ -83,4 +83,10 @@ def register_template_helpers(app: Flask) -> None:
 
             return unread_count(current_user)
 
-        return {"inbox_unread": inbox_unread}
+        def live_generation() -> str:
+            """The generation of the account's pages this page was rendered under, read
+            before the request read the database (web.cached)."""
+            gen = g.get("page_generation") or g.get("live_generation")
+            return ".".join(gen) if gen else ""
+
+        return {"inbox_unread": inbox_unread, "live_generation": live_generation}

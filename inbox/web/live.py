@@ -20,7 +20,7 @@ from .. import events
 from ..extensions import db, sock
 from ..models import Conversation, Message, User, get_scoped
 from ..services import conversations as convs
-from ..services import sessions
+from ..services import page_cache, sessions
 from ..services.conversations import Filters
 from . import security
 from .conversations import composer_context
@@ -73,8 +73,18 @@ class LiveClient:
         self.lock = threading.Lock()
         self.expires_at = float("inf")  # monotonic time; set from the session at handshake
         self.generation: object = None  # the session's generation (services.sessions)
+        # Events that came before the page told what it shows (None: it has told). Rendered
+        # for "/" they reached the badge only, and a text arriving as the page opened never
+        # showed in its list.
+        self.untold: list[dict[str, Any]] | None = []
+        self.untold_lock = threading.Lock()
 
     # -- what the page shows -----------------------------------------------------------
+    # A page tells what it shows as its socket opens; one that has not within this long
+    # (not a browser of ours) gets what waited, rendered for "/".
+    TELL_WITHIN_SECONDS = 1.0
+    UNTOLD_MAX = 100  # events kept for a page that has not told; beyond, it reloads its list
+
     def update(self, raw: str) -> None:
         try:
             state = json.loads(raw)
@@ -88,6 +98,35 @@ class LiveClient:
             k: v[-1] for k, v in parse_qs(str(state.get("search", "")).lstrip("?")).items()
         }
         self.visible = bool(state.get("visible", True))
+        if self.untold is not None:
+            # The page was rendered under a generation of its account's pages: when another
+            # one is current, something changed before this socket listened.
+            rendered_under = state.get("generation")
+            if rendered_under and rendered_under != page_cache.generation_label(self.account_id):
+                self.wait_for_page({"type": "resync"})
+            self.told()
+
+    def told(self) -> None:
+        """The page has told what it shows (or never will): what waited goes out, in order;
+        from now on events go out as they come."""
+        while True:
+            with self.untold_lock:
+                if not self.untold:
+                    self.untold = None
+                    return
+                waiting, self.untold = self.untold, []
+            for event in waiting:
+                self.deliver(event)
+
+    def wait_for_page(self, event: dict[str, Any]) -> bool:
+        """Keep the event until the page has told what it shows (False: it has)."""
+        with self.untold_lock:
+            if self.untold is None:
+                return False
+            if len(self.untold) >= self.UNTOLD_MAX:
+                self.untold = [{"type": "resync"}]
+            self.untold.append(event)
+            return True
 
     def open_conversation_id(self) -> int | None:
         parts = self.path.strip("/").split("/")
@@ -173,6 +212,11 @@ class LiveClient:
         return render_template("inbox/_live.html", **ctx)
 
     def handle(self, event: dict[str, Any]) -> None:
+        """An event of the account (the listener's thread)."""
+        if not self.wait_for_page(event):
+            self.deliver(event)
+
+    def deliver(self, event: dict[str, Any]) -> None:
         if time.monotonic() >= self.expires_at:
             return  # signed out by now (idle): nothing more for this tab
         # Tabs of one user showing the same page get the same fragments: render once per
@@ -232,9 +276,12 @@ def ws(ws):
                 # accepted if the user was active meanwhile and refused if not.
                 ws.close(reason=SESSION_RECHECK, message="session check")
                 break
-            data = ws.receive(timeout=left)
+            untold = client.untold is not None
+            data = ws.receive(timeout=min(left, client.TELL_WITHIN_SECONDS) if untold else left)
             if data is None:
                 if ws.connected:
+                    if untold:
+                        client.told()  # it never will: what waited goes out for "/"
                     continue  # timed out: look at the clock again
                 break
             client.update(data if isinstance(data, str) else data.decode(errors="replace"))

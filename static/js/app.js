@@ -385,7 +385,10 @@
   function state() {
     return JSON.stringify({
       path: location.pathname, search: location.search,
-      visible: document.visibilityState === "visible"
+      visible: document.visibilityState === "visible",
+      // What the page was rendered under: the server resyncs it if that changed before the
+      // socket listened. A reconnected socket resyncs by itself.
+      generation: opens === 1 ? document.body.dataset.liveGeneration || "" : ""
     });
   }
   function sendState() { if (socket) socket.send(state()); }

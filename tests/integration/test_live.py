@@ -1,6 +1,7 @@
 """/ws: who may connect, and who hears what. Real websockets against the app served over
 HTTP, events over real Redis pub/sub."""
 
+import json
 import time
 
 import pytest
@@ -75,6 +76,54 @@ def test_the_first_frame_arrives_even_in_the_same_read_as_the_handshake(app, dem
     ws.close()
 
 
+def test_a_text_that_comes_before_the_page_tells_what_it_shows_reaches_its_list(app, demo, sandbox):
+    """The page tells its path as its socket opens; a text in between waits for it. It was
+    rendered for "/" (the badge only) and never showed in the list that had just opened."""
+    ws = ws_connect(app, http_session(app, "staff@glow.test"))
+    assert 'id="inbox-badge"' in ws.receive(timeout=5)
+    send_inbound(sandbox.state, "19175550100", "12125550134", "Arrived as the page opened")
+    assert wait_for(lambda: _stored("Arrived as the page opened"))
+    time.sleep(0.3)  # published and heard: the socket has it, the page has not told yet
+    ws.send('{"path": "/inbox", "search": "", "visible": true}')
+    got = "".join(ws_drain(ws, 2))
+    assert 'data-row="top"' in got and "Arrived as the page opened" in got
+    assert 'id="count-unread"' in got  # and the tabs' counts
+    ws.close()
+
+
+def _stored(text: str) -> bool:
+    from inbox.models import Message
+
+    db.session.rollback()
+    return db.session.scalar(select(Message.id).where(Message.body == text)) is not None
+
+
+def test_a_page_rendered_before_a_change_is_told_to_reload_its_list(app, demo):
+    """Between the page's render and its socket listening, a change reaches no one: the page
+    carries the generation it was rendered under, and a socket that hears an old one is told
+    to reload its list and thread (live-resync)."""
+    import re
+
+    from inbox.services import page_cache
+
+    s = http_session(app, "staff@glow.test")
+    page = s.get(app.config["PUBLIC_BASE_URL"] + "/inbox", timeout=5).text
+    rendered_under = re.search(r'data-live-generation="([^"]+)"', page).group(1)
+    assert rendered_under == page_cache.generation_label(demo.id)
+
+    def told(generation: str) -> str:
+        ws = ws_connect(app, s)
+        ws.receive(timeout=5)
+        ws.send(json.dumps({"path": "/inbox", "search": "", "generation": generation}))
+        got = "".join(ws_drain(ws, 1))
+        ws.close()
+        return got
+
+    assert "live-resync" not in told(rendered_under)  # nothing changed since
+    page_cache.replace({demo.id})  # something a list shows changed
+    assert 'id="live-resync"' in told(rendered_under)
+
+
 @pytest.mark.parametrize("email", ["frontdesk@glow.test", "admin@fresh.test"])
 def test_handshake_refused_without_inbox(app, demo, email):
     assert _refused(app, http_session(app, email))
@@ -105,7 +154,7 @@ def test_privilege_removed_while_connected_closes_on_next_event(app, demo, sandb
     user.privileges = []
     db.session.commit()
     send_inbound(sandbox.state, "19175550100", "12125550134", "After the change")
-    got = ws_drain(ws, 2)
+    got = ws_drain(ws, 3)  # this socket never tells its page: its events wait a second
     assert not any("After the change" in g for g in got)
     assert not ws.connected
 
