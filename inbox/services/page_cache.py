@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from flask import g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -132,10 +133,42 @@ def generation(account_id: int) -> tuple[str, str] | None:
 
 def generation_label(account_id: int) -> str | None:
     """The current generation as one string: what a page carries to its live socket, which
-    compares it with the current one as it opens (services.page_cache: a change since the
-    page was rendered replaced it)."""
+    compares it with the current one as it opens (a change since the page was rendered
+    replaced it)."""
     gen = generation(account_id)
     return ".".join(gen) if gen else None
+
+
+def read_for_page(account_id: int, gen: tuple[str, str] | None = None) -> None:
+    """Before a whole page reads the database: the generation it will carry to its live
+    socket (g.live_generation; `gen`: already read)."""
+    g.live_generation = (account_id, gen or generation(account_id))
+
+
+def page_label() -> str:
+    """The generation this page carries to its live socket ("" when unknown)."""
+    held = g.get("live_generation")
+    return ".".join(held[1]) if held and held[1] else ""
+
+
+def _follow_own_change(new: dict[int, str], old: dict[int, bytes | None]) -> None:
+    """A page shows what its own request changed: the generation it carries moves on with
+    its own commit (opening a thread marks it read), unless another process had replaced
+    the token since the page read it; then the page keeps the old one and its socket tells
+    it to reload."""
+    held = g.get("live_generation") if has_app_context() else None
+    if not held or not held[1]:
+        return
+    account_id, (global_token, account_token) = held
+    for key, index in ((ALL_ACCOUNTS, 0), (account_id, 1)):
+        if key not in new:
+            continue
+        if old[key] is None or old[key].decode() != held[1][index]:
+            return  # another change came between: keep the old one (the page reloads)
+    g.live_generation = (
+        account_id,
+        (new.get(ALL_ACCOUNTS, global_token), new.get(account_id, account_token)),
+    )
 
 
 def replace(account_ids: set[int], announce: list[tuple[int, dict]] | None = None) -> None:
@@ -145,10 +178,12 @@ def replace(account_ids: set[int], announce: list[tuple[int, dict]] | None = Non
     loads a page that shows the change."""
     try:
         pipe = get_redis().pipeline(transaction=False)
-        for account_id in account_ids:
-            pipe.set(_key(account_id), secrets.token_hex(8))
+        new = {account_id: secrets.token_hex(8) for account_id in account_ids}
+        for account_id, token in new.items():
+            pipe.set(_key(account_id), token, get=True)
         events.add_publishes(pipe, announce or [])
-        pipe.execute()
+        replaced = pipe.execute()[: len(new)]
+        _follow_own_change(new, dict(zip(new, replaced, strict=True)))
     except redis.RedisError as exc:
         # What this process holds may now be old; the others' age out.
         store.clear()

@@ -68,11 +68,12 @@ def _read_generation() -> None:
     account_id = session.get(ACCOUNT_KEY)
     if request.method != "GET" or not isinstance(account_id, int):
         return
+    gen = None
     if getattr(view, "page_cached", False):
-        g.page_generation = page_cache.generation(account_id)
-    elif request.endpoint != "static" and "HX-Request" not in request.headers:
+        gen = g.page_generation = page_cache.generation(account_id)
+    if request.endpoint != "static" and "HX-Request" not in request.headers:
         # A whole page: its live socket tells the generation it was rendered under.
-        g.live_generation = page_cache.generation(account_id)
+        page_cache.read_for_page(account_id, gen)
 
 
 def load_user(user_id: int):

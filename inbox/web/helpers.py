@@ -8,7 +8,7 @@ from flask import Flask, g
 from flask_login import current_user
 from markupsafe import Markup, escape
 
-from ..services import phones
+from ..services import page_cache, phones
 from ..services.segments import MAX_SEGMENTS
 from ..timefmt import clock, day_label, list_time, long_time
 
@@ -83,10 +83,4 @@ def register_template_helpers(app: Flask) -> None:
 
             return unread_count(current_user)
 
-        def live_generation() -> str:
-            """The generation of the account's pages this page was rendered under, read
-            before the request read the database (web.cached)."""
-            gen = g.get("page_generation") or g.get("live_generation")
-            return ".".join(gen) if gen else ""
-
-        return {"inbox_unread": inbox_unread, "live_generation": live_generation}
+        return {"inbox_unread": inbox_unread, "live_generation": page_cache.page_label}

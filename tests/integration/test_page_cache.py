@@ -13,6 +13,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import select, update
 
+from inbox.broker import get_redis
 from inbox.extensions import db
 from inbox.models import Clinic, Conversation, Patient
 from inbox.sandbox import sign_params
@@ -174,3 +175,41 @@ def test_a_cached_page_still_checks_the_session_binding(app, client, demo):
     assert sql == []
     r = client.get(LIST, headers={**FRAGMENT, "User-Agent": "somebody else's browser"})
     assert r.status_code == 401 and r.headers["HX-Redirect"].startswith("/login")
+
+
+# ---- the generation a whole page carries to its live socket -----------------------------
+
+
+def _carried(page: str) -> str:
+    return re.search(r'data-live-generation="([^"]*)"', page).group(1)
+
+
+def test_a_page_carries_the_generation_of_what_it_shows_its_own_changes_included(app, client, demo):
+    """Opening an unread thread marks it read: the page shows that, so the generation it
+    carries is the one after its own commit (no needless reload of list and thread)."""
+    login(client, "staff@glow.test")
+    conv = db.session.scalars(
+        select(Conversation).where(Conversation.account_id == demo.id, Conversation.unread)
+    ).first()
+    before = page_cache.generation_label(demo.id)
+    page = client.get(f"/inbox/c/{conv.id}").get_data(as_text=True)
+    fresh()
+    assert not db.session.get(Conversation, conv.id).unread  # it changed something
+    assert page_cache.generation_label(demo.id) != before
+    assert _carried(page) == page_cache.generation_label(demo.id)
+
+
+def test_a_change_by_another_process_during_a_page_keeps_the_old_generation(app, demo):
+    """Another process's change between the page's read and its own commit: the page may
+    not show it, so it keeps the generation it read and its socket tells it to reload."""
+    with app.test_request_context("/inbox"):
+        page_cache.read_for_page(demo.id)
+        read = page_cache.page_label()
+        page_cache.replace({demo.id})  # its own commit, nothing between
+        own = page_cache.page_label()
+        assert own != read and own == page_cache.generation_label(demo.id)
+
+        get_redis(app).set(page_cache._key(demo.id), "another-process")
+        page_cache.replace({demo.id})  # its own commit, after another process's
+        assert page_cache.page_label() == own
+        assert page_cache.page_label() != page_cache.generation_label(demo.id)
