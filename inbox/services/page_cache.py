@@ -159,15 +159,13 @@ def _follow_own_change(new: dict[int, str], old: dict[int, bytes | None]) -> Non
     held = g.get("live_generation") if has_app_context() else None
     if not held or not held[1]:
         return
-    account_id, (global_token, account_token) = held
-    for key, index in ((ALL_ACCOUNTS, 0), (account_id, 1)):
-        if key not in new:
-            continue
-        if old[key] is None or old[key].decode() != held[1][index]:
+    account_id, tokens = held
+    for key, read in zip((ALL_ACCOUNTS, account_id), tokens, strict=True):
+        if key in new and (old[key] is None or old[key].decode() != read):
             return  # another change came between: keep the old one (the page reloads)
     g.live_generation = (
         account_id,
-        (new.get(ALL_ACCOUNTS, global_token), new.get(account_id, account_token)),
+        (new.get(ALL_ACCOUNTS, tokens[0]), new.get(account_id, tokens[1])),
     )
 
 
