@@ -272,12 +272,16 @@ class WholeHandshakeClient(simple_websocket.Client):
 
     def __init__(self, *args, **kwargs):
         # Its reader thread must not keep a failed test's process alive, waiting on a socket.
-        kwargs.setdefault("thread_class", functools.partial(threading.Thread, daemon=True))
+        kwargs["thread_class"] = kwargs.get("thread_class") or functools.partial(
+            threading.Thread, daemon=True
+        )
         super().__init__(*args, **kwargs)
 
-    def handshake(self):
-        super().handshake()
-        self._handle_events()  # what came with the 101
+    def _thread(self):
+        # What came with the 101 first (a close too: then the socket starts closed), then
+        # read on. The reader thread starts once the handshake is through.
+        self.connected = self._handle_events()
+        super()._thread()
 
 
 def ws_open(base: str, cookies: str, origin: str | None = None, client_class=None):

@@ -24,6 +24,7 @@ Correctness, in order of what could go wrong:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import pickle
 import secrets
@@ -131,24 +132,28 @@ def generation(account_id: int) -> tuple[str, str] | None:
         return None
 
 
-def generation_label(account_id: int) -> str | None:
-    """The current generation as one string: what a page carries to its live socket, which
-    compares it with the current one as it opens (a change since the page was rendered
-    replaced it)."""
-    gen = generation(account_id)
-    return ".".join(gen) if gen else None
+def _label(tokens: tuple[str, str] | None) -> str:
+    """Tokens as a page carries them: one opaque string (the global token, shared by every
+    practice, is not shown as is)."""
+    return hashlib.sha256(".".join(tokens).encode()).hexdigest()[:16] if tokens else ""
 
 
-def read_for_page(account_id: int, gen: tuple[str, str] | None = None) -> None:
-    """Before a whole page reads the database: the generation it will carry to its live
-    socket (g.live_generation; `gen`: already read)."""
-    g.live_generation = (account_id, gen or generation(account_id))
+def generation_label(account_id: int) -> str:
+    """The current generation as a page carries it to its live socket ("" when Redis
+    cannot say), which compares it with its own as it opens (web.live)."""
+    return _label(generation(account_id))
+
+
+def carry_generation(account_id: int, gen: tuple[str, str] | None) -> None:
+    """The generation a whole page carries to its live socket, read before the page read
+    the database (web.cached); its own commits move it on (_follow_own_change)."""
+    g.live_generation = (account_id, gen)
 
 
 def page_label() -> str:
     """The generation this page carries to its live socket ("" when unknown)."""
     held = g.get("live_generation")
-    return ".".join(held[1]) if held and held[1] else ""
+    return _label(held[1]) if held else ""
 
 
 def _follow_own_change(new: dict[int, str], old: dict[int, bytes | None]) -> None:

@@ -68,12 +68,18 @@ def _read_generation() -> None:
     account_id = session.get(ACCOUNT_KEY)
     if request.method != "GET" or not isinstance(account_id, int):
         return
-    gen = None
-    if getattr(view, "page_cached", False):
-        gen = g.page_generation = page_cache.generation(account_id)
-    if request.endpoint != "static" and "HX-Request" not in request.headers:
-        # A whole page: its live socket tells the generation it was rendered under.
-        page_cache.read_for_page(account_id, gen)
+    cached = getattr(view, "page_cached", False)
+    # A whole page carries the generation it was rendered under to its live socket.
+    whole_page = (
+        request.endpoint not in ("static", "live.ws") and "HX-Request" not in request.headers
+    )
+    if not (cached or whole_page):
+        return
+    gen = page_cache.generation(account_id)
+    if cached:
+        g.page_generation = gen
+    if whole_page:
+        page_cache.carry_generation(account_id, gen)
 
 
 def load_user(user_id: int):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
 import time
 from typing import Any
@@ -27,6 +28,7 @@ from .conversations import composer_context
 from .guards import INBOX, access
 
 bp = Blueprint("live", __name__)
+log = logging.getLogger(__name__)
 
 # "Try again later": htmx's ws extension reconnects on it (it does not on 1000/1008).
 SESSION_RECHECK = 1013
@@ -72,18 +74,22 @@ class LiveClient:
         self.visible = True
         self.lock = threading.Lock()
         self.expires_at = float("inf")  # monotonic time; set from the session at handshake
-        self.generation: object = None  # the session's generation (services.sessions)
-        # Events that came before the page told what it shows (None: it has told). Rendered
+        self.session_generation: object = None  # services.sessions: ended sessions
+        # Events that came before the page told what it shows (None: released). Rendered
         # for "/" they reached the badge only, and a text arriving as the page opened never
         # showed in its list.
-        self.untold: list[dict[str, Any]] | None = []
-        self.untold_lock = threading.Lock()
+        self.held: list[dict[str, Any]] | None = []
+        self.held_lock = threading.Lock()
+        self.page_told = False
+        self.released_for_default = False  # held events went out for "/" (page too slow)
+        # The account's page generation when this socket began to listen (page_cache).
+        self.listening_since: str | None = None
 
     # -- what the page shows -----------------------------------------------------------
-    # A page tells what it shows as its socket opens; one that has not within this long
-    # (not a browser of ours) gets what waited, rendered for "/".
+    # A page tells what it shows as its socket opens; what came before waits this long for
+    # it (a slow page gets it rendered for "/", then reloads its list when it does tell).
     TELL_WITHIN_SECONDS = 1.0
-    UNTOLD_MAX = 100  # events kept for a page that has not told; beyond, it reloads its list
+    HELD_MAX = 100  # events held for a page that has not told; beyond, it reloads its list
 
     def update(self, raw: str) -> None:
         try:
@@ -98,35 +104,46 @@ class LiveClient:
             k: v[-1] for k, v in parse_qs(str(state.get("search", "")).lstrip("?")).items()
         }
         self.visible = bool(state.get("visible", True))
-        if self.untold is not None:
-            # The page was rendered under a generation of its account's pages: when another
-            # one is current, something changed before this socket listened.
+        if not self.page_told:
+            self.page_told = True
+            # The page carries the generation it was rendered under: another one when this
+            # socket began to listen means a change came between, which reached no socket.
             rendered_under = state.get("generation")
-            if rendered_under and rendered_under != page_cache.generation_label(self.account_id):
-                self.wait_for_page({"type": "resync"})
-            self.told()
+            missed = bool(rendered_under) and rendered_under != self.listening_since
+            if missed or self.released_for_default:
+                self.hold_or_deliver({"type": "resync"})
+            self.release()
 
-    def told(self) -> None:
-        """The page has told what it shows (or never will): what waited goes out, in order;
-        from now on events go out as they come."""
+    def release(self) -> bool:
+        """The page has told what it shows (or was given time to): what was held goes out,
+        in order; from now on events go out as they come. True if anything went out."""
+        sent = False
         while True:
-            with self.untold_lock:
-                if not self.untold:
-                    self.untold = None
-                    return
-                waiting, self.untold = self.untold, []
+            with self.held_lock:
+                if not self.held:
+                    self.held = None
+                    return sent
+                waiting, self.held = self.held, []
             for event in waiting:
-                self.deliver(event)
+                sent = True
+                try:
+                    self.deliver(event)
+                except Exception:  # noqa: BLE001 - as the listener does: the rest still go
+                    log.exception("live delivery failed")
 
-    def wait_for_page(self, event: dict[str, Any]) -> bool:
-        """Keep the event until the page has told what it shows (False: it has)."""
-        with self.untold_lock:
-            if self.untold is None:
+    def hold(self, event: dict[str, Any]) -> bool:
+        """Hold the event until the page has told what it shows (False: it has)."""
+        with self.held_lock:
+            if self.held is None:
                 return False
-            if len(self.untold) >= self.UNTOLD_MAX:
-                self.untold = [{"type": "resync"}]
-            self.untold.append(event)
+            if len(self.held) >= self.HELD_MAX:
+                self.held = [{"type": "resync"}]
+            self.held.append(event)
             return True
+
+    def hold_or_deliver(self, event: dict[str, Any]) -> None:
+        if not self.hold(event):
+            self.deliver(event)
 
     def open_conversation_id(self) -> int | None:
         parts = self.path.strip("/").split("/")
@@ -146,7 +163,7 @@ class LiveClient:
         """The fragments for one event (None: the badge only, as on connect)."""
         with self.app.test_request_context(self.path, base_url=self.base_url):
             user = db.session.get(User, self.user_id)
-            if user is None or not sessions.is_current(user, self.generation):
+            if user is None or not sessions.is_current(user, self.session_generation):
                 raise SignedOut("session ended")
             if not user.can_use_inbox or not user.account.inbox_enabled:
                 raise PermissionError("no longer allowed")
@@ -213,15 +230,14 @@ class LiveClient:
 
     def handle(self, event: dict[str, Any]) -> None:
         """An event of the account (the listener's thread)."""
-        if not self.wait_for_page(event):
-            self.deliver(event)
+        self.hold_or_deliver(event)
 
     def deliver(self, event: dict[str, Any]) -> None:
         if time.monotonic() >= self.expires_at:
             return  # signed out by now (idle): nothing more for this tab
         # Tabs of one user showing the same page get the same fragments: render once per
         # event for each such group (the listener hands one event dict to every tab).
-        key = (self.user_id, self.generation, self.path, tuple(sorted(self.query.items())))
+        key = (self.user_id, self.session_generation, self.path, tuple(sorted(self.query.items())))
         cache = event.setdefault("_rendered", {})
         try:
             if key not in cache:
@@ -261,10 +277,12 @@ def ws(ws):
     # A socket cannot see later requests renew the session: it lives only as long as the
     # session it was opened with (see the loop below).
     client.expires_at = time.monotonic() + security.current_session_state().remaining
-    client.generation = session.get(sessions.GENERATION)
+    client.session_generation = session.get(sessions.GENERATION)
     listener = events.listener(app)
     db.session.remove()  # a socket lives for hours: hold no DB connection while it waits
     listener.subscribe(client.account_id, client.handle)
+    # Read after listening began: a change after this read reaches the socket (held).
+    client.listening_since = page_cache.generation_label(client.account_id)
     try:
         if not client.connect():
             return
@@ -276,12 +294,12 @@ def ws(ws):
                 # accepted if the user was active meanwhile and refused if not.
                 ws.close(reason=SESSION_RECHECK, message="session check")
                 break
-            untold = client.untold is not None
-            data = ws.receive(timeout=min(left, client.TELL_WITHIN_SECONDS) if untold else left)
+            holding = client.held is not None
+            data = ws.receive(timeout=min(left, client.TELL_WITHIN_SECONDS) if holding else left)
             if data is None:
                 if ws.connected:
-                    if untold:
-                        client.told()  # it never will: what waited goes out for "/"
+                    if holding and client.release():
+                        client.released_for_default = True  # rendered for "/"
                     continue  # timed out: look at the clock again
                 break
             client.update(data if isinstance(data, str) else data.decode(errors="replace"))

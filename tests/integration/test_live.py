@@ -2,6 +2,7 @@
 HTTP, events over real Redis pub/sub."""
 
 import json
+import socket
 import time
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from inbox.extensions import db
 from inbox.models import PLAN_ACCELERATOR, Account, InboxNumber, User
 from inbox.sandbox import send_inbound
+from inbox.web import live
 from tests.conftest import WholeHandshakeClient, http_session, wait_for, ws_connect, ws_drain
 
 
@@ -38,15 +40,20 @@ def test_staff_gets_the_badge_on_connect_and_live_messages(app, demo, sandbox):
 
 
 class _FirstReadLate:
-    """A socket whose first read comes late, as on a busy machine: by then the server has
-    sent its 101 and the first frame, and the read takes both."""
+    """A socket whose first read comes late, as on a busy machine: only once the server's
+    first frame is there behind its 101, and the read takes both."""
 
     def __init__(self, sock) -> None:
         self.sock, self.first_read = sock, None
 
     def recv(self, size: int) -> bytes:
         if self.first_read is None:
-            time.sleep(0.5)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                _, _, frame = self.sock.recv(65536, socket.MSG_PEEK).partition(b"\r\n\r\n")
+                if frame:
+                    break
+                time.sleep(0.02)
             self.first_read = self.sock.recv(size)
             return self.first_read
         return self.sock.recv(size)
@@ -76,9 +83,12 @@ def test_the_first_frame_arrives_even_in_the_same_read_as_the_handshake(app, dem
     ws.close()
 
 
-def test_a_text_that_comes_before_the_page_tells_what_it_shows_reaches_its_list(app, demo, sandbox):
+def test_a_text_that_comes_before_the_page_tells_what_it_shows_reaches_its_list(
+    app, demo, sandbox, monkeypatch
+):
     """The page tells its path as its socket opens; a text in between waits for it. It was
     rendered for "/" (the badge only) and never showed in the list that had just opened."""
+    monkeypatch.setattr(live.LiveClient, "TELL_WITHIN_SECONDS", 30)  # however slow this box
     ws = ws_connect(app, http_session(app, "staff@glow.test"))
     assert 'id="inbox-badge"' in ws.receive(timeout=5)
     send_inbound(sandbox.state, "19175550100", "12125550134", "Arrived as the page opened")
@@ -88,6 +98,21 @@ def test_a_text_that_comes_before_the_page_tells_what_it_shows_reaches_its_list(
     got = "".join(ws_drain(ws, 2))
     assert 'data-row="top"' in got and "Arrived as the page opened" in got
     assert 'id="count-unread"' in got  # and the tabs' counts
+    ws.close()
+
+
+def test_a_page_too_slow_to_tell_reloads_its_list_when_it_does(app, demo, sandbox, monkeypatch):
+    """What was held goes out for "/" when the page takes too long to tell (the badge
+    moves); when it does tell, it is told to reload its list, which shows the text."""
+    monkeypatch.setattr(live.LiveClient, "TELL_WITHIN_SECONDS", 0.2)
+    ws = ws_connect(app, http_session(app, "staff@glow.test"))
+    assert 'id="inbox-badge"' in ws.receive(timeout=5)
+    send_inbound(sandbox.state, "19175550100", "12125550134", "Before a slow page told")
+    assert wait_for(lambda: _stored("Before a slow page told"))
+    early = "".join(ws_drain(ws, 1))
+    assert 'id="inbox-badge"' in early and 'data-row="top"' not in early  # for "/"
+    ws.send('{"path": "/inbox", "search": "", "visible": true}')
+    assert 'id="live-resync"' in "".join(ws_drain(ws, 2))
     ws.close()
 
 

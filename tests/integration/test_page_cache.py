@@ -203,7 +203,7 @@ def test_a_change_by_another_process_during_a_page_keeps_the_old_generation(app,
     """Another process's change between the page's read and its own commit: the page may
     not show it, so it keeps the generation it read and its socket tells it to reload."""
     with app.test_request_context("/inbox"):
-        page_cache.read_for_page(demo.id)
+        page_cache.carry_generation(demo.id, page_cache.generation(demo.id))
         read = page_cache.page_label()
         page_cache.replace({demo.id})  # its own commit, nothing between
         own = page_cache.page_label()
