@@ -144,9 +144,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     app.register_error_handler(413, api.api_error_or(import_too_large))
 
-    from .web import security
+    from .web import assets, security
 
     security.init_app(app)
+    assets.init_app(app)  # static files under URLs that name their content
 
     return app
 

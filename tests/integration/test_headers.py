@@ -55,6 +55,43 @@ def test_every_kind_of_response_carries_the_headers(client, demo):
     assert responses[3].headers["Cache-Control"] == "no-store"  # patient data: not cached
 
 
+def test_static_files_are_named_by_their_content_and_cached_for_a_year(
+    app, client, tmp_path, monkeypatch
+):
+    """A page asks for none of its stylesheets, scripts or fonts again on the next page
+    (seven revalidations per navigation before); a changed file gets a new URL."""
+    from inbox.web import assets
+
+    html = client.get("/login").get_data(as_text=True)
+    urls = re.findall(r'(?:href|src)="(/static/[^"?]+)\?v=([0-9a-f]{12})"', html)
+    assert {u for u, _ in urls} >= {"/static/css/app.css", "/static/js/app.js",
+                                     "/static/vendor/htmx/htmx-2.0.11.min.js"}  # fmt: skip
+    assert not re.search(r'(?:href|src)="/static/[^"?]+"', html), "every asset is versioned"
+    for url, v in urls:
+        r = client.get(f"{url}?v={v}")
+        assert r.status_code == 200 and r.headers["Cache-Control"] == assets.IMMUTABLE, url
+        assert "Content-Security-Policy" in r.headers
+    # The icon font, under the content hash its own stylesheet gives it.
+    css = (ROOT / "static/vendor/bootstrap-icons/bootstrap-icons.min.css").read_text()
+    font = re.search(r'url\("(fonts/bootstrap-icons\.woff2\?[0-9a-f]+)"\)', css).group(1)
+    r = client.get("/static/vendor/bootstrap-icons/" + font)
+    assert r.status_code == 200 and r.headers["Cache-Control"] == assets.IMMUTABLE
+    # No version, or an old one: revalidated as before (never a year of a stale file).
+    for url in ("/static/css/app.css", "/static/css/app.css?v=000000000000",
+                "/static/vendor/htmx/htmx-2.0.11.min.js?x=1"):  # fmt: skip
+        r = client.get(url)
+        assert r.status_code == 200 and "immutable" not in r.headers.get("Cache-Control", "")
+    assert client.get("/static/no-such.css?v=0").status_code == 404
+    # An edited file is a new URL (make dev: edit app.css, reload, see it).
+    monkeypatch.setattr(app, "static_folder", str(tmp_path))
+    (tmp_path / "x.css").write_text("a{}")
+    with app.test_request_context():
+        first = assets.version("x.css")
+        (tmp_path / "x.css").write_text("b{color:red}")
+        assert assets.version("x.css") not in (first, None)
+        assert assets.version("missing.css") is None
+
+
 def test_templates_have_no_inline_script_style_or_handlers():
     """What the CSP forbids, the templates must not need (the sandbox's own pages are a
     separate app and not covered)."""
