@@ -183,19 +183,48 @@ class Stack:
         return self._ready()
 
     def reset(self, app) -> Stack:
-        """The stack as up() leaves it, without restarting the web processes or the
-        sandbox: an empty database and Redis, the sandbox's state cleared, a new worker
-        (its Redis keys go with the flush), the demo seeded again. Any process a test
-        stopped is started again."""
-        for name in ("worker", "spare"):
-            self.stop(name)
-        empty_database_and_redis(app)
+        """The stack as up() leaves it, without restarting any process: an empty database
+        and Redis, the sandbox's state cleared, the demo seeded again. The worker is kept
+        once it is idle (starting one costs seconds of imports), and so are its own keys
+        in Redis (its registration and its scheduler's lock): everything else goes. A
+        worker that will not settle is replaced. Any process a test stopped is started
+        again."""
+        self.stop("spare")
+        if self.running("worker") and not self._empty_beside_idle_worker(app):
+            self.stop("worker")
+        if not self.running("worker"):
+            empty_database_and_redis(app)
         if self.running("sandbox"):
             requests.post(self.sandbox_url + "/_sandbox/reset", timeout=10).raise_for_status()
         for name in ("sandbox", "web", "worker"):
             if not self.running(name):
                 self.start(name)
         return self._ready()
+
+    def _worker_activity(self, redis: Redis) -> list[tuple] | None:
+        """What the stack's workers are doing: None while any is busy or a job waits."""
+        if Queue(self.queue, connection=redis).count:
+            return None
+        workers = Worker.all(connection=redis, queue=Queue(self.queue, connection=redis))
+        if not workers or any(w.get_state() != "idle" for w in workers):
+            return None
+        return sorted((w.name, w.successful_job_count, w.failed_job_count) for w in workers)
+
+    def _empty_beside_idle_worker(self, app, timeout: float = 20) -> bool:
+        """Empty the database and Redis (but the workers' own keys) while the worker is
+        idle, and make sure it ran nothing meanwhile (a job finishing after the database
+        was emptied would leave its rows in the next module's). False if it never was."""
+        deadline = time.monotonic() + timeout
+        with Redis.from_url(self.env["REDIS_URL"]) as redis:
+            while time.monotonic() < deadline:
+                before = self._worker_activity(redis)
+                if before is None:
+                    time.sleep(0.05)
+                    continue
+                empty_database_and_redis(app, keep=WORKER_KEYS)
+                if self._worker_activity(redis) == before:
+                    return True
+        return False
 
     def _ready(self) -> Stack:
         wait_http(self.sandbox_url + "/_sandbox/state")
@@ -227,12 +256,25 @@ class Stack:
         return requests.get(self.sandbox_url + "/_sandbox/state", timeout=5).json()
 
 
-def empty_database_and_redis(app) -> None:
+# An RQ worker's registration, statistics and its scheduler's locks.
+WORKER_KEYS = ("rq:worker", "rq:scheduler")
+
+
+def empty_database_and_redis(app, keep: tuple[str, ...] = ()) -> None:
+    """Every table emptied; Redis flushed, or, with `keep`, every key but those starting
+    so."""
     with app.app_context():
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
         db.session.commit()
-        get_redis(app).flushdb()
+        redis = get_redis(app)
+        if keep:
+            kept = tuple(prefix.encode() for prefix in keep)
+            doomed = [k for k in redis.scan_iter(count=1000) if not k.startswith(kept)]
+            for i in range(0, len(doomed), 1000):
+                redis.delete(*doomed[i : i + 1000])
+        else:
+            redis.flushdb()
         db.session.remove()
 
 
