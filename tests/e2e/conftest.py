@@ -114,6 +114,7 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
         }
         self.procs: dict[str, subprocess.Popen] = {}
+        self.workers_started, self.worker_name = 0, ""
         self._seeder: Flask | None = None
         bin_dir = Path(sys.executable).parent
 
@@ -146,9 +147,14 @@ class Stack:
                 time.sleep(0.1)
 
     def start(self, name: str) -> None:
+        command = self.commands[name]
+        if name == "worker":  # named, so that reset() can tell how it is doing
+            self.workers_started += 1
+            self.worker_name = f"{self.queue}-{self.workers_started}"
+            command = [*command, "--name", self.worker_name]
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
         self.procs[name] = subprocess.Popen(
-            self.commands[name], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
 
@@ -201,29 +207,35 @@ class Stack:
                 self.start(name)
         return self._ready()
 
-    def _worker_activity(self, redis: Redis) -> list[tuple] | None:
-        """What the stack's workers are doing: None while any is busy or a job waits."""
-        if Queue(self.queue, connection=redis).count:
+    def _worker_activity(self, redis: Redis) -> tuple[int, int] | None:
+        """The stack's worker's job counts while it is idle with nothing queued; None
+        while it is busy or a job waits. LookupError when its registration is gone."""
+        worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + self.worker_name,
+                                    connection=redis)  # fmt: skip
+        if worker is None:
+            raise LookupError(self.worker_name)
+        if Queue(self.queue, connection=redis).count or worker.get_state() != "idle":
             return None
-        workers = Worker.all(connection=redis, queue=Queue(self.queue, connection=redis))
-        if not workers or any(w.get_state() != "idle" for w in workers):
-            return None
-        return sorted((w.name, w.successful_job_count, w.failed_job_count) for w in workers)
+        return worker.successful_job_count, worker.failed_job_count
 
     def _empty_beside_idle_worker(self, app, timeout: float = 20) -> bool:
         """Empty the database and Redis (but the workers' own keys) while the worker is
         idle, and make sure it ran nothing meanwhile (a job finishing after the database
-        was emptied would leave its rows in the next module's). False if it never was."""
+        was emptied would leave its rows in the next module's). False if it never was
+        idle, or its registration is gone (a worker nobody can see is replaced)."""
         deadline = time.monotonic() + timeout
         with Redis.from_url(self.env["REDIS_URL"]) as redis:
-            while time.monotonic() < deadline:
-                before = self._worker_activity(redis)
-                if before is None:
-                    time.sleep(0.05)
-                    continue
-                empty_database_and_redis(app, keep=WORKER_KEYS)
-                if self._worker_activity(redis) == before:
-                    return True
+            try:
+                while time.monotonic() < deadline:
+                    before = self._worker_activity(redis)
+                    if before is None:
+                        time.sleep(0.05)
+                        continue
+                    empty_database_and_redis(app)
+                    if self._worker_activity(redis) == before:
+                        return True
+            except LookupError:
+                pass
         return False
 
     def _ready(self) -> Stack:
@@ -256,25 +268,21 @@ class Stack:
         return requests.get(self.sandbox_url + "/_sandbox/state", timeout=5).json()
 
 
-# An RQ worker's registration, statistics and its scheduler's locks.
-WORKER_KEYS = ("rq:worker", "rq:scheduler")
+# RQ workers' registrations and statistics, and their schedulers' locks.
+WORKER_KEYS = (b"rq:worker", b"rq:scheduler")
 
 
-def empty_database_and_redis(app, keep: tuple[str, ...] = ()) -> None:
-    """Every table emptied; Redis flushed, or, with `keep`, every key but those starting
-    so."""
+def empty_database_and_redis(app) -> None:
+    """Every table emptied, and every Redis key but the workers' own: the shared stack's
+    worker stays registered while a module runs a stack of its own beside it."""
     with app.app_context():
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
         db.session.commit()
         redis = get_redis(app)
-        if keep:
-            kept = tuple(prefix.encode() for prefix in keep)
-            doomed = [k for k in redis.scan_iter(count=1000) if not k.startswith(kept)]
-            for i in range(0, len(doomed), 1000):
-                redis.delete(*doomed[i : i + 1000])
-        else:
-            redis.flushdb()
+        doomed = [k for k in redis.scan_iter(count=1000) if not k.startswith(WORKER_KEYS)]
+        for i in range(0, len(doomed), 1000):
+            redis.delete(*doomed[i : i + 1000])
         db.session.remove()
 
 
