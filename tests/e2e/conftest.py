@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -16,6 +17,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
+from urllib.parse import urljoin
 
 import pytest
 import requests
@@ -342,11 +344,22 @@ def stack(app, shared_stack):
 
 
 def login(page, stack: Stack, email: str, password: str = "demo1234") -> None:
-    page.goto(stack.url + "/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(lambda url: "/login" not in url)
+    """Sign in as the login form would (its CSRF token, its POST) through the tab's own
+    cookies, then open the page a login lands on. Rendering the login page for every
+    test cost a page load each; the form itself is driven in the tests about it
+    (test_walking_skeleton, test_audit_log, test_first_run)."""
+    request = page.context.request
+    form = request.get(stack.url + "/login").text()
+    token = re.search(r'name="csrf_token"[^>]*\bvalue="([^"]+)"', form)
+    assert token, form[:500]
+    signed_in = request.post(
+        stack.url + "/login",
+        form={"csrf_token": token.group(1), "email": email, "password": password},
+        max_redirects=0,
+    )
+    assert signed_in.status == 302, f"{email} could not sign in: {signed_in.text()[:500]}"
+    page.goto(urljoin(stack.url, signed_in.headers["location"]))
+    assert "/login" not in page.url, page.url
 
 
 def sign_out(page) -> None:

@@ -88,6 +88,11 @@ def test_login_page_and_wrong_password(page, stack):
     expect(page.get_by_role("alert")).to_have_text(
         "That email and password do not match an account."
     )
+    # The right password, typed into the form: the Inbox.
+    page.get_by_label("Password").fill("demo1234")
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/inbox$"))
+    expect(page.locator("#nav-inbox")).to_be_visible()
 
 
 def test_staff_without_privilege_sees_no_inbox_tab(page, stack):
