@@ -24,7 +24,14 @@ from sqlalchemy import select
 from inbox.extensions import db
 from inbox.models import Conversation, Patient
 from inbox.services.search_text import name_key
-from tests.e2e.conftest import live_frames, login, settle, wait_js, wait_live_told
+from tests.e2e.conftest import (
+    FIRST_NUMBER_SEARCH_MS,
+    live_frames,
+    login,
+    settle,
+    wait_js,
+    wait_live_told,
+)
 
 OURS = "12125550134"
 AVA = "19175550100"
@@ -247,7 +254,7 @@ def test_main_pages_raise_no_csp_violation_or_console_error(browser, stack):
     page.get_by_label("Area code").fill("212")
     page.get_by_role("button", name="Search").click()
     row = page.locator(".number-row").first
-    expect(row).to_be_visible()
+    expect(row).to_be_visible(timeout=FIRST_NUMBER_SEARCH_MS)
     watch.check("wizard: choose a number")
     row.get_by_role("link", name=re.compile("Select")).click()
     page.get_by_role("button", name="Continue").click()
