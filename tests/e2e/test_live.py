@@ -171,8 +171,9 @@ def test_background_tab_gets_a_first_name_only_alert(browser, stack):
     )
     page = ctx.new_page()
     sent = live_frames(page)
-    login(page, stack, "staff@glow.test")
-    page.goto(stack.url + "/inbox")
+    login(page, stack, "staff@glow.test")  # lands on /inbox: one page, one socket (a
+    # second load of the same URL let wait_live_told read the first socket's frame)
+    expect(page).to_have_url(stack.url + "/inbox")
     expect(page.locator("#alerts-toggle")).to_have_attribute("aria-pressed", "true")
     wait_live_told(page, sent)
     _text_in(stack, "My lips feel a bit swollen, is that normal?")
