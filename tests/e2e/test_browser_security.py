@@ -367,8 +367,8 @@ def test_desktop_alerts_show_hostile_names_as_plain_text(browser, stack, hostile
     page = ctx.new_page()
     sent = live_frames(page)
     watch = Watch(page)
-    login(page, stack, "staff@glow.test")
-    page.goto(stack.url + "/inbox")
+    login(page, stack, "staff@glow.test")  # lands on /inbox: one page, one socket
+    expect(page).to_have_url(stack.url + "/inbox")
     wait_live_told(page, sent)
     names = PAYLOADS[:8]
     for payload in names:
