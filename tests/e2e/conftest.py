@@ -200,8 +200,8 @@ class Stack:
         self.stop("spare")
         if self.running("worker") and not self._empty_beside_idle_worker(app):
             self.stop("worker")
-        if not self.running("worker"):  # everything: a stopped worker's locks too
-            empty_database_and_redis(app, keep_workers=False)
+        if not self.running("worker"):
+            empty_database_and_redis(app)
         if self.running("sandbox"):
             requests.post(self.sandbox_url + "/_sandbox/reset", timeout=10).raise_for_status()
         for name in ("sandbox", "web", "worker"):
@@ -274,21 +274,17 @@ class Stack:
 WORKER_KEYS = (b"rq:worker", b"rq:scheduler")
 
 
-def empty_database_and_redis(app, keep_workers: bool = True) -> None:
-    """Every table emptied, and every Redis key but (unless told) the workers' own: the
-    shared stack's worker stays registered while a module runs a stack of its own
-    beside it."""
+def empty_database_and_redis(app) -> None:
+    """Every table emptied, and every Redis key but the workers' own: the shared stack's
+    worker stays registered while a module runs a stack of its own beside it."""
     with app.app_context():
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
         db.session.commit()
         redis = get_redis(app)
-        if keep_workers:
-            doomed = [k for k in redis.scan_iter(count=1000) if not k.startswith(WORKER_KEYS)]
-            for i in range(0, len(doomed), 1000):
-                redis.delete(*doomed[i : i + 1000])
-        else:
-            redis.flushdb()
+        doomed = [k for k in redis.scan_iter(count=1000) if not k.startswith(WORKER_KEYS)]
+        for i in range(0, len(doomed), 1000):
+            redis.delete(*doomed[i : i + 1000])
         db.session.remove()
 
 
