@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import os
 from functools import lru_cache
-from pathlib import Path
 
 from flask import Flask, Response, current_app, request
+from werkzeug.security import safe_join
 
 YEAR_SECONDS = 365 * 24 * 3600
 IMMUTABLE = f"public, max-age={YEAR_SECONDS}, immutable"
@@ -31,15 +31,14 @@ def _digest(path: str, mtime_ns: int, size: int) -> str:
 
 def version(filename: str) -> str | None:
     """The content version of a file in static/, or None when there is no such file."""
-    folder = current_app.static_folder
-    if not folder:
+    path = safe_join(current_app.static_folder or "", filename)  # as send_from_directory
+    if path is None:
         return None
-    path = Path(folder, filename)
     try:
         stat = os.stat(path)
     except OSError:
         return None
-    return _digest(str(path), stat.st_mtime_ns, stat.st_size)
+    return _digest(path, stat.st_mtime_ns, stat.st_size)
 
 
 def _add_version(endpoint: str | None, values: dict) -> None:
