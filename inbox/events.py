@@ -78,6 +78,8 @@ def add_publishes(pipe: redis.client.Pipeline, events: list[tuple[int, dict]]) -
 class Listener:
     """One pub/sub connection per process, fanning events out to local subscribers."""
 
+    CONFIRM_WITHIN_SECONDS = 5.0  # for Redis to confirm the subscription
+
     def __init__(self, app: Flask) -> None:
         self.url = redis_url(app)  # bound once: a later change to the app's config is not ours
         self.prefix = PREFIX  # its database's, once connected
@@ -87,12 +89,30 @@ class Listener:
         # Named in Redis's CLIENT LIST: an operator (or a test) can tell this process's
         # pub/sub connection from every other one on the server.
         self.name = f"inbox-live-{self.pid}-{id(self):x}"
+        # Set while Redis has confirmed the subscription: a socket opened before it would
+        # miss what is published in between (the first socket of a fresh process).
+        self.ready = threading.Event()
+        self.failing = False  # the connection is lost: its sockets resync when it is back
+        self.missed = False  # a socket stopped waiting for the first subscription
         self.thread = threading.Thread(target=self._run, name="live-listener", daemon=True)
         self.thread.start()
 
     def subscribe(self, account_id: int, handler: Handler) -> None:
         with self.lock:
             self.subscribers.setdefault(account_id, set()).add(handler)
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until Redis has confirmed the subscription, so that whatever is published
+        from now on reaches this process. False at once while Redis is lost (its sockets
+        resync when it is back), and after `timeout` (they resync once it is there)."""
+        if self.ready.is_set():
+            return True
+        if self.failing:
+            return False
+        if self.ready.wait(timeout):
+            return True
+        self.missed = True
+        return False
 
     def unsubscribe(self, account_id: int, handler: Handler) -> None:
         with self.lock:
@@ -118,10 +138,19 @@ class Listener:
         client = redis.Redis.from_url(
             self.url, socket_connect_timeout=2, health_check_interval=10, client_name=self.name
         )
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub = client.pubsub()
         self.prefix = channel_prefix(redis_db(client))
         pubsub.psubscribe(self.prefix + "*")
-        return pubsub
+        # Listening once Redis says so: a publish it serves before the PSUBSCRIBE would be
+        # missed by a socket (or a resync) that took the sending of it for listening.
+        deadline = time.monotonic() + self.CONFIRM_WITHIN_SECONDS
+        while True:
+            message = pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
+            if message is not None and message.get("type") == "psubscribe":
+                return pubsub
+            if time.monotonic() >= deadline:
+                pubsub.close()
+                raise redis.TimeoutError("no confirmation of the subscription")
 
     def _run(self) -> None:
         failures = 0
@@ -129,8 +158,12 @@ class Listener:
             pubsub = None
             try:
                 pubsub = self._connect()
-                if failures:
-                    # Events may have been missed while Redis was away: every socket resyncs.
+                self.ready.set()
+                self.failing = False
+                if failures or self.missed:
+                    # Events may have been missed while Redis was away (or before a socket's
+                    # page listened): every socket resyncs.
+                    self.missed = False
                     self._dispatch_all({"type": "resync"})
                 failures = 0
                 while True:
@@ -138,6 +171,8 @@ class Listener:
                     if message is not None and message.get("type") == "pmessage":
                         self._handle(message)
             except redis.RedisError:
+                self.failing = True
+                self.ready.clear()
                 failures += 1
                 time.sleep(min(5.0, 0.2 * 2**failures))
             finally:

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 SESSION_RECHECK = 1013
 # The session was ended on the server (app.js tells the user; no reconnect).
 SIGNED_OUT = 4401
+# How long a socket waits for its process's first subscription (beyond it, it resyncs then).
+LISTENING_WITHIN_SECONDS = 3.0
 
 
 @bp.before_request
@@ -281,6 +283,8 @@ def ws(ws):
     listener = events.listener(app)
     db.session.remove()  # a socket lives for hours: hold no DB connection while it waits
     listener.subscribe(client.account_id, client.handle)
+    # The first socket of a process starts its listener: wait until Redis listens for it.
+    listener.wait_ready(timeout=LISTENING_WITHIN_SECONDS)
     # Read after listening began: a change after this read reaches the socket (held).
     client.listening_since = page_cache.generation_label(client.account_id)
     try:

@@ -214,3 +214,48 @@ def test_listener_stays_quiet_when_idle_and_resyncs_after_losing_redis(app):
     # Subscribed again once an event gets through (the resync is told as the subscription
     # is sent; Redis may serve a publish from another connection before it).
     assert wait_for(lambda: events.publish(1, ping, app) or heard[-1] == (1, "read"))
+
+
+def _fresh_listener(monkeypatch, connect_delay: float) -> None:
+    """This process's listener as a fresh process has it: none yet, started by the next
+    socket, and slow to get its subscription confirmed (a busy machine)."""
+    from inbox import events
+
+    connect = events.Listener._connect
+
+    def slow_connect(self):
+        time.sleep(connect_delay)
+        return connect(self)
+
+    monkeypatch.setattr(events.Listener, "_connect", slow_connect)
+    monkeypatch.setattr(events, "_listener", None)
+
+
+def test_the_first_socket_of_a_process_hears_what_comes_right_after_it_opens(
+    app, demo, sandbox, monkeypatch
+):
+    """The first socket starts its process's listener. It used to get its badge while the
+    subscription was still on its way to Redis: a text in between reached no tab (the
+    background-tab alert test's rare failure). The socket now waits for the confirmation."""
+    _fresh_listener(monkeypatch, connect_delay=0.5)
+    ws = ws_connect(app, http_session(app, "staff@glow.test"))
+    assert 'id="inbox-badge"' in ws.receive(timeout=5)
+    ws.send('{"path": "/inbox", "search": "", "visible": false}')
+    send_inbound(sandbox.state, "19175550100", "12125550134", "Right after the socket opened")
+    got = "".join(ws_drain(ws, 2))
+    assert 'id="live-notice"' in got and 'data-row="top"' in got
+    ws.close()
+
+
+def test_a_socket_that_stops_waiting_for_the_listener_reloads_its_list_once_it_listens(
+    app, demo, monkeypatch
+):
+    """Redis slower to confirm than a socket waits: the socket goes on (its badge comes),
+    and once the subscription is there it is told to reload what it shows."""
+    _fresh_listener(monkeypatch, connect_delay=1.0)
+    monkeypatch.setattr(live, "LISTENING_WITHIN_SECONDS", 0.1)
+    ws = ws_connect(app, http_session(app, "staff@glow.test"))
+    assert 'id="inbox-badge"' in ws.receive(timeout=5)
+    ws.send('{"path": "/inbox", "search": "", "visible": true}')
+    assert 'id="live-resync"' in "".join(ws_drain(ws, 3))
+    ws.close()
