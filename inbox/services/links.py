@@ -90,10 +90,11 @@ def void_outstanding(user: User, purpose: str | None = None, now: datetime | Non
 
 
 def issue(user: User, purpose: str, now: datetime | None = None) -> str:
-    """A new link for `user`; the earlier ones of the same purpose stop working. Commits
-    and returns the token (the only time it exists outside the link)."""
+    """A new link for `user`; every earlier one stops working, of either purpose (a reset
+    asked for by someone still invited voids the invitation: one live link a person).
+    Commits and returns the token (the only time it exists outside the link)."""
     now = now or utcnow()
-    void_outstanding(user, purpose, now)
+    void_outstanding(user, None, now)
     token = new_token()
     db.session.add(
         OneTimeLink(

@@ -4,7 +4,6 @@ password through a one-time link. The first run of a real installation starts he
 from __future__ import annotations
 
 from dataclasses import dataclass
-from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import exists, func, select
@@ -23,7 +22,7 @@ from ..models.accounts import PLAN_NAMES
 from ..models.audit import AUDIT_CREATED_PRACTICE
 from ..models.base import utcnow
 from ..timefmt import DEFAULT_TIMEZONE
-from . import billing, links
+from . import billing, clinics, links
 
 NAME_CHARS = 120
 
@@ -73,9 +72,9 @@ def create(
     if len(admin_name) > NAME_CHARS:
         raise PracticeRefused(f"The Main Admin's name is too long (at most {NAME_CHARS} letters).")
     email = normalize_email(admin_email)
-    if timezone not in available_timezones():
+    if timezone not in clinics.time_zones():  # as Settings › Clinics accepts them
         raise PracticeRefused(
-            f"{timezone!r} is not a time zone this server knows. Use an IANA name such as "
+            f"{timezone!r} is not a place's time zone. Use an IANA name such as "
             "America/New_York, America/Chicago, America/Denver or America/Los_Angeles."
         )
     if plan not in PLAN_NAMES:

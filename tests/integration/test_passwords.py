@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 from sqlalchemy import select
 
 from inbox.extensions import db
@@ -96,6 +97,25 @@ def test_a_newer_reset_link_voids_the_older_one_and_a_password_change_voids_all(
     assert r.status_code == 410 and "password was changed" in r.get_data(as_text=True)
 
 
+def test_one_live_link_a_person_whatever_its_purpose(demo):
+    """Someone still invited who asks for a reset gets it, and the invitation stops
+    working: a newer link voids every older one, not only those of its kind."""
+    from inbox.models import LINK_INVITATION
+    from inbox.services import links
+
+    staff = user("staff@glow.test")
+    invitation = links.issue(staff, LINK_INVITATION)
+    reset = links.issue(staff, LINK_RESET)
+    assert links.open_link(reset).link.purpose == LINK_RESET
+    with pytest.raises(links.LinkRefused) as refused:
+        links.open_link(invitation)
+    assert refused.value.reason == links.REPLACED
+    links.issue(staff, LINK_INVITATION)  # and the other way round
+    with pytest.raises(links.LinkRefused) as refused:
+        links.open_link(reset)
+    assert refused.value.reason == links.REPLACED
+
+
 def test_forgot_password_is_throttled_per_email(app, client, demo):
     for _ in range(3):
         assert forgot(client, "staff@glow.test").status_code == 200
@@ -169,7 +189,6 @@ def test_the_top_navigation_leads_to_your_account(client, demo):
 
 def test_email_goes_out_through_a_job_that_fails_loudly_when_smtp_is_down(app, ctx):
     """RQ retries a job that raises: a mail server that is down must raise."""
-    import pytest
 
     from inbox.services import mail
 
@@ -180,6 +199,37 @@ def test_email_goes_out_through_a_job_that_fails_loudly_when_smtp_is_down(app, c
             mail.deliver("a@b.test", "Hi", "text", "<p>html</p>")
     finally:
         app.config["MAIL_SERVER"], app.config["MAIL_PORT"] = saved
+
+
+def test_an_email_that_meets_a_mail_server_down_is_retried_and_arrives_once(
+    app, client, demo, mail_on
+):
+    """The job that sends it fails with the server down and is scheduled again, with the
+    next of its retries; once the server is back, that retry delivers it, once."""
+    from rq.job import Job
+
+    from inbox.broker import get_queue, get_redis
+    from inbox.services import mail
+
+    port = app.config["MAIL_PORT"]
+    app.config["MAIL_PORT"] = 1  # nothing listens there
+    forgot(client, "staff@glow.test")
+    run_jobs(app)  # the reset job queues the email; its job fails
+    queue = get_queue(app)
+    scheduled = queue.scheduled_job_registry.get_job_ids()
+    assert len(scheduled) == 1
+    job = Job.fetch(scheduled[0], connection=get_redis(app))
+    assert job.func_name == "workers.jobs.send_email"
+    assert job.retries_left == mail.MAIL_RETRY.max - 1
+    assert mail_on.messages() == []
+    app.config["MAIL_PORT"] = port  # the server is back: the retry comes due
+    queue.scheduled_job_registry.remove(job)
+    queue.enqueue_job(job)
+    run_jobs(app)
+    (sent,) = mail_on.wait_for(1)
+    assert "reset" in text_of(sent).lower()
+    run_jobs(app)
+    assert len(mail_on.messages()) == 1
 
 
 def test_guessing_the_current_password_is_throttled(app, client, demo):
