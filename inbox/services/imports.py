@@ -79,15 +79,27 @@ def make_plan(user: User, item: CsvImport) -> Plan:
 # ---- the import as rows: upload, preview, start ------------------------------------------
 
 
+def _yours(user: User) -> tuple:
+    """The imports `user` may open: the practice's for whoever sees every clinic; their own
+    for someone who sees some (a file's rows, previews and skipped rows name patients of any
+    clinic, each checked against the clinics of the one who uploaded it)."""
+    if user.visible_clinic_ids() is None:
+        return ()
+    return (CsvImport.user_id == user.id,)
+
+
 def get_import(user: User, import_id: int | str) -> CsvImport | None:
-    return get_scoped(CsvImport, import_id, user.account_id)
+    item = get_scoped(CsvImport, import_id, user.account_id)
+    if item is not None and _yours(user) and item.user_id != user.id:
+        return None
+    return item
 
 
 def recent_imports(user: User, limit: int = 5) -> list[CsvImport]:
     return list(
         db.session.scalars(
             scoped(CsvImport, user.account_id)
-            .where(CsvImport.status != IMPORT_PREVIEW)
+            .where(CsvImport.status != IMPORT_PREVIEW, *_yours(user))
             .order_by(CsvImport.id.desc())
             .limit(limit)
         )

@@ -173,6 +173,29 @@ def test_template_download_and_who_may_import(app, client, demo):
         assert client.get(f"/patients/import/{import_id}{path}").status_code == 404
 
 
+def test_an_admin_of_some_clinics_opens_only_their_own_imports(app, client, demo):
+    """A file's preview and skipped rows name patients of any clinic: an admin limited to
+    some clinics opens the imports they uploaded; whoever sees every clinic opens all."""
+    from inbox.models import User
+
+    ari = db.session.scalars(select(User).where(User.email == "admin2@glow.test")).one()
+    ari.all_clinics, ari.clinics = False, [_clinic("Downtown")]
+    db.session.commit()
+    login(client, "admin@glow.test")  # the Main Admin: every clinic
+    theirs = _import_id(_upload(client, CSV.encode()))
+    _start(client, theirs)
+    run_jobs(app)
+    login(client, "admin2@glow.test")
+    for path in ("", "/progress", "/skipped.csv"):
+        assert client.get(f"/patients/import/{theirs}{path}").status_code == 404
+    assert _start(client, theirs).status_code == 404
+    assert f"/patients/import/{theirs}" not in client.get("/patients/import").get_data(True)
+    mine = _import_id(_upload(client, CSV.encode(), clinic=_clinic("Downtown").id))
+    assert client.get(f"/patients/import/{mine}").status_code == 200
+    login(client, "admin@glow.test")
+    assert client.get(f"/patients/import/{mine}").status_code == 200
+
+
 def test_only_the_import_route_takes_a_large_body(app, client, demo):
     login(client, "admin@glow.test")
     big = ("First Name,Last Name,Mobile\r\n" + "".join(
