@@ -12,7 +12,16 @@ from zoneinfo import available_timezones
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Account, Clinic, User, get_scoped, scoped, utcnow
+from ..models import (
+    APPOINTMENT_BOOKED,
+    Account,
+    Appointment,
+    Clinic,
+    User,
+    get_scoped,
+    scoped,
+    utcnow,
+)
 from . import phones
 
 NAME_CHARS = 120
@@ -113,6 +122,21 @@ def archive(user: User, clinic: Clinic) -> None:
     if not others:
         raise ClinicRefused(
             f"{clinic.name} is the only active clinic. Add another clinic before archiving it."
+        )
+    upcoming = db.session.scalar(
+        select(func.count(Appointment.id)).where(
+            Appointment.account_id == user.account_id,
+            Appointment.clinic_id == clinic.id,
+            Appointment.status == APPOINTMENT_BOOKED,
+            Appointment.starts_at > utcnow(),
+        )
+    )
+    if upcoming:
+        # They would still be reminded, from a clinic nobody can pick to move them.
+        raise ClinicRefused(
+            f"{clinic.name} has {upcoming} upcoming appointment{'s' * (upcoming != 1)} still "
+            "booked, and their reminders would still go out. Move them to another clinic or "
+            "cancel them, then archive it."
         )
     clinic.archived_at = utcnow()
     db.session.commit()

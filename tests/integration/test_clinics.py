@@ -85,6 +85,15 @@ def test_refusals_keep_what_was_typed(client, demo):
     assert clinic("Uptown").timezone == "America/New_York"
 
 
+def cancel_bookings(c: Clinic) -> None:
+    """The demo books appointments at every clinic; a clinic is archived without them."""
+    from inbox.models import APPOINTMENT_CANCELLED, Appointment
+
+    for a in db.session.scalars(select(Appointment).where(Appointment.clinic_id == c.id)):
+        a.status = APPOINTMENT_CANCELLED
+    db.session.commit()
+
+
 def test_archive_hides_a_clinic_from_menus_and_pickers_but_not_its_conversations(client, demo):
     login(client, "admin@glow.test")
     lakeside = clinic("Lakeside")
@@ -92,6 +101,7 @@ def test_archive_hides_a_clinic_from_menus_and_pickers_but_not_its_conversations
         select(Conversation).where(Conversation.clinic_id == lakeside.id)
     ).first()
     assert conv is not None
+    cancel_bookings(lakeside)
     r = post(client, f"/settings/clinics/{lakeside.id}/archive")
     assert r.status_code == 302 and clinic("Lakeside").archived
     page = client.get("/settings/clinics").get_data(as_text=True)
@@ -119,6 +129,37 @@ def test_archive_hides_a_clinic_from_menus_and_pickers_but_not_its_conversations
     assert done == ["archived_clinic", "restored_clinic"]
 
 
+def test_a_clinic_with_upcoming_appointments_is_archived_once_they_are_moved(client, demo):
+    """Archived, its booked appointments would still be reminded, and no picker offers its
+    name to move them: the archive is refused, saying how many, until none is left."""
+    from datetime import timedelta
+
+    from inbox.models import APPOINTMENT_CANCELLED, Appointment, Patient, utcnow
+
+    login(client, "admin@glow.test")
+    lakeside = clinic("Lakeside")
+    cancel_bookings(lakeside)
+    patient = db.session.scalars(
+        select(Patient).where(Patient.account_id == lakeside.account_id)
+    ).first()
+    soon = Appointment(account_id=lakeside.account_id, patient_id=patient.id,
+                       clinic_id=lakeside.id, starts_at=utcnow() + timedelta(days=2),
+                       service="Peel")  # fmt: skip
+    past = Appointment(account_id=lakeside.account_id, patient_id=patient.id,
+                       clinic_id=lakeside.id, starts_at=utcnow() - timedelta(days=2),
+                       service="Peel")  # fmt: skip
+    db.session.add_all([soon, past])
+    db.session.commit()
+    r = post(client, f"/settings/clinics/{lakeside.id}/archive")
+    assert r.status_code == 422
+    assert "Lakeside has 1 upcoming appointment still booked" in r.get_data(as_text=True)
+    assert not clinic("Lakeside").archived
+    soon.status = APPOINTMENT_CANCELLED  # (or moved to another clinic)
+    db.session.commit()
+    r = post(client, f"/settings/clinics/{lakeside.id}/archive")
+    assert r.status_code == 302 and clinic("Lakeside").archived  # the past one stays its
+
+
 def test_the_last_active_clinic_cannot_be_archived(client, demo):
     login(client, "admin@fresh.test")  # Fresh Face Clinic has one clinic
     main_street = clinic("Main Street")
@@ -133,6 +174,7 @@ def test_a_teammate_keeps_an_archived_clinic_when_their_privileges_are_saved(cli
 
     dee = clinic_limited_user(demo, [clinic("Downtown"), clinic("Lakeside")])
     login(client, "admin@glow.test")
+    cancel_bookings(clinic("Lakeside"))
     post(client, f"/settings/clinics/{clinic('Lakeside').id}/archive")
     token = csrf_token(client, f"/settings/teammates/{dee.id}")
     form = {"csrf_token": token, "inbox": "on", "clinics": [clinic("Uptown").id]}
