@@ -45,3 +45,32 @@ def test_staff_find_and_add_a_patient(page, stack):
         page.goto(stack.url + path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, (path, width)
+
+
+def test_an_unknown_number_is_linked_to_its_patient_from_the_thread(page, stack):
+    """Liam texts from a new phone: on the thread, Link to existing patient, find him,
+    confirm; the conversation is his, under his name."""
+    import requests
+
+    r = requests.post(
+        stack.sandbox_url + "/_sandbox/inbound",
+        json={"from": "13125550177", "to": "12125550134", "text": "New phone, it's Liam"},
+        timeout=5,
+    )
+    assert r.json()["status"] == 200
+    login(page, stack, "staff@glow.test")
+    page.locator(".conv-row", has_text="(312) 555-0177").locator(".conv-link").click()
+    expect(page.locator("#thread-name")).to_have_text("(312) 555-0177")
+    screenshot(page, "unknown-sender-thread")
+    page.get_by_role("link", name="Link to existing patient").click()
+    settle(page)
+    page.get_by_label("Find the patient").fill("Liam")
+    choice = page.get_by_role("button", name=re.compile(r"^Link to Liam "))
+    page.once("dialog", lambda dialog: dialog.accept())
+    choice.click()
+    expect(page.get_by_role("status")).to_contain_text("the conversation is theirs")
+    name = page.locator("#patient-name").inner_text()
+    assert name.startswith("Liam ")
+    expect(page.locator("#patient-info")).to_contain_text("(312) 555-0177")
+    page.goto(stack.url + "/inbox?q=0177")
+    expect(page.locator(".conv-row", has_text=name)).to_have_count(1)

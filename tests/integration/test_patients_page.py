@@ -123,6 +123,17 @@ def test_an_unknown_sender_is_added_as_a_new_patient(app, client, demo, sandbox)
     login(client, "staff@glow.test")
     profile = client.get(f"/patients/{stranger.id}").get_data(as_text=True)
     assert "Add as new patient" in profile
+    # The thread offers both where the text is read.
+    conv_id = db.session.scalars(
+        select(Conversation.id).where(Conversation.patient_id == stranger.id)
+    ).one()
+    thread = client.get(f"/inbox/c/{conv_id}").get_data(as_text=True)
+    assert (
+        f'href="/patients/{stranger.id}/edit" id="thread-add-patient">Add as new patient' in thread
+    )
+    assert (
+        f'href="/patients/{stranger.id}/link" id="thread-link-patient">Link to existing' in thread
+    )
     form = client.get(f"/patients/{stranger.id}/edit").get_data(as_text=True)
     assert 'value="(312) 555-0142"' in form
     token = csrf_token(client, f"/patients/{stranger.id}/edit")
@@ -136,6 +147,7 @@ def test_an_unknown_sender_is_added_as_a_new_patient(app, client, demo, sandbox)
     assert not rita.unknown_sender and rita.full_name == "Rita Moreno"
     assert conv.clinic.name == "Lakeside"  # now in Lakeside's list, for Lakeside's staff
     assert "Rita Moreno" in client.get(f"/inbox?clinic={conv.clinic_id}").get_data(as_text=True)
+    assert "thread-add-patient" not in client.get(f"/inbox/c/{conv.id}").get_data(as_text=True)
 
 
 def test_patients_page_needs_the_inbox_privilege_and_ids_are_scoped(client, demo):
