@@ -4,14 +4,38 @@ is not read as a glyph plus "Inbox Settings", nor "Send" as " Send"."""
 
 import re
 
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, settle
 from tests.e2e.test_care import _ava
 
 PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 NAME = re.compile(r'- [a-z]+ "((?:[^"\\]|\\.)*)"')
 PAGES = ["/inbox", "/inbox/c/{conv}", "/inbox/new", "/patients", "/patients/{patient}",
-         "/settings/profile", "/settings/inbox", "/settings/inbox/replies",
-         "/settings/teammates", "/settings/billing", "/settings/audit", "/account"]  # fmt: skip
+         "/patients/new", "/patients/{patient}/edit", "/patients/{patient}/appointments/{appt}",
+         "/patients/import", "/settings/profile", "/settings/inbox", "/settings/inbox/replies",
+         "/settings/inbox/replies/{reply}", "/settings/teammates", "/settings/teammates/invite",
+         "/settings/teammates/{user}", "/settings/clinics", "/settings/clinics/{clinic}",
+         "/settings/integrations", "/settings/integrations/webhooks", "/settings/billing",
+         "/settings/audit", "/settings/export", "/account"]  # fmt: skip
+
+
+def _ids(app, patient: int) -> dict[str, int]:
+    """Ids of one record of each kind the pages above open (they differ between runs)."""
+    from sqlalchemy import select
+
+    from inbox.extensions import db
+    from inbox.models import Appointment, Clinic, ReplyTemplate, User
+
+    with app.app_context():
+        ids = {
+            "appt": db.session.scalar(
+                select(Appointment.id).where(Appointment.patient_id == patient)
+            ),
+            "reply": db.session.scalar(select(ReplyTemplate.id)),
+            "user": db.session.scalar(select(User.id).where(User.email == "staff@glow.test")),
+            "clinic": db.session.scalar(select(Clinic.id).where(Clinic.name == "Uptown")),
+        }
+        db.session.remove()
+    return ids
 
 
 def test_no_control_or_heading_is_named_by_an_icon(app, page, stack):
@@ -19,11 +43,12 @@ def test_no_control_or_heading_is_named_by_an_icon(app, page, stack):
     login(page, stack, "admin@glow.test")
     offenders = []
     patient, conv = _ava(app)
+    ids = _ids(app, patient)
     for path in PAGES:
-        path = path.format(patient=patient, conv=conv)
+        path = path.format(patient=patient, conv=conv, **ids)
         r = page.goto(stack.url + path)
         assert r.status == 200, path
-        page.wait_for_load_state("networkidle")
+        settle(page)  # lazy parts (hx-trigger="load") in place
         tree = page.locator("body").aria_snapshot()
         for line in tree.splitlines():
             # A role's name (in quotes), or text read out as it is: never a glyph. (An
