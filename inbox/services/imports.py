@@ -76,6 +76,14 @@ def make_plan(user: User, item: CsvImport) -> Plan:
     return Plan(rows)
 
 
+def problems_csv(user: User, item: CsvImport) -> str:
+    """Before the import: every row it would skip, with its reason, as the file the import
+    leaves afterwards (the preview page lists the first PREVIEW_PROBLEMS). Raises
+    ImportRefused when the file cannot be read with the chosen columns."""
+    plan = make_plan(user, item)
+    return skipped_csv(table_of(item).headers, [r for r in plan.rows if r.action == "skip"])
+
+
 # ---- the import as rows: upload, preview, start ------------------------------------------
 
 
@@ -273,6 +281,6 @@ def template_csv(kind: str) -> str:
 
 __all__ = [
     "BATCH", "ImportRefused", "KINDS", "PREVIEW_PROBLEMS", "choose", "get_import", "kind_of",
-    "make_plan", "mapping_of", "recent_imports", "run", "settle", "start", "table_of",
-    "template_csv", "upload",
+    "make_plan", "mapping_of", "problems_csv", "recent_imports", "run", "settle", "start",
+    "table_of", "template_csv", "upload",
 ]  # fmt: skip

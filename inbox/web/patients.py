@@ -392,6 +392,24 @@ def import_progress(import_id: int):
     return render_template("patients/_import_progress.html", item=imports.settle(item))
 
 
+@bp.get("/import/<int:import_id>/problems.csv")
+@access(ADMIN)
+def import_problems(import_id: int):
+    """On the preview: every row the import would skip, with its reason."""
+    item = imports.get_import(current_user, import_id) or abort(404)
+    if item.status != IMPORT_PREVIEW:
+        abort(404)
+    try:
+        text = imports.problems_csv(current_user, item)
+    except imports.ImportRefused:
+        abort(404)
+    return Response(
+        text, mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="rows-to-skip-{item.id}.csv"',
+                 "Cache-Control": "no-store"},
+    )  # fmt: skip
+
+
 @bp.get("/import/<int:import_id>/skipped.csv")
 @access(ADMIN)
 def import_skipped(import_id: int):

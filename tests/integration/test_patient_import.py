@@ -75,6 +75,17 @@ def test_preview_import_summary_skipped_rows_and_a_reimport_that_updates(app, cl
     assert "Already a patient: will be updated" in page
     assert re.search(r'<option value="3" selected>Cell Phone</option>', page)
     assert db.session.scalar(select(func.count(Patient.id))) == before  # nothing saved yet
+    # Every row to skip, with its reason, as a file (the page lists the first 200).
+    assert f'href="/patients/import/{import_id}/problems.csv"' in page
+    problems = client.get(f"/patients/import/{import_id}/problems.csv")
+    assert problems.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(problems.get_data(as_text=True))))
+    assert rows[0][:3] == ["Row", "Reason", "Chart Number"]
+    assert [(r[0], r[1]) for r in rows[1:]] == [
+        ("4", "Missing name"),
+        ("5", "Bad mobile number “555”"),
+        ("6", "Same mobile number as row 2"),
+    ]
 
     # The import: queued, its progress polled while it runs, then the summary.
     assert _start(client, import_id).status_code == 302
@@ -88,6 +99,7 @@ def test_preview_import_summary_skipped_rows_and_a_reimport_that_updates(app, cl
     assert re.search(r'id="count-skipped">3<', done)
     assert db.session.scalar(select(func.count(Patient.id))) == before + 2
     assert db.session.get(CsvImport, import_id).content == ""  # no copy of the file kept
+    assert client.get(f"/patients/import/{import_id}/problems.csv").status_code == 404
     imani = _patients(external_id="C-1")[0]
     assert (imani.first_name, imani.phone, imani.home_clinic.name, str(imani.date_of_birth)) == (
         "Imani", "+19175550301", "Uptown", "1988-04-12",

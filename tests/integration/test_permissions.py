@@ -71,6 +71,7 @@ POLICY = {
     "patients.import_start": {"*": guards.ADMIN},
     "patients.import_progress": {"*": guards.ADMIN},
     "patients.import_skipped": {"*": guards.ADMIN},
+    "patients.import_problems": {"*": guards.ADMIN},
     "live.ws": {"*": guards.INBOX},
     "settings.users": {"*": guards.ADMIN},
     "settings.user": {"*": guards.ADMIN},
