@@ -266,7 +266,10 @@ class ConversationPageSchema(Schema):
 
 class ConversationListArgs(PageArgs):
     unread = fields.Boolean(metadata={"description": "true: Unread only; false: Read only"})
-    needs_reply = fields.Boolean(metadata={"description": "The patient spoke last"})
+    needs_reply = fields.Boolean(
+        validate=validate.Equal(True, error="Only needs_reply=true filters: leave it out for all."),
+        metadata={"description": "true: only those where the patient spoke last"},
+    )
     clinic_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
     q = Text(validate=validate.Length(max=80))
 

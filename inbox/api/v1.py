@@ -35,6 +35,7 @@ from ..models.audit import (
     AUDIT_COMPLETED_PAPERWORK,
     AUDIT_DELETED_WEBHOOK,
     AUDIT_EDITED_APPOINTMENT,
+    AUDIT_EDITED_PAPERWORK,
     AUDIT_EDITED_PATIENT,
     AUDIT_EDITED_WEBHOOK,
     AUDIT_IMPORTED_PATIENTS,
@@ -94,8 +95,8 @@ def _origin() -> audit.Origin:
     return audit.Origin(ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
 
 
-def _audit(action: str, obj: object | None = None, summary: str = "") -> None:
-    audit.record(current_actor(), action, obj, summary=summary, origin=_origin())
+def _audit(action: str, obj: object | None = None, summary: str = "", commit: bool = True) -> None:
+    audit.record(current_actor(), action, obj, summary=summary, origin=_origin(), commit=commit)
 
 
 def _read(summary: str, obj: object | None = None) -> None:
@@ -278,6 +279,11 @@ def update_patient(data: dict, patient_id: int):
     Only the fields sent change; the same checks as the patient's Edit page."""
     actor = current_actor()
     patient = _own(Patient, patient_id, "patient")
+    if "phone" in data:  # named, as when adding a patient (the service's words say why)
+        try:
+            phones.normalize(data["phone"])
+        except phones.InvalidPhone as exc:
+            raise _field_problem("phone", str(exc)) from None
     form = patients.PatientForm.of(patient)
     changes = {
         k: ("" if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v)))
@@ -461,11 +467,14 @@ def batch_appointments(data: dict):
     out = _batch_answer(
         [{"index": r.index, "status": r.status, "id": r.id, "error": r.error} for r in results]
     )
-    _audit(
-        AUDIT_ADDED_APPOINTMENT, None,
-        f"through the API: {out['created']} added, {out['updated']} updated, "
-        f"{out['skipped']} skipped",
-    )  # fmt: skip
+    # Said as it happened: an entry for those added, another for those changed (nothing
+    # written, as when every record was skipped: no entry, as for a refused single upsert).
+    tally = f"{out['created']} added, {out['updated']} updated, {out['skipped']} skipped"
+    for action, n in ((AUDIT_ADDED_APPOINTMENT, out["created"]),
+                      (AUDIT_EDITED_APPOINTMENT, out["updated"])):  # fmt: skip
+        if n:
+            _audit(action, None, f"{n} of a batch through the API ({tally})", commit=False)
+    db.session.commit()
     return out
 
 
@@ -510,6 +519,10 @@ def upsert_paperwork(data: dict, external_id: str):
     A form the patient is asked for (the paperwork reminder asks while it is outstanding)."""
     _check_external_id(external_id)
     patient = _patient_of(data)
+    before = db.session.scalars(
+        scoped(PaperworkItem, patient.account_id).where(PaperworkItem.external_id == external_id)
+    ).first()
+    old_name = before.name if before is not None else None
     try:
         item, created = care.upsert_paperwork(patient, external_id, data["name"])
     except care.CareRefused as exc:
@@ -517,6 +530,9 @@ def upsert_paperwork(data: dict, external_id: str):
         raise Problem("conflict" if "another" in str(exc) else "refused", str(exc)) from None
     if created:
         _audit(AUDIT_ADDED_PAPERWORK, patient, f"{item.name}, through the API")
+    else:
+        change = "unchanged" if old_name == item.name else f"renamed from “{old_name}”"
+        _audit(AUDIT_EDITED_PAPERWORK, patient, f"“{item.name}” {change}, through the API")
     return paperwork_json(item), (201 if created else 200)
 
 
