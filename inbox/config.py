@@ -211,7 +211,8 @@ class Config:
         self.PASSWORD_CHANGE_LIMIT = os.environ.get("PASSWORD_CHANGE_LIMIT", "5/15 minutes")
         # Event webhooks out (Settings › Integrations › Webhooks). Seconds before each try
         # of a delivery (Standard Webhooks' suggestion; the last repeats) until it is
-        # WEBHOOK_GIVE_UP_SECONDS old; an endpoint failing that long is disabled.
+        # WEBHOOK_GIVE_UP_SECONDS old, with a last try at that mark (the schedule's next
+        # would pass it); an endpoint failing for WEBHOOK_DISABLE_AFTER_SECONDS is disabled.
         self.WEBHOOK_RETRY_SCHEDULE = [
             float(x)
             for x in os.environ.get(
@@ -224,7 +225,8 @@ class Config:
         )
         self.WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
         # Production: endpoints must be https and resolve to public addresses only
-        # (server-side request forgery); development and tests may use loopback and http.
+        # (server-side request forgery: checked on each try's connection, which goes only to
+        # an address checked); development and tests may use loopback and http.
         production = self.ENV_NAME == "production"
         self.WEBHOOK_REQUIRE_HTTPS = _bool("WEBHOOK_REQUIRE_HTTPS", production)
         self.WEBHOOK_ALLOW_PRIVATE = _bool("WEBHOOK_ALLOW_PRIVATE", not production)

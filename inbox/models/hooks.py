@@ -46,7 +46,8 @@ class WebhookEndpoint(TenantMixin, db.Model):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     disabled_reason: Mapped[str | None] = mapped_column(String(255))
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The first failure since the last success: 24 hours of failures disable it.
+    # The first failure of the current run (reset by a success, or when the run's last
+    # delivery gives up with none left to try): 24 hours of failures disable it.
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

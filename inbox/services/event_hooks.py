@@ -6,8 +6,10 @@ subscribed endpoint in the same transaction (an outbox: the fact and its rows, o
 neither), one INSERT for a whole batch, nothing at all for a practice without endpoints.
 After the commit a job is queued; RQ workers send the due rows (`deliver_due`), signed per
 the Standard Webhooks specification, each try claimed by one worker with a conditional
-UPDATE (a lease), retried on a backoff schedule for 24 hours. The sweep queues the job
-again for rows whose job Redis lost. Nothing here runs in a web request but the INSERT.
+UPDATE (a lease), retried on a backoff schedule for 24 hours (the last try at the 24-hour
+mark). The sweep queues the job again for rows whose job Redis lost. Nothing here runs in a
+web request but the INSERT. In production each try connects only to an address checked as
+public at that very connection (no second DNS lookup a rebinding could answer otherwise).
 """
 
 from __future__ import annotations
@@ -22,14 +24,20 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis
 import requests
 from flask import current_app, has_app_context
+from requests.adapters import HTTPAdapter
 from sqlalchemy import Connection, bindparam, event, insert, select, update
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError
+from urllib3.util.connection import allowed_gai_family
 
 from ..broker import get_queue, scheduled_for
 from ..extensions import db
@@ -65,6 +73,10 @@ CLAIM_BATCH = 20  # claimed, sent one by one, recorded together
 JOB_SECONDS = 30.0  # one job sends for at most this long, then queues the next
 LOG_PAGE = 50
 USER_AGENT = "ClinicInbox-Webhooks/1"
+# For the failure clock, a try made within this long of when it was due counts as made when
+# it was due (a first try: when its event was written), so the try at the give-up mark
+# finds the whole span failed; a later one (workers were down) counts from when it was made.
+ON_TIME_SECONDS = 60.0
 
 
 class EndpointRefused(ValueError):
@@ -179,17 +191,26 @@ def check_url(url: str, *, resolve: bool = True) -> str:
 
 
 def check_host(host: str, port: int) -> None:
-    """Refuse a host that resolves to any non-public address (when saving, and again
-    before every try: DNS may answer differently later)."""
+    """Refuse a host that resolves to any non-public address (when saving; every try
+    checks again, on the connection it makes: `public_addresses`)."""
+    public_addresses(host, port)
+
+
+def public_addresses(host: str, port: int, family: int = socket.AF_UNSPEC) -> list[str]:
+    """The addresses `host` resolves to now, in the resolver's order; EndpointRefused if
+    it resolves to none, or to any that is not public."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise EndpointRefused(f"The host {host} could not be found.") from None
-    addresses = {info[4][0] for info in infos}
-    if not addresses or not all(_public_address(a) for a in addresses):
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    private = [a for a in addresses if not _public_address(a)]
+    if not addresses or private:
+        at = f" ({private[0]})" if private else ""
         raise EndpointRefused(
-            f"The host {host} is a private or local address; events go only to public ones."
+            f"The host {host} is a private or local address{at}; events go only to public ones."
         )
+    return addresses
 
 
 def _clean_events(events: Sequence[str]) -> str:
@@ -422,10 +443,25 @@ def kick(delay: float = 0.0) -> bool:
 # ---- delivering (RQ jobs) ----------------------------------------------------------------
 
 
-def retry_delay(attempts: int) -> float:
-    """Seconds before try number `attempts + 1` (`attempts` made so far, at least 1)."""
-    schedule = current_app.config["WEBHOOK_RETRY_SCHEDULE"]
-    return schedule[min(attempts, len(schedule) - 1)]
+def next_try_at(
+    created_at: datetime,
+    now: datetime,
+    attempts: int,
+    *,
+    schedule: Sequence[float],
+    give_up: float,
+) -> datetime | None:
+    """When try number `attempts + 1` of a delivery created at `created_at` is due, after
+    a failed try ending `now`; None when its tries are over. Tries follow `schedule`
+    (seconds before each; the last repeats) until `give_up` seconds after the delivery was
+    created: a try the schedule would put later is made at that mark instead (the final
+    try), so the tries span the whole give-up time; a try ending at or after it was the
+    final one."""
+    deadline = created_at + timedelta(seconds=give_up)
+    if now >= deadline:
+        return None
+    delay = schedule[min(attempts, len(schedule) - 1)]
+    return min(now + timedelta(seconds=delay), deadline)
 
 
 @dataclass
@@ -502,13 +538,16 @@ class _Claimed:
     include_text: bool
     attempts: int
     created_at: datetime
+    due_at: datetime  # when this try was due
+    tried_at: datetime  # when it was claimed
 
 
 def _load(ids: list[int]) -> list[_Claimed]:
     t, e = WebhookDelivery.__table__, WebhookEndpoint.__table__
     rows = db.session.execute(
         select(t.c.id, t.c.endpoint_id, e.c.url, e.c.secret, t.c.webhook_id, t.c.payload,
-               t.c.message_id, e.c.include_text, t.c.attempts, t.c.created_at)
+               t.c.message_id, e.c.include_text, t.c.attempts, t.c.created_at,
+               t.c.next_attempt_at, t.c.last_attempt_at)
         .join(e, e.c.id == t.c.endpoint_id)
         .where(t.c.id.in_(ids))
         .order_by(t.c.id)
@@ -548,22 +587,96 @@ def sign(secret: str, webhook_id: str, at: datetime, body: str) -> dict[str, str
     }
 
 
-_http = requests.Session()
-_http.trust_env = False  # no proxy from the environment: the address checked is the one used
+class _PublicOnly:
+    """Server-side request forgery, at the connection (production): the host is resolved
+    once, every address must be public, and the socket is connected to one of those very
+    addresses, so a DNS answer that changes between a check and the connection (DNS
+    rebinding) reaches nothing private; the connected peer is checked once more. The name
+    still goes in the Host header, the TLS server name and the certificate check."""
+
+    host: str
+    port: int
+    _dns_host: str
+
+    def _new_conn(self) -> socket.socket:
+        name = self._dns_host
+        error: Exception | None = None
+        for address in public_addresses(name.strip("[]"), self.port, allowed_gai_family()):
+            self._dns_host = address  # urllib3 connects to this literal: no lookup of its own
+            try:
+                sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+            except ConnectTimeoutError as exc:  # and NewConnectionError: the next address
+                error = exc
+                continue
+            finally:
+                self._dns_host = name
+            peer = str(sock.getpeername()[0])
+            if not _public_address(peer):
+                sock.close()
+                raise EndpointRefused(
+                    f"The host {self.host} connected to a private or local address ({peer});"
+                    " events go only to public ones."
+                )
+            return sock
+        assert error is not None  # public_addresses returns one address at least
+        raise error
+
+
+class _PublicHTTPConnection(_PublicOnly, HTTPConnection):
+    pass
+
+
+class _PublicHTTPSConnection(_PublicOnly, HTTPSConnection):
+    pass
+
+
+class _PublicHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _PublicHTTPConnection
+
+
+class _PublicHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _PublicHTTPSConnection
+
+
+class _PublicOnlyAdapter(HTTPAdapter):
+    """Requests' adapter whose connections reach public addresses only."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _PublicHTTPPool,
+            "https": _PublicHTTPSPool,
+        }
+
+
+def _session(*, public_only: bool) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # no proxy from the environment: the address checked is used
+    if public_only:
+        adapter = _PublicOnlyAdapter()
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+    return session
+
+
+# Two sessions, never one pool for both: a connection opened where loopback is allowed
+# (development, tests) is never reused where it is not.
+_http = _session(public_only=False)
+_http_public = _session(public_only=True)
 
 
 def post(url: str, body: str, headers: dict[str, str]) -> Outcome:
-    """One try: a POST with a short timeout, following no redirect. SSRF is checked on
-    the address the host resolves to now (DNS may have changed since the URL was saved)."""
+    """One try: a POST with a short timeout, following no redirect. Where private
+    addresses are refused (production), the host is resolved and checked when the
+    connection is made, and only the address checked is connected to (DNS may have
+    changed since the URL was saved, or change again between two lookups)."""
     cfg = current_app.config
     started = time.perf_counter()
-    parts = urlsplit(url)
     try:
-        if cfg.get("WEBHOOK_REQUIRE_HTTPS") and parts.scheme != "https":
+        if cfg.get("WEBHOOK_REQUIRE_HTTPS") and urlsplit(url).scheme != "https":
             raise EndpointRefused("the URL is not https")
-        if not cfg.get("WEBHOOK_ALLOW_PRIVATE"):
-            check_host(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
-        response = _http.post(
+        http = _http if cfg.get("WEBHOOK_ALLOW_PRIVATE") else _http_public
+        response = http.post(
             url,
             data=body.encode(),
             headers={**headers, "content-type": "application/json", "user-agent": USER_AGENT},
@@ -613,14 +726,16 @@ _DONE = (
 
 def _record(outcomes: list[tuple[_Claimed, Outcome]], result: DeliverResult) -> None:
     """One UPDATE (executemany) for the batch's deliveries, then each endpoint's failure
-    span: reset by a success, started by a first failure, and 24 hours of it (settings)
-    disables the endpoint and tells the Main Admin."""
+    clock (`failing_since`): the first failure of the current unbroken run, reset by a
+    success. A failed try `WEBHOOK_DISABLE_AFTER_SECONDS` into the run disables the
+    endpoint and tells the Main Admin. A run is over when its last delivery gives up and
+    none is left to try: a quiet spell follows, and the next failure starts a new run."""
     cfg = current_app.config
     now = utcnow()
-    give_up = timedelta(seconds=cfg["WEBHOOK_GIVE_UP_SECONDS"])
+    schedule, give_up = cfg["WEBHOOK_RETRY_SCHEDULE"], cfg["WEBHOOK_GIVE_UP_SECONDS"]
     rows = []
-    last_ok: dict[int, bool] = {}
-    last_error: dict[int, str] = {}
+    tries: dict[int, list[tuple[_Claimed, Outcome]]] = {}
+    gave_up: set[int] = set()
     for c, outcome in outcomes:
         row = {
             "d_id": c.id,
@@ -635,39 +750,65 @@ def _record(outcomes: list[tuple[_Claimed, Outcome]], result: DeliverResult) -> 
             result.delivered += 1
         else:
             result.failed += 1
-            retry_at = now + timedelta(seconds=retry_delay(c.attempts))
-            if retry_at - c.created_at > give_up:
+            retry_at = next_try_at(
+                c.created_at, now, c.attempts, schedule=schedule, give_up=give_up
+            )
+            if retry_at is None:
                 row["d_state"] = DELIVERY_FAILED
                 result.gave_up += 1
+                gave_up.add(c.endpoint_id)
             else:
                 row |= {"d_state": DELIVERY_PENDING, "d_next": retry_at}
-            last_error[c.endpoint_id] = outcome.error or "no answer"
-        last_ok[c.endpoint_id] = outcome.ok
+        tries.setdefault(c.endpoint_id, []).append((c, outcome))
         rows.append(row)
     db.session.execute(_DONE, rows)
+    span = cfg["WEBHOOK_DISABLE_AFTER_SECONDS"]
     told = []
-    for endpoint_id, ok in last_ok.items():
+    for endpoint_id, made in tries.items():
         endpoint = db.session.get(WebhookEndpoint, endpoint_id)
         if endpoint is None:  # deleted meanwhile (its deliveries went with it)
             continue
-        if ok:
-            endpoint.failing_since = None
+        since = endpoint.failing_since
+        for c, outcome in made:  # in the order they were made: a success resets the clock
+            if outcome.ok:
+                since = None
+            elif since is None:
+                since = max(c.due_at, c.tried_at - timedelta(seconds=ON_TIME_SECONDS))
+        endpoint.failing_since = since
+        if since is None or not endpoint.enabled:
             continue
-        if endpoint.failing_since is None:
-            endpoint.failing_since = now
-        span = cfg["WEBHOOK_DISABLE_AFTER_SECONDS"]
-        if endpoint.enabled and now - endpoint.failing_since >= timedelta(seconds=span):
+        if now - since >= timedelta(seconds=span):
             hours = f"{span / 3600:g} hours" if span >= 3600 else f"{span:g} seconds"
+            last = made[-1][1].error or "no answer"
             endpoint.enabled = False
             endpoint.disabled_at = now
-            endpoint.disabled_reason = (
-                f"Every delivery failed for {hours}; the last: {last_error[endpoint_id]}"
-            )[:255]
+            reason = f"Every delivery failed for {hours}; the last: {last}"
+            endpoint.disabled_reason = reason[:255]
             result.disabled.append(endpoint.id)
             told.append(endpoint)
+        elif endpoint_id in gave_up and not _pending(endpoint):
+            endpoint.failing_since = None  # the run is over: nothing of it is left to try
     db.session.commit()
     for endpoint in told:
         _tell_main_admin(endpoint)
+
+
+def _pending(endpoint: WebhookEndpoint) -> bool:
+    """Whether any delivery of the endpoint is still to be tried (in this transaction:
+    the batch just recorded counts as it now stands)."""
+    t = WebhookDelivery.__table__
+    return (
+        db.session.scalar(
+            select(t.c.id)
+            .where(
+                t.c.account_id == endpoint.account_id,
+                t.c.endpoint_id == endpoint.id,
+                t.c.state == DELIVERY_PENDING,
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _tell_main_admin(endpoint: WebhookEndpoint) -> None:

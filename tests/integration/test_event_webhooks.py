@@ -5,8 +5,10 @@ library (as a practice's own system would)."""
 from __future__ import annotations
 
 import json
+import socket
 from collections import Counter
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -21,6 +23,7 @@ from inbox.models import (
     User,
     WebhookDelivery,
     WebhookEndpoint,
+    utcnow,
 )
 from inbox.sandbox import send_inbound
 from inbox.services import event_hooks
@@ -55,6 +58,32 @@ def quick(app):
     """A retry schedule of fractions of a second (the real one spans 24 hours)."""
     with settings(app, WEBHOOK_RETRY_SCHEDULE=[0, 0.2, 0.4, 0.6]):
         yield
+
+
+class Clock:
+    """The deliveries' clock (`event_hooks.utcnow`), moved by hand: the real retry
+    schedule spans 24 hours."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def forward(self, **span: float) -> None:
+        self.now += timedelta(**span)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    c = Clock()
+    monkeypatch.setattr(event_hooks, "utcnow", c)
+    return c
+
+
+# Settings as in production, but for plain http and loopback (the receiver).
+DAY = 86400
+DEFAULT_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
 
 
 def _glow():
@@ -312,3 +341,243 @@ def test_the_settings_pages_keep_what_was_typed_and_audit_changes(app, demo, cli
     ]
     assert {"added_webhook", "edited_webhook", "rotated_webhook_secret"} <= set(actions)
     assert "edited_webhook" in actions
+
+
+# ---- server-side request forgery: DNS rebinding ------------------------------------------
+
+REBINDING = "hooks.clinic.example"
+PUBLIC = "93.184.215.14"
+
+
+def _answer(address: str, port: int) -> list:
+    return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
+
+
+def test_a_name_rebinding_to_loopback_after_its_check_is_refused_at_the_connection(
+    app, demo, receiver, quick, monkeypatch
+):
+    """The name resolves to a public address when it is checked, and to 127.0.0.1 when
+    a try connects: the try connects only to an address it checked itself (one lookup a
+    try), so the local receiver never hears from it, and the delivery fails, saying why."""
+    real = socket.getaddrinfo
+    answers = [PUBLIC]  # the check when the endpoint is saved; every lookup after it: loopback
+    asked = []
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != REBINDING:
+            return real(host, port, *args, **kwargs)
+        asked.append(host)
+        return _answer(answers.pop(0) if answers else "127.0.0.1", int(port))
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    with settings(app, WEBHOOK_ALLOW_PRIVATE=False, WEBHOOK_GIVE_UP_SECONDS=0.5):
+        endpoint = _endpoint(f"http://{REBINDING}:{receiver.port}/hooks")
+        assert len(asked) == 1  # saved: it was public then
+        event_hooks.send_test(endpoint)
+        assert wait_for(lambda: (_work(app), _deliveries()[0].state == "failed")[1], timeout=10)
+    row = _deliveries()[0]
+    assert receiver.received == []
+    assert row.attempts >= 2 and row.response_code is None
+    assert row.last_error == (
+        f"Refused: The host {REBINDING} is a private or local address (127.0.0.1); "
+        "events go only to public ones."
+    )
+    assert len(asked) == 1 + row.attempts  # no second lookup a try could connect by
+    # Where private addresses are allowed (development, tests), the same name is reached.
+    event_hooks.resend(row)
+    assert wait_for(lambda: (_work(app), len(receiver.received) == 1)[1], timeout=10)
+
+
+def test_a_name_flapping_between_public_and_loopback_never_reaches_loopback(
+    app, demo, receiver, clock, monkeypatch
+):
+    """DNS rebinding with a zero TTL: every answer alternates between a public address
+    (that host is down) and 127.0.0.1. However the answers fall, no try reaches the local
+    receiver: each looks the name up once and connects only to what that lookup gave."""
+    import urllib3.util.connection
+
+    real_lookup, real_connect = socket.getaddrinfo, urllib3.util.connection.create_connection
+    asked = []
+
+    def flapping(host, port, *args, **kwargs):
+        if host != REBINDING:
+            return real_lookup(host, port, *args, **kwargs)
+        asked.append(host)
+        return _answer(PUBLIC if len(asked) % 2 else "127.0.0.1", int(port))
+
+    def connect(address, *args, **kwargs):
+        if address[0] == PUBLIC:
+            raise ConnectionRefusedError(111, "Connection refused")  # no real network
+        return real_connect(address, *args, **kwargs)
+
+    errors = []
+
+    def post(url, body, headers):
+        outcome = real_post(url, body, headers)
+        errors.append(outcome.error)
+        return outcome
+
+    real_post = event_hooks.post
+    monkeypatch.setattr(socket, "getaddrinfo", flapping)
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", connect)
+    monkeypatch.setattr(event_hooks, "post", post)
+    with settings(
+        app,
+        WEBHOOK_ALLOW_PRIVATE=False,
+        WEBHOOK_RETRY_SCHEDULE=DEFAULT_SCHEDULE,
+        WEBHOOK_GIVE_UP_SECONDS=DAY,
+    ):
+        endpoint = _endpoint(f"http://{REBINDING}:{receiver.port}/hooks")  # checked: public
+        delivery = event_hooks.send_test(endpoint)
+        assert len(_try_until_done(clock, delivery.id)) == 8
+    assert receiver.received == []
+    assert len(asked) == 1 + 8
+    refused = f"Refused: The host {REBINDING} is a private or local address (127.0.0.1)"
+    assert [e.startswith(refused) for e in errors] == [True, False] * 4
+    assert set(errors[1::2]) == {"Could not connect (ConnectionError)"}
+    assert _deliveries()[0].state == "failed"
+
+
+def test_the_peer_a_try_connected_to_is_checked_too(app, ctx, receiver, monkeypatch):
+    """DNS says public, but the socket ends up at loopback (a route the resolver knows
+    nothing of): refused once connected, before a byte of the request is sent."""
+    import urllib3.util.connection
+
+    real_lookup, real_connect = socket.getaddrinfo, urllib3.util.connection.create_connection
+
+    def lookup(host, port, *args, **kwargs):
+        if host == REBINDING:
+            return _answer(PUBLIC, int(port))
+        return real_lookup(host, port, *args, **kwargs)
+
+    def connect(address, *args, **kwargs):
+        if address[0] == PUBLIC:
+            address = ("127.0.0.1", address[1])
+        return real_connect(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", connect)
+    with settings(app, WEBHOOK_ALLOW_PRIVATE=False):
+        outcome = event_hooks.post(f"http://{REBINDING}:{receiver.port}/hooks", "{}", {})
+    assert outcome.code is None and not outcome.ok
+    assert outcome.error == (
+        f"Refused: The host {REBINDING} connected to a private or local address (127.0.0.1);"
+        " events go only to public ones."
+    )
+    assert receiver.received == []
+
+
+# ---- retries for the whole span, and the endpoint that fails for all of it ---------------
+
+
+def _try_until_done(clock: Clock, delivery_id: int) -> list[float]:
+    """Make each try of the delivery when it is due (the clock moved to then), until it
+    is pending no more; when each try was made, in seconds after the delivery was written."""
+    made: list[float] = []
+    for _ in range(50):
+        fresh()
+        row = db.session.get(WebhookDelivery, delivery_id)
+        if row.state != "pending":
+            return made
+        clock.now = max(clock.now, row.next_attempt_at)
+        made.append((clock.now - row.created_at).total_seconds())
+        event_hooks.deliver_due()
+    raise AssertionError(f"still pending after {made}")
+
+
+def test_tries_go_on_until_the_24_hour_mark_and_an_endpoint_failing_them_all_is_disabled(
+    app, demo, receiver, clock
+):
+    receiver.status = 500
+    endpoint = _endpoint(receiver.url)
+    with settings(
+        app,
+        WEBHOOK_RETRY_SCHEDULE=DEFAULT_SCHEDULE,
+        WEBHOOK_GIVE_UP_SECONDS=DAY,
+        WEBHOOK_DISABLE_AFTER_SECONDS=DAY,
+    ):
+        delivery = event_hooks.send_test(endpoint)
+        made = _try_until_done(clock, delivery.id)
+    # The schedule's next try after 17.6 hours would be at 27.6: it is made at 24 instead.
+    assert made == [0, 5, 305, 2105, 9305, 27305, 63305, DAY]
+    assert len(receiver.received) == 8
+    row = _deliveries()[0]
+    assert row.state == "failed" and row.attempts == 8
+    endpoint = db.session.get(WebhookEndpoint, endpoint.id)
+    assert not endpoint.enabled
+    assert endpoint.disabled_at == row.created_at + timedelta(seconds=DAY)
+    assert endpoint.disabled_reason == (
+        "Every delivery failed for 24 hours; the last: The endpoint answered 500"
+    )
+
+
+def test_a_run_of_failures_that_ended_does_not_disable_on_the_next_single_failure(
+    app, demo, receiver, clock
+):
+    """An endpoint disabled only after failing for longer than one delivery is tried:
+    one delivery fails for its 24 hours and gives up, nothing happens for three days,
+    then one try fails. That is a new run, not three days of failing."""
+    receiver.status = 503
+    endpoint = _endpoint(receiver.url)
+    with settings(
+        app,
+        WEBHOOK_RETRY_SCHEDULE=DEFAULT_SCHEDULE,
+        WEBHOOK_GIVE_UP_SECONDS=DAY,
+        WEBHOOK_DISABLE_AFTER_SECONDS=2 * DAY,
+    ):
+        first = event_hooks.send_test(endpoint)
+        assert _try_until_done(clock, first.id)[-1] == DAY
+        endpoint = db.session.get(WebhookEndpoint, endpoint.id)
+        assert endpoint.enabled and endpoint.failing_since is None  # nothing left to try
+        clock.forward(days=3)
+        second = event_hooks.send_test(endpoint)
+        assert event_hooks.deliver_due().failed == 1
+    fresh()
+    endpoint = db.session.get(WebhookEndpoint, endpoint.id)
+    assert endpoint.enabled
+    assert endpoint.failing_since == db.session.get(WebhookDelivery, second.id).created_at
+
+
+def test_a_first_try_made_after_the_span_gives_up_without_disabling(app, demo, receiver, clock):
+    """Workers down for 30 hours: the delivery's one try is its last, and one failure is
+    no day of failing; nor, three quiet days later, is the next one."""
+    receiver.status = 503
+    endpoint = _endpoint(receiver.url)
+    with settings(
+        app,
+        WEBHOOK_RETRY_SCHEDULE=DEFAULT_SCHEDULE,
+        WEBHOOK_GIVE_UP_SECONDS=DAY,
+        WEBHOOK_DISABLE_AFTER_SECONDS=DAY,
+    ):
+        event_hooks.send_test(endpoint)
+        clock.forward(hours=30)
+        assert event_hooks.deliver_due().gave_up == 1
+        clock.forward(days=3)
+        event_hooks.send_test(endpoint)
+        assert event_hooks.deliver_due().failed == 1
+    fresh()
+    assert db.session.get(WebhookEndpoint, endpoint.id).enabled
+    assert [d.state for d in _deliveries()] == ["failed", "pending"]
+
+
+def test_a_success_between_failures_resets_the_failure_clock(app, demo, receiver, clock):
+    """In one batch: a success, then a failure. The run starts at that failure, not at
+    the one a day and a half before the success."""
+    endpoint = _endpoint(receiver.url)
+    endpoint.failing_since = clock.now - timedelta(hours=36)
+    db.session.commit()
+    ok, failing = event_hooks.send_test(endpoint), event_hooks.send_test(endpoint)
+    claimed = event_hooks._load(event_hooks._claim(clock.now))
+    assert [c.id for c in claimed] == [ok.id, failing.id]
+    result = event_hooks.DeliverResult()
+    event_hooks._record(
+        [
+            (claimed[0], event_hooks.Outcome(204, 12, None)),
+            (claimed[1], event_hooks.Outcome(500, 15, "The endpoint answered 500")),
+        ],
+        result,
+    )
+    assert result.disabled == []
+    fresh()
+    endpoint = db.session.get(WebhookEndpoint, endpoint.id)
+    assert endpoint.enabled and endpoint.failing_since == clock.now

@@ -1,6 +1,6 @@
 """Event webhooks out: the rules that need no I/O (addresses, bodies, signatures)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
@@ -35,11 +35,12 @@ PAYLOAD = '{"type":"message.received","timestamp":"t","data":{"message_id":7}}'
 
 
 def _claimed(include_text: bool, message_id: int | None = 7) -> event_hooks._Claimed:
+    now = datetime.now(UTC)
     return event_hooks._Claimed(
         id=1, endpoint_id=1, url="https://example.com/h", secret=event_hooks.new_secret(),
         webhook_id="msg_1", payload=PAYLOAD,
         message_id=message_id, include_text=include_text, attempts=1,
-        created_at=datetime.now(UTC),
+        created_at=now, due_at=now, tried_at=now,
     )  # fmt: skip
 
 
@@ -66,3 +67,37 @@ def test_every_event_type_has_words_for_the_page():
     from inbox.models import EVENT_TYPES
 
     assert set(event_hooks.EVENT_WORDS) == set(EVENT_TYPES)
+
+
+# Standard Webhooks' suggestion, the default WEBHOOK_RETRY_SCHEDULE: seconds before each try.
+SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+DAY = 86400.0
+
+
+def _tries(schedule: list[float], give_up: float, late: float = 0.0) -> list[float]:
+    """When each try of an always-failing delivery is made (seconds after it was written),
+    each made `late` seconds after it was due."""
+    created = datetime(2026, 12, 3, 11, 40, tzinfo=UTC)
+    at, made = created, []
+    while at is not None:
+        made.append((at - created).total_seconds())
+        at = event_hooks.next_try_at(created, at, len(made), schedule=schedule, give_up=give_up)
+        at = at and at + timedelta(seconds=late)
+    return made
+
+
+def test_the_last_try_lands_at_the_give_up_mark_not_before_it():
+    # The schedule's own next try (27.6 h) would pass the 24 hours: it is made at 24 h.
+    assert _tries(SCHEDULE, DAY) == [0, 5, 305, 2105, 9305, 27305, 63305, DAY]
+    # A span the schedule reaches exactly, and one it passes early.
+    assert _tries([0, 10, 10], 30) == [0, 10, 20, 30]
+    assert _tries([0, 10, 100], 30) == [0, 10, 30]
+    # Tries made late still end with one at (or just past) the mark, never one after it.
+    assert _tries(SCHEDULE, DAY, late=2)[-2:] == [63317, DAY + 2]
+
+
+def test_a_try_ending_at_or_after_the_mark_was_the_last():
+    created = datetime(2026, 12, 3, 11, 40, tzinfo=UTC)
+    for seconds in (DAY, DAY + 1, 3 * DAY):  # the final try, or a first try made very late
+        now = created + timedelta(seconds=seconds)
+        assert event_hooks.next_try_at(created, now, 1, schedule=SCHEDULE, give_up=DAY) is None
