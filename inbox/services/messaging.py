@@ -52,6 +52,7 @@ from ..models import (
     KIND_OPTOUT_CONFIRM,
     KIND_TEXT,
     NUMBER_ACTIVE,
+    PLAN_ACCELERATOR,
     STATUS_DELIVERED,
     STATUS_FAILED,
     STATUS_QUEUED,
@@ -80,6 +81,16 @@ UNCONFIRMED = "UNCONFIRMED"  # error_code of a text no receipt ever confirmed
 
 class SendRefused(Exception):
     """A send staff asked for that cannot happen; the message says why, in words."""
+
+
+def inbox_off_words(account: Account) -> str:
+    """Why nothing can be texted: the plan, when the plan is the reason."""
+    if account.plan != PLAN_ACCELERATOR:
+        return (
+            "The Inbox is part of the Accelerator Plan, and this practice is on the "
+            "Essentials Plan (Settings › Billing)."
+        )
+    return "The Inbox is turned off for this account."
 
 
 def carrier_settings() -> carrier.CarrierSettings:
@@ -284,7 +295,7 @@ def queue_outbound(
     if conv is None:
         raise LookupError("conversation")
     if not account.inbox_enabled:
-        raise SendRefused("The Inbox is turned off for this account.")
+        raise SendRefused(inbox_off_words(account))
     if not user.can_use_inbox:
         raise SendRefused("You do not have the Inbox privilege.")
     number = active_number(account.id)
@@ -323,7 +334,7 @@ def compose(
     account: Account = user.account
     number = active_number(account.id)
     if not account.inbox_enabled or number is None:
-        raise SendRefused("The Inbox is turned off for this account.")
+        raise SendRefused(inbox_off_words(account))
     allowed = user.visible_clinic_ids()
     clinic = get_scoped(Clinic, clinic_id, account.id)
     if clinic is None or clinic.archived or (allowed is not None and clinic.id not in allowed):

@@ -1,6 +1,7 @@
 """Every control's accessible name is its words: decorative icons (Bootstrap Icons draw
 with private-use characters) are hidden from assistive technology, so "Inbox Settings"
-is not read as a glyph plus "Inbox Settings", nor "Send" as " Send"."""
+is not read as a glyph plus "Inbox Settings", nor "Send" as " Send". Pages no other
+browser test shows on a phone are walked at 390 px too, and must not scroll sideways."""
 
 import re
 
@@ -38,17 +39,29 @@ def _ids(app, patient: int) -> dict[str, int]:
     return ids
 
 
+# Also walked at 390 px (phone-only controls have names too), where no other browser test
+# looks at them on a phone: nothing may make the page scroll sideways.
+PHONE_PAGES = ["/inbox/c/{conv}", "/patients/{patient}/edit",
+               "/patients/{patient}/appointments/{appt}", "/settings/inbox/replies",
+               "/settings/inbox/replies/{reply}", "/settings/clinics/{clinic}",
+               "/settings/integrations"]  # fmt: skip
+
+
 def test_no_control_or_heading_is_named_by_an_icon(app, page, stack):
-    page.set_viewport_size({"width": 1366, "height": 900})
     login(page, stack, "admin@glow.test")
     offenders = []
     patient, conv = _ava(app)
     ids = _ids(app, patient)
-    for path in PAGES:
+    walk = [(1366, p) for p in PAGES] + [(390, p) for p in PHONE_PAGES]
+    for width, path in walk:
+        page.set_viewport_size({"width": width, "height": 900 if width > 390 else 844})
         path = path.format(patient=patient, conv=conv, **ids)
         r = page.goto(stack.url + path)
         assert r.status == 200, path
         settle(page)  # lazy parts (hx-trigger="load") in place
+        if width == 390:
+            scrolled = page.evaluate("document.documentElement.scrollWidth")
+            assert scrolled <= 390, (path, scrolled)
         tree = page.locator("body").aria_snapshot()
         for line in tree.splitlines():
             # A role's name (in quotes), or text read out as it is: never a glyph. (An

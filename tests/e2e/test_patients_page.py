@@ -64,6 +64,8 @@ def test_an_unknown_number_is_linked_to_its_patient_from_the_thread(page, stack)
     screenshot(page, "unknown-sender-thread")
     page.get_by_role("link", name="Link to existing patient").click()
     settle(page)
+    page.set_viewport_size({"width": 390, "height": 844})  # fits a phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.get_by_label("Find the patient").fill("Liam")
     choice = page.get_by_role("button", name=re.compile(r"^Link to Liam "))
     page.once("dialog", lambda dialog: dialog.accept())

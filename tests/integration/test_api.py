@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from inbox.extensions import db
 from inbox.models import (
+    PLAN_ESSENTIALS,
     ApiKey,
     Appointment,
     AuditEvent,
@@ -240,6 +241,14 @@ def test_sends_are_refused_as_in_the_inbox_with_the_reason(app, demo):
         json={"to": "+12125550155", "clinic_id": clinic, "body": "Hi"},
     )
     assert r.status_code == 422 and "Inbox is turned off" in r.json["detail"]
+    demo.plan = PLAN_ESSENTIALS  # the plan is named when it is the reason
+    db.session.commit()
+    r = client.post(
+        f"{V1}/messages",
+        headers=key,
+        json={"to": "+12125550155", "clinic_id": clinic, "body": "Hi"},
+    )
+    assert r.status_code == 422 and "part of the Accelerator Plan" in r.json["detail"]
     assert (
         client.post(
             f"{V1}/messages",
