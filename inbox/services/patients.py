@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import tuple_, update
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import (
@@ -254,9 +255,19 @@ def _checked(user: User, patient: Patient | None, form: PatientForm) -> dict:
     clinic = clinics.get(form.home_clinic_id.strip())
     if clinic is None:
         raise PatientRefused("Pick the patient's home clinic.")
+    _refuse_a_taken_mobile(user, patient.id if patient else None, e164)
+    return dict(
+        first_name=first, last_name=last, phone=e164, phone_digits=phones.national_digits(e164),
+        name_search=search_text.name_key(first, last), email=email or None,
+        date_of_birth=born, home_clinic_id=clinic.id,
+    )  # fmt: skip
+
+
+def _refuse_a_taken_mobile(user: User, patient_id: int | None, e164: str) -> None:
+    """PatientRefused, naming and linking the patient who has this mobile, if another has."""
     other = db.session.scalars(
         scoped(Patient, user.account_id).where(
-            Patient.phone == e164, Patient.id != (patient.id if patient else -1)
+            Patient.phone == e164, Patient.id != (patient_id or -1)
         )
     ).first()
     if other is not None:
@@ -268,11 +279,6 @@ def _checked(user: User, patient: Patient | None, form: PatientForm) -> dict:
             + ". One mobile number belongs to one patient.",
             existing=visible,
         )  # fmt: skip
-    return dict(
-        first_name=first, last_name=last, phone=e164, phone_digits=phones.national_digits(e164),
-        name_search=search_text.name_key(first, last), email=email or None,
-        date_of_birth=born, home_clinic_id=clinic.id,
-    )  # fmt: skip
 
 
 def save_patient(user: User, patient: Patient | None, form: PatientForm) -> Patient:
@@ -280,6 +286,7 @@ def save_patient(user: User, patient: Patient | None, form: PatientForm) -> Pati
     a patient, and their conversations without a clinic are filed under the home clinic.
     Raises PatientRefused."""
     values = _checked(user, patient, form)
+    saved_id = patient.id if patient is not None else None
     if patient is None:
         patient = Patient(account_id=user.account_id)
         db.session.add(patient)
@@ -297,7 +304,16 @@ def save_patient(user: User, patient: Patient | None, form: PatientForm) -> Pati
             )
             .values(clinic_id=patient.home_clinic_id)
         )
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError as clash:
+        # The same mobile saved by someone else since it was checked (two front desks
+        # adding one caller): refused as when it was there first, with a link to them.
+        db.session.rollback()
+        _refuse_a_taken_mobile(user, saved_id, values["phone"])
+        raise PatientRefused(
+            "This patient was saved by someone else just now. Try again."
+        ) from clash
     return patient
 
 

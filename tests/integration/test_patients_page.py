@@ -29,6 +29,36 @@ def _add(client, **fields):
     return client.post("/patients/new", data=data)
 
 
+def test_the_same_mobile_added_at_the_same_moment_is_refused_with_a_link(client, demo, monkeypatch):
+    """Two front desks add one caller at once: both pass the check, one commits first; the
+    other is refused as if it had been second all along (the form kept, the first linked),
+    never a 500."""
+    from inbox.services import patients as service
+
+    checked = service._checked
+
+    def and_meanwhile(user, patient, form):
+        values = checked(user, patient, form)
+        with db.engine.begin() as other_desk:
+            other_desk.execute(
+                Patient.__table__.insert().values(
+                    account_id=user.account_id, first_name="Zoe", last_name="Adler",
+                    phone=values["phone"], phone_digits=values["phone_digits"],
+                    name_search="zoe adler", unknown_sender=False,
+                )
+            )  # fmt: skip
+        return values
+
+    monkeypatch.setattr(service, "_checked", and_meanwhile)
+    login(client, "staff@glow.test")
+    r = _add(client)
+    assert r.status_code == 422
+    page = r.get_data(as_text=True)
+    assert "(917) 555-0999 is already the mobile of Zoe Adler" in page
+    first = db.session.scalars(select(Patient).where(Patient.phone == "+19175550999")).one()
+    assert f'href="/patients/{first.id}"' in page and 'value="Zoë"' in page
+
+
 def test_the_directory_pages_and_searches_the_users_patients(client, demo):
     login(client, "staff@glow.test")
     page = client.get("/patients").get_data(as_text=True)
