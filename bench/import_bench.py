@@ -11,7 +11,8 @@ For each database: a fresh schema from the migrations, one practice, then
    through `imports.run`, as the RQ job runs it: every row parsed and checked, matched in
    bulk per batch, inserted with executemany, progress written per batch;
 3. re-import: the same file again, every row an update.
-Prints rows/s for each and the ratio of each to the baseline.
+Before each, the preview's plan of the file (what the preview page and Start compute in the
+web request). Prints rows/s for each and the ratio of each to the baseline.
 """
 
 from __future__ import annotations
@@ -94,6 +95,12 @@ def run(db: str, n: int) -> dict:
             )  # fmt: skip
             sa_db.session.add(item)
             sa_db.session.commit()
+            # The preview page plans the file in its web request (every row checked and
+            # matched, nothing written), and Start plans it once more.
+            t0 = time.perf_counter()
+            plan = imports.make_plan(user, item)
+            results[label + " preview"] = time.perf_counter() - t0
+            assert plan.to_add + plan.to_update == n, (plan.to_add, plan.to_update)
             t0 = time.perf_counter()
             summary = imports.run(item.id)
             results[label] = time.perf_counter() - t0
@@ -116,6 +123,8 @@ def main() -> int:
         print(f"{'':28} {'seconds':>8} {'rows/s':>9} {'x baseline':>10}")
         print(f"{'baseline executemany':28} {base:8.2f} {args.rows / base:9,.0f} {1:10.2f}")
         for label in ("import", "re-import"):
+            t = r[label + " preview"]
+            print(f"{label + ' preview (plan)':28} {t:8.2f} {args.rows / t:9,.0f} {t / base:10.2f}")
             t = r[label]
             print(f"{label + ' job':28} {t:8.2f} {args.rows / t:9,.0f} {t / base:10.2f}"
                   f"   {r[label + ' summary']}")  # fmt: skip

@@ -15,4 +15,4 @@ def test_the_import_bench_imports_then_updates_every_row():
     results = import_bench.run("sqlite", 300)
     assert results["import summary"] == {"added": 300, "updated": 0, "skipped": 0}
     assert results["re-import summary"] == {"added": 0, "updated": 300, "skipped": 0}
-    assert results["baseline"] > 0 and results["import"] > 0
+    assert results["baseline"] > 0 and results["import"] > 0 and results["import preview"] > 0
