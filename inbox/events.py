@@ -105,14 +105,14 @@ class Listener:
         """Wait until Redis has confirmed the subscription, so that whatever is published
         from now on reaches this process. False at once while Redis is lost (its sockets
         resync when it is back), and after `timeout` (they resync once it is there)."""
-        if self.ready.is_set():
-            return True
-        if self.failing:
-            return False
-        if self.ready.wait(timeout):
-            return True
-        self.missed = True
-        return False
+        deadline = time.monotonic() + timeout
+        while not self.ready.wait(min(0.05, max(0.0, deadline - time.monotonic()))):
+            if self.failing:
+                return False  # its first try failed: the resync comes when Redis is back
+            if time.monotonic() >= deadline:
+                self.missed = True
+                return False
+        return True
 
     def unsubscribe(self, account_id: int, handler: Handler) -> None:
         with self.lock:
@@ -170,7 +170,9 @@ class Listener:
                     message = pubsub.get_message(timeout=1.0)
                     if message is not None and message.get("type") == "pmessage":
                         self._handle(message)
-            except redis.RedisError:
+            except Exception as exc:  # noqa: BLE001 - the thread must outlive any error
+                if not isinstance(exc, redis.RedisError):
+                    log.exception("live listener failed; reconnecting")
                 self.failing = True
                 self.ready.clear()
                 failures += 1

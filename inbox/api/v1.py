@@ -142,6 +142,14 @@ def _field_problem(field: str, message: str, slug: str = "validation") -> Proble
     return Problem(slug, f"{field}: {message}", errors=[{"field": field, "message": message}])
 
 
+def _phone_field(value: str) -> str:
+    """The number in E.164, or a 422 naming the phone field (the parser's words say why)."""
+    try:
+        return phones.normalize(value)
+    except phones.InvalidPhone as exc:
+        raise _field_problem("phone", str(exc)) from None
+
+
 def patient_json(p: Patient) -> dict:
     return {
         "id": p.id, "external_id": p.external_id, "first_name": p.first_name or "",
@@ -239,10 +247,7 @@ def create_patient(data: dict):
     409 when the mobile number (or external_id) is already a patient's: use the upsert
     by external id to update."""
     actor = current_actor()
-    try:
-        e164 = phones.normalize(data["phone"])
-    except phones.InvalidPhone as exc:
-        raise _field_problem("phone", str(exc)) from None
+    e164 = _phone_field(data["phone"])
     same = [Patient.phone == e164]
     if data.get("external_id"):
         same.append(Patient.external_id == data["external_id"])
@@ -279,11 +284,8 @@ def update_patient(data: dict, patient_id: int):
     Only the fields sent change; the same checks as the patient's Edit page."""
     actor = current_actor()
     patient = _own(Patient, patient_id, "patient")
-    if "phone" in data:  # named, as when adding a patient (the service's words say why)
-        try:
-            phones.normalize(data["phone"])
-        except phones.InvalidPhone as exc:
-            raise _field_problem("phone", str(exc)) from None
+    if "phone" in data:  # named, as when adding a patient
+        _phone_field(data["phone"])
     form = patients.PatientForm.of(patient)
     changes = {
         k: ("" if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v)))
@@ -530,9 +532,12 @@ def upsert_paperwork(data: dict, external_id: str):
         raise Problem("conflict" if "another" in str(exc) else "refused", str(exc)) from None
     if created:
         _audit(AUDIT_ADDED_PAPERWORK, patient, f"{item.name}, through the API")
-    else:
-        change = "unchanged" if old_name == item.name else f"renamed from “{old_name}”"
-        _audit(AUDIT_EDITED_PAPERWORK, patient, f"“{item.name}” {change}, through the API")
+    elif old_name != item.name:  # a sync that changes nothing is no entry
+        _audit(
+            AUDIT_EDITED_PAPERWORK,
+            patient,
+            f"“{item.name}” renamed from “{old_name}”, through the API",
+        )
     return paperwork_json(item), (201 if created else 200)
 
 

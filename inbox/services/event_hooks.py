@@ -157,10 +157,19 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def _public_address(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv4 address carried inside an IPv6 one (mapped, 6to4, Teredo, NAT64) is
+        # judged as itself: 2002:7f00:1:: reaches 127.0.0.1 through a 6to4 relay.
+        inner = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if inner is None and ip in _NAT64:
+            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if inner is not None:
+            ip = inner
     return ip.is_global and not ip.is_multicast
 
 
@@ -765,7 +774,9 @@ def _record(outcomes: list[tuple[_Claimed, Outcome]], result: DeliverResult) -> 
     span = cfg["WEBHOOK_DISABLE_AFTER_SECONDS"]
     told = []
     for endpoint_id, made in tries.items():
-        endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+        # Locked: two workers recording one endpoint's tries must not overwrite each
+        # other's clock (a stale failure after a fresh success would disable it).
+        endpoint = db.session.get(WebhookEndpoint, endpoint_id, with_for_update=True)
         if endpoint is None:  # deleted meanwhile (its deliveries went with it)
             continue
         since = endpoint.failing_since

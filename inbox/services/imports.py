@@ -66,8 +66,17 @@ def kind_of(item_or_name: CsvImport | str) -> ModuleType:
 # ---- the plan: what each row will do ------------------------------------------------------
 
 
+def uploader(item: CsvImport, viewer: User) -> User:
+    """Whose clinics a file is checked against, whoever opens it: the one who uploaded it
+    (the job runs as them), so a preview promises what the job will do."""
+    found = db.session.get(User, item.user_id) if item.user_id else None
+    return found or viewer
+
+
 def make_plan(user: User, item: CsvImport) -> Plan:
-    """Check every row and match it against the practice's records, without writing."""
+    """Check every row and match it against the practice's records, without writing, as
+    the uploader (`user`: who is looking)."""
+    user = uploader(item, user)
     kind = kind_of(item)
     reader = kind.Reader(user, mapping_of(item), item.default_clinic_id, item.remind_soon)
     rows: list[Row] = []
@@ -90,7 +99,7 @@ def problems_csv(user: User, item: CsvImport) -> str:
 def _yours(user: User) -> tuple:
     """The imports `user` may open: the practice's for whoever sees every clinic; their own
     for someone who sees some (a file's rows, previews and skipped rows name patients of any
-    clinic, each checked against the clinics of the one who uploaded it)."""
+    clinic)."""
     if user.visible_clinic_ids() is None:
         return ()
     return (CsvImport.user_id == user.id,)
@@ -282,5 +291,5 @@ def template_csv(kind: str) -> str:
 __all__ = [
     "BATCH", "ImportRefused", "KINDS", "PREVIEW_PROBLEMS", "choose", "get_import", "kind_of",
     "make_plan", "mapping_of", "problems_csv", "recent_imports", "run", "settle", "start",
-    "table_of", "template_csv", "upload",
+    "table_of", "template_csv", "upload", "uploader",
 ]  # fmt: skip

@@ -227,12 +227,18 @@ def request_reset(email: str, ip: str | None = None, user_agent: str | None = No
     if user is None or not user.is_active:
         log.info("password reset asked for an email with no active login")
         return False
-    token = issue(user, LINK_RESET)
+    # Someone still invited (no password yet) gets their invitation again, not a reset:
+    # a new link replaces the old one, and a stranger who knows the address cannot swap a
+    # 72-hour invitation for a 1-hour reset.
+    purpose = LINK_RESET if user.password_hash else LINK_INVITATION
+    token = issue(user, purpose)
     audit.record(
-        user, AUDIT_REQUESTED_RESET, user, summary="Asked for a reset link by email",
+        user, AUDIT_REQUESTED_RESET, user,
+        summary="Asked for a reset link by email" if purpose == LINK_RESET
+        else "Asked by email for the invitation again",
         origin=audit.Origin(ip=ip, user_agent=user_agent),
     )  # fmt: skip
-    if email_link(user, LINK_RESET, token):
+    if email_link(user, purpose, token):
         return True
     if current_app.config["ENV_NAME"] == "development":
         log.info("no mail server: the reset link for %s is %s", user.email, url_for_token(token))

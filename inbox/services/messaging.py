@@ -88,7 +88,7 @@ def inbox_off_words(account: Account) -> str:
     if account.plan != PLAN_ACCELERATOR:
         return (
             "The Inbox is part of the Accelerator Plan, and this practice is on the "
-            "Essentials Plan (Settings › Billing)."
+            f"{account.plan_name} (Settings › Billing)."
         )
     return "The Inbox is turned off for this account."
 

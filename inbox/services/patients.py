@@ -292,19 +292,19 @@ def save_patient(user: User, patient: Patient | None, form: PatientForm) -> Pati
         db.session.add(patient)
     for name, value in values.items():
         setattr(patient, name, value)
-    if patient.unknown_sender:
-        patient.unknown_sender = False
-        db.session.flush()
-        db.session.execute(
-            update(Conversation)
-            .where(
-                Conversation.account_id == user.account_id,
-                Conversation.patient_id == patient.id,
-                Conversation.clinic_id.is_(None),
-            )
-            .values(clinic_id=patient.home_clinic_id)
-        )
     try:
+        if patient.unknown_sender:
+            patient.unknown_sender = False
+            db.session.flush()
+            db.session.execute(
+                update(Conversation)
+                .where(
+                    Conversation.account_id == user.account_id,
+                    Conversation.patient_id == patient.id,
+                    Conversation.clinic_id.is_(None),
+                )
+                .values(clinic_id=patient.home_clinic_id)
+            )
         db.session.commit()
     except IntegrityError as clash:
         # The same mobile saved by someone else since it was checked (two front desks

@@ -230,7 +230,7 @@ def send_paperwork_reminder(*, user: User, patient_id: int | str, again: bool = 
     account = user.account
     number = messaging.active_number(account.id)
     if not account.inbox_enabled or number is None:
-        raise SendRefused("The Inbox is turned off for this account.")
+        raise SendRefused(messaging.inbox_off_words(account))
     outstanding = patient_service.outstanding_paperwork(patient)
     if not outstanding:
         raise SendRefused(f"{patient.full_name or 'This patient'} has no outstanding paperwork.")

@@ -343,7 +343,7 @@ def import_template():
 
 
 def _preview(item, *, error=None):
-    clinics = visible_clinics(current_user)
+    clinics = visible_clinics(imports.uploader(item, current_user))  # the job's choice
     # The file is kept only until its import ends (then only the skipped rows are).
     table = imports.table_of(item) if item.status == IMPORT_PREVIEW else None
     plan = None

@@ -24,16 +24,23 @@ def _ids(app, patient: int) -> dict[str, int]:
     from sqlalchemy import select
 
     from inbox.extensions import db
-    from inbox.models import Appointment, Clinic, ReplyTemplate, User
+    from inbox.models import APPOINTMENT_BOOKED, Appointment, Clinic, Patient, ReplyTemplate, User
 
     with app.app_context():
+        account = db.session.get(Patient, patient).account_id  # Ava's practice, Glow
         ids = {
             "appt": db.session.scalar(
-                select(Appointment.id).where(Appointment.patient_id == patient)
+                select(Appointment.id).where(
+                    Appointment.patient_id == patient, Appointment.status == APPOINTMENT_BOOKED
+                )
             ),
-            "reply": db.session.scalar(select(ReplyTemplate.id)),
+            "reply": db.session.scalar(
+                select(ReplyTemplate.id).where(ReplyTemplate.account_id == account)
+            ),
             "user": db.session.scalar(select(User.id).where(User.email == "staff@glow.test")),
-            "clinic": db.session.scalar(select(Clinic.id).where(Clinic.name == "Uptown")),
+            "clinic": db.session.scalar(
+                select(Clinic.id).where(Clinic.account_id == account, Clinic.name == "Uptown")
+            ),
         }
         db.session.remove()
     return ids

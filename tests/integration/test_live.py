@@ -211,9 +211,10 @@ def test_listener_stays_quiet_when_idle_and_resyncs_after_losing_redis(app):
     (mine,) = [c["id"] for c in client.client_list() if c["name"] == listener.name]
     client.client_kill_filter(_id=mine)
     assert wait_for(lambda: sorted(heard) == [(1, "resync"), (2, "resync")], timeout=10)
-    # Subscribed again once an event gets through (the resync is told as the subscription
-    # is sent; Redis may serve a publish from another connection before it).
-    assert wait_for(lambda: events.publish(1, ping, app) or heard[-1] == (1, "read"))
+    # Subscribed again (the resync is told once Redis confirmed the subscription).
+    assert listener.wait_ready(5)
+    events.publish(1, ping, app)
+    assert wait_for(lambda: heard[-1] == (1, "read"))
 
 
 def _fresh_listener(monkeypatch, connect_delay: float) -> None:

@@ -116,6 +116,31 @@ def test_one_live_link_a_person_whatever_its_purpose(demo):
     assert refused.value.reason == links.REPLACED
 
 
+def test_forgot_password_for_someone_still_invited_sends_the_invitation_again(
+    app, client, demo, mail_on
+):
+    """A reset would put a 1-hour link in place of their 72-hour invitation (anyone who
+    knows the address could do it): they get their invitation again instead."""
+    from datetime import timedelta
+
+    from inbox.models import LINK_INVITATION
+    from inbox.services import links
+
+    staff = user("staff@glow.test")
+    staff.password_hash = ""  # invited, not joined yet
+    db.session.commit()
+    first = links.issue(staff, LINK_INVITATION)
+    forgot(client, "staff@glow.test")
+    run_jobs(app)
+    (sent,) = mail_on.wait_for(1)
+    token = link_in(sent).rsplit("/", 1)[1]
+    opened = links.open_link(token)
+    assert opened.link.purpose == LINK_INVITATION
+    assert opened.link.expires_at - opened.link.created_at == timedelta(hours=72)
+    with pytest.raises(links.LinkRefused):
+        links.open_link(first)
+
+
 def test_forgot_password_is_throttled_per_email(app, client, demo):
     for _ in range(3):
         assert forgot(client, "staff@glow.test").status_code == 200
@@ -212,9 +237,12 @@ def test_an_email_that_meets_a_mail_server_down_is_retried_and_arrives_once(
     from inbox.services import mail
 
     port = app.config["MAIL_PORT"]
-    app.config["MAIL_PORT"] = 1  # nothing listens there
-    forgot(client, "staff@glow.test")
-    run_jobs(app)  # the reset job queues the email; its job fails
+    app.config["MAIL_PORT"] = 1  # nothing listens there (mail_on puts it back after)
+    try:
+        forgot(client, "staff@glow.test")
+        run_jobs(app)  # the reset job queues the email; its job fails
+    finally:
+        app.config["MAIL_PORT"] = port
     queue = get_queue(app)
     scheduled = queue.scheduled_job_registry.get_job_ids()
     assert len(scheduled) == 1
@@ -222,7 +250,7 @@ def test_an_email_that_meets_a_mail_server_down_is_retried_and_arrives_once(
     assert job.func_name == "workers.jobs.send_email"
     assert job.retries_left == mail.MAIL_RETRY.max - 1
     assert mail_on.messages() == []
-    app.config["MAIL_PORT"] = port  # the server is back: the retry comes due
+    # The server is back: the retry comes due.
     queue.scheduled_job_registry.remove(job)
     queue.enqueue_job(job)
     run_jobs(app)

@@ -24,6 +24,12 @@ from inbox.services import event_hooks
         ("fe80::1%eth0", False),
         ("fd00::1", False),
         ("::ffff:127.0.0.1", False),  # loopback, mapped into IPv6
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("2002:a9fe:a9fe::", False),  # 6to4 of the metadata address
+        ("64:ff9b::a00:1", False),  # NAT64 of 10.0.0.1
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", False),  # Teredo, client 127.0.0.1
+        ("64:ff9b::808:808", True),  # NAT64 of 8.8.8.8
+        ("2606:4700:4700::1111", True),
         ("224.0.0.1", False),
     ],
 )
