@@ -773,7 +773,7 @@ def _record(outcomes: list[tuple[_Claimed, Outcome]], result: DeliverResult) -> 
     db.session.execute(_DONE, rows)
     span = cfg["WEBHOOK_DISABLE_AFTER_SECONDS"]
     told = []
-    for endpoint_id, made in tries.items():
+    for endpoint_id, made in sorted(tries.items()):  # locked in one order: no deadlock
         # Locked: two workers recording one endpoint's tries must not overwrite each
         # other's clock (a stale failure after a fresh success would disable it).
         endpoint = db.session.get(WebhookEndpoint, endpoint_id, with_for_update=True)
