@@ -382,11 +382,6 @@ def screenshot(page, name: str) -> None:
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
-# A web process's first number search loads phonenumbers' geocoder (the area-code table:
-# 1.5 s of CPU on a quiet machine, kept out of processes until needed). A fresh stack's
-# first search took over 5 s beside Chromium; this is a limit, not a wait.
-FIRST_NUMBER_SEARCH_MS = 20_000
-
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 

@@ -79,3 +79,14 @@ def test_mobile_says_what_normalize_national_digits_and_can_receive_sms_say():
             phones.normalize(raw)
         with pytest.raises(phones.InvalidPhone):
             phones.mobile(raw)
+
+
+def test_the_shipped_area_code_table_is_phonenumbers_own():
+    """The number search's table ships as data (loading the geocoder cost every web process
+    ~100 MB and its first search 1.5-5 s): it must stay what the geocoder says. After a
+    phonenumbers upgrade, `python -m inbox.services.area_codes` writes it again."""
+    from inbox.services import area_codes
+
+    assert area_codes.table() == area_codes.build()
+    assert area_codes.table()["212"] == ("NY", "New York, NY")
+    assert "911" not in area_codes.table() and "800" not in area_codes.table()
