@@ -86,6 +86,14 @@ DAY = 86400
 DEFAULT_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
 
 
+def a_day_of_tries(app, disable_after: int = DAY, **more):
+    """The default schedule, tries given up after a day: the retry rules as shipped."""
+    return settings(
+        app, WEBHOOK_RETRY_SCHEDULE=DEFAULT_SCHEDULE, WEBHOOK_GIVE_UP_SECONDS=DAY,
+        WEBHOOK_DISABLE_AFTER_SECONDS=disable_after, **more,
+    )  # fmt: skip
+
+
 def _glow():
     from inbox.models import Account
 
@@ -421,12 +429,7 @@ def test_a_name_flapping_between_public_and_loopback_never_reaches_loopback(
     monkeypatch.setattr(socket, "getaddrinfo", flapping)
     monkeypatch.setattr(urllib3.util.connection, "create_connection", connect)
     monkeypatch.setattr(event_hooks, "post", post)
-    with settings(
-        app,
-        WEBHOOK_ALLOW_PRIVATE=False,
-        WEBHOOK_RETRY_SCHEDULE=DEFAULT_SCHEDULE,
-        WEBHOOK_GIVE_UP_SECONDS=DAY,
-    ):
+    with a_day_of_tries(app, WEBHOOK_ALLOW_PRIVATE=False):
         endpoint = _endpoint(f"http://{REBINDING}:{receiver.port}/hooks")  # checked: public
         delivery = event_hooks.send_test(endpoint)
         assert len(_try_until_done(clock, delivery.id)) == 8
@@ -490,12 +493,7 @@ def test_tries_go_on_until_the_24_hour_mark_and_an_endpoint_failing_them_all_is_
 ):
     receiver.status = 500
     endpoint = _endpoint(receiver.url)
-    with settings(
-        app,
-        WEBHOOK_RETRY_SCHEDULE=DEFAULT_SCHEDULE,
-        WEBHOOK_GIVE_UP_SECONDS=DAY,
-        WEBHOOK_DISABLE_AFTER_SECONDS=DAY,
-    ):
+    with a_day_of_tries(app):
         delivery = event_hooks.send_test(endpoint)
         made = _try_until_done(clock, delivery.id)
     # The schedule's next try after 17.6 hours would be at 27.6: it is made at 24 instead.
@@ -519,12 +517,7 @@ def test_a_run_of_failures_that_ended_does_not_disable_on_the_next_single_failur
     then one try fails. That is a new run, not three days of failing."""
     receiver.status = 503
     endpoint = _endpoint(receiver.url)
-    with settings(
-        app,
-        WEBHOOK_RETRY_SCHEDULE=DEFAULT_SCHEDULE,
-        WEBHOOK_GIVE_UP_SECONDS=DAY,
-        WEBHOOK_DISABLE_AFTER_SECONDS=2 * DAY,
-    ):
+    with a_day_of_tries(app, disable_after=2 * DAY):
         first = event_hooks.send_test(endpoint)
         assert _try_until_done(clock, first.id)[-1] == DAY
         endpoint = db.session.get(WebhookEndpoint, endpoint.id)
@@ -543,12 +536,7 @@ def test_a_first_try_made_after_the_span_gives_up_without_disabling(app, demo, r
     no day of failing; nor, three quiet days later, is the next one."""
     receiver.status = 503
     endpoint = _endpoint(receiver.url)
-    with settings(
-        app,
-        WEBHOOK_RETRY_SCHEDULE=DEFAULT_SCHEDULE,
-        WEBHOOK_GIVE_UP_SECONDS=DAY,
-        WEBHOOK_DISABLE_AFTER_SECONDS=DAY,
-    ):
+    with a_day_of_tries(app):
         event_hooks.send_test(endpoint)
         clock.forward(hours=30)
         assert event_hooks.deliver_due().gave_up == 1
