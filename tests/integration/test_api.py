@@ -233,21 +233,14 @@ def test_sends_are_refused_as_in_the_inbox_with_the_reason(app, demo):
     ).first()
     r = client.post(f"{V1}/messages", json={"patient_id": opted.id, "body": "Hi"}, headers=key)
     assert r.status_code == 422 and "opted out" in r.json["detail"]
+    to_a_number = {"to": "+12125550155", "clinic_id": clinic, "body": "Hi"}
     demo.inbox_enabled = False
     db.session.commit()
-    r = client.post(
-        f"{V1}/messages",
-        headers=key,
-        json={"to": "+12125550155", "clinic_id": clinic, "body": "Hi"},
-    )
+    r = client.post(f"{V1}/messages", headers=key, json=to_a_number)
     assert r.status_code == 422 and "Inbox is turned off" in r.json["detail"]
     demo.plan = PLAN_ESSENTIALS  # the plan is named when it is the reason
     db.session.commit()
-    r = client.post(
-        f"{V1}/messages",
-        headers=key,
-        json={"to": "+12125550155", "clinic_id": clinic, "body": "Hi"},
-    )
+    r = client.post(f"{V1}/messages", headers=key, json=to_a_number)
     assert r.status_code == 422 and "part of the Accelerator Plan" in r.json["detail"]
     assert (
         client.post(
