@@ -90,9 +90,9 @@ def void_outstanding(user: User, purpose: str | None = None, now: datetime | Non
 
 
 def issue(user: User, purpose: str, now: datetime | None = None) -> str:
-    """A new link for `user`; every earlier one stops working, of either purpose (a reset
-    asked for by someone still invited voids the invitation: one live link a person).
-    Commits and returns the token (the only time it exists outside the link)."""
+    """A new link for `user`; every earlier one stops working, whatever its purpose (one
+    live link a person). Commits and returns the token (the only time it exists outside
+    the link)."""
     now = now or utcnow()
     void_outstanding(user, None, now)
     token = new_token()
@@ -241,7 +241,8 @@ def request_reset(email: str, ip: str | None = None, user_agent: str | None = No
     if email_link(user, purpose, token):
         return True
     if current_app.config["ENV_NAME"] == "development":
-        log.info("no mail server: the reset link for %s is %s", user.email, url_for_token(token))
+        log.info("no mail server: the %s link for %s is %s", purpose, user.email,
+                 url_for_token(token))  # fmt: skip
     elif not mail.configured():
         log.warning("no mail server configured (MAIL_SERVER): a reset link could not be sent")
     return True
