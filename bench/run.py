@@ -88,7 +88,10 @@ request = function()
   end
   local body = lines[idx] or lines[#lines]
   idx = idx + stride
-  return wrk.format("POST", nil, {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
+  -- wrk.format's headers replace wrk.headers (the -H ones): carry them over
+  local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
+  for k, v in pairs(wrk.headers) do headers[k] = v end
+  return wrk.format("POST", nil, headers, body)
 end
 response = function(status, headers, body)
   if status ~= 200 then bad = bad + 1 end
@@ -386,11 +389,26 @@ def cpu_figures(stack: Stack, info: dict, args) -> dict:
         files[name] = stack.tmp / f"cpu-{name}.txt"
         files[name].write_text("".join(f"/inbox/c/{i}\n" for i in ids[k:]))
 
+    # The floor of any signed-in Inbox request: session, user, access check, CSRF and a
+    # one-line template (the composer's segment counter, POSTed as the composer does).
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', check(s, f"{base}/inbox?tab=unread", auth,
+                      "conv-")).group(1)  # fmt: skip
+    floor_h = {**auth, **HTMX, "X-CSRFToken": token}
+    files["floor"] = stack.tmp / "cpu-floor.txt"
+    files["floor"].write_text("body=Hello\n" * 100)
+    floor = s.post(f"{base}/inbox/segments", data={"body": "Hello"}, headers=floor_h)
+    if floor.status_code != 200 or "segment" not in floor.text:
+        raise RuntimeError(f"segment counter: {floor.status_code} {floor.text[:200]}")
+
     def mean_bytes(ids: list[int], h: dict) -> int:
         return sum(len(check(s, f"{base}/inbox/c/{i}", h, "msg-")) for i in ids[:k]) // k
 
     sizes = {
         "baseline /healthz": len(s.get(f"{base}/healthz").content),
+        "signed-in /healthz": len(s.get(f"{base}/healthz").content),
+        "floor: signed-in Inbox request (segment counter)": len(floor.content),
+        "floor: list from the page cache": len(check(s, f"{base}/inbox?tab=unread", frag,
+                                                     "conv-")),
         "open: pane, unread": mean_bytes(unread, pane_h),
         "open: pane, already read": mean_bytes(read, pane_h),
         "open: full page, unread": mean_bytes(unread[n:], auth),
@@ -399,6 +417,10 @@ def cpu_figures(stack: Stack, info: dict, args) -> dict:
     }  # fmt: skip
     targets = [
         ("baseline /healthz", f"{base}/healthz", {"User-Agent": UA}, {}),
+        ("signed-in /healthz", f"{base}/healthz", auth, {}),
+        ("floor: signed-in Inbox request (segment counter)", f"{base}/inbox/segments", floor_h,
+         {"lines": files["floor"]}),
+        ("floor: list from the page cache", f"{base}/inbox?tab=unread", frag, {}),
         ("open: pane, unread", f"{base}/inbox/c/0", pane_h, {"paths": files["pane-unread"]}),
         ("open: pane, already read", f"{base}/inbox/c/0", pane_h, {"paths": files["pane-read"]}),
         ("open: full page, unread", f"{base}/inbox/c/0", auth, {"paths": files["full-unread"]}),
