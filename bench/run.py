@@ -809,12 +809,12 @@ def bare_redis(url: str, samples: int) -> list[float]:
 
 def queue_outbound(stack: Stack, n: int, ready=lambda: None) -> list[int]:
     """n queued texts, written as queue_outbound() writes them (minus the request), then,
-    once ready() returns, their send jobs, all in one round trip (messaging.enqueue_sends),
+    once ready() returns, their send jobs, all in one round trip (outbox.enqueue_sends),
     so that queueing them does not compete with the sends."""
     from inbox import create_app
     from inbox.extensions import db
     from inbox.models import STATUS_QUEUED, Conversation, Message, utcnow
-    from inbox.services import messaging
+    from inbox.services import outbox
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": stack.env["DATABASE_URL"],
                       "REDIS_URL": stack.redis_url, "RQ_QUEUE": stack.env["RQ_QUEUE"]})  # fmt: skip
@@ -834,7 +834,7 @@ def queue_outbound(stack: Stack, n: int, ready=lambda: None) -> list[int]:
             ids.append(m.id)
         db.session.commit()
         ready()
-        if not messaging.enqueue_sends(ids):
+        if not outbox.enqueue_sends(ids):
             raise RuntimeError("could not queue the send jobs: is Redis up?")
         db.session.remove()
         db.engine.dispose()

@@ -10,7 +10,15 @@ from flask import Flask, render_template, session
 from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
 
-from .config import INSTANCE, ROOT, Config, private_file
+from .config import (
+    API_BATCH_PATHS,
+    IMPORT_PATH,
+    INSTANCE,
+    ROOT,
+    Config,
+    check_production_config,
+    private_file,
+)
 from .extensions import csrf, db, htmx, limiter, login_manager, mail, migrate, sock
 
 
@@ -28,10 +36,45 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from .logs import install_log_redaction
 
     install_log_redaction()
-    from .web.security import check_production_config
-
     check_production_config(app.config)
     _configure_limiter(app)
+    _wrap_wsgi(app)
+    _configure_engine(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    from .web import cached, guards
+
+    cached.init_app(app)  # reads the page generation before anything reads the database
+    guards.init_app(app)  # who may call each route: decided before the CSRF check
+    app.before_request(_larger_uploads)  # before the CSRF check reads the form
+    csrf.init_app(app)
+    htmx.init_app(app)
+    sock.init_app(app)
+    limiter.init_app(app)
+    mail.init_app(app)
+
+    from . import models  # noqa: F401 - register the tables
+
+    _configure_login()
+    from .cli import register_cli
+    from .web import register_blueprints
+    from .web.helpers import register_template_helpers
+
+    register_blueprints(app)
+    register_cli(app)
+    register_template_helpers(app)
+    _error_pages(app)
+    from .web import assets, security
+
+    security.init_app(app)
+    assets.init_app(app)  # static files under URLs that name their content
+    return app
+
+
+def _wrap_wsgi(app: Flask) -> None:
+    """The middleware around the app: the proxy's headers, then (outermost) the body read
+    in full, or refused with 408, before anything else runs."""
     if app.config.get("TRUSTED_PROXIES"):
         # Behind a reverse proxy: the client's address (login throttle, session binding)
         # and scheme (secure cookies, wss) come from its X-Forwarded-* headers.
@@ -40,8 +83,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
-    # Outermost: the body is read (or refused with 408) before anything else runs.
-    from .config import API_BATCH_PATHS, IMPORT_PATH
     from .slow_clients import BoundedBody
 
     app.wsgi_app = BoundedBody(  # type: ignore[method-assign]
@@ -60,6 +101,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         },
     )
 
+
+def _configure_engine(app: Flask) -> None:
+    """The database engine's options for the database the URL names."""
     uri, options = (
         str(app.config["SQLALCHEMY_DATABASE_URI"]),
         app.config["SQLALCHEMY_ENGINE_OPTIONS"],
@@ -83,22 +127,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         ).strip()
         options = {**options, "connect_args": connect_args}
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
-    db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
-    login_manager.init_app(app)
-    from .web import cached, guards
 
-    cached.init_app(app)  # reads the page generation before anything reads the database
-    guards.init_app(app)  # who may call each route: decided before the CSRF check
-    app.before_request(_larger_uploads)  # before the CSRF check reads the form
-    csrf.init_app(app)
-    htmx.init_app(app)
-    sock.init_app(app)
-    limiter.init_app(app)
-    mail.init_app(app)
 
-    from . import models  # noqa: F401 - register the tables
+def _configure_login() -> None:
+    """Flask-Login: the signed-in user, read through the page cache's user cache, and
+    only while the session belongs to the user's current generation."""
     from .services import sessions
+    from .web import cached
 
     @login_manager.user_loader
     def load_user(user_id: str):
@@ -118,19 +153,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
 
-    from .web import register_blueprints
 
-    register_blueprints(app)
-
-    from .cli import register_cli
-
-    register_cli(app)
-
-    from .web.helpers import register_template_helpers
-
-    register_template_helpers(app)
-
+def _error_pages(app: Flask) -> None:
+    """Error pages: problem details under /api/v1, the app's page elsewhere."""
     from . import api
+    from .web.patients import import_too_large
 
     api.init_app(app)  # /api/v1: bearer keys, problem details (before the pages' handlers)
     for code in (400, 401, 403, 404, 405, 413, 500):
@@ -140,16 +167,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
                 lambda e, code=code: (render_template("errors/error.html", code=code), code)
             ),
         )
-    from .web.patients import import_too_large
-
     app.register_error_handler(413, api.api_error_or(import_too_large))
-
-    from .web import assets, security
-
-    security.init_app(app)
-    assets.init_app(app)  # static files under URLs that name their content
-
-    return app
 
 
 def _configure_limiter(app: Flask) -> None:
@@ -189,8 +207,6 @@ def _larger_uploads() -> None:
     """Import patients takes a CSV up to IMPORT_MAX_BYTES, the API's batch upserts up to
     API_BATCH_MAX_BYTES; every other route keeps MAX_CONTENT_LENGTH (64 KB)."""
     from flask import current_app, request
-
-    from .config import API_BATCH_PATHS, IMPORT_PATH
 
     if request.path == IMPORT_PATH and request.method == "POST":
         request.max_content_length = current_app.config["IMPORT_MAX_BYTES"]

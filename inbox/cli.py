@@ -126,7 +126,7 @@ def seed_demo(connect: bool = True) -> None:
     """`flask seed-demo` (and `make dev`, in its own process): the demo practices, and
     with `connect` their number registered at the carrier (the sandbox, in development)."""
     from . import carrier
-    from .services import demo, messaging, numbers
+    from .services import demo, numbers
 
     account, created = demo.seed_demo()
     click.echo(
@@ -134,7 +134,7 @@ def seed_demo(connect: bool = True) -> None:
     )
     if not connect:
         return
-    number = messaging.active_number(account.id)
+    number = numbers.active_number(account.id)
     try:
         numbers.connect(number)
     except carrier.CarrierError as exc:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import secrets
 import stat
 import threading
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = Path(os.environ.get("INSTANCE_PATH", ROOT / "instance"))
+log = logging.getLogger(__name__)
+
 # The local sandbox's well-known key: any other VONAGE_API_KEY is a real carrier account.
 SANDBOX_API_KEY = "sandbox-key"
 
@@ -245,3 +250,27 @@ class Config:
 IMPORT_PATH = "/patients/import"
 # The API's batch upserts (see API_BATCH_MAX_BYTES).
 API_BATCH_PATHS = ("/api/v1/patients/batch", "/api/v1/appointments/batch")
+
+
+def check_production_config(config: Mapping[str, Any]) -> None:
+    """Refuse to serve with unsigned (forgeable) webhooks in production, or with a real
+    carrier account whatever APP_ENV says (real patients' texts arrive there), unless
+    switched off out loud. Called by create_app() before anything else is set up."""
+    if config.get("WEBHOOK_SIGNATURES") == "off":
+        log.warning(
+            "WEBHOOK_SIGNATURES=off: Vonage webhooks are NOT verified; anyone who can reach "
+            "/webhooks/vonage/* can forge patient texts and delivery receipts"
+        )
+        return
+    key = config.get("VONAGE_API_KEY") or SANDBOX_API_KEY
+    real_carrier = key != SANDBOX_API_KEY
+    if config.get("ENV_NAME") != "production" and not real_carrier:
+        return
+    secret = config.get("VONAGE_SIGNATURE_SECRET") or ""
+    if not secret or secret == "sandbox-signature-secret":
+        why = "APP_ENV=production" if not real_carrier else "A real VONAGE_API_KEY"
+        raise RuntimeError(
+            f"{why} needs VONAGE_SIGNATURE_SECRET (Vonage's signed webhooks: without it "
+            "anyone can forge patient texts); set WEBHOOK_SIGNATURES=off to run without "
+            "them, at your own risk"
+        )

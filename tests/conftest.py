@@ -172,10 +172,10 @@ def ctx(app):
 def demo(ctx, sandbox):
     """The demo practices, with the Glow number owned at the sandbox and pointed here."""
     from inbox.services import demo as demo_service
-    from inbox.services import messaging, numbers
+    from inbox.services import numbers
 
     account, _ = demo_service.seed_demo()
-    numbers.connect(messaging.active_number(account.id))
+    numbers.connect(numbers.active_number(account.id))
     return account
 
 
@@ -389,7 +389,7 @@ def many_conversations(account, n: int) -> None:
 
     from inbox.models import Conversation, Patient, utcnow
     from inbox.services import phones
-    from inbox.services.messaging import active_number
+    from inbox.services.numbers import active_number
 
     number = active_number(account.id)
     clinic = account.clinics[0]

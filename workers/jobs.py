@@ -17,13 +17,13 @@ def _get_app() -> Flask:
 
 
 def send_message(message_id: int) -> str:
-    from inbox.services import messaging
+    from inbox.services import delivery
 
     job = get_current_job()
     final = job is None or not job.retries_left
     with _get_app().app_context():
-        status = messaging.deliver(message_id, final_attempt=final)
-        messaging.deliver_waiting()  # the texts queued behind it, in this job
+        status = delivery.deliver(message_id, final_attempt=final)
+        delivery.deliver_waiting()  # the texts queued behind it, in this job
         return status
 
 
@@ -31,12 +31,12 @@ def sweep() -> dict:
     """Every minute: webhooks a dead web process held but never processed, texts left
     behind by a dead worker or a Redis outage, and long inbound texts whose missing part
     never came."""
-    from inbox.services import event_hooks, inbound, intake, messaging
+    from inbox.services import event_hooks, inbound, intake, outbox
 
     with _get_app().app_context():
         webhooks = intake.drain()
         intake.prune()
-        result = messaging.sweep_outbox()
+        result = outbox.sweep_outbox()
         flushed = inbound.flush_stale_parts()
         event_hooks.sweep()
         return {**result.__dict__, "incomplete_texts": flushed, "webhooks": webhooks}

@@ -46,10 +46,10 @@ from ..services import (
     care,
     conversations,
     event_hooks,
-    messaging,
     patient_upserts,
     patients,
     phones,
+    sending,
 )  # fmt: skip
 from ..services.conversations import Cursor, search_condition
 from ..web.guards import API_READ, API_SEND, API_WRITE, access
@@ -693,11 +693,11 @@ def send_message(data: dict, idempotency_key: str | None = None):
             db.session.flush()
 
     try:
-        message = messaging.compose(
+        message = sending.compose(
             user=actor, clinic_id=clinic_id, body=data["body"], patient_id=patient_id,
             phone=to, on_staged=remember,
         )  # fmt: skip
-    except messaging.SendRefused as exc:
+    except sending.SendRefused as exc:
         db.session.rollback()
         raise Problem("refused", str(exc)) from None
     except LookupError:

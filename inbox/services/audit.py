@@ -383,7 +383,7 @@ def _rows(account: Account, events: list[AuditEvent]) -> list[LogRow]:
     users = {u.id: u for u in people(account)}
     refs: dict[tuple[str, int], ObjectRef] = {}
 
-    from .messaging import active_number
+    from .numbers import active_number
 
     live = active_number(account.id) if account.inbox_enabled else None
     message_ids = _ids(events, "message")

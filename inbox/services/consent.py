@@ -20,7 +20,7 @@ from ..models import (
     Patient,
     utcnow,
 )
-from . import event_hooks, keywords, phones
+from . import event_hooks, keywords, phones, sending
 
 STOP_CONFIRMATION = (
     "{practice}: you are unsubscribed and will get no more texts from this number. "
@@ -78,8 +78,6 @@ def help_text(account: Account) -> str:
 def apply_keyword(conv: Conversation, text: str) -> str | None:
     """Act on STOP / START / HELP in a patient's text (already stored and committed);
     queue the one reply it calls for. Returns the keyword acted on, if any."""
-    from . import messaging  # messaging imports this module for receipts
-
     word = keywords.classify(text)
     if word is None:
         return None
@@ -95,7 +93,7 @@ def apply_keyword(conv: Conversation, text: str) -> str | None:
     if word in (keywords.STOP, keywords.START):
         _publish(patient)
     if reply is not None and conv.inbox_number_id is not None:
-        messaging.queue_automatic(conv, reply[0], kind=reply[1])
+        sending.queue_automatic(conv, reply[0], kind=reply[1])
     return word
 
 

@@ -48,7 +48,7 @@ from ..models import (
 )
 from ..models.base import MAX_ID
 from . import event_hooks, page_cache, search_text
-from .messaging import active_number
+from .numbers import active_number
 
 PAGE_SIZE = 50
 
@@ -523,7 +523,7 @@ class Opened:
     number: InboxNumber
     has_templates: bool
     paperwork: int
-    paperwork_last: datetime | None
+    paperwork_last: datetime | None  # the last reminder, however long ago
     has_webhooks: bool  # an enabled endpoint: reading it is offered to event_hooks
 
 
@@ -591,10 +591,8 @@ def open_visible(user: User, conversation_id: int | str) -> Opened | None:
     if row is None:
         return None
     conv, number, has_templates, has_webhooks, paperwork, last = row
-    from .reminders import recent  # (reminders -> templates -> patients -> here)
-
     _memo(("number", user.account_id), lambda: number)
-    return Opened(conv, number, bool(has_templates), int(paperwork or 0), recent(last),
+    return Opened(conv, number, bool(has_templates), int(paperwork or 0), last,
                   bool(has_webhooks))  # fmt: skip
 
 

@@ -38,7 +38,7 @@ from ..models import (
     User,
     utcnow,
 )
-from . import billing, consent, messaging, phones, search_text
+from . import billing, consent, conversation_upkeep, phones, search_text
 
 NY = ZoneInfo("America/New_York")
 DEMO_PASSWORD = "demo1234"
@@ -191,7 +191,7 @@ def seed_demo() -> tuple[Account, bool]:
             ])  # fmt: skip
             conv.last_message_at = confirm_at
             conv.last_direction = DIRECTION_OUT
-            conv.last_message_preview = messaging.list_preview(
+            conv.last_message_preview = conversation_upkeep.list_preview(
                 consent.STOP_CONFIRMATION.format(practice=glow.name),
                 DIRECTION_OUT,
                 KIND_OPTOUT_CONFIRM,

@@ -41,14 +41,13 @@ from ..models import (
     utcnow,
 )
 from . import consent, event_hooks, keywords, phones, segments
-from .messaging import (
-    Batch,
-    WebhookResult,
-    conversation_for,
-    patient_for,
+from .conversation_upkeep import (
+    find_or_add_patient,
+    find_or_start_conversation,
     touch_conversation,
-    touch_threads,
+    touch_conversations,
 )
+from .webhook_outcomes import Batch, WebhookResult
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +160,8 @@ def _store(
     incomplete: bool = False,
 ) -> WebhookResult:
     """One new inbound message (and, for a long text, its parts marked as used)."""
-    patient = patient_for(number.account_id, patient_phone, unknown_sender=True)
-    conv = conversation_for(number, patient, clinic_id=patient.home_clinic_id)
+    patient = find_or_add_patient(number.account_id, patient_phone, unknown_sender=True)
+    conv = find_or_start_conversation(number, patient, clinic_id=patient.home_clinic_id)
     info = segments.count(text)
     message = Message(
         account_id=number.account_id,
@@ -580,7 +579,7 @@ def store_batch(
         if conv_id not in newest or row["sent_at"] >= newest[conv_id]["sent_at"]:
             newest[conv_id] = row
     done.webhooks += event_hooks.emit(hooks, conn)  # one read, and one INSERT if subscribed
-    touch_threads(
+    touch_conversations(
         [(cid, r["sent_at"], r["body"], DIRECTION_IN) for cid, r in newest.items()],
         unread=True,
         conn=conn,

@@ -4,7 +4,7 @@ A webhook request checks the signature and the fields, then queues the webhook w
 process's writer. The request at the head of the queue leads: it stores everything that
 queued while the last group was stored in one transaction (a group commit), hands the
 lead on, and answers its group's requests. Texts and receipts go through
-`inbound.store_batch` and `messaging.apply_receipt_batch` in a few statements, and the
+`inbound.store_batch` and `receipts.apply_receipt_batch` in a few statements, and the
 rest (long texts in parts, STOP / START / HELP, failure receipts) held as rows of
 `received_webhooks` and then taken one at a time by the old handlers. Only then does
 the request answer 200, so a text is in the inbox before Vonage hears it arrived. A
@@ -40,10 +40,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from .. import carrier
 from ..extensions import db
 from ..models import KIND_INBOUND, KIND_RECEIPT, ReceivedWebhook, utcnow
-from . import event_hooks, inbound, messaging, page_cache
-from .messaging import Batch, WebhookResult
+from . import event_hooks, inbound, numbers, page_cache, receipts
+from .webhook_outcomes import Batch, WebhookResult
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +57,12 @@ Handler = Callable[[dict[str, str]], WebhookResult]
 
 
 def _handler(kind: str) -> Handler:
-    return inbound.receive if kind == KIND_INBOUND else messaging.apply_receipt
+    return inbound.receive if kind == KIND_INBOUND else receipts.apply_receipt
 
 
 def check(kind: str, params: dict[str, str]) -> WebhookResult | None:
     """What the request answers without storing anything: ignored or invalid. None: store."""
-    return inbound.check(params) if kind == KIND_INBOUND else messaging.check_receipt(params)
+    return inbound.check(params) if kind == KIND_INBOUND else receipts.check_receipt(params)
 
 
 def dedupe_key(kind: str, params: dict[str, str]) -> str:
@@ -200,7 +201,7 @@ def _store_bulk(rows: list[tuple[int, str, dict[str, str]]], claim: _Claim) -> B
     done = Batch()
     for kind, bulk in (
         (KIND_INBOUND, inbound.store_batch),
-        (KIND_RECEIPT, messaging.apply_receipt_batch),
+        (KIND_RECEIPT, receipts.apply_receipt_batch),
     ):
         items = [(row_id, params) for row_id, k, params in rows if k == kind]
         done.add(bulk(items, claim, claim.conn))
@@ -598,3 +599,29 @@ def receive(kind: str, params: dict[str, str]) -> str:
     if item.error is not None:
         raise NotHeld(str(type(item.error).__name__)) from item.error
     return item.outcome or "held"
+
+
+def signatures_on() -> bool:
+    return current_app.config.get("WEBHOOK_SIGNATURES", "on") != "off"
+
+
+def signature_ok(kind: str, params: dict[str, str]) -> bool:
+    """The carrier signed this webhook, recently enough (or signatures are off, said out
+    loud at start-up, or the sandbox runs without a secret)."""
+    if not signatures_on():
+        return True  # explicitly switched off (WEBHOOK_SIGNATURES=off, logged at start)
+    settings = numbers.carrier_settings()
+    if not settings.signature_secret:
+        return True  # the sandbox without a secret; real keys refuse to start like this
+    if not carrier.verify_signature(settings, params):
+        return False
+    try:
+        age = time.time() - int(params.get("timestamp", "0"))
+    except ValueError:
+        return False
+    # The carrier's retry span: its retries keep the first try's timestamp (config.py).
+    config = current_app.config
+    window = config[
+        "RECEIPT_MAX_AGE_SECONDS" if kind == KIND_RECEIPT else "WEBHOOK_MAX_AGE_SECONDS"
+    ]
+    return -config["WEBHOOK_CLOCK_SKEW_SECONDS"] <= age <= window

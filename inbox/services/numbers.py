@@ -10,9 +10,8 @@ from sqlalchemy import or_, select
 
 from .. import carrier
 from ..extensions import db
-from ..models import NUMBER_RELEASED, NUMBER_RELEASING, Account, InboxNumber, utcnow
+from ..models import NUMBER_ACTIVE, NUMBER_RELEASED, NUMBER_RELEASING, Account, InboxNumber, utcnow
 from . import area_codes, phones
-from .messaging import carrier_settings
 
 MAX_NEARBY_CODES = 8
 WANTED = 12
@@ -157,3 +156,15 @@ def release(number: InboxNumber) -> None:
         owned = {n.e164 for n in carrier.owned_numbers(settings)}
         if number.e164 in owned:
             raise
+
+
+def carrier_settings() -> carrier.CarrierSettings:
+    return carrier.CarrierSettings.from_config(current_app.config)
+
+
+def active_number(account_id: int) -> InboxNumber | None:
+    return db.session.scalars(
+        select(InboxNumber).where(
+            InboxNumber.account_id == account_id, InboxNumber.status == NUMBER_ACTIVE
+        )
+    ).first()

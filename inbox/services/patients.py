@@ -86,7 +86,7 @@ def outstanding_paperwork(patient: Patient) -> list[PaperworkItem]:
     )
 
 
-def conversation_for(user: User, patient: Patient) -> Conversation | None:
+def visible_conversation(user: User, patient: Patient) -> Conversation | None:
     from .conversations import visible
 
     return db.session.scalars(visible(user).where(Conversation.patient_id == patient.id)).first()
@@ -380,7 +380,7 @@ def link_unknown_sender(user: User, stranger: Patient, target: Patient) -> Patie
 
 
 __all__ = [
-    "conversation_for", "get_visible", "next_appointment", "outstanding_paperwork", "search",
+    "visible_conversation", "get_visible", "next_appointment", "outstanding_paperwork", "search",
     "timeline", "upcoming_appointments", "TimelineEvent", "directory", "save_patient",
     "PatientForm", "PatientRefused", "link_unknown_sender",
 ]  # fmt: skip

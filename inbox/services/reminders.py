@@ -36,9 +36,9 @@ from ..models.care import (
     REMINDER_SKIPPED_TEXT,
 )
 from ..timefmt import clock, day_label, local
-from . import messaging, phones, templates
+from . import conversation_upkeep, numbers, phones, sending, templates
 from . import patients as patient_service
-from .messaging import SendRefused
+from .sending import SendRefused
 
 log = logging.getLogger(__name__)
 
@@ -165,13 +165,13 @@ def _remind(appt_id: int) -> str | None:
         claimed = _claim(appt.id, skip)
         db.session.commit()
         return skip if claimed else None
-    number = messaging.active_number(account.id) if account.inbox_enabled else None
+    number = numbers.active_number(account.id) if account.inbox_enabled else None
     sender = (
         number.e164 if number else (account.sms_sender or current_app.config["SMS_DEFAULT_SENDER"])
     )
-    conv = messaging.conversation_for(number, patient, clinic_id=appt.clinic_id)
+    conv = conversation_upkeep.find_or_start_conversation(number, patient, clinic_id=appt.clinic_id)
     try:
-        message = messaging.stage_message(
+        message = sending.stage_message(
             conv, reminder_text(appt, conv), from_number=sender, kind=KIND_REMINDER
         )
     except SendRefused:
@@ -184,7 +184,7 @@ def _remind(appt_id: int) -> str | None:
         db.session.rollback()  # another run reminded it a moment ago
         return None
     db.session.commit()
-    messaging.dispatch(message)
+    sending.dispatch(message)
     return REMINDER_QUEUED
 
 
@@ -228,9 +228,9 @@ def send_paperwork_reminder(*, user: User, patient_id: int | str, again: bool = 
     if patient is None or (allowed is not None and patient.home_clinic_id not in allowed):
         raise LookupError("patient")
     account = user.account
-    number = messaging.active_number(account.id)
+    number = numbers.active_number(account.id)
     if not account.inbox_enabled or number is None:
-        raise SendRefused(messaging.inbox_off_words(account))
+        raise SendRefused(sending.inbox_off_words(account))
     outstanding = patient_service.outstanding_paperwork(patient)
     if not outstanding:
         raise SendRefused(f"{patient.full_name or 'This patient'} has no outstanding paperwork.")
@@ -244,9 +244,11 @@ def send_paperwork_reminder(*, user: User, patient_id: int | str, again: bool = 
             f"{day_label(last, tz).lower()} at {clock(last, tz)}. "
             "Use Send again if they need another."
         )
-    conv = messaging.conversation_for(number, patient, clinic_id=patient.home_clinic_id)
+    conv = conversation_upkeep.find_or_start_conversation(
+        number, patient, clinic_id=patient.home_clinic_id
+    )
     db.session.commit()
-    message = messaging.queue_outbound(
+    message = sending.queue_outbound(
         user=user,
         conversation_id=conv.id,
         body=paperwork_text(conv, [p.name for p in outstanding]),

@@ -46,6 +46,16 @@ def _email_key() -> str:
     return "reset-email:" + hashlib.sha256(email.encode("utf-8", "replace")).hexdigest()[:32]
 
 
+@bp.errorhandler(429)
+def _throttled(error):
+    """A throttled reset request or password change says when to try again, on its page."""
+    if request.endpoint == "account.forgot_password":
+        return forgot_page(request.form.get("email", ""), security.throttled_message(), 429)
+    if request.endpoint == "account.show":
+        return account_page(security.throttled_message(), 429)
+    return render_template("errors/error.html", code=429), 429
+
+
 def forgot_page(email: str = "", error: str | None = None, status: int = 200):
     return render_template("account/forgot.html", email=email, error=error), status
 

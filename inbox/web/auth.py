@@ -62,6 +62,14 @@ def _failed(response) -> bool:
     return response.status_code == 401
 
 
+@bp.errorhandler(429)
+def _throttled(error):
+    """A throttled sign-in says when to try again, on the login page."""
+    if request.endpoint != "auth.login":
+        return render_template("errors/error.html", code=429), 429
+    return login_page(error=security.throttled_message(), status=429)
+
+
 def login_page(error: str | None = None, status: int | None = None, form=None):
     form = form or LoginForm()
     demo = DEMO_LOGINS if current_app.config["SHOW_DEMO_LOGINS"] else []

@@ -16,9 +16,9 @@ from ..models.audit import (
     AUDIT_VIEWED_CONVERSATION,
 )
 from ..services import conversations as convs
-from ..services import inbox_settings, messaging, patients, reminders, segments, templates
+from ..services import inbox_settings, patients, reminders, segments, sending, templates
 from ..services.conversations import Cursor, Filters
-from ..services.messaging import SendRefused
+from ..services.sending import SendRefused
 from . import security, trail
 from .cached import cached_page
 from .guards import INBOX, access
@@ -66,7 +66,7 @@ def composer_context(conv, opened: convs.Opened | None = None) -> dict:
         return dict(
             has_templates=opened.has_templates,
             paperwork=opened.paperwork,
-            paperwork_last=opened.paperwork_last,
+            paperwork_last=reminders.recent(opened.paperwork_last),
         )
     paperwork = patients.outstanding_paperwork(conv.patient)
     return dict(
@@ -197,7 +197,7 @@ def send(conversation_id: int):
     body = request.form.get("body", "")
     error = None
     try:
-        message = messaging.queue_outbound(user=current_user, conversation_id=conv.id, body=body)
+        message = sending.queue_outbound(user=current_user, conversation_id=conv.id, body=body)
     except SendRefused as exc:
         error = str(exc)
     else:
@@ -265,7 +265,7 @@ def retry(message_id: int):
         abort(404)
     error = None
     try:
-        message = messaging.retry(user=current_user, message_id=message.id)
+        message = sending.retry(user=current_user, message_id=message.id)
     except LookupError:
         abort(404)
     except SendRefused as exc:
@@ -297,7 +297,7 @@ def compose():
     error = None
     if request.method == "POST":
         try:
-            message = messaging.compose(
+            message = sending.compose(
                 user=current_user,
                 clinic_id=form.get("clinic_id"),
                 body=form.get("body", ""),

@@ -12,7 +12,7 @@ Levels, from open to narrow:
 =============  =============================================================================
 ``PUBLIC``     anyone, signed in or not (the login page, ``static/``)
 ``WEBHOOK``    no session and no CSRF token: the carrier signs the request and the view
-               checks the signature (``webhooks._signature_ok``); a bad one answers 401
+               checks the signature (``intake.signature_ok``); a bad one answers 401
 ``STAFF``      any signed-in user of any role
 ``INBOX``      a signed-in user with the Inbox privilege (the Main Admin always has it)
 ``ADMIN``      the Main Admin or an admin

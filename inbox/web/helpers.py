@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, g
+from flask import Flask
 from flask_login import current_user
 from markupsafe import Markup, escape
 
 from ..services import page_cache, phones
 from ..services.segments import MAX_SEGMENTS
 from ..timefmt import clock, day_label, list_time, long_time
+from .rows import conv_row
+from .timezones import account_tz
 
 STATUS_WORDS = {
     "queued": "Queued",
@@ -37,17 +39,6 @@ def highlight(text: str, q: str | None) -> Markup:
     return Markup("").join(out)
 
 
-def account_tz(account_id: int) -> str:
-    """The account's timezone for times with no clinic of their own (a setting, a bill, an
-    unknown sender's thread), read once per request."""
-    known = g.setdefault("account_tz", {})
-    if account_id not in known:
-        from ..services.audit import account_timezone
-
-        known[account_id] = account_timezone(account_id)
-    return known[account_id]
-
-
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["phone"] = phones.display
     app.jinja_env.filters["list_time"] = list_time
@@ -62,8 +53,6 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["MAX_SEGMENTS"] = MAX_SEGMENTS
 
     app.add_template_global(account_tz)
-    from .rows import conv_row
-
     app.add_template_global(conv_row)
 
     @app.template_global()

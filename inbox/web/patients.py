@@ -32,7 +32,7 @@ from ..models.audit import (
 )
 from ..services import care, imports, patients, phones, reminders
 from ..services.conversations import visible_clinics
-from ..services.messaging import SendRefused
+from ..services.sending import SendRefused
 from . import security, trail
 from .guards import ADMIN, INBOX, STAFF, access
 
@@ -156,7 +156,7 @@ def _profile(patient, *, booking=None, booking_error=None, form_error=None, form
         paperwork=paperwork,
         paperwork_last=reminders.reminded_recently(paperwork),
         timeline=patients.timeline(patient, current_user, include_messages=inbox_visible),
-        conversation=patients.conversation_for(current_user, patient) if inbox_visible else None,
+        conversation=inbox_visible and patients.visible_conversation(current_user, patient),
         can_text=inbox_visible,
         clinics=visible_clinics(current_user),
         booking=booking or care.AppointmentForm(clinic_id=str(patient.home_clinic_id or "")),

@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 from ..models import Conversation
 from ..services import phones
 from ..timefmt import list_time
-from .helpers import account_tz
+from .timezones import account_tz
 
 _FAILED = (
     '<i class="bi bi-exclamation-triangle-fill text-danger failed-mark" '

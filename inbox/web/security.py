@@ -5,15 +5,12 @@
 - htmx-aware sign-in redirects (HX-Redirect instead of a login page swapped into a pane);
 - response headers: CSP without inline script or style, framing and sniffing off, no-store
   for signed-in pages;
-- the login throttle's 429, shown on the login page;
-- production start-up checks (webhook signatures)."""
+- the 429 page, and the message the throttled sign-in forms show."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
-from typing import Any
 
 from flask import (
     Flask,
@@ -32,7 +29,6 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import login_url, logout_user
 from werkzeug.wrappers import Response
 
-from ..config import SANDBOX_API_KEY
 from ..extensions import limiter, login_manager
 from ..services.sessions import GENERATION, LAST_ACTIVE, LOGGED_IN, session_state
 from .webhooks import URL_PREFIX as WEBHOOK_PATH
@@ -173,49 +169,17 @@ def _unauthorized():
     return to_login(login_manager.login_message)
 
 
+def throttled_message() -> str:
+    """What a throttled sign-in form says: when to try again."""
+    limit = limiter.current_limit
+    seconds = max(limit.reset_at - time.time(), 1) if limit else 60
+    minutes = max(1, round(seconds / 60))
+    return f"Too many attempts. Try again in {minutes} {'minute' if minutes == 1 else 'minutes'}."
+
+
 def _too_many_requests(error):
-    if request.endpoint in ("auth.login", "account.forgot_password", "account.show"):
-        limit = limiter.current_limit
-        seconds = max(limit.reset_at - time.time(), 1) if limit else 60
-        minutes = max(1, round(seconds / 60))
-        unit = "minute" if minutes == 1 else "minutes"
-        message = f"Too many attempts. Try again in {minutes} {unit}."
-        if request.endpoint == "account.forgot_password":
-            from .account import forgot_page
-
-            return forgot_page(request.form.get("email", ""), message, 429)
-        if request.endpoint == "account.show":
-            from .account import account_page
-
-            return account_page(message, 429)
-        from .auth import login_page
-
-        return login_page(error=message, status=429)
+    """Any other throttled request (the sign-in forms answer their own, in their pages)."""
     return render_template("errors/error.html", code=429), 429
-
-
-def check_production_config(config: Mapping[str, Any]) -> None:
-    """Refuse to serve with unsigned (forgeable) webhooks in production, or with a real
-    carrier account whatever APP_ENV says (real patients' texts arrive there), unless
-    switched off out loud. Called by create_app() before anything else is set up."""
-    if config.get("WEBHOOK_SIGNATURES") == "off":
-        log.warning(
-            "WEBHOOK_SIGNATURES=off: Vonage webhooks are NOT verified; anyone who can reach "
-            "/webhooks/vonage/* can forge patient texts and delivery receipts"
-        )
-        return
-    key = config.get("VONAGE_API_KEY") or SANDBOX_API_KEY
-    real_carrier = key != SANDBOX_API_KEY
-    if config.get("ENV_NAME") != "production" and not real_carrier:
-        return
-    secret = config.get("VONAGE_SIGNATURE_SECRET") or ""
-    if not secret or secret == "sandbox-signature-secret":
-        why = "APP_ENV=production" if not real_carrier else "A real VONAGE_API_KEY"
-        raise RuntimeError(
-            f"{why} needs VONAGE_SIGNATURE_SECRET (Vonage's signed webhooks: without it "
-            "anyone can forge patient texts); set WEBHOOK_SIGNATURES=off to run without "
-            "them, at your own risk"
-        )
 
 
 class _SessionInterface(SecureCookieSessionInterface):

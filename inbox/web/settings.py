@@ -54,7 +54,7 @@ from ..services import (
     teammates,
     templates,
 )
-from ..services.messaging import SendRefused
+from ..services.sending import SendRefused
 from . import trail
 from .guards import ADMIN, MAIN_ADMIN, STAFF, access
 

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from .. import carrier
 from ..extensions import limiter
 from ..models import KIND_INBOUND, KIND_RECEIPT
-from ..services import intake, messaging
+from ..services import intake
 from .guards import WEBHOOK, access
 
 URL_PREFIX = "/webhooks/vonage/"
@@ -85,37 +83,13 @@ def _params() -> dict[str, str] | None:
     return data
 
 
-def signatures_on() -> bool:
-    return current_app.config.get("WEBHOOK_SIGNATURES", "on") != "off"
-
-
-def _signature_ok(kind: str, params: dict[str, str]) -> bool:
-    if not signatures_on():
-        return True  # explicitly switched off (WEBHOOK_SIGNATURES=off, logged at start)
-    settings = messaging.carrier_settings()
-    if not settings.signature_secret:
-        return True  # the sandbox without a secret; real keys refuse to start like this
-    if not carrier.verify_signature(settings, params):
-        return False
-    try:
-        age = time.time() - int(params.get("timestamp", "0"))
-    except ValueError:
-        return False
-    # The carrier's retry span: its retries keep the first try's timestamp (config.py).
-    config = current_app.config
-    window = config[
-        "RECEIPT_MAX_AGE_SECONDS" if kind == KIND_RECEIPT else "WEBHOOK_MAX_AGE_SECONDS"
-    ]
-    return -config["WEBHOOK_CLOCK_SKEW_SECONDS"] <= age <= window
-
-
 def _handle(kind: str):
     params = _params()
     if params is None:
         return jsonify(error="unreadable body"), 400
     if not params:
         return "", 200  # Vonage checks the URL with an empty GET
-    if not _signature_ok(kind, params):
+    if not intake.signature_ok(kind, params):
         return jsonify(error="bad signature"), 401
     params.pop("sig", None)
     refused = intake.check(kind, params)

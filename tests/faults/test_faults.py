@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from inbox.extensions import db
 from inbox.models import Conversation, Message, Patient, User
-from inbox.services import messaging
+from inbox.services import message_status, outbox, sending
 from tests.conftest import fresh
 
 FINAL = {"sent", "delivered", "failed"}
@@ -38,7 +38,7 @@ def _queue(app, n: int, tag: str) -> list[int]:
         for i in range(n):
             conv = convs[i % len(convs)]
             ids.append(
-                messaging.queue_outbound(
+                sending.queue_outbound(
                     user=staff, conversation_id=conv.id, body=f"{tag} message {i}"
                 ).id
             )
@@ -56,7 +56,7 @@ def _settle(app, bed, ids: list[int], timeout: float) -> dict[int, Message]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with app.app_context():
-            messaging.sweep_outbox()
+            outbox.sweep_outbox()
             db.session.remove()
         messages = _statuses(ids)
         if all(m.status in FINAL for m in messages.values()):
@@ -67,7 +67,7 @@ def _settle(app, bed, ids: list[int], timeout: float) -> dict[int, Message]:
     stuck = [m for m in messages.values() if m.status not in FINAL][:5]
     why = "\n".join(
         f"message {m.id}: {m.status} since {m.status_changed_at} ({m.error_text})\n"
-        + bed.explain_job(messaging.send_job_id(m.id))
+        + bed.explain_job(outbox.send_job_id(m.id))
         for m in stuck
     )
     raise AssertionError(f"not settled: {left}\n{why}\n{bed.worker_logs()}")
@@ -83,7 +83,7 @@ def _carrier_copies(sandbox, ids: list[int]) -> collections.Counter:
 
 def _report(name: str, messages: dict[int, Message], copies: collections.Counter) -> None:
     statuses = collections.Counter(m.status for m in messages.values())
-    unconfirmed = sum(1 for m in messages.values() if m.error_code == messaging.UNCONFIRMED)
+    unconfirmed = sum(1 for m in messages.values() if m.error_code == message_status.UNCONFIRMED)
     print(
         f"\n[{name}] {len(messages)} texts: {dict(statuses)}; "
         f"unconfirmed (outcome genuinely unknown, failed with Retry offered): {unconfirmed}; "
@@ -119,7 +119,7 @@ def test_1000_texts_while_a_fifth_of_requests_fail(app, demo, sandbox, bed):
     failed = [m for m in messages.values() if m.status == "failed"]
     # Only texts whose outcome was genuinely unknown (dropped connections) may fail;
     # every passing failure was retried until it went.
-    assert all(m.error_code == messaging.UNCONFIRMED for m in failed), {
+    assert all(m.error_code == message_status.UNCONFIRMED for m in failed), {
         m.error_text for m in failed
     }
     assert len(failed) < 100

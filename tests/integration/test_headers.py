@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from inbox.config import check_production_config
 from inbox.extensions import db
 from inbox.models import Conversation
-from inbox.web.security import check_production_config
 from tests.conftest import login
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -106,7 +106,7 @@ def test_permanent_carrier_error_fails_with_reason(app, demo, client, sandbox):
 
 
 def test_transient_error_is_retried_not_failed(app, demo, client, sandbox):
-    from inbox.services import messaging
+    from inbox.services import delivery
 
     login(client, "staff@glow.test")
     conv = _ava_conversation()
@@ -116,18 +116,18 @@ def test_transient_error_is_retried_not_failed(app, demo, client, sandbox):
     fresh()
     message = db.session.scalars(select(Message).order_by(Message.id.desc())).first()
     try:
-        messaging.deliver(message.id)
+        delivery.deliver(message.id)
         raise AssertionError("a 503 should ask for a retry")
-    except messaging.RetryLater:
+    except delivery.RetryLater:
         pass
     fresh()
     assert message.status == "queued"
-    assert messaging.deliver(message.id) == "sent"
+    assert delivery.deliver(message.id) == "sent"
     assert len(sandbox.requests_to("/sms/json")) == 2
 
 
 def test_a_message_is_sent_once_even_if_its_job_runs_twice(app, demo, client, sandbox):
-    from inbox.services import messaging
+    from inbox.services import delivery
 
     login(client, "staff@glow.test")
     conv = _ava_conversation()
@@ -135,13 +135,13 @@ def test_a_message_is_sent_once_even_if_its_job_runs_twice(app, demo, client, sa
     client.post(f"/inbox/c/{conv.id}/messages", data={"body": "Once", "csrf_token": token})
     fresh()
     message = db.session.scalars(select(Message).order_by(Message.id.desc())).first()
-    messaging.deliver(message.id)
-    messaging.deliver(message.id)
+    delivery.deliver(message.id)
+    delivery.deliver(message.id)
     assert len(sandbox.requests_to("/sms/json")) == 1
 
 
 def test_lost_connection_marks_outcome_unknown_and_does_not_resend(app, demo, client, sandbox):
-    from inbox.services import messaging
+    from inbox.services import delivery
 
     login(client, "staff@glow.test")
     conv = _ava_conversation()
@@ -150,6 +150,6 @@ def test_lost_connection_marks_outcome_unknown_and_does_not_resend(app, demo, cl
     client.post(f"/inbox/c/{conv.id}/messages", data={"body": "Maybe", "csrf_token": token})
     fresh()
     message = db.session.scalars(select(Message).order_by(Message.id.desc())).first()
-    assert messaging.deliver(message.id) == "unknown"
-    assert messaging.deliver(message.id) == "unknown"
+    assert delivery.deliver(message.id) == "unknown"
+    assert delivery.deliver(message.id) == "unknown"
     assert len(sandbox.requests_to("/sms/json")) == 1

@@ -24,8 +24,17 @@ from inbox.models import (
     utcnow,
 )
 from inbox.sandbox import sign_params
-from inbox.services import consent, inbound, messaging, segments, throttle
-from inbox.services.messaging import SendRefused
+from inbox.services import (
+    consent,
+    delivery,
+    inbound,
+    message_status,
+    outbox,
+    segments,
+    sending,
+    throttle,
+)
+from inbox.services.sending import SendRefused
 from tests.conftest import csrf_token, fresh, login, run_jobs, wait_for
 
 AVA = "19175550100"
@@ -249,7 +258,7 @@ def test_stop_opts_out_confirms_once_and_every_send_is_refused(app, demo, sandbo
 
         staff = db.session.scalars(select(User).where(User.email == "staff@glow.test")).one()
         with pytest.raises(SendRefused, match="opted out"):
-            messaging.queue_outbound(user=staff, conversation_id=conv.id, body="Hello?")
+            sending.queue_outbound(user=staff, conversation_id=conv.id, body="Hello?")
     run_jobs(app)
     assert len(sandbox.requests_to("/sms/json")) == 1  # only the confirmation, ever
     assert len(_outbound()) == 1
@@ -322,7 +331,7 @@ def test_a_failure_receipt_that_lands_before_the_send_answer_keeps_its_reason(ap
                       error_text="The patient opted out")  # fmt: skip
     db.session.add(message)
     db.session.commit()
-    db.session.execute(messaging._SENT, [{"message_id": message.id, "carrier_id": "C-1",
+    db.session.execute(delivery._SENT, [{"message_id": message.id, "carrier_id": "C-1",
                                           "parts": 1, "now": utcnow()}])  # fmt: skip
     db.session.commit()
     fresh()
@@ -343,7 +352,7 @@ def _queue(app, body="Your appointment is confirmed", n=1) -> list[int]:
             select(Conversation).where(Conversation.patient_id == _ava().id)
         ).one()
         return [
-            messaging.queue_outbound(user=staff, conversation_id=conv.id, body=f"{body} {i}").id
+            sending.queue_outbound(user=staff, conversation_id=conv.id, body=f"{body} {i}").id
             for i in range(n)
         ]
 
@@ -357,10 +366,10 @@ def test_redis_down_at_enqueue_keeps_the_row_and_the_sweep_sends_it(
     monkeypatch.undo()
     with app.app_context():
         # Not yet stale: left alone (it may simply be waiting its turn).
-        assert messaging.sweep_outbox().requeued == 0
-        assert messaging.sweep_outbox(now=utcnow() + timedelta(minutes=2)).requeued == 2
+        assert outbox.sweep_outbox().requeued == 0
+        assert outbox.sweep_outbox(now=utcnow() + timedelta(minutes=2)).requeued == 2
         # A job now exists: a second sweep does not enqueue it twice.
-        assert messaging.sweep_outbox(now=utcnow() + timedelta(minutes=2)).requeued == 0
+        assert outbox.sweep_outbox(now=utcnow() + timedelta(minutes=2)).requeued == 0
     run_jobs(app)
     assert wait_for(lambda: {m.id for m in _outbound() if m.status == "delivered"} == set(ids))
     assert len(sandbox.requests_to("/sms/json")) == 2
@@ -370,7 +379,7 @@ def test_a_job_lost_with_redis_is_enqueued_again(app, demo, sandbox):
     _queue(app)
     get_redis(app).flushdb()  # Redis restarted without persistence: the job is gone
     with app.app_context():
-        assert messaging.sweep_outbox(now=utcnow() + timedelta(minutes=2)).requeued == 1
+        assert outbox.sweep_outbox(now=utcnow() + timedelta(minutes=2)).requeued == 1
     run_jobs(app)
     assert len(sandbox.requests_to("/sms/json")) == 1
 
@@ -382,8 +391,8 @@ def test_a_job_a_dead_worker_popped_before_starting_it_is_enqueued_again(app, de
     with app.app_context():
         queue = get_queue(app)
         assert get_redis(app).lpop(queue.key)  # the worker popped it, then died
-        assert messaging.sweep_outbox(now=utcnow() + timedelta(seconds=30)).requeued == 0
-        assert messaging.sweep_outbox(now=utcnow() + timedelta(minutes=5)).requeued == 1
+        assert outbox.sweep_outbox(now=utcnow() + timedelta(seconds=30)).requeued == 0
+        assert outbox.sweep_outbox(now=utcnow() + timedelta(minutes=5)).requeued == 1
     run_jobs(app)
     assert len(sandbox.requests_to("/sms/json")) == 1
 
@@ -396,16 +405,16 @@ def test_a_retry_no_scheduler_puts_back_is_sent_by_the_sweep(app, demo, sandbox)
 
     ids = _queue(app)
     with app.app_context():
-        queue, job_id = get_queue(app), messaging.send_job_id(ids[0])
+        queue, job_id = get_queue(app), outbox.send_job_id(ids[0])
         assert get_redis(app).lrem(queue.key, 0, job_id) == 1
-        assert messaging.enqueue_send(ids[0], delay=5)  # a retry, due in 5 s
+        assert outbox.enqueue_send(ids[0], delay=5)  # a retry, due in 5 s
         scheduled = ScheduledJobRegistry(queue=queue)
         assert scheduled.get_job_ids() == [job_id]
         # Due, but not overdue yet: the scheduler has time to do its job.
-        assert messaging.sweep_outbox(now=utcnow() + timedelta(seconds=62)).requeued == 0
+        assert outbox.sweep_outbox(now=utcnow() + timedelta(seconds=62)).requeued == 0
         assert scheduled.get_job_ids() == [job_id]
         # Long overdue: nobody put it back.
-        assert messaging.sweep_outbox(now=utcnow() + timedelta(minutes=5)).requeued == 1
+        assert outbox.sweep_outbox(now=utcnow() + timedelta(minutes=5)).requeued == 1
         assert scheduled.get_job_ids() == [] and get_redis(app).lrange(queue.key, 0, -1) == [
             job_id.encode()
         ]
@@ -426,9 +435,9 @@ def test_a_retry_rqs_scheduler_drops_is_sent_by_the_sweep(app, demo, sandbox, mo
     ids = _queue(app)
     with app.app_context():
         redis_client, queue = get_redis(app), get_queue(app)
-        job_id = messaging.send_job_id(ids[0])
+        job_id = outbox.send_job_id(ids[0])
         assert redis_client.lrem(queue.key, 0, job_id) == 1
-        assert messaging.enqueue_send(ids[0], delay=0.01)  # a retry, due at once
+        assert outbox.enqueue_send(ids[0], delay=0.01)  # a retry, due at once
         time.sleep(0.05)
         redis_client.delete(Job.key_for(job_id))  # a worker took the job meanwhile
         real_fetch_many = Job.fetch_many
@@ -436,7 +445,7 @@ def test_a_retry_rqs_scheduler_drops_is_sent_by_the_sweep(app, demo, sandbox, mo
         def fetch_then_retry(job_ids, **kwargs):
             jobs = real_fetch_many(job_ids, **kwargs)
             assert jobs == [None]
-            assert messaging.enqueue_send(ids[0], delay=0.01)  # ...and its send failed
+            assert outbox.enqueue_send(ids[0], delay=0.01)  # ...and its send failed
             return jobs
 
         monkeypatch.setattr(Job, "fetch_many", fetch_then_retry)
@@ -447,8 +456,8 @@ def test_a_retry_rqs_scheduler_drops_is_sent_by_the_sweep(app, demo, sandbox, mo
         assert job_status(job_id, app) == "scheduled"
         assert ScheduledJobRegistry(queue=queue).get_job_ids() == []  # dropped
         assert redis_client.llen(queue.key) == 0
-        assert messaging.sweep_outbox().requeued == 0  # not stale yet
-        assert messaging.sweep_outbox(now=utcnow() + timedelta(minutes=2)).requeued == 1
+        assert outbox.sweep_outbox().requeued == 0  # not stale yet
+        assert outbox.sweep_outbox(now=utcnow() + timedelta(minutes=2)).requeued == 1
         assert redis_client.lrange(queue.key, 0, -1) == [job_id.encode()]
     run_jobs(app)
     assert wait_for(lambda: [m.status for m in _outbound()] == ["delivered"])
@@ -482,7 +491,7 @@ def test_a_send_job_sends_the_texts_queued_behind_it_each_once(
     assert _sent_refs(sandbox) == ids  # each once, oldest first
     assert wait_for(lambda: [m.status for m in _outbound()] == ["delivered"] * 25)
     redis_client = get_redis(app)
-    assert not redis_client.exists(*[Job.key_for(messaging.send_job_id(i)) for i in ids])
+    assert not redis_client.exists(*[Job.key_for(outbox.send_job_id(i)) for i in ids])
     assert redis_client.llen(get_queue(app).key) == 0
 
 
@@ -507,13 +516,13 @@ def test_a_passing_failure_inside_a_batch_retries_that_text_later_and_requeues_t
 
     monkeypatch.setattr(sandbox.state, "take_fault", third_send_fails)
     with app.app_context():
-        assert messaging.deliver_waiting() == 2  # two sent, then Vonage had a bad moment
+        assert delivery.deliver_waiting() == 2  # two sent, then Vonage had a bad moment
         queue = get_queue(app)
         scheduled = ScheduledJobRegistry(queue=queue)
-        assert scheduled.get_job_ids() == [messaging.send_job_id(ids[2])]
-        due = scheduled.get_scheduled_time(messaging.send_job_id(ids[2]))
+        assert scheduled.get_job_ids() == [outbox.send_job_id(ids[2])]
+        due = scheduled.get_scheduled_time(outbox.send_job_id(ids[2]))
         assert 0 < (due.replace(tzinfo=None) - utcnow().replace(tzinfo=None)).total_seconds() < 5
-        assert [in_queue(messaging.send_job_id(i)) for i in ids] == [
+        assert [in_queue(outbox.send_job_id(i)) for i in ids] == [
             False, False, False, True, True
         ]  # fmt: skip
     statuses = {m.id: m for m in _outbound()}
@@ -523,7 +532,7 @@ def test_a_passing_failure_inside_a_batch_retries_that_text_later_and_requeues_t
     assert [statuses[i].status for i in ids[3:]] == ["queued", "queued"]
     run_jobs(app)  # the two put back
     with app.app_context():
-        scheduled.requeue(messaging.send_job_id(ids[2]))  # its retry comes due
+        scheduled.requeue(outbox.send_job_id(ids[2]))  # its retry comes due
     run_jobs(app)
     assert sorted(_sent_refs(sandbox)) == sorted([*ids, ids[2]])  # the 503 was the only repeat
     assert wait_for(lambda: [m.status for m in _outbound()] == ["delivered"] * 5)
@@ -551,7 +560,7 @@ def test_a_stop_arriving_in_the_middle_of_a_batch_stops_the_rest_of_it(
 
     monkeypatch.setattr(carrier, "send_sms", send_then_stop)
     with app.app_context():
-        messaging.deliver_waiting()
+        delivery.deliver_waiting()
     assert _sent_refs(sandbox) == ids[:1]
     messages = _outbound()
     assert [m.status for m in messages[1:]] == ["failed", "failed"]
@@ -567,8 +576,8 @@ def test_texts_a_batch_had_no_time_for_go_back_to_the_queue_untouched(
     monkeypatch.setitem(app.config, "SEND_BATCH_SECONDS", 0)
     ids = _queue(app, n=3)
     with app.app_context():
-        assert messaging.deliver_waiting() == 0
-        assert [in_queue(messaging.send_job_id(i)) for i in ids] == [True] * 3
+        assert delivery.deliver_waiting() == 0
+        assert [in_queue(outbox.send_job_id(i)) for i in ids] == [True] * 3
     assert [m.status for m in _outbound()] == ["queued"] * 3
     run_jobs(app)  # each job now sends its own text and puts the rest back
     assert sorted(_sent_refs(sandbox)) == ids
@@ -585,11 +594,11 @@ def test_a_worker_that_died_holding_a_batch_leaves_texts_the_sweep_sends_once(
         queue = get_queue(app)
         queue.connection.rpush(queue.key, "some-other-job")  # not a send: never taken
         taken = take_queued_jobs("send-message-", 10)  # ...and the worker was killed
-        assert taken == [messaging.send_job_id(i) for i in ids]
+        assert taken == [outbox.send_job_id(i) for i in ids]
         assert queue.connection.lrange(queue.key, 0, -1) == [b"some-other-job"]
         queue.connection.delete(queue.key)
-        assert messaging.sweep_outbox().requeued == 0  # not stale yet
-        assert messaging.sweep_outbox(now=utcnow() + timedelta(minutes=2)).requeued == 3
+        assert outbox.sweep_outbox().requeued == 0  # not stale yet
+        assert outbox.sweep_outbox(now=utcnow() + timedelta(minutes=2)).requeued == 3
     run_jobs(app)
     assert sorted(_sent_refs(sandbox)) == ids
 
@@ -603,17 +612,17 @@ def test_a_worker_dying_mid_send_leaves_an_unconfirmed_text_never_resent(app, de
             .values(status="sending", status_changed_at=utcnow() - timedelta(minutes=5))
         )
         db.session.commit()
-        result = messaging.sweep_outbox()
+        result = outbox.sweep_outbox()
         assert result.worker_lost == 1
     [message] = _outbound()
     assert message.status == "unknown"
     run_jobs(app)
     assert sandbox.requests_to("/sms/json") == []  # never re-sent on its own
     with app.app_context():
-        result = messaging.sweep_outbox(now=utcnow() + timedelta(hours=1))
+        result = outbox.sweep_outbox(now=utcnow() + timedelta(hours=1))
         assert result.unconfirmed == 1
     [message] = _outbound()
-    assert message.status == "failed" and message.error_code == messaging.UNCONFIRMED
+    assert message.status == "failed" and message.error_code == message_status.UNCONFIRMED
     assert "Retry" in message.error_text
     fresh()
     assert db.session.get(Conversation, message.conversation_id).has_failed

@@ -25,7 +25,7 @@ from inbox.models import (
 )
 from inbox.sandbox import sign_params
 from inbox.services import reminders
-from inbox.services.messaging import SendRefused
+from inbox.services.sending import SendRefused
 from tests.conftest import csrf_token, fresh, login, run_jobs
 
 NY = ZoneInfo("America/New_York")

@@ -15,7 +15,7 @@ from inbox import events
 from inbox.extensions import db
 from inbox.models import Message
 from inbox.sandbox import sign_params
-from inbox.services import inbound, intake, messaging, page_cache
+from inbox.services import inbound, intake, page_cache, receipts
 from tests.conftest import inbound_params, row_count
 
 AVA = "19175550100"
@@ -47,7 +47,7 @@ def test_a_replayed_signed_webhook_is_answered_200_and_not_handled(
 
 def test_receipt_replays_are_refused_too(client, demo, sandbox, monkeypatch):
     calls = []
-    monkeypatch.setattr(messaging, "apply_receipt", lambda p: calls.append(p) or _Ignored())
+    monkeypatch.setattr(receipts, "apply_receipt", lambda p: calls.append(p) or _Ignored())
     now = str(int(time.time()))
     receipt = {"messageId": "X1", "status": "delivered", "timestamp": now, "nonce": "n-1"}
     signed = sign_params(sandbox.state, receipt)

@@ -1,0 +1,92 @@
+"""A sent text's status once it leaves the happy path (failed, not confirmed), the
+conversation's failure mark, and the status's live event and event webhook."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import exists, update
+
+from .. import events
+from ..extensions import db
+from ..models import STATUS_FAILED, STATUS_UNKNOWN, Conversation, Message, utcnow
+from . import event_hooks
+
+UNCONFIRMED = "UNCONFIRMED"  # error_code of a text no receipt ever confirmed
+
+
+def mark_unconfirmed(message: Message, reason: str) -> str:
+    message.status = STATUS_UNKNOWN
+    message.error_code = None
+    message.error_text = reason
+    message.status_changed_at = utcnow()
+    emit_status_webhook(message)
+    db.session.commit()
+    publish_status(message)
+    return message.status
+
+
+def mark_failed(message: Message, code: str | None, reason: str) -> str:
+    message.status = STATUS_FAILED
+    message.error_code = code
+    message.error_text = reason
+    message.status_changed_at = utcnow()
+    message.conversation.has_failed = True
+    emit_status_webhook(message)
+    db.session.commit()
+    publish_status(message)
+    return message.status
+
+
+def emit_status_webhook(message: Message) -> None:
+    """The event webhooks of a text's new status, in the caller's transaction."""
+    event_hooks.emit(
+        [
+            event_hooks.status_changed(
+                message.account_id,
+                message.id,
+                message.conversation_id,
+                message.status,
+                message.error_code,
+            )
+        ]
+    )
+
+
+def refresh_failed_flags(conversation_ids: Collection[int]) -> None:
+    """The list's failure mark, in the session's transaction: does some outbound text of
+    each of these threads still fail? (One statement; loaded threads see it after the
+    commit.)"""
+    if not conversation_ids:
+        return
+    db.session.execute(
+        update(Conversation)
+        .where(Conversation.id.in_(conversation_ids))
+        .values(
+            has_failed=exists().where(
+                Message.conversation_id == Conversation.id,
+                Message.status == STATUS_FAILED,
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def status_event(
+    account_id: int, conversation_id: int, message_id: int, status: str
+) -> tuple[int, dict]:
+    """The live event of a text's new status, for its account's open inboxes."""
+    return account_id, {
+        "type": "status",
+        "conversation_id": conversation_id,
+        "id": message_id,
+        "status": status,
+    }
+
+
+def status_event_of(message: Message) -> tuple[int, dict]:
+    return status_event(message.account_id, message.conversation_id, message.id, message.status)
+
+
+def publish_status(message: Message) -> None:
+    events.publish(*status_event_of(message))
