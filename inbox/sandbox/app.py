@@ -185,6 +185,7 @@ def create_sandbox_app(state: SandboxState) -> Flask:
             )
         state.save()
         if callback and state.receipt_status != "none":
+            state.receipt_sent()
             threading.Thread(
                 target=_send_receipts,
                 args=(state, callback, reply, sender, data.get("client-ref")),
@@ -387,23 +388,27 @@ def create_sandbox_app(state: SandboxState) -> Flask:
 def _send_receipts(
     state: SandboxState, url: str, parts: list[dict], sender: str, client_ref: str | None
 ) -> None:
-    time.sleep(state.receipt_delay)
-    for part in parts:
-        params = {
-            "msisdn": part["to"],
-            "to": sender,
-            "network-code": "310260",
-            "messageId": part["message-id"],
-            "price": "0.0079",
-            "status": state.receipt_status,
-            "scts": datetime.now(UTC).strftime("%y%m%d%H%M"),
-            "err-code": state.receipt_err_code,
-            "message-timestamp": _now_stamp(),
-            "nonce": str(uuid.uuid4()),
-        }
-        if client_ref:
-            params["client-ref"] = client_ref
-        deliver_webhook(url, sign_params(state, params), "POST")
+    """The receipt of each part, after receipt_delay; counted in flight until posted."""
+    try:
+        time.sleep(state.receipt_delay)
+        for part in parts:
+            params = {
+                "msisdn": part["to"],
+                "to": sender,
+                "network-code": "310260",
+                "messageId": part["message-id"],
+                "price": "0.0079",
+                "status": state.receipt_status,
+                "scts": datetime.now(UTC).strftime("%y%m%d%H%M"),
+                "err-code": state.receipt_err_code,
+                "message-timestamp": _now_stamp(),
+                "nonce": str(uuid.uuid4()),
+            }
+            if client_ref:
+                params["client-ref"] = client_ref
+            deliver_webhook(url, sign_params(state, params), "POST")
+    finally:
+        state.receipt_done()
 
 
 def send_inbound(

@@ -64,6 +64,9 @@ class SandboxState:
     shared_senders: set[str] = field(default_factory=lambda: {"12125550199"})
     lock: threading.RLock = field(default_factory=threading.RLock)
     _counter: int = 0
+    # Receipts on their way to the app (each from a thread of its own, after receipt_delay).
+    _in_flight: int = 0
+    _settled: threading.Condition = field(default_factory=threading.Condition)
 
     # --- persistence (dev only; tests keep it in memory) ---------------------------------
     def load(self) -> None:
@@ -108,6 +111,22 @@ class SandboxState:
     def record_request(self, method: str, path: str, params: dict) -> None:
         with self.lock:
             self.requests.append({"method": method, "path": path, "params": params})
+
+    def receipt_sent(self) -> None:
+        """A receipt is on its way (counted before its thread starts)."""
+        with self._settled:
+            self._in_flight += 1
+
+    def receipt_done(self) -> None:
+        with self._settled:
+            self._in_flight -= 1
+            self._settled.notify_all()
+
+    def settle(self, timeout: float = 10.0) -> bool:
+        """Wait until no receipt is on its way to the app (a test's last send must not land
+        in the next test, where ids start again). False if some still are after `timeout`."""
+        with self._settled:
+            return self._settled.wait_for(lambda: self._in_flight == 0, timeout)
 
     def reset(self) -> None:
         with self.lock:

@@ -728,3 +728,16 @@ def test_consent_changes_reach_every_conversation_of_the_patient(app, demo):
         ).all()
         assert convs and all(c.opted_out for c in convs)
         assert not consent.opt_out(patient)  # already out: no change, no confirmation
+
+
+def test_a_receipt_still_on_its_way_is_waited_for_before_the_next_test(
+    app, demo, sandbox, monkeypatch
+):
+    """The suite's own isolation (tests/conftest.py `_clean`): the sandbox counts its
+    receipts in flight, and settle() returns once they reached the app."""
+    monkeypatch.setattr(sandbox.state, "receipt_delay", 0.5)
+    _queue(app)
+    run_jobs(app)
+    assert [m.status for m in _outbound()] == ["sent"]
+    assert sandbox.state.settle()
+    assert [m.status for m in _outbound()] == ["delivered"]

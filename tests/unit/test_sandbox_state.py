@@ -26,3 +26,16 @@ def test_concurrent_saves_never_fail(tmp_path):
         t.join()
     assert errors == []
     assert (tmp_path / "sandbox.json").read_text().startswith("{")
+
+
+def test_settle_waits_for_every_receipt_on_its_way():
+    """Tests wait for the last test's receipts before emptying the tables: a receipt for
+    text 1 landing after the wipe settled the next test's text 1 (ids start again)."""
+    state = SandboxState()
+    assert state.settle(timeout=0)
+    state.receipt_sent()
+    state.receipt_sent()
+    assert not state.settle(timeout=0.05)
+    threading.Timer(0.05, state.receipt_done).start()
+    threading.Timer(0.10, state.receipt_done).start()
+    assert state.settle(timeout=5)
