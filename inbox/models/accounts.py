@@ -129,9 +129,3 @@ class User(UserMixin, TenantMixin, db.Model):
     @property
     def can_use_inbox(self) -> bool:
         return self.has_privilege(PRIVILEGE_INBOX)
-
-    def visible_clinic_ids(self) -> list[int] | None:
-        """None means every clinic of the account."""
-        if self.all_clinics or self.is_main_admin:
-            return None
-        return [c.id for c in self.clinics]

@@ -64,9 +64,6 @@ class ApiActor:
     def has_privilege(self, _privilege: str) -> bool:
         return True
 
-    def visible_clinic_ids(self) -> list[int] | None:
-        return None
-
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()

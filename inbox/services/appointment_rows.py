@@ -28,8 +28,8 @@ from ..models import (
 from ..models.audit import AUDIT_IMPORTED_APPOINTMENTS
 from ..models.care import APPOINTMENT_NO_SHOW, REMINDER_SKIPPED_IMPORTED
 from . import phones
+from .access import visible_clinics
 from .care import PROVIDER_CHARS, SERVICE_CHARS, write_appointments
-from .conversations import visible_clinics
 from .csv_rows import ImportRefused, Row, cell, guess_columns, parse_date
 from .patient_rows import CLINIC_HEADERS, EXTERNAL_ID_CHARS, PATIENT_ID_HEADERS, PHONE_HEADERS
 

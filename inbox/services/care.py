@@ -30,7 +30,7 @@ from ..models import (
 )
 from ..models.care import APPOINTMENT_STATUS_WORDS
 from ..timefmt import local
-from .conversations import visible_clinics
+from .access import visible_clinics
 from .csv_rows import Row
 
 SERVICE_CHARS = 120

@@ -33,7 +33,6 @@ from ..models import (
     DIRECTION_IN,
     NUMBER_ACTIVE,
     PAPERWORK_OUTSTANDING,
-    Clinic,
     Conversation,
     ConversationCount,
     InboxNumber,
@@ -47,7 +46,7 @@ from ..models import (
     scoped,
 )
 from ..models.base import MAX_ID
-from . import event_hooks, page_cache, search_text
+from . import access, event_hooks, page_cache, search_text
 from .numbers import active_number
 
 PAGE_SIZE = 50
@@ -81,7 +80,7 @@ class Filters:
             tab = "unread"
         clinic_id = None
         raw_clinic = args.get("clinic", "")
-        if raw_clinic.isdigit() and int(raw_clinic) in {c.id for c in visible_clinics(user)}:
+        if raw_clinic.isdigit() and int(raw_clinic) in {c.id for c in access.visible_clinics(user)}:
             clinic_id = int(raw_clinic)
         q = " ".join((args.get("q") or "").split())[:80]
         return cls(view, tab, clinic_id, q)
@@ -161,20 +160,6 @@ def inbox_number(user: User) -> InboxNumber | None:
 # ---- who sees what ----------------------------------------------------------------------
 
 
-def clinic_scope(user: User, column) -> tuple:
-    """The conditions that keep `column` (a clinic id) to the user's clinics: none for a
-    user of every clinic; for the others, a record with no clinic is not theirs either."""
-    clinic_ids = user.visible_clinic_ids()
-    return () if clinic_ids is None else (column.in_(clinic_ids or [-1]),)
-
-
-def visible_clinics(user: User) -> list[Clinic]:
-    """The clinics this user's menus and pickers offer: theirs, archived ones left out."""
-    ids = user.visible_clinic_ids()
-    clinics = user.account.active_clinics
-    return clinics if ids is None else [c for c in clinics if c.id in ids]
-
-
 def visible(user: User) -> Select:
     """Conversations this user may see: their account, the active number of an enabled
     Inbox, their clinics."""
@@ -182,7 +167,7 @@ def visible(user: User) -> Select:
     stmt = scoped(Conversation, user.account_id).where(
         Conversation.inbox_number_id == (number.id if number else -1),
         Conversation.last_message_at.is_not(None),
-        *clinic_scope(user, Conversation.clinic_id),
+        *access.clinic_scope(user).filter(Conversation.clinic_id),
     )
     return stmt
 
@@ -430,7 +415,7 @@ def _buckets(user: User, number: InboxNumber, clinic_id: int | None) -> list[Buc
         select(cc.unread, cc.last_in, cc.has_failed, cc.opted_out, func.sum(cc.n))
         .where(cc.account_id == user.account_id, cc.inbox_number_id == number.id)
         .group_by(cc.unread, cc.last_in, cc.has_failed, cc.opted_out)
-        .where(*clinic_scope(user, cc.clinic_key))
+        .where(*access.clinic_scope(user).filter(cc.clinic_key))
     )
     if clinic_id:
         stmt = stmt.where(cc.clinic_key == clinic_id)
@@ -504,10 +489,9 @@ def get_visible(user: User, conversation_id: int | str) -> Conversation | None:
     if conv is None:
         return None
     number = inbox_number(user)
-    clinic_ids = user.visible_clinic_ids()
     if number is None or conv.inbox_number_id != number.id:
         return None
-    if clinic_ids is not None and conv.clinic_id not in clinic_ids:
+    if not access.clinic_scope(user).allows(conv.clinic_id):
         return None
     return conv
 
@@ -576,18 +560,18 @@ def _open_statement(limited: bool) -> Select:
 def open_visible(user: User, conversation_id: int | str) -> Opened | None:
     """get_visible() and the composer's facts (see Opened) in one query; None when the user
     may not see it (another account, not the active number of an enabled Inbox, another
-    clinic: the same rules as clinic_scope)."""
+    clinic: the same rules as access.clinic_scope)."""
     try:
         cid = int(conversation_id)
     except (TypeError, ValueError):
         return None
     if not 0 < cid <= MAX_ID or not user.account.inbox_enabled:
         return None
-    clinic_ids = user.visible_clinic_ids()
+    scope = access.clinic_scope(user)
     params: dict[str, Any] = {"account_id": user.account_id, "conversation_id": cid}
-    if clinic_ids is not None:
-        params["clinic_ids"] = clinic_ids or [-1]
-    row = db.session.execute(_open_statement(clinic_ids is not None), params).unique().first()
+    if not scope.every:
+        params["clinic_ids"] = sorted(scope.ids) or [-1]
+    row = db.session.execute(_open_statement(not scope.every), params).unique().first()
     if row is None:
         return None
     conv, number, has_templates, has_webhooks, paperwork, last = row

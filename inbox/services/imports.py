@@ -31,7 +31,7 @@ from ..models import (
     utcnow,
 )
 from . import appointment_rows, audit, patient_rows
-from .conversations import visible_clinics
+from .access import clinic_scope, visible_clinics
 from .csv_rows import (
     ImportRefused,
     Plan,
@@ -100,7 +100,7 @@ def _yours(user: User) -> tuple:
     """The imports `user` may open: the practice's for whoever sees every clinic; their own
     for someone who sees some (a file's rows, previews and skipped rows name patients of any
     clinic)."""
-    if user.visible_clinic_ids() is None:
+    if clinic_scope(user).every:
         return ()
     return (CsvImport.user_id == user.id,)
 

@@ -14,7 +14,7 @@ from ..extensions import db
 from ..models import Conversation, Patient, User, utcnow
 from ..models.audit import AUDIT_IMPORTED_PATIENTS
 from . import phones, search_text
-from .conversations import visible_clinics
+from .access import ClinicScope, clinic_scope, visible_clinics
 from .csv_rows import ImportRefused, Row, cell, guess_columns, parse_date, split_name
 
 NOUN = "patients"
@@ -170,7 +170,7 @@ def dedupe(rows: Sequence[Row], seen_phone: dict[str, int], seen_external: dict[
             seen_external[external] = row.line
 
 
-def match(account_id: int, rows: Sequence[Row], allowed: set[int] | None) -> None:
+def match(account_id: int, rows: Sequence[Row], scope: ClinicScope) -> None:
     """Decide add / update / skip for a batch of checked rows: one query for the patients
     these rows' Patient IDs and mobile numbers already belong to."""
     good = [r for r in rows if not r.problem]
@@ -209,7 +209,7 @@ def match(account_id: int, rows: Sequence[Row], allowed: set[int] | None) -> Non
             row.problem, row.action = "Mobile number belongs to another patient", "skip"
             continue
         if target is not None:
-            if allowed is not None and target.home_clinic_id not in allowed:
+            if not scope.allows(target.home_clinic_id):
                 row.problem = "Already a patient of a clinic you do not have access to"
                 row.action = "skip"
                 continue
@@ -301,8 +301,7 @@ class Reader:
         self.mapping = mapping
         self.default_clinic_id = default_clinic_id
         self.clinics = {" ".join(c.name.lower().split()): c.id for c in clinics}
-        ids = user.visible_clinic_ids()
-        self.allowed = set(ids) if ids is not None else None
+        self.scope = clinic_scope(user)
         self.seen_phone: dict[str, int] = {}
         self.seen_external: dict[str, int] = {}
 
@@ -312,7 +311,7 @@ class Reader:
             for n, cells in enumerate(batch, start=first_line)
         ]
         dedupe(rows, self.seen_phone, self.seen_external)
-        match(self.account_id, rows, self.allowed)
+        match(self.account_id, rows, self.scope)
         return rows
 
     def write(self, rows: Sequence[Row]) -> None:

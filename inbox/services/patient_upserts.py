@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Patient, User
-from .conversations import visible_clinics
+from .access import clinic_scope, visible_clinics
 from .csv_rows import Row, chunks
 from .imports import BATCH
 from .patient_rows import check_row, dedupe, match, write
@@ -55,10 +55,9 @@ def _upsert_patients(
                 row.values["home_clinic_id"] = clinic_id
         rows.append(row)
     dedupe(rows, {}, {})
-    ids = user.visible_clinic_ids()
-    allowed = set(ids) if ids is not None else None
+    scope = clinic_scope(user)
     for batch in chunks(rows, BATCH):
-        match(user.account_id, batch, allowed)
+        match(user.account_id, batch, scope)
     for row in rows:
         if row.action == "add" and "home_clinic_id" not in row.values and not default_clinic_id:
             row.problem, row.action = "A new patient needs a home_clinic_id", "skip"

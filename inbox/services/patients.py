@@ -24,18 +24,15 @@ from ..models import (
     scoped,
     utcnow,
 )
-from . import phones, search_text
-from .conversations import clinic_scope, search_condition, visible_clinics
+from . import access, phones, search_text
+from .conversations import search_condition
 
 NAME_CHARS = 80
 
 
 def get_visible(user: User, patient_id: int | str) -> Patient | None:
     patient = get_scoped(Patient, patient_id, user.account_id)
-    allowed = user.visible_clinic_ids()
-    if patient is None:
-        return None
-    if allowed is not None and patient.home_clinic_id not in allowed:
+    if patient is None or not access.clinic_scope(user).allows(patient.home_clinic_id):
         return None
     return patient
 
@@ -46,7 +43,7 @@ def search(user: User, q: str, limit: int = 8) -> list[Patient]:
     if not q:
         return []
     stmt = scoped(Patient, user.account_id).where(
-        search_condition(q), *clinic_scope(user, Patient.home_clinic_id)
+        search_condition(q), *access.clinic_scope(user).filter(Patient.home_clinic_id)
     )
     return list(
         db.session.scalars(stmt.order_by(Patient.last_name, Patient.first_name).limit(limit))
@@ -138,7 +135,7 @@ def timeline(
             scoped(Message, patient.account_id)
             .join(Conversation, Conversation.id == Message.conversation_id)
             .where(Conversation.patient_id == patient.id)
-            .where(*clinic_scope(user, Conversation.clinic_id))
+            .where(*access.clinic_scope(user).filter(Conversation.clinic_id))
             .order_by(Message.sent_at.desc())
             .limit(limit)
         )
@@ -204,7 +201,9 @@ def directory(user: User, q: str = "", after: str = "") -> tuple[list[Patient], 
     """The user's patients (their clinics'), by last name, a page at a time (keyset on the
     "last first" search key), or those a search finds. Returns the page and the cursor of
     the next one."""
-    stmt = scoped(Patient, user.account_id).where(*clinic_scope(user, Patient.home_clinic_id))
+    stmt = scoped(Patient, user.account_id).where(
+        *access.clinic_scope(user).filter(Patient.home_clinic_id)
+    )
     q = " ".join((q or "").split())[:80]
     if q:
         stmt = stmt.where(search_condition(q))
@@ -251,7 +250,7 @@ def _checked(user: User, patient: Patient | None, form: PatientForm) -> dict:
             raise PatientRefused("Enter the date of birth as a date.") from None
         if not date(1900, 1, 1) <= born <= utcnow().date():
             raise PatientRefused("That date of birth is not possible. Check the year.")
-    clinics = {str(c.id): c for c in visible_clinics(user)}
+    clinics = {str(c.id): c for c in access.visible_clinics(user)}
     clinic = clinics.get(form.home_clinic_id.strip())
     if clinic is None:
         raise PatientRefused("Pick the patient's home clinic.")

@@ -36,7 +36,7 @@ from ..models.care import (
     REMINDER_SKIPPED_TEXT,
 )
 from ..timefmt import clock, day_label, local
-from . import conversation_upkeep, numbers, phones, sending, templates
+from . import access, conversation_upkeep, numbers, phones, sending, templates
 from . import patients as patient_service
 from .sending import SendRefused
 
@@ -224,8 +224,7 @@ def send_paperwork_reminder(*, user: User, patient_id: int | str, again: bool = 
     `again` (the button says "Send again" and asks first): two tabs, or the thread and
     the profile, must not text the same reminder twice by accident."""
     patient = get_scoped(Patient, patient_id, user.account_id)
-    allowed = user.visible_clinic_ids()
-    if patient is None or (allowed is not None and patient.home_clinic_id not in allowed):
+    if patient is None or not access.clinic_scope(user).allows(patient.home_clinic_id):
         raise LookupError("patient")
     account = user.account
     number = numbers.active_number(account.id)

@@ -26,7 +26,7 @@ from ..models import (
     get_scoped,
     utcnow,
 )
-from . import phones, segments
+from . import access, phones, segments
 from .conversation_upkeep import (
     find_conversation,
     find_or_add_patient,
@@ -192,14 +192,14 @@ def compose(
     number = active_number(account.id)
     if not account.inbox_enabled or number is None:
         raise SendRefused(inbox_off_words(account))
-    allowed = user.visible_clinic_ids()
+    scope = access.clinic_scope(user)
     clinic = get_scoped(Clinic, clinic_id, account.id)
-    if clinic is None or clinic.archived or (allowed is not None and clinic.id not in allowed):
+    if clinic is None or clinic.archived or not scope.allows(clinic.id):
         raise SendRefused("Pick the clinic this conversation belongs to.")
     validate_body(body)
     if patient_id:
         patient = get_scoped(Patient, patient_id, account.id)
-        if patient is None or (allowed is not None and patient.home_clinic_id not in allowed):
+        if patient is None or not scope.allows(patient.home_clinic_id):
             raise SendRefused("That patient was not found.")
     elif phone and phone.strip():
         try:
@@ -213,13 +213,13 @@ def compose(
                 f"{phones.display(e164)} is your practice's own Inbox number, not a patient's."
             )
         patient = find_patient(account.id, e164)
-        if patient is not None and allowed is not None and patient.home_clinic_id not in allowed:
+        if patient is not None and not scope.allows(patient.home_clinic_id):
             raise SendRefused(OTHER_CLINICS_PATIENT.format(number=phones.display(e164)))
         patient = patient or find_or_add_patient(account.id, e164, home_clinic_id=clinic.id)
     else:
         raise SendRefused("Pick a patient, or type their mobile number.")
     existing = find_conversation(number, patient)
-    if existing is not None and allowed is not None and existing.clinic_id not in allowed:
+    if existing is not None and not scope.allows(existing.clinic_id):
         # The patient is one of this user's, but their conversation is filed under a clinic
         # the user cannot open: neither read it nor take it away from that clinic's team.
         raise SendRefused(

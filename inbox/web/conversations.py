@@ -17,6 +17,7 @@ from ..models.audit import (
 )
 from ..services import conversations as convs
 from ..services import inbox_settings, patients, reminders, segments, sending, templates
+from ..services.access import visible_clinics
 from ..services.conversations import Cursor, Filters
 from ..services.sending import SendRefused
 from . import security, trail
@@ -51,7 +52,7 @@ def _workspace(f: Filters, conv=None, **extra) -> dict:
         cursor=cursor,
         counts=convs.tab_counts(current_user, f),
         menu=convs.menu_counts(current_user, f.clinic_id, f.tab),
-        clinics=convs.visible_clinics(current_user),
+        clinics=visible_clinics(current_user),
         number=convs.inbox_number(current_user),
         **(_thread_context(conv, **extra) if conv else {"conv": None}),
     )
@@ -103,7 +104,7 @@ def _counts_oob(f: Filters) -> dict:
         f=f,
         counts=convs.tab_counts(current_user, f),
         menu=convs.menu_counts(current_user, f.clinic_id, f.tab),
-        clinics=convs.visible_clinics(current_user),
+        clinics=visible_clinics(current_user),
         oob=True,
     )
 
@@ -292,7 +293,7 @@ def segment_counter():
 def compose():
     if (off := _inbox_off()) is not None:
         return off
-    clinics = convs.visible_clinics(current_user)
+    clinics = visible_clinics(current_user)
     form = request.form if request.method == "POST" else request.args
     error = None
     if request.method == "POST":

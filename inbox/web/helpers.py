@@ -9,6 +9,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 
 from ..services import page_cache, phones
+from ..services.access import clinic_scope, uses_inbox
 from ..services.segments import MAX_SEGMENTS
 from ..timefmt import clock, day_label, list_time, long_time
 from .rows import conv_row
@@ -53,6 +54,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["MAX_SEGMENTS"] = MAX_SEGMENTS
 
     app.add_template_global(account_tz)
+    app.add_template_global(clinic_scope)
     app.add_template_global(conv_row)
 
     @app.template_global()
@@ -64,9 +66,7 @@ def register_template_helpers(app: Flask) -> None:
     def nav_context():
         def inbox_unread() -> int:
             """The Inbox tab's badge, computed only where a template shows it."""
-            if not current_user.is_authenticated or not current_user.can_use_inbox:
-                return 0
-            if not current_user.account.inbox_enabled:
+            if not current_user.is_authenticated or not uses_inbox(current_user):
                 return 0
             from ..services.conversations import unread_count
 

@@ -2,6 +2,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
 from ..services import inbox_settings
+from ..services.access import uses_inbox
 from .guards import PUBLIC, STAFF, access
 
 bp = Blueprint("home", __name__)
@@ -18,7 +19,7 @@ def healthz():
 @bp.get("/")
 @access(STAFF)
 def index():
-    if current_user.can_use_inbox and current_user.account.inbox_enabled:
+    if uses_inbox(current_user):
         return redirect(url_for("conversations.index"))
     return render_template(
         "home.html", turned_off=inbox_settings.was_turned_off(current_user.account_id)

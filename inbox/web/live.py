@@ -22,6 +22,7 @@ from ..extensions import db, sock
 from ..models import Conversation, Message, User, get_scoped
 from ..services import conversations as convs
 from ..services import page_cache, sessions
+from ..services.access import uses_inbox, visible_clinics
 from ..services.conversations import Filters
 from . import security
 from .conversations import composer_context
@@ -167,7 +168,7 @@ class LiveClient:
             user = db.session.get(User, self.user_id)
             if user is None or not sessions.is_current(user, self.session_generation):
                 raise SignedOut("session ended")
-            if not user.can_use_inbox or not user.account.inbox_enabled:
+            if not uses_inbox(user):
                 raise PermissionError("no longer allowed")
             g._login_user = user  # templates see this tab's user
             try:
@@ -219,7 +220,7 @@ class LiveClient:
         if f is not None:
             ctx["counts"] = convs.tab_counts(user, f)
             ctx["menu"] = convs.menu_counts(user, f.clinic_id, f.tab)
-            ctx["clinics"] = convs.visible_clinics(user)
+            ctx["clinics"] = visible_clinics(user)
         ctx["open_conv"] = (
             db.session.scalar(select(Conversation).where(Conversation.id == open_id))
             if open_id

@@ -31,7 +31,7 @@ from ..models.audit import (
     AUDIT_VIEWED_PATIENT,
 )
 from ..services import care, imports, patients, phones, reminders
-from ..services.conversations import visible_clinics
+from ..services.access import uses_inbox, visible_clinics
 from ..services.sending import SendRefused
 from . import security, trail
 from .guards import ADMIN, INBOX, STAFF, access
@@ -145,7 +145,7 @@ def show(patient_id: int):
 
 def _profile(patient, *, booking=None, booking_error=None, form_error=None, form_name=""):
     """The profile page; with a refused Add appointment / Add paperwork form open, as typed."""
-    inbox_visible = current_user.can_use_inbox and current_user.account.inbox_enabled
+    inbox_visible = uses_inbox(current_user)
     paperwork = patients.outstanding_paperwork(patient)
     upcoming = patients.upcoming_appointments(patient)
     status = 422 if booking_error or form_error else 200

@@ -9,7 +9,7 @@ import pytest
 
 from inbox.api.problems import PROBLEMS, _field_errors
 from inbox.models import ApiKey, utcnow
-from inbox.services import api_keys
+from inbox.services import access, api_keys
 
 
 def test_scopes_are_checked_and_kept_in_a_fixed_order():
@@ -37,7 +37,7 @@ def test_the_secret_is_hashed_and_unguessable_prefixes_are_refused_without_a_que
 def test_the_actor_sees_every_clinic_and_names_the_key():
     key = ApiKey(id=7, name="EHR sync", account_id=3)
     actor = api_keys.ApiActor(key=key, account=type("A", (), {"id": 3})())
-    assert actor.visible_clinic_ids() is None
+    assert access.clinic_scope(actor).every
     assert actor.can_use_inbox and not actor.is_main_admin
     assert actor.id is None and actor.api_key_id == 7 and actor.account_id == 3
     assert actor.name == "API key “EHR sync”"
