@@ -25,9 +25,46 @@ PREFIX = "clinic-inbox:account:"
 
 Handler = Callable[[dict[str, Any]], None]
 
+# The events: one constructor each; live.py renders them. Ids only, never patient text.
+MESSAGE = "message"  # a text was added to a conversation (in or out)
+STATUS = "status"  # a text changed: its delivery status, or a late part merged into it
+READ = "read"  # conversations were marked read or unread
+CONSENT = "consent"  # a patient opted out or back in (their conversations' banners)
 # Who may see what changed (the Inbox turned off, a teammate's privileges saved; with a
 # "user_id", that user's tabs only): each tab re-checks and re-reads, or closes.
 ACCESS = "access"
+RESYNC = "resync"  # a tab's own: its socket reconnected, or it may have missed events
+
+
+def message_added(conversation_id: int, message_id: int, *, inbound: bool = False) -> dict:
+    event: dict[str, Any] = {"type": MESSAGE, "conversation_id": conversation_id, "id": message_id}
+    if inbound:
+        event["direction"] = "in"  # a patient's text: the tabs' alert and sound
+    return event
+
+
+def status_changed(conversation_id: int, message_id: int, status: str | None = None) -> dict:
+    event: dict[str, Any] = {"type": STATUS, "conversation_id": conversation_id, "id": message_id}
+    if status is not None:
+        event["status"] = status
+    return event
+
+
+def read_changed(conversation_ids: list[int]) -> dict:
+    return {"type": READ, "conversation_ids": list(conversation_ids)}
+
+
+def consent_changed(conversation_ids: list[int]) -> dict:
+    return {"type": CONSENT, "conversation_ids": list(conversation_ids)}
+
+
+def access_changed(user_id: int | None = None) -> dict:
+    """Every tab of the account re-checks (None), or that user's tabs."""
+    return {"type": ACCESS} if user_id is None else {"type": ACCESS, "user_id": user_id}
+
+
+def resync() -> dict:
+    return {"type": RESYNC}
 
 
 def channel(account_id: int, db: int = 0) -> str:
@@ -164,7 +201,7 @@ class Listener:
                     # Events may have been missed while Redis was away (or before a socket's
                     # page listened): every socket resyncs.
                     self.missed = False
-                    self._dispatch_all({"type": "resync"})
+                    self._dispatch_all(resync())
                 failures = 0
                 while True:
                     message = pubsub.get_message(timeout=1.0)

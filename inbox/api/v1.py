@@ -173,7 +173,7 @@ def conversation_json(c: Conversation) -> dict:
     return {
         "id": c.id, "patient_id": c.patient_id, "clinic_id": c.clinic_id,
         "unread": bool(c.unread), "opted_out": bool(c.opted_out),
-        "needs_reply": c.last_direction == "in" and not c.opted_out,
+        "needs_reply": conversations.VIEWS["needs_reply"].holds(conversations.facts(c)),
         "has_failed": bool(c.has_failed), "last_message_at": c.last_message_at,
         "last_direction": c.last_direction,
     }  # fmt: skip

@@ -49,4 +49,4 @@ def sign_out_everywhere(user: User) -> None:
 def sessions_ended(user: User) -> None:
     """After the commit that ended a user's sessions: their open live sockets close now
     (each checks its session's generation), not at the next patient text."""
-    events.publish(user.account_id, {"type": events.ACCESS, "user_id": user.id})
+    events.publish(user.account_id, events.access_changed(user.id))

@@ -48,7 +48,7 @@ def _publish(patient: Patient) -> None:
         db.session.scalars(db.select(Conversation.id).where(Conversation.patient_id == patient.id))
     )
     if ids:
-        events.publish(patient.account_id, {"type": "consent", "conversation_ids": ids})
+        events.publish(patient.account_id, events.consent_changed(ids))
 
 
 def opt_out(patient: Patient) -> bool:

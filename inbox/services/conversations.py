@@ -51,12 +51,62 @@ from .numbers import active_number
 
 PAGE_SIZE = 50
 
+
+@dataclass(frozen=True)
+class View:
+    """An Inbox view, defined once: its menu entry, and which conversations it holds as
+    the facts the counters are kept by (None: either way). The list's WHERE (`where`), the
+    counts over the counter buckets and a conversation's own test (`holds`) all follow from
+    these facts; tests/integration/test_counts.py checks the triggers' buckets against
+    the list for every view."""
+
+    key: str
+    label: str
+    icon: str
+    last_in: bool | None = None  # the newest text is the patient's
+    has_failed: bool | None = None  # some text of ours failed to deliver
+    opted_out: bool | None = None  # the patient replied STOP
+    counted: bool = False  # the menu shows how many
+
+    def where(self) -> list:
+        c = Conversation
+        facts = {  # each fact: (when true, when false), never NULL
+            "last_in": (
+                c.last_direction == DIRECTION_IN,
+                or_(c.last_direction.is_(None), c.last_direction != DIRECTION_IN),
+            ),
+            "has_failed": (c.has_failed.is_(True), c.has_failed.is_(False)),
+            "opted_out": (c.opted_out.is_(True), c.opted_out.is_(False)),
+        }
+        return [
+            when_true if wanted else when_false
+            for name, (when_true, when_false) in facts.items()
+            if (wanted := getattr(self, name)) is not None
+        ]
+
+    def holds(self, facts: Any) -> bool:
+        """A bucket, or anything with last_in, has_failed and opted_out, is in this view."""
+        return all(
+            getattr(self, name) is None or bool(getattr(facts, name)) == getattr(self, name)
+            for name in ("last_in", "has_failed", "opted_out")
+        )
+
+
+def facts(conv: Conversation) -> Bucket:
+    """A conversation's own facts, as a bucket of one."""
+    return Bucket(bool(conv.unread), conv.last_direction == DIRECTION_IN,
+                  bool(conv.has_failed), bool(conv.opted_out), 1)  # fmt: skip
+
+
 VIEWS = {
-    "all": "All conversations",
-    "unread": "Unread",
-    "needs_reply": "Needs reply",
-    "failed": "Failed to deliver",
-    "opted_out": "Opted out",
+    v.key: v
+    for v in (
+        View("all", "All conversations", "chat-square-text"),
+        View("unread", "Unread", "envelope", counted=True),  # all, on the Unread tab
+        View("needs_reply", "Needs reply", "reply", last_in=True, opted_out=False, counted=True),
+        View("failed", "Failed to deliver", "exclamation-triangle", has_failed=True, counted=True),
+        View("opted_out", "Opted out", "slash-circle", opted_out=True),
+    )
 }
 TABS = {"unread": "Unread", "read": "Read"}
 
@@ -284,14 +334,7 @@ def _filtered(
     if f.clinic_id:
         stmt = stmt.where(Conversation.clinic_id == f.clinic_id)
     if view:
-        if f.view == "needs_reply":
-            stmt = stmt.where(
-                Conversation.last_direction == DIRECTION_IN, Conversation.opted_out.is_(False)
-            )
-        elif f.view == "failed":
-            stmt = stmt.where(Conversation.has_failed.is_(True))
-        elif f.view == "opted_out":
-            stmt = stmt.where(Conversation.opted_out.is_(True))
+        stmt = stmt.where(*VIEWS[f.view].where())
     if walk:
         # IS TRUE keeps PostgreSQL from making the IN a join (it does so only at the top of
         # WHERE): the matched ids become one hashed set, tested as the list index (which
@@ -390,15 +433,6 @@ class Bucket:
     opted_out: bool
     n: int
 
-    def in_view(self, view: str) -> bool:
-        if view == "needs_reply":
-            return self.last_in and not self.opted_out
-        if view == "failed":
-            return self.has_failed
-        if view == "opted_out":
-            return self.opted_out
-        return True
-
 
 def buckets(user: User, clinic_id: int | None = None) -> list[Bucket]:
     """The user's visible conversations, counted per (unread, last inbound, failed,
@@ -434,7 +468,7 @@ def tab_counts(user: User, f: Filters) -> dict[str, int]:
             counts["unread" if unread else "read"] = n
         return counts
     for b in buckets(user, f.clinic_id):
-        if b.in_view(f.view):
+        if VIEWS[f.view].holds(b):
             counts["unread" if b.unread else "read"] += b.n
     return counts
 
@@ -450,7 +484,7 @@ def menu_counts(user: User, clinic_id: int | None, tab: str = "unread") -> dict[
     for view in ("needs_reply", "failed", "opted_out"):
         n = {"unread": 0, "read": 0}
         for b in rows:
-            if b.in_view(view):
+            if VIEWS[view].holds(b):
                 n["unread" if b.unread else "read"] += b.n
         out[view] = n["unread"] + n["read"]
         out["landing"][view] = other if not n[tab] and n[other] else tab
@@ -593,7 +627,7 @@ def mark_opened(user: User, opened: Opened) -> bool:
         conv.unread = False
         if opened.has_webhooks:  # (the same event as mark(); no endpoint, no statement)
             event_hooks.emit([event_hooks.conversation_read(conv.account_id, conv.id)])
-        page_cache.announce(conv.account_id, {"type": "read", "conversation_ids": [conv.id]})
+        page_cache.announce(conv.account_id, events.read_changed([conv.id]))
     session = db.session()
     if changed or session.new or session.dirty:
         session.expire_on_commit = False
@@ -665,7 +699,7 @@ def mark(conv: Conversation, *, unread: bool) -> None:
         if not unread:
             event_hooks.emit([event_hooks.conversation_read(conv.account_id, conv.id)])
         db.session.commit()
-        events.publish(conv.account_id, {"type": "read", "conversation_ids": [conv.id]})
+        events.publish(conv.account_id, events.read_changed([conv.id]))
 
 
 def mark_many(user: User, ids: Iterable[int | str], *, unread: bool) -> int:
@@ -690,5 +724,5 @@ def mark_many(user: User, ids: Iterable[int | str], *, unread: bool) -> int:
     if not unread:
         event_hooks.emit([event_hooks.conversation_read(user.account_id, c) for c in changing])
     db.session.commit()
-    events.publish(user.account_id, {"type": "read", "conversation_ids": changing})
+    events.publish(user.account_id, events.read_changed(changing))
     return len(changing)

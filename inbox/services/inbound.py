@@ -198,10 +198,7 @@ def _store(
         if existing:
             return WebhookResult("duplicate", existing)
         raise
-    events.publish(
-        account_id,
-        {"type": "message", "conversation_id": conv_id, "id": message_id, "direction": "in"},
-    )
+    events.publish(account_id, events.message_added(conv_id, message_id, inbound=True))
     consent.apply_keyword(conv, text)
     return WebhookResult("stored", message_id)
 
@@ -331,10 +328,7 @@ def _merge_late(message: Message, pending: list[InboundPart]) -> WebhookResult:
     message.incomplete = len({p.part for p in parts}) < total
     message.sent_at = min([message.sent_at, *(p.sent_at for p in parts)])
     db.session.commit()
-    events.publish(
-        message.account_id,
-        {"type": "status", "conversation_id": message.conversation_id, "id": message.id},
-    )
+    events.publish(message.account_id, events.status_changed(message.conversation_id, message.id))
     return WebhookResult("stored", message.id, detail="late part merged")
 
 
@@ -567,10 +561,7 @@ def store_batch(
         done.outcomes[row_id] = "stored"
         done.accounts.add(account_id)
         conv_id = row["conversation_id"]
-        done.events.append(
-            (account_id, {"type": "message", "conversation_id": conv_id, "id": message_id,
-                          "direction": "in"})
-        )  # fmt: skip
+        done.events.append((account_id, events.message_added(conv_id, message_id, inbound=True)))
         hooks.append(
             event_hooks.message_received(
                 account_id, message_id, conv_id, patients[(account_id, sender)][0], row["sent_at"]

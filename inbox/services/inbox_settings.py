@@ -149,7 +149,7 @@ def disable(user: User) -> InboxNumber | None:
         number.status = NUMBER_RELEASING
     db.session.commit()
     # Every open Inbox tab of the practice hears it now, not at its next click.
-    events.publish(account.id, {"type": events.ACCESS})
+    events.publish(account.id, events.access_changed())
     if number is not None:
         enqueue_release(number.id)
     return number

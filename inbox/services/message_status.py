@@ -76,12 +76,7 @@ def status_event(
     account_id: int, conversation_id: int, message_id: int, status: str
 ) -> tuple[int, dict]:
     """The live event of a text's new status, for its account's open inboxes."""
-    return account_id, {
-        "type": "status",
-        "conversation_id": conversation_id,
-        "id": message_id,
-        "status": status,
-    }
+    return account_id, events.status_changed(conversation_id, message_id, status)
 
 
 def status_event_of(message: Message) -> tuple[int, dict]:

@@ -218,8 +218,7 @@ def apply_receipt_batch(
                 )
             )
             done.events.append(
-                (row.account_id, {"type": "status", "conversation_id": row.conversation_id,
-                                  "id": ref, "status": change["status"]})
-            )  # fmt: skip
+                (row.account_id, events.status_changed(row.conversation_id, ref, change["status"]))
+            )
         done.webhooks += event_hooks.emit(hooks, conn)
     return done

@@ -134,7 +134,7 @@ def dispatch(message: Message) -> None:
     enqueue_send(message.id)
     events.publish(
         message.account_id,
-        {"type": "message", "conversation_id": message.conversation_id, "id": message.id},
+        events.message_added(message.conversation_id, message.id),
     )
 
 

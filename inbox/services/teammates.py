@@ -291,7 +291,7 @@ def hand_over(main_admin: User, user: User) -> None:
     user.clinics = []
     db.session.commit()
     for who in (main_admin, user):
-        events.publish(who.account_id, {"type": events.ACCESS, "user_id": who.id})
+        events.publish(who.account_id, events.access_changed(who.id))
 
 
 def get(admin: User, user_id: int | str) -> User | None:
@@ -327,7 +327,7 @@ def save_privileges(
     user.all_clinics = all_clinics
     user.clinics = [] if all_clinics else clinics
     db.session.commit()
-    events.publish(user.account_id, {"type": events.ACCESS, "user_id": user.id})
+    events.publish(user.account_id, events.access_changed(user.id))
 
 
 def describe(user: User) -> str:

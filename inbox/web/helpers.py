@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 
 from ..services import page_cache, phones
 from ..services.access import clinic_scope, uses_inbox
+from ..services.conversations import VIEWS
 from ..services.segments import MAX_SEGMENTS
 from ..timefmt import clock, day_label, list_time, long_time
 from .rows import conv_row
@@ -52,6 +53,7 @@ def register_template_helpers(app: Flask) -> None:
     )
     app.jinja_env.globals["STATUS_WORDS"] = STATUS_WORDS
     app.jinja_env.globals["MAX_SEGMENTS"] = MAX_SEGMENTS
+    app.jinja_env.globals["INBOX_VIEWS"] = VIEWS
 
     app.add_template_global(account_tz)
     app.add_template_global(clinic_scope)

@@ -114,7 +114,7 @@ class LiveClient:
             rendered_under = state.get("generation")
             missed = bool(rendered_under) and rendered_under != self.listening_since
             if missed or self.released_for_default:
-                self.hold_or_deliver({"type": "resync"})
+                self.hold_or_deliver(events.resync())
             self.release()
 
     def release(self) -> bool:
@@ -140,7 +140,7 @@ class LiveClient:
             if self.held is None:
                 return False
             if len(self.held) >= self.HELD_MAX:
-                self.held = [{"type": "resync"}]
+                self.held = [events.resync()]
             self.held.append(event)
             return True
 
@@ -182,14 +182,14 @@ class LiveClient:
         kind = (event or {}).get("type")
         if kind == events.ACCESS and event.get("user_id") not in (None, user.id):
             return None  # another teammate's privileges
-        if kind in ("resync", events.ACCESS):
+        if kind in (events.RESYNC, events.ACCESS):
             ctx["resync"] = True  # the list again: its clinics may have changed
         ids = (event or {}).get("conversation_ids") or (
             [event["conversation_id"]] if event and event.get("conversation_id") else []
         )
         open_id = self.open_conversation_id()
         # STOP / START: the open thread's banner and composer change with it.
-        ctx["consent"] = kind == "consent" and open_id in ids and self.on_inbox()
+        ctx["consent"] = kind == events.CONSENT and open_id in ids and self.on_inbox()
         visible_ids = []
         for cid in ids:
             conv = convs.get_visible(user, cid)
@@ -199,7 +199,7 @@ class LiveClient:
             if f is not None:
                 belongs = convs.in_list(user, f, conv.id)
                 if belongs:
-                    action = "top" if kind == "message" else "replace"
+                    action = "top" if kind == events.MESSAGE else "replace"
                 else:
                     # The tab reading this conversation keeps its row; others see it leave.
                     action = "replace" if open_id == conv.id else "remove"
@@ -207,15 +207,17 @@ class LiveClient:
             if open_id == conv.id and self.on_inbox() and event.get("id"):
                 message = get_scoped(Message, event["id"], user.account_id)
                 if message is not None:
-                    ctx["bubbles"].append(("append" if kind == "message" else "replace", message))
-            if kind == "message" and event.get("direction") == "in":
+                    ctx["bubbles"].append(
+                        ("append" if kind == events.MESSAGE else "replace", message)
+                    )
+            if kind == events.MESSAGE and event.get("direction") == "in":
                 ctx["notice"] = {
                     "conversation": conv.id,
                     "first_name": conv.patient.first_name or "a patient",
                     "open": open_id == conv.id,
                     "seq": event.get("id"),
                 }
-        if event and ids and not visible_ids and kind != "resync":
+        if event and ids and not visible_ids and kind != events.RESYNC:
             return None  # nothing here concerns this user
         if f is not None:
             ctx["counts"] = convs.tab_counts(user, f)
