@@ -42,9 +42,6 @@ from ..models import (
 )
 from . import consent, event_hooks, keywords, phones, segments
 from .conversation_upkeep import (
-    find_or_add_patient,
-    find_or_start_conversation,
-    touch_conversation,
     touch_conversations,
 )
 from .webhook_outcomes import Batch, WebhookResult
@@ -159,47 +156,26 @@ def _store(
     parts_total: int | None = None,
     incomplete: bool = False,
 ) -> WebhookResult:
-    """One new inbound message (and, for a long text, its parts marked as used)."""
-    patient = find_or_add_patient(number.account_id, patient_phone, unknown_sender=True)
-    conv = find_or_start_conversation(number, patient, clinic_id=patient.home_clinic_id)
-    info = segments.count(text)
-    message = Message(
-        account_id=number.account_id,
-        conversation_id=conv.id,
-        direction=DIRECTION_IN,
-        body=text,
-        from_number=patient_phone,
-        to_number=number.e164,
-        status=STATUS_RECEIVED,
-        carrier_message_id=carrier_id,
-        segments=parts_total or max(info.segments, 1),
-        encoding=info.encoding,
-        sent_at=sent_at,
-        parts_total=parts_total,
-        incomplete=incomplete,
-    )
-    db.session.add(message)
-    db.session.flush()
-    for part in parts or ():
-        part.message_id = message.id
-    touch_conversation(conv, message)
-    conv.unread = True
-    event_hooks.emit(
-        [event_hooks.message_received(number.account_id, message.id, conv.id, patient.id, sent_at)]
-    )
-    # Read before the commit expires them (each would cost a query after it).
-    account_id, conv_id, message_id = number.account_id, conv.id, message.id
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # The same text, stored at this moment by another request.
+    """One new inbound message (and, for a long text, its parts marked as used): the
+    batch's writer with a batch of one, in the session's transaction; then STOP / START /
+    HELP are acted on."""
+    conn = db.session.connection()
+    route = _route(conn, [number.e164], [patient_phone])
+    new = _NewText(0, number.account_id, number.id, number.e164, patient_phone, carrier_id,
+                   text, sent_at, parts_total, incomplete)  # fmt: skip
+    written = _write_texts(conn, [new], route)
+    message_id, conv_id = written.ids[0], written.conversation_ids[0]
+    if message_id is None:
+        # The same text, stored a moment ago by another request.
         db.session.rollback()
-        existing = _message_id_for(carrier_id)
-        if existing:
-            return WebhookResult("duplicate", existing)
-        raise
+        return WebhookResult("duplicate", _message_id_for(carrier_id))
+    for part in parts or ():
+        part.message_id = message_id
+    event_hooks.emit(written.hooks)
+    account_id = number.account_id  # read before the commit expires it
+    db.session.commit()
     events.publish(account_id, events.message_added(conv_id, message_id, inbound=True))
-    consent.apply_keyword(conv, text)
+    consent.apply_keyword(db.session.get(Conversation, conv_id), text)
     return WebhookResult("stored", message_id)
 
 
@@ -420,104 +396,77 @@ def _batch_statements(dialect: str) -> dict:
     }
 
 
-def store_batch(
-    items: list[tuple[int, dict[str, str]]], claim: Callable[[], None], conn: Connection
-) -> Batch:
-    """Store many inbound texts in a few statements, as receive() stores each: whole
-    texts (no parts, no STOP / START / HELP) to one of our active numbers, the patient
-    and thread made for a new sender. On the caller's transaction on `conn`; it commits
-    nothing.
-    What it leaves (no outcome: parts, keywords) goes through receive(). It reads first
-    and calls claim() before its first write."""
-    done = Batch()
-    plain: list[tuple[int, dict[str, str], str, str]] = []
-    for row_id, params in items:
-        if _concat(params) is not None:  # check() passed at the door
-            continue
-        if keywords.classify(params.get("text") or "") is not None:
-            continue
-        to = carrier.from_wire(params["to"])
-        plain.append((row_id, params, carrier.from_wire(params["msisdn"]), to))
-    if not plain:
-        return done
+@dataclass
+class _Route:
+    """What the routing read found: each active number the texts were sent to, its
+    account and whether its Inbox is on; the senders its account knows; their threads."""
+
+    numbers: dict[str, tuple[int, int, bool]]  # e164 -> (number id, account id, inbox on)
+    patients: dict[tuple[int, str], tuple[int, int | None, bool]]  # (account, phone) -> ...
+    threads: dict[tuple[int, int], int]  # (number id, patient id) -> conversation id
+
+
+def _route(conn: Connection, e164s: list[str], senders: list[str]) -> _Route:
+    route = _Route({}, {}, {})
     sql = _batch_statements(conn.dialect.name)
-    numbers: dict[str, tuple[int, int, bool]] = {}
-    patients: dict[tuple[int, str], tuple[int, int | None, bool]] = {}
-    threads: dict[tuple[int, int], int] = {}
-    for row in conn.execute(
-        sql["route"],
-        {
-            "e164s": sorted({to for *_, to in plain}),
-            "phones": sorted({sender for _, _, sender, _ in plain}),
-        },
-    ):
+    params = {"e164s": sorted(set(e164s)), "phones": sorted(set(senders))}
+    for row in conn.execute(sql["route"], params):
         number_id, e164, account_id, enabled, patient_id, phone, clinic_id, opted_out, conv = row
-        numbers[e164] = (number_id, account_id, enabled)
+        route.numbers[e164] = (number_id, account_id, enabled)
         if patient_id is not None:
-            patients[(account_id, phone)] = (patient_id, clinic_id, opted_out is not None)
+            route.patients[(account_id, phone)] = (patient_id, clinic_id, opted_out is not None)
         if conv is not None:
-            threads[(number_id, patient_id)] = conv
-    routed: list[tuple[int, dict[str, str], str, str, tuple[int, int, bool]]] = []
-    for row_id, params, sender, to in plain:
-        number = numbers.get(to)
-        if number is None or not number[2]:
-            done.outcomes[row_id] = "ignored"  # not one of our active numbers / inbox off
-        else:
-            routed.append((row_id, params, sender, to, number))
+            route.threads[(number_id, patient_id)] = conv
+    return route
 
-    # A copy (Vonage's retry, a replay) of a stored text finds its patient and thread, and
-    # the insert skips it. A text that would make a patient or a thread is looked up
-    # first, so a copy never makes one (its sender's phone may have changed since).
-    def has_thread(sender: str, number_id: int, account_id: int) -> bool:
-        patient = patients.get((account_id, sender))
-        return patient is not None and (number_id, patient[0]) in threads
 
-    making = [
-        params["messageId"]
-        for _, params, sender, _, (number_id, account_id, _) in routed
-        if not has_thread(sender, number_id, account_id)
-    ]
-    if making:
-        known = set(conn.execute(sql["known"], {"ids": making}).scalars().all())
-        for row_id, params, *_ in routed:
-            if params["messageId"] in known:
-                done.outcomes[row_id] = "duplicate"
-        routed = [r for r in routed if r[0] not in done.outcomes]
-    if not routed:
-        return done
-    # The rows, built before the write lock (SQLite: one writer at a time, machine-wide);
-    # only the thread of a new sender is filled in after.
+@dataclass(frozen=True)
+class _NewText:
+    key: int  # the caller's (the intake's row id)
+    account_id: int
+    number_id: int
+    to: str
+    sender: str
+    carrier_id: str
+    text: str
+    sent_at: datetime
+    parts_total: int | None = None  # a long text put back together from its parts
+    incomplete: bool = False  # ... from the parts that arrived before the timeout
+
+
+@dataclass
+class _Written:
+    ids: list[int | None]  # each text's message id; None: stored before (a copy)
+    conversation_ids: list[int]
+    hooks: list[event_hooks.Event]  # the event webhooks of the stored ones, to emit
+
+
+def _write_texts(
+    conn: Connection, texts: list[_NewText], route: _Route, claim: Callable[[], None] = lambda: None
+) -> _Written:
+    """The one writer of inbound texts: each new sender made a patient (an unknown sender)
+    with a thread on our number under their home clinic, the messages inserted (a copy of
+    one already stored is skipped by the carrier's unique id), and the list's columns
+    moved, on `conn`'s transaction. Commits nothing; calls claim() before its first write."""
     now = utcnow()
-    rows: list[dict] = []
-    owners: list[tuple[int, int]] = []  # (row id, account id) of each message row
-    for row_id, params, sender, to, (_, account_id, _) in routed:
-        text = params.get("text") or ""
-        info = segments.count(text)
+    rows = []
+    for t in texts:  # built before the write lock (SQLite: one writer, machine-wide)
+        info = segments.count(t.text)
         rows.append(
             {
-                "account_id": account_id,
-                "conversation_id": None,
-                "direction": DIRECTION_IN,
-                "body": text,
-                "from_number": sender,
-                "to_number": to,
-                "status": STATUS_RECEIVED,
-                "carrier": CARRIER_VONAGE,
-                "carrier_message_id": params["messageId"],
-                "segments": max(info.segments, 1),
-                "encoding": info.encoding,
-                "sent_at": _order_time(
-                    carrier.parse_timestamp(params.get("message-timestamp")), now
-                ),
-                "created_at": now,
-                "kind": KIND_TEXT,
-                "incomplete": False,
+                "account_id": t.account_id, "conversation_id": None, "direction": DIRECTION_IN,
+                "body": t.text, "from_number": t.sender, "to_number": t.to,
+                "status": STATUS_RECEIVED, "carrier": CARRIER_VONAGE,
+                "carrier_message_id": t.carrier_id,
+                "segments": t.parts_total or max(info.segments, 1), "encoding": info.encoding,
+                "sent_at": t.sent_at, "created_at": now, "kind": KIND_TEXT,
+                "parts_total": t.parts_total, "incomplete": t.incomplete,
             }
-        )
-        owners.append((row_id, account_id))
+        )  # fmt: skip
     claim()  # the writes start here
-    # New senders become patients as receive() makes them (unknown senders)...
-    new = sorted({(n[1], sender) for _, _, sender, _, n in routed} - set(patients))
+    sql = _batch_statements(conn.dialect.name)
+    patients, threads = route.patients, route.threads
+    new = sorted({(t.account_id, t.sender) for t in texts} - set(patients))
     if new:
         made = conn.execute(
             sql["new_patients"],
@@ -528,8 +477,7 @@ def store_batch(
             ],
         ).scalars()  # fmt: skip
         patients.update({key: (pid, None, False) for key, pid in zip(new, made, strict=True)})
-    # ... and their threads on our number, new ones under the patient's home clinic.
-    wanted = {(n[0], n[1], patients[(n[1], sender)]) for _, _, sender, _, n in routed}
+    wanted = {(t.number_id, t.account_id, patients[(t.account_id, t.sender)]) for t in texts}
     starts = sorted(
         (number_id, account_id, patient)
         for number_id, account_id, patient in wanted
@@ -546,33 +494,97 @@ def store_batch(
         ).scalars()  # fmt: skip
         for (number_id, _, (pid, *_)), conv_id in zip(starts, made, strict=True):
             threads[(number_id, pid)] = conv_id
-    for row, (_, _, sender, _, (number_id, account_id, _)) in zip(rows, routed, strict=True):
-        row["conversation_id"] = threads[(number_id, patients[(account_id, sender)][0])]
+    for row, t in zip(rows, texts, strict=True):
+        row["conversation_id"] = threads[(t.number_id, patients[(t.account_id, t.sender)][0])]
     stored = {
         carrier_id: message_id for message_id, carrier_id in conn.execute(sql["insert"], rows)
     }
+    written = _Written([], [row["conversation_id"] for row in rows], [])
     newest: dict[int, dict] = {}
-    hooks: list[event_hooks.Event] = []
-    for (row_id, account_id), row, (*_, sender, _, _) in zip(owners, rows, routed, strict=True):
-        message_id = stored.get(row["carrier_message_id"])
+    for row, t in zip(rows, texts, strict=True):
+        message_id = stored.get(t.carrier_id)
+        written.ids.append(message_id)
         if message_id is None:
-            done.outcomes[row_id] = "duplicate"  # stored before: a retry or a replay
             continue
-        done.outcomes[row_id] = "stored"
-        done.accounts.add(account_id)
         conv_id = row["conversation_id"]
-        done.events.append((account_id, events.message_added(conv_id, message_id, inbound=True)))
-        hooks.append(
+        written.hooks.append(
             event_hooks.message_received(
-                account_id, message_id, conv_id, patients[(account_id, sender)][0], row["sent_at"]
+                t.account_id, message_id, conv_id, patients[(t.account_id, t.sender)][0], t.sent_at
             )
         )
         if conv_id not in newest or row["sent_at"] >= newest[conv_id]["sent_at"]:
             newest[conv_id] = row
-    done.webhooks += event_hooks.emit(hooks, conn)  # one read, and one INSERT if subscribed
     touch_conversations(
         [(cid, r["sent_at"], r["body"], DIRECTION_IN) for cid, r in newest.items()],
         unread=True,
         conn=conn,
     )
+    return written
+
+
+def store_batch(
+    items: list[tuple[int, dict[str, str]]], claim: Callable[[], None], conn: Connection
+) -> Batch:
+    """Store many inbound texts in a few statements, as receive() stores each: whole
+    texts (no parts, no STOP / START / HELP) to one of our active numbers. On the caller's
+    transaction on `conn`; it commits nothing.
+    What it leaves (no outcome: parts, keywords) goes through receive(). It reads first
+    and calls claim() before its first write."""
+    done = Batch()
+    plain: list[tuple[int, dict[str, str], str, str]] = []
+    for row_id, params in items:
+        if _concat(params) is not None:  # check() passed at the door
+            continue
+        if keywords.classify(params.get("text") or "") is not None:
+            continue
+        to = carrier.from_wire(params["to"])
+        plain.append((row_id, params, carrier.from_wire(params["msisdn"]), to))
+    if not plain:
+        return done
+    route = _route(conn, [to for *_, to in plain], [sender for _, _, sender, _ in plain])
+    routed: list[tuple[int, dict[str, str], str, str, tuple[int, int, bool]]] = []
+    for row_id, params, sender, to in plain:
+        number = route.numbers.get(to)
+        if number is None or not number[2]:
+            done.outcomes[row_id] = "ignored"  # not one of our active numbers / inbox off
+        else:
+            routed.append((row_id, params, sender, to, number))
+
+    # A copy (Vonage's retry, a replay) of a stored text finds its patient and thread, and
+    # the insert skips it. A text that would make a patient or a thread is looked up
+    # first, so a copy never makes one (its sender's phone may have changed since).
+    def has_thread(sender: str, number_id: int, account_id: int) -> bool:
+        patient = route.patients.get((account_id, sender))
+        return patient is not None and (number_id, patient[0]) in route.threads
+
+    making = [
+        params["messageId"]
+        for _, params, sender, _, (number_id, account_id, _) in routed
+        if not has_thread(sender, number_id, account_id)
+    ]
+    if making:
+        sql = _batch_statements(conn.dialect.name)
+        known = set(conn.execute(sql["known"], {"ids": making}).scalars().all())
+        for row_id, params, *_ in routed:
+            if params["messageId"] in known:
+                done.outcomes[row_id] = "duplicate"
+        routed = [r for r in routed if r[0] not in done.outcomes]
+    if not routed:
+        return done
+    now = utcnow()
+    texts = [
+        _NewText(row_id, account_id, number_id, to, sender, params["messageId"],
+                 params.get("text") or "",
+                 _order_time(carrier.parse_timestamp(params.get("message-timestamp")), now))
+        for row_id, params, sender, to, (number_id, account_id, _) in routed
+    ]  # fmt: skip
+    written = _write_texts(conn, texts, route, claim)
+    for t, message_id, conv_id in zip(texts, written.ids, written.conversation_ids, strict=True):
+        if message_id is None:
+            done.outcomes[t.key] = "duplicate"  # stored before: a retry or a replay
+            continue
+        done.outcomes[t.key] = "stored"
+        done.accounts.add(t.account_id)
+        done.events.append((t.account_id, events.message_added(conv_id, message_id, inbound=True)))
+    done.webhooks += event_hooks.emit(written.hooks, conn)  # one read, one INSERT if subscribed
     return done
