@@ -9,6 +9,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 
 from ..services import page_cache, phones
+from ..services.messaging import SHOWN_RANK
 from ..services.segments import MAX_SEGMENTS
 from ..timefmt import clock, day_label, list_time, long_time
 
@@ -59,6 +60,7 @@ def register_template_helpers(app: Flask) -> None:
         bool(q) and q.casefold() in (text or "").casefold()
     )
     app.jinja_env.globals["STATUS_WORDS"] = STATUS_WORDS
+    app.jinja_env.globals["STATUS_RANK"] = SHOWN_RANK
     app.jinja_env.globals["MAX_SEGMENTS"] = MAX_SEGMENTS
 
     app.add_template_global(account_tz)
