@@ -36,6 +36,10 @@ _RANK = {
     STATUS_DELIVERED: 3,
     STATUS_FAILED: 3,
 }
+# The same order on screen, where an answer rendered a moment ago must not take a status
+# back (static/js/app.js): failed and unconfirmed texts have no rank there, as a retry
+# starts again from queued.
+SHOWN_RANK = {s: r for s, r in _RANK.items() if s not in (STATUS_FAILED, STATUS_UNKNOWN)}
 
 
 _RECEIPT_STATUS = {

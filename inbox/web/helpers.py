@@ -11,6 +11,7 @@ from markupsafe import Markup, escape
 from ..services import page_cache, phones
 from ..services.access import clinic_scope, uses_inbox
 from ..services.conversations import VIEWS
+from ..services.receipts import SHOWN_RANK
 from ..services.segments import MAX_SEGMENTS
 from ..timefmt import clock, day_label, list_time, long_time
 from .rows import conv_row
@@ -52,6 +53,7 @@ def register_template_helpers(app: Flask) -> None:
         bool(q) and q.casefold() in (text or "").casefold()
     )
     app.jinja_env.globals["STATUS_WORDS"] = STATUS_WORDS
+    app.jinja_env.globals["STATUS_RANK"] = SHOWN_RANK
     app.jinja_env.globals["MAX_SEGMENTS"] = MAX_SEGMENTS
     app.jinja_env.globals["INBOX_VIEWS"] = VIEWS
 

@@ -1,668 +1,347 @@
-// Clinic Inbox: the little behaviour htmx does not cover. No inline handlers anywhere.
+// Clinic Inbox: what htmx does not do by itself (shortcuts, alerts, the socket's state, the
+// idle warning, where a live row or bubble goes). No inline handlers anywhere.
 (function () {
   "use strict";
-
+  var htmx = window.htmx;
+  // This script's own requests must not keep the session alive (idle logoff).
+  var BACKGROUND = { "X-Background": "1" };
   function $(sel, root) { return (root || document).querySelector(sel); }
   function $all(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
-  function typing(el) {
-    return el && (el.tagName === "TEXTAREA" || el.tagName === "SELECT" ||
-      (el.tagName === "INPUT" && !/^(checkbox|radio|button|submit)$/.test(el.type)) || el.isContentEditable);
-  }
-
-  // Flash messages: a confirmation goes by itself after a while; any can be dismissed, so
-  // none keeps covering what the page shows under it (the number just bought, say).
-  document.addEventListener("click", function (event) {
-    var close = event.target.closest("[data-close-flash]");
-    if (close) close.closest(".flash").remove();
+  function on(type, handler) { document.addEventListener(type, handler); }
+  var TYPING = "textarea, select, input:not([type=checkbox], [type=radio], [type=button], [type=submit])";
+  function typing(el) { return el && (el.isContentEditable || el.matches(TYPING)); }
+  function background(event) { var c = event.detail.requestConfig; return !!(c && c.headers && c.headers["X-Background"]); }
+  function openThreadId() { var t = $(".thread[data-conversation]"); return t && t.getAttribute("data-conversation"); }
+  function changed(box) { box.dispatchEvent(new Event("input", { bubbles: true })); }
+  // A confirmation goes by itself after a while (on a page or in a boosted form's answer).
+  htmx.onLoad(function (root) {
+    $all(".flash[data-dismiss-after]", root).forEach(function (flash) {
+      setTimeout(function () { flash.remove(); }, Number(flash.getAttribute("data-dismiss-after")));
+    });
   });
-  $all(".flash[data-dismiss-after]").forEach(function (flash) {
-    setTimeout(function () { flash.remove(); }, Number(flash.getAttribute("data-dismiss-after")));
-  });
-
-  // A form that would repeat something done a moment ago (a paperwork reminder sent
-  // today) asks first. Capture: before htmx sends it.
-  document.addEventListener("submit", function (event) {
-    var form = event.target.closest && event.target.closest("form[data-confirm]");
-    if (form && !window.confirm(form.getAttribute("data-confirm"))) {
-      event.preventDefault();
-      event.stopPropagation();
-    }
-  }, true);
-
-  // Copy buttons (the Inbox number after setup, an invitation link): the text to the clipboard, and the button
-  // says it did. Where the clipboard API is refused, the number is selected and copied the
-  // old way; where that fails too, it stays selected for Ctrl+C.
-  document.addEventListener("click", function (event) {
-    var button = event.target.closest("[data-copy]");
-    if (!button) return;
-    var label = button.querySelector("span") || button;
-    var done = function () {
-      label.textContent = button.getAttribute("data-copied") || "Copied";
-      setTimeout(function () { label.textContent = "Copy"; }, 2000);
-    };
-    var fallback = function () {
-      var target = button.parentNode.querySelector("strong, code");
-      if (!target) return;
-      var range = document.createRange();
-      range.selectNodeContents(target);
-      var selection = window.getSelection();
-      selection.removeAllRanges();
-      selection.addRange(range);
-      var copied = false;
-      try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
-      if (copied) done();
-    };
-    var text = button.getAttribute("data-copy");
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(text).then(done, fallback);
-    } else {
-      fallback();
-    }
-  });
-
-  // A click that failed says so. A 4xx other than a refusal the page shows itself (422) or
-  // a sign-in redirect (401) means the page is out of date: the Inbox was turned off, the
-  // user's access changed, the conversation is gone. A network error or a 5xx: try again.
-  function say(message, withReload) {
-    var stack = $(".flash-stack");
-    if (!stack) {
-      stack = document.createElement("div");
-      stack.className = "flash-stack";
-      document.body.appendChild(stack);
-    }
-    var old = document.getElementById("request-failed");
-    if (old) old.remove();
-    var flash = document.createElement("div");
-    flash.className = "alert alert-danger py-2 mb-2 flash";
-    flash.id = "request-failed";
-    flash.setAttribute("role", "alert");
-    flash.appendChild(document.createElement("span")).textContent = message;
-    if (withReload) {
-      var reload = flash.appendChild(document.createElement("button"));
-      reload.type = "button";
-      reload.className = "btn btn-sm btn-danger";
-      reload.textContent = "Reload";
-      reload.addEventListener("click", function () { window.location.reload(); });
-    }
-    var close = flash.appendChild(document.createElement("button"));
-    close.type = "button";
-    close.className = "btn-close";
-    close.setAttribute("aria-label", "Dismiss");
-    close.setAttribute("data-close-flash", "");
+  // A click that failed says so, in the words of base.html's #request-failed-flash (a line
+  // for each case): a 4xx other than a refusal the page shows (422) or a sign-in redirect
+  // (401) means the page is out of date; a 5xx or a network error, try again.
+  function say(why) {
+    var flash = $("#request-failed-flash").content.firstElementChild.cloneNode(true);
+    var stack = $(".flash-stack") || document.body.appendChild(document.createElement("div"));
+    $all("[data-say]", flash).forEach(function (el) {
+      if (el.getAttribute("data-say").split(" ").indexOf(why) < 0) el.remove();
+    });
+    if ($("#request-failed")) $("#request-failed").remove();
+    stack.className = "flash-stack";
     stack.appendChild(flash);
   }
-  document.addEventListener("htmx:responseError", function (event) {
-    var cfg = event.detail.requestConfig;
-    if (cfg && cfg.headers && cfg.headers["X-Background"]) return;  // the page's own upkeep
+  on("htmx:responseError", function (event) {
     var status = event.detail.xhr.status;
-    if (status === 401 || status === 422) return;
-    if (status >= 500) say("That did not go through: the server had a problem. Please try again.", false);
-    else say("This page is out of date (the Inbox may have been turned off or your access changed). " +
-      "Reload it to see what you can do now.", true);
+    if (!background(event) && status !== 401 && status !== 422) say(status >= 500 ? "failed" : "stale");
   });
-  // The live socket closed because this user may no longer use the Inbox (turned off, the
-  // privilege removed): say so now, not at the next click.
-  document.addEventListener("ci:access-lost", function () {
-    say("The Inbox was turned off, or your access to it changed. " +
-      "Reload to see what you can do now; anything typed here stays until you do.", true);
-  });
-  document.addEventListener("ci:signed-out", function () {
-    say("You were logged out, in this browser or on another device. " +
-      "Reload to log in again; anything typed here stays until you do.", true);
-  });
-  document.addEventListener("htmx:sendError", function (event) {
-    var cfg = event.detail.requestConfig;
-    if (cfg && cfg.headers && cfg.headers["X-Background"]) return;
-    say("Clinic Inbox could not be reached. Check the connection and try again.", false);
-  });
-
-  // Composer: Enter sends, Shift+Enter makes a new line.
-  document.addEventListener("keydown", function (event) {
-    var box = event.target;
-    if (!box.matches || !box.matches("textarea[data-composer]")) return;
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-      event.preventDefault();
-      if (box.value.trim()) box.form.requestSubmit();
+  on("htmx:sendError", function (event) { if (!background(event)) say("unreachable"); });
+  // Copy buttons say they did. Without the clipboard API: selected and copied the old way,
+  // else left selected for Ctrl+C.
+  function copy(button) {
+    var label = $("span", button) || button, target = $("strong, code", button.parentNode);
+    var range = document.createRange();
+    function done() {
+      label.textContent = button.getAttribute("data-copied") || "Copied";
+      setTimeout(function () { label.textContent = "Copy"; }, 2000);
     }
-  });
-
-  // A refused send's message belongs to the text it refused: once the box is emptied for a
-  // new one, it goes (a new refusal brings its own).
-  document.addEventListener("input", function (event) {
-    var box = event.target;
-    if (!box.matches || !box.matches("textarea[data-composer]") || box.value.trim()) return;
-    var error = $("#composer-error");
-    if (error) error.remove();
-  });
-
-  // A live STOP swaps in a locked composer, and START the open one again: the reply that
-  // was being typed in this thread comes back with it.
-  var heldDraft = null;
-  function openThreadId() {
-    var thread = $(".thread[data-conversation]");
-    return thread && thread.getAttribute("data-conversation");
+    function fallback() {
+      if (!target) return;
+      range.selectNodeContents(target);
+      window.getSelection().removeAllRanges(); window.getSelection().addRange(range);
+      try { if (document.execCommand("copy")) done(); } catch (e) { /* stays selected */ }
+    }
+    if (!navigator.clipboard || !window.isSecureContext) return fallback();
+    navigator.clipboard.writeText(button.getAttribute("data-copy")).then(done, fallback);
   }
-  document.addEventListener("htmx:oobBeforeSwap", function (event) {
-    var target = event.detail && event.detail.target;
-    if (!target || target.id !== "composer") return;
-    var box = $("#composer-body", target);
-    if (box && !box.disabled && box.value.trim()) heldDraft = { thread: openThreadId(), text: box.value };
+  // Clicks: dismiss, reload, copy, dialogs (native <dialog>), a saved reply into the message
+  // box, the alert toggles, Stay signed in.
+  on("click", function (event) {
+    var t = event.target, el, box = $("#composer-body");
+    if ((el = t.closest("[data-close-flash]"))) el.closest(".flash").remove();
+    if (t.closest("[data-reload]")) window.location.reload();
+    if ((el = t.closest("[data-copy]"))) copy(el);
+    if ((el = t.closest("[data-open-dialog]"))) {
+      var dialog = document.getElementById(el.getAttribute("data-open-dialog"));
+      if (dialog && !dialog.open) dialog.showModal();
+      if (!el.hasAttribute("hx-get")) event.preventDefault();
+    } else if ((el = t.closest("[data-close-dialog]")) && el.closest("dialog")) el.closest("dialog").close();
+    if ((el = t.closest("[data-template-text]")) && box) {
+      var text = el.getAttribute("data-template-text");
+      box.value = box.value.trim() ? box.value.replace(/\s*$/, " ") + text : text;
+      if (el.closest("details")) el.closest("details").open = false;
+      box.focus();
+      changed(box);
+    }
+    if ((el = t.closest("#alerts-toggle"))) toggleAlerts(el.getAttribute("aria-pressed") !== "true");  // as painted
+    if (t.closest("#sound-toggle")) { setPref("ci-sound", !prefs("ci-sound")); paintToggles(); if (prefs("ci-sound")) beep(); }
+    if (t.closest("#idle-stay")) stay();
   });
-  document.addEventListener("htmx:oobAfterSwap", function (event) {
-    if (event.target.id !== "composer" || !heldDraft) return;
-    var box = $("#composer-body", event.target);
-    if (heldDraft.thread !== openThreadId()) { heldDraft = null; return; }
-    if (box && !box.disabled) {
+  // Finish Setup acts once. A plain form: a refusal answers 502 with the page and its
+  // reason, which htmx would not swap in.
+  on("submit", function (event) {
+    var button = event.submitter;
+    if (!button || !button.hasAttribute("data-once")) return;
+    setTimeout(function () { button.disabled = true; button.textContent = "Working…"; });
+  });
+  // A refused send's message belongs to the text it refused: once the box is emptied, it goes.
+  function composer(event) { return event.target.matches && event.target.matches("textarea[data-composer]"); }
+  on("input", function (e) { if (composer(e) && !e.target.value.trim() && $("#composer-error")) $("#composer-error").remove(); });
+  on("change", function (event) {  // Select all the loaded conversations.
+    if (event.target.id === "select-all") $all(".conv-check").forEach(function (c) { c.checked = event.target.checked; });
+  });
+  // A live STOP swaps in a locked composer and START the open one again: the reply being
+  // typed in this thread comes back.
+  var heldDraft = null;
+  on("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target, box = $("#composer-body", target);
+    if (target.id !== "composer" || !box || box.disabled || !box.value.trim()) return;
+    heldDraft = { thread: openThreadId(), text: box.value };
+  });
+  on("htmx:oobAfterSwap", function (event) {
+    var target = event.target, box = $("#composer-body", target);
+    if (target.id !== "composer" || !heldDraft) return;
+    if (heldDraft.thread !== openThreadId()) heldDraft = null;
+    else if (box && !box.disabled) {
       if (!box.value.trim()) box.value = heldDraft.text;
       heldDraft = null;
-      box.dispatchEvent(new Event("input", { bubbles: true }));
+      changed(box);
     }
   });
-
-  // Saved replies: put the filled-in text into the message box.
-  document.addEventListener("click", function (event) {
-    var item = event.target.closest("[data-template-text]");
-    if (!item) return;
-    var box = $("#composer-body");
-    if (!box) return;
-    var text = item.getAttribute("data-template-text");
-    box.value = box.value.trim() ? box.value.replace(/\s*$/, " ") + text : text;
-    var menu = item.closest("details");
-    if (menu) menu.open = false;
-    box.focus();
-    box.dispatchEvent(new Event("input", { bubbles: true }));
-  });
-
-  // A button that must act once (Finish Setup): disabled right after it submits.
-  document.addEventListener("submit", function (event) {
-    var button = event.submitter;
-    if (button && button.hasAttribute("data-once")) {
-      setTimeout(function () { button.disabled = true; button.textContent = "Working…"; }, 0);
-    }
-  });
-
-  // Select all the loaded conversations.
-  document.addEventListener("change", function (event) {
-    if (event.target.id !== "select-all") return;
-    $all(".conv-check").forEach(function (box) { box.checked = event.target.checked; });
-  });
-
-  // Dialogs (native <dialog>, no Bootstrap JS).
-  document.addEventListener("click", function (event) {
-    var opener = event.target.closest("[data-open-dialog]");
-    if (opener) {
-      var dialog = document.getElementById(opener.getAttribute("data-open-dialog"));
-      if (dialog && !dialog.open) dialog.showModal();
-      if (!opener.hasAttribute("hx-get")) event.preventDefault();
-      return;
-    }
-    var closer = event.target.closest("[data-close-dialog]");
-    if (closer) {
-      var d = closer.closest("dialog");
-      if (d) d.close();
-    }
-  });
-
-  // A text's status never goes back on screen. The answer to a send re-renders the thread
-  // as it was a moment ago; by the time it arrives, the live update may already have shown
-  // the text sent or delivered. Keep what was shown when the answer is older (a retry of a
-  // failed or unconfirmed text starts again from queued: those are not ranked).
-  var STATUS_RANK = { queued: 0, sending: 1, sent: 2, delivered: 3 };
-  var shownStatus = null;
-  function threadIn(target) {
-    return target && (target.id === "messages" || target.querySelector("#messages"));
-  }
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    shownStatus = null;
-    if (!threadIn(event.detail.target)) return;
-    shownStatus = {};
-    $all("#messages .msg .status[data-status]").forEach(function (s) {
-      var rank = STATUS_RANK[s.getAttribute("data-status")];
-      if (rank !== undefined) shownStatus[s.id] = { rank: rank, msg: s.closest(".msg") };
-    });
-  });
-  document.addEventListener("htmx:afterSettle", function () {
-    var before = shownStatus;
-    shownStatus = null;
-    if (!before) return;
-    $all("#messages .msg .status[data-status]").forEach(function (s) {
-      var was = before[s.id];
-      var rank = STATUS_RANK[s.getAttribute("data-status")];
-      var msg = s.closest(".msg");
-      if (!was || rank === undefined || rank >= was.rank || msg === was.msg) return;
-      msg.replaceWith(was.msg);
-      if (window.htmx) window.htmx.process(was.msg);
-    });
-  });
-
-  // Opening a thread: the stacked (tablet/phone) layout switches to the thread screen.
+  // A status never goes back on screen: an answer rendered a moment ago (a send's) may come
+  // after the live update. A bubble whose server-given data-rank would drop stays as it was.
   // Earlier messages load above what the user reads: keep their place, do not jump down.
-  var olderFrom = null;
-  document.addEventListener("htmx:beforeSwap", function (event) {
+  var shown = {}, olderFrom = null;
+  on("htmx:beforeSwap", function (event) {
     var list = $("#messages");
-    olderFrom = event.detail.target && event.detail.target.id === "load-older" && list ? list.scrollHeight - list.scrollTop : null;
+    shown = {};
+    $all("#messages .status[data-rank]").forEach(function (s) { shown[s.id] = s; });
+    olderFrom = event.detail.target.id === "load-older" && list ? list.scrollHeight - list.scrollTop : null;
   });
-  document.addEventListener("htmx:afterSwap", function (event) {
-    if (olderFrom !== null) {
-      var list = $("#messages");
-      if (list) list.scrollTop = list.scrollHeight - olderFrom;
-      olderFrom = null;
-      return;
-    }
-    var grid = $("#inbox-grid");
-    if (grid && event.detail.target && event.detail.target.id === "thread-pane") {
-      grid.classList.add("has-thread");
-      var open = String(currentConversation());
-      $all(".conv-row.selected").forEach(function (row) {
-        if (row.id !== "conv-" + open) row.classList.remove("selected");
-      });
-      // The pane of a conversation already read comes alone (nothing around it changed).
-      var picked = document.getElementById("conv-" + open);
-      if (picked) picked.classList.add("selected");
+  on("htmx:afterSettle", function () {
+    $all("#messages .status[data-rank]").forEach(function (s) {
+      var was = shown[s.id], msg = was && was.closest(".msg");
+      if (!was || was === s || Number(s.getAttribute("data-rank")) >= Number(was.getAttribute("data-rank"))) return;
+      s.closest(".msg").replaceWith(msg);
+      htmx.process(msg);
+    });
+    shown = {};
+  });
+  // Opening a thread: its row is the one selected (stacked layouts show it: app.css, :has).
+  on("htmx:afterSwap", function (event) {
+    var list = $("#messages"), open = "conv-" + openThreadId();
+    if (olderFrom !== null) { if (list) list.scrollTop = list.scrollHeight - olderFrom; return (olderFrom = null); }
+    if (event.detail.target.id === "thread-pane") {
+      $all(".conv-row").forEach(function (row) { row.classList.toggle("selected", row.id === open); });
     }
     scrollThread();
     syncTitle();
   });
-
-  function currentConversation() {
-    var thread = $(".thread[data-conversation]");
-    return thread ? thread.getAttribute("data-conversation") : null;
-  }
-
   function scrollThread() {
-    var list = $("#messages");
-    if (!list) return;
-    var hit = $("mark", list);
+    var list = $("#messages"), hit = list && $("mark", list);
     if (hit) hit.scrollIntoView({ block: "center" });
-    else list.scrollTop = list.scrollHeight;
+    else if (list) list.scrollTop = list.scrollHeight;
   }
-
-  // "(3) Inbox": the unread count in the browser tab's title.
   var baseTitle = document.title.replace(/^\(\d+\)\s*/, "");
-  function syncTitle() {
-    var badge = $("#inbox-badge");
-    var n = badge ? parseInt(badge.getAttribute("data-count") || "0", 10) : 0;
+  function syncTitle() {  // "(3) Inbox": the unread count in the browser tab's title
+    var badge = $("#inbox-badge"), n = badge ? parseInt(badge.getAttribute("data-count") || "0", 10) : 0;
     document.title = (n > 0 ? "(" + n + ") " : "") + baseTitle;
   }
-
-  // Keyboard: j/k move, Enter opens, r replies, u toggles unread, / searches, ? helps.
-  function rows() { return $all(".conv-row"); }
-  function focusedIndex() {
-    var list = rows();
-    for (var i = 0; i < list.length; i++) if (list[i].classList.contains("kbd-focus")) return i;
-    for (var j = 0; j < list.length; j++) if (list[j].classList.contains("selected")) return j;
-    return -1;
-  }
+  // Keyboard: j/k move, Enter opens, r replies, u toggles unread, / searches, ? helps. In the
+  // composer Enter sends, Shift+Enter makes a new line.
   function moveFocus(step) {
-    var list = rows();
-    if (!list.length) return;
-    var i = Math.min(Math.max(focusedIndex() + step, 0), list.length - 1);
-    list.forEach(function (row) { row.classList.remove("kbd-focus"); });
-    list[i].classList.add("kbd-focus");
-    list[i].scrollIntoView({ block: "nearest" });
+    var rows = $all(".conv-row"), at = -1;
+    rows.forEach(function (row, i) {
+      if (row.classList.contains("kbd-focus") || (at < 0 && row.classList.contains("selected"))) at = i;
+    });
+    at = Math.min(Math.max(at + step, 0), rows.length - 1);
+    rows.forEach(function (row, i) { row.classList.toggle("kbd-focus", i === at); });
+    if (rows.length) rows[at].scrollIntoView({ block: "nearest" });
   }
-  document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    var active = document.activeElement;
-    if (event.key === "Escape" && typing(active)) { active.blur(); return; }
-    if (typing(active) || $("dialog[open]")) return;
-    switch (event.key) {
-      case "j": moveFocus(1); break;
-      case "k": moveFocus(-1); break;
-      case "Enter": {
-        var row = $(".conv-row.kbd-focus");
-        if (!row) return;
-        $(".conv-link", row).click();
-        break;
-      }
-      case "r": { var box = $("#composer-body"); if (box && !box.disabled) box.focus(); else return; break; }
-      case "u": {
-        var toggle = $("#toggle-unread");
-        if (!toggle || !window.htmx) return;
-        // Through htmx even if the thread was swapped in a moment ago.
-        window.htmx.process(toggle.form);
-        window.htmx.trigger(toggle.form, "submit");
-        break;
-      }
-      case "/": { var search = $("#search-q"); if (search) search.focus(); else return; break; }
-      case "?": { var help = $("#shortcuts-dialog"); if (help) help.showModal(); else return; break; }
-      default: return;
+  on("keydown", function (event) {
+    var active = document.activeElement, key = event.key, el;
+    if (composer(event) && key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      return event.target.value.trim() && event.target.form.requestSubmit();
     }
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (key === "Escape" && typing(active)) return active.blur();
+    if (typing(active) || $("dialog[open]")) return;
+    if (key === "j" || key === "k") moveFocus(key === "j" ? 1 : -1);
+    else if (key === "Enter" && (el = $(".conv-row.kbd-focus .conv-link"))) el.click();
+    else if (key === "r" && (el = $("#composer-body")) && !el.disabled) el.focus();
+    else if (key === "u" && (el = $("#toggle-unread"))) {
+      htmx.process(el.form);  // through htmx even if the thread was swapped in a moment ago
+      htmx.trigger(el.form, "submit");
+    } else if (key === "/" && (el = $("#search-q"))) el.focus();
+    else if (key === "?" && (el = $("#shortcuts-dialog"))) el.showModal();
+    else return;
     event.preventDefault();
   });
-
-  // On a phone the menu is one row that scrolls sideways: the clinic picked (else the view)
-  // is scrolled into sight, so the filter on the list is never off-screen.
+  // A phone's menu is one row that scrolls sideways: the clinic (else view) picked in sight.
   function showPicked() {
-    var menu = $("#menu");
-    if (!menu || menu.scrollWidth <= menu.clientWidth) return;
-    var picked = $("#menu .menu-item.active[data-clinic]") || $("#menu .menu-item.active[data-view]");
-    if (!picked) return;
+    var menu = $("#menu"), picked = $("#menu .menu-item.active[data-clinic]") || $("#menu .menu-item.active[data-view]");
+    if (!menu || !picked || menu.scrollWidth <= menu.clientWidth) return;
     var box = menu.getBoundingClientRect(), item = picked.getBoundingClientRect();
     menu.scrollLeft += (item.left - box.left) - (box.width - item.width) / 2;
   }
-  document.addEventListener("DOMContentLoaded", function () { scrollThread(); syncTitle(); showPicked(); });
-  window.addEventListener("load", showPicked); // again once styles and icon fonts have sized it
-  document.addEventListener("htmx:pushedIntoHistory", showPicked); // a view or clinic picked
-  // The menu is swapped in again with new counts (live updates, the socket's first
-  // message): it keeps where it was scrolled to.
-  var menuScroll = null;
-  document.addEventListener("htmx:oobBeforeSwap", function (event) {
-    var target = event.detail && event.detail.target;
-    if (target && target.id === "menu") menuScroll = target.scrollLeft;
-  });
-  document.addEventListener("htmx:oobAfterSwap", function (event) {
-    if (event.target.id !== "menu" || menuScroll === null) return;
-    event.target.scrollLeft = menuScroll;
-    menuScroll = null;
-  });
-  document.addEventListener("ci:badge", syncTitle);
-  document.addEventListener("htmx:wsAfterMessage", function () {
-    var list = $("#messages");
-    if (list && list.scrollHeight - list.scrollTop - list.clientHeight < 200) list.scrollTop = list.scrollHeight;
-  });
-})();
-
-// Live: the websocket (htmx ws extension) swaps fragments in; this keeps the server told
-// what the tab shows, resynchronises after a reconnect, and raises alerts.
-(function () {
-  "use strict";
-  var socket = null, opens = 0, lastNotice = null, lastResync = null;
-  // Requests this script makes by itself (not the user): they must not keep the session
-  // alive, or an open tab would never be signed out for inactivity.
-  var BACKGROUND = { "X-Background": "1" };
-
-  // Reconnect within seconds of a restart or a dropped network. htmx's own backoff grows to
-  // a minute, so a tab could stay "Reconnecting…" long after the server was back. Jittered,
-  // so a clinic's tabs do not all knock at once.
-  if (window.htmx) {
-    window.htmx.config.wsReconnectDelay = function (attempt) {
-      var ceiling = Math.min(5000, 500 * Math.pow(2, attempt));
-      return ceiling / 2 + Math.random() * ceiling / 2;
-    };
-  }
-
-  function state() {
-    return JSON.stringify({
-      path: location.pathname, search: location.search,
-      visible: document.visibilityState === "visible",
-      // What the page was rendered under: the server resyncs it if that changed before the
-      // socket listened. A reconnected socket resyncs by itself.
+  on("DOMContentLoaded", function () { scrollThread(); syncTitle(); showPicked(); paintToggles(); });
+  window.addEventListener("load", showPicked);  // again once styles and icon fonts have sized it
+  // Live: the ws extension swaps the socket's fragments in; this tells the server what the
+  // tab shows and resyncs after a reconnect, which comes within seconds (htmx's own backoff
+  // grows to a minute), jittered so a clinic's tabs do not all knock at once.
+  var socket = null, opens = 0;
+  htmx.config.wsReconnectDelay = function (attempt) {
+    var ceiling = Math.min(5000, 500 * Math.pow(2, attempt));
+    return ceiling / 2 + Math.random() * ceiling / 2;
+  };
+  function sendState() {
+    if (socket) socket.send(JSON.stringify({
+      path: location.pathname, search: location.search, visible: document.visibilityState === "visible",
+      // The server resyncs a page rendered before its socket listened; a reconnect, itself.
       generation: opens === 1 ? document.body.dataset.liveGeneration || "" : ""
-    });
+    }));
   }
-  function sendState() { if (socket) socket.send(state()); }
-
   function resync() {
-    if (!window.htmx) return;
-    var filters = location.search;
-    if (document.getElementById("list-body")) {
-      window.htmx.ajax("GET", "/inbox" + filters,
-        { target: "#list-body", swap: "innerHTML", headers: BACKGROUND });
-    }
-    if (document.getElementById("messages")) {
-      window.htmx.ajax("GET", location.pathname + filters,
-        { target: "#messages", select: "#messages", swap: "outerHTML", headers: BACKGROUND });
-    }
+    var list = { target: "#list-body", swap: "innerHTML", headers: BACKGROUND };
+    var thread = { target: "#messages", select: "#messages", swap: "outerHTML", headers: BACKGROUND };
+    if ($("#list-body")) htmx.ajax("GET", "/inbox" + location.search, list);
+    if ($("#messages")) htmx.ajax("GET", location.pathname + location.search, thread);
   }
-
-  document.addEventListener("htmx:wsOpen", function (event) {
+  on("htmx:wsOpen", function (event) {
     socket = event.detail.socketWrapper;
     opens += 1;
-    var status = document.getElementById("live-status");
-    if (status) status.hidden = true;
+    if ($("#live-status")) $("#live-status").hidden = true;
     sendState();
-    if (opens > 1) resync(); // anything that happened while we were away
+    if (opens > 1) resync();  // anything that happened while we were away
   });
-  document.addEventListener("htmx:wsClose", function (event) {
-    var closed = event.detail && event.detail.event;
-    if (closed && closed.code === 1008) {
-      // Not coming back (policy): the Inbox is off for this user, no "reconnecting".
-      document.dispatchEvent(new CustomEvent("ci:access-lost"));
-      return;
-    }
-    if (closed && closed.code === 4401) {
-      // This session was ended on the server (logged out here or on another device).
-      document.dispatchEvent(new CustomEvent("ci:signed-out"));
-      return;
-    }
-    var status = document.getElementById("live-status");
-    if (status) status.hidden = false;
+  on("htmx:wsClose", function (event) {
+    var code = event.detail.event && event.detail.event.code;
+    // Not coming back: Inbox access gone (1008), session ended (4401). Else "Reconnecting…".
+    if (code === 1008 || code === 4401) say(code === 1008 ? "access-lost" : "signed-out");
+    else if ($("#live-status")) $("#live-status").hidden = false;
   });
-  document.addEventListener("htmx:pushedIntoHistory", sendState);
-  document.addEventListener("htmx:historyRestore", sendState);
-  document.addEventListener("visibilitychange", sendState);
-
+  on("htmx:pushedIntoHistory", function () { showPicked(); sendState(); });  // a view or clinic picked
+  on("htmx:historyRestore", sendState);
+  on("visibilitychange", sendState);
+  on("htmx:wsAfterMessage", function () {
+    var list = $("#messages");
+    if (list && list.scrollHeight - list.scrollTop - list.clientHeight < 200) list.scrollTop = list.scrollHeight;
+    syncTitle();
+  });
+  // hx-swap-oob="<style>:<target>" (inbox/_live.html, _row_change.html), placed by what the
+  // tab shows. row: a new text's to the top, a changed one in its place, one back on this
+  // list in order of time unless below the rows loaded; it keeps its tick. An empty one
+  // leaves, unless this tab reads it or is opening it (its request on the way). bubble:
+  // replaced, or appended (under its day's heading unless that is the last one shown).
+  htmx.defineExtension("live", {
+    handleSwap: function (style, target, wrap) {
+      if (!/^(row|bubble|notice|resync)$/.test(style)) return false;  // htmx's own (innerHTML too)
+      var el = wrap.lastElementChild, old = el && document.getElementById(el.id), next = old;
+      var action = wrap.getAttribute("data-row") || wrap.getAttribute("data-bubble");
+      if (style === "notice") notice(wrap);
+      else if (style === "resync") resync();
+      else if (style === "bubble") {
+        var sep = $(".day-sep", wrap), seps = $all(".day-sep", target), last = seps[seps.length - 1];
+        if (!old && action !== "append") return [];
+        if (old) old.replaceWith(el);
+        else if (last && last.textContent.trim() === sep.textContent.trim()) target.append(el);
+        else target.append(sep, el);
+        return [el];
+      } else if (action === "remove") {
+        var id = wrap.getAttribute("data-id"), gone = document.getElementById(id);
+        if (gone && id !== "conv-" + openThreadId() && !$(".htmx-request", gone)) gone.remove();
+      } else {
+        var at = Number(el.getAttribute("data-at"));
+        if (action === "top") next = target.firstElementChild;
+        else if (!old) next = $all(".conv-row", target).filter(function (r) { return r.getAttribute("data-at") < at; })[0];
+        if (!next && !old && action !== "top" && $(".conv-more", target)) return [];
+        if (old && $(".conv-check", old).checked) $(".conv-check", el).checked = true;
+        target.insertBefore(el, next || null);
+        if (old) old.remove();
+        if ($(".conv-empty", target)) $(".conv-empty", target).remove();
+        return [el];
+      }
+      return [];
+    }
+  });
   function prefs(key) { try { return localStorage.getItem(key) === "1"; } catch (e) { return false; } }
-  function setPref(key, on) { try { localStorage.setItem(key, on ? "1" : "0"); } catch (e) { /* private mode */ } }
-
+  function setPref(key, value) { try { localStorage.setItem(key, value ? "1" : "0"); } catch (e) { /* private mode */ } }
   function beep() {
     try {
-      var Ctx = window.AudioContext || window.webkitAudioContext;
-      var ctx = new Ctx(), osc = ctx.createOscillator(), gain = ctx.createGain();
+      var ctx = new (window.AudioContext || window.webkitAudioContext)(), osc = ctx.createOscillator(), gain = ctx.createGain();
       osc.frequency.value = 880; gain.gain.value = 0.08;
       osc.connect(gain); gain.connect(ctx.destination);
       osc.start(); osc.stop(ctx.currentTime + 0.18);
     } catch (e) { /* no audio */ }
   }
-
-  function notice(el) {
-    var open = el.getAttribute("data-open") === "1";
-    var visible = document.visibilityState === "visible";
-    var id = el.getAttribute("data-conversation");
-    if (open && visible && window.htmx) {
-      // Read where it lands: the thread is on screen.
-      window.htmx.ajax("POST", "/inbox/c/" + id + "/seen" + location.search,
-        { swap: "none", source: document.body, headers: BACKGROUND });
+  function notice(el) {  // a patient's text: read where it lands if its thread is on screen
+    var visible = document.visibilityState === "visible", id = el.getAttribute("data-conversation");
+    var seen = { swap: "none", source: document.body, headers: BACKGROUND };
+    if (visible && el.getAttribute("data-open") === "1") htmx.ajax("POST", "/inbox/c/" + id + "/seen" + location.search, seen);
+    if (visible) return;
+    if (prefs("ci-alerts") && window.Notification && Notification.permission === "granted") {
+      new Notification("New text from " + el.getAttribute("data-first-name"),
+        { body: "Open the Inbox to read and reply.", tag: "clinic-inbox-" + id });
     }
-    if (!visible) {
-      if (prefs("ci-alerts") && window.Notification && Notification.permission === "granted") {
-        new Notification("New text from " + el.getAttribute("data-first-name"),
-          { body: "Open the Inbox to read and reply.", tag: "clinic-inbox-" + id });
-      }
-      if (prefs("ci-sound")) beep();
-    }
+    if (prefs("ci-sound")) beep();
   }
-
-  var lastClicked = null;
-  document.addEventListener("click", function (event) {
-    var row = event.target.closest && event.target.closest(".conv-row");
-    if (row) lastClicked = row.id.slice(5); // "conv-<id>"
-  });
-  document.addEventListener("keydown", function (event) {
-    var row = event.key === "Enter" && document.querySelector(".conv-row.kbd-focus");
-    if (row) lastClicked = row.id.slice(5); // "conv-<id>"
-  });
-
-  function fromTemplate(t) {
-    return document.importNode(t.content, true).firstElementChild;
-  }
-  function applyChanges() {
-    var box = document.getElementById("live-changes");
-    if (!box) return;
-    var list = document.getElementById("conv-list");
-    var thread = document.getElementById("messages");
-    Array.prototype.forEach.call(box.querySelectorAll("template[data-row]"), function (t) {
-      var old = document.getElementById(t.getAttribute("data-id"));
-      var action = t.getAttribute("data-row");
-      if (action === "remove") {
-        // The row of the conversation this tab is reading (or just clicked) stays put.
-        var cid = old && old.id.slice(5); // "conv-<id>"
-        var thread = document.querySelector(".thread[data-conversation]");
-        var reading = thread && thread.getAttribute("data-conversation");
-        if (old && cid !== reading && cid !== lastClicked) old.remove();
-        return;
-      }
-      var row = fromTemplate(t);
-      if (!row) return;
-      var box2 = old && old.querySelector(".conv-check");
-      if (box2 && box2.checked) row.querySelector(".conv-check").checked = true;
-      if (action === "top" && list) {
-        if (old) old.remove();
-        var empty = list.querySelector(".conv-empty");
-        if (empty) empty.remove();
-        list.insertBefore(row, list.firstChild);
-      } else if (old) {
-        old.replaceWith(row);
-      } else if (list) {
-        // It belongs on this list now (read in another tab, say): in its place by time,
-        // unless that place is further down than the rows loaded so far.
-        var at = Number(row.getAttribute("data-at"));
-        var next = null;
-        Array.prototype.some.call(list.querySelectorAll(".conv-row"), function (r) {
-          if (Number(r.getAttribute("data-at")) < at) { next = r; return true; }
-          return false;
-        });
-        var more = list.querySelector(".conv-more");
-        if (!next && more) return;
-        var none = list.querySelector(".conv-empty");
-        if (none) none.remove();
-        list.insertBefore(row, next || more);
-      } else {
-        return;
-      }
-      if (window.htmx) window.htmx.process(row);
-    });
-    Array.prototype.forEach.call(box.querySelectorAll("template[data-bubble]"), function (t) {
-      var old = document.getElementById(t.getAttribute("data-id"));
-      var bubble = fromTemplate(t);
-      if (!bubble) return;
-      if (old) old.replaceWith(bubble);
-      else if (t.getAttribute("data-bubble") === "append" && thread) {
-        // A text from a new day opens that day's heading, as the thread shows on a reload.
-        var day = t.getAttribute("data-day");
-        var seps = thread.querySelectorAll(".day-sep");
-        var last = seps.length ? seps[seps.length - 1].textContent.trim() : null;
-        if (day && day !== last) {
-          var sep = document.createElement("div");
-          sep.className = "day-sep";
-          sep.appendChild(document.createElement("span")).textContent = day;
-          thread.appendChild(sep);
-        }
-        thread.appendChild(bubble);
-      } else return;
-      if (window.htmx) window.htmx.process(bubble);
-    });
-    box.innerHTML = "";
-  }
-  document.addEventListener("htmx:afterSettle", applyChanges);
-  document.addEventListener("htmx:oobAfterSwap", applyChanges);
-
-  document.addEventListener("htmx:wsAfterMessage", function () {
-    applyChanges();
-    var n = document.getElementById("live-notice");
-    var seq = n && n.getAttribute("data-seq");
-    if (seq && seq !== lastNotice) { lastNotice = seq; notice(n); }
-    var r = document.getElementById("live-resync");
-    var at = r && r.getAttribute("data-at");
-    if (at && at !== lastResync) { lastResync = at; resync(); }
-    var badge = document.getElementById("inbox-badge");
-    if (badge) document.dispatchEvent(new Event("ci:badge"));
-  });
-
-  // The alert toggles in the inbox header.
+  // Alerts show as on only while the browser lets them through; refused, the page says so.
   function paintToggles() {
     [["ci-alerts", "alerts-toggle"], ["ci-sound", "sound-toggle"]].forEach(function (pair) {
-      var btn = document.getElementById(pair[1]);
-      if (!btn) return;
-      var on = prefs(pair[0]);
-      // Alerts show as on only while the browser lets them through.
-      if (pair[0] === "ci-alerts") on = on && !!window.Notification && Notification.permission === "granted";
-      btn.setAttribute("aria-pressed", on ? "true" : "false");
-      btn.classList.toggle("active", on);
+      var btn = document.getElementById(pair[1]), lit = prefs(pair[0]);
+      if (pair[0] === "ci-alerts") lit = lit && !!window.Notification && Notification.permission === "granted";
+      if (btn) btn.setAttribute("aria-pressed", lit ? "true" : "false");
+      if (btn) btn.classList.toggle("active", lit);
     });
   }
-  document.addEventListener("click", function (event) {
-    var alerts = event.target.closest("#alerts-toggle");
-    var sound = event.target.closest("#sound-toggle");
-    if (alerts) {
-      var turnOn = alerts.getAttribute("aria-pressed") !== "true";  // as painted
-      var blocked = document.getElementById("alerts-blocked");
-      if (blocked) blocked.hidden = true;
-      // Refused (now or before) or not supported: say so, rather than a toggle that
-      // silently stays off.
-      var refused = function () { setPref("ci-alerts", false); paintToggles(); if (blocked) blocked.hidden = false; };
-      if (turnOn && !window.Notification) { refused(); return; }
-      if (turnOn && Notification.permission !== "granted") {
-        Notification.requestPermission().then(function (answer) {
-          if (answer === "granted") { setPref("ci-alerts", true); paintToggles(); } else refused();
-        });
-        return;
-      }
-      setPref("ci-alerts", turnOn); paintToggles();
-    }
-    if (sound) { setPref("ci-sound", !prefs("ci-sound")); paintToggles(); if (prefs("ci-sound")) beep(); }
-  });
-  document.addEventListener("DOMContentLoaded", paintToggles);
-})();
-
-// Idle logoff: the server signs a user out after IDLE_LOGOFF_MINUTES without a user
-// request. A minute before, this shows "You will be signed out in N s" with "Stay signed
-// in". The server's clock decides (other tabs may have been active): before warning, and
-// when the countdown ends, the page asks /session/status (which does not count as
-// activity itself).
-(function () {
-  "use strict";
-  var meta = document.querySelector('meta[name="idle-logoff"]');
-  var box = document.getElementById("idle-warning");
-  if (!meta || !box) return;
-  var idle = parseFloat(meta.getAttribute("content")) || 900;
-  var warning = parseFloat(meta.getAttribute("data-warning")) || 60;
-  var seconds = document.getElementById("idle-seconds");
-  var timer = null, tick = null, deadline = 0;
-
-  function csrfToken() {
-    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; }
-    catch (e) { return ""; }
+  function toggleAlerts(turnOn) {
+    var blocked = $("#alerts-blocked");
+    var set = function (lit) { setPref("ci-alerts", lit); paintToggles(); if (blocked) blocked.hidden = lit || !turnOn; };
+    if (blocked) blocked.hidden = true;
+    if (turnOn && !window.Notification) set(false);
+    else if (turnOn && Notification.permission !== "granted") {
+      Notification.requestPermission().then(function (answer) { set(answer === "granted"); });
+    } else set(turnOn);
   }
-  function signedOut() {
-    location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
-  }
-  function hide() {
-    box.hidden = true;
-    if (tick) { clearInterval(tick); tick = null; }
-  }
+  // Idle logoff: a countdown before the server signs the user out, with "Stay signed in".
+  // The server's clock decides (other tabs count): /session/status is asked before warning
+  // and at zero. Elements are looked up each time: a boosted form's answer swaps the body.
+  var meta = $('meta[name="idle-logoff"]'), timer = null, tick = null, deadline = 0;
+  var idle = meta && (parseFloat(meta.getAttribute("content")) || 900);
+  var warning = meta && (parseFloat(meta.getAttribute("data-warning")) || 60);
   function paint() {
     var left = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
-    seconds.textContent = String(left);
-    if (left <= 0) { clearInterval(tick); tick = null; check(); }
-  }
-  function show() {
-    box.hidden = false;
-    if (!tick) tick = setInterval(paint, 1000);
-    paint();
+    if ($("#idle-seconds")) $("#idle-seconds").textContent = String(left);
+    if (left <= 0) { tick = clearInterval(tick); check(); }
   }
   function schedule(remaining) {
+    var warn = remaining <= warning;
     clearTimeout(timer);
     deadline = Date.now() + remaining * 1000;
-    if (remaining <= warning) { show(); return; }
-    hide();
-    timer = setTimeout(check, (remaining - warning) * 1000);
+    if ($("#idle-warning")) $("#idle-warning").hidden = !warn;
+    if (!warn) { tick = clearInterval(tick); timer = setTimeout(check, (remaining - warning) * 1000); return; }
+    tick = tick || setInterval(paint, 1000);
+    paint();
   }
-  function answer(response) {
-    if (response.status === 401) { signedOut(); return null; }
-    if (!response.ok) throw new Error("status " + response.status);
-    return response.json();
+  function ask(url, options) {
+    fetch(url, Object.assign({ credentials: "same-origin" }, options)).then(function (response) {
+      var back = encodeURIComponent(location.pathname + location.search);
+      if (response.status === 401) return location.assign("/login?next=" + back);
+      if (!response.ok) throw new Error("status " + response.status);
+      return response.json();
+    }).then(function (data) { if (data) schedule(data.remaining); })
+      .catch(function () { clearTimeout(timer); timer = setTimeout(check, 15000); });
   }
-  function retryLater() { clearTimeout(timer); timer = setTimeout(check, 15000); }
-  function check() {
-    fetch("/session/status", { credentials: "same-origin", headers: { "X-Background": "1", "Accept": "application/json" } })
-      .then(answer)
-      .then(function (data) { if (data) schedule(data.remaining); })
-      .catch(retryLater);
-  }
+  function check() { ask("/session/status", { headers: { "X-Background": "1", "Accept": "application/json" } }); }
   function stay() {
-    fetch("/session/keepalive", {
-      method: "POST", credentials: "same-origin",
-      headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" }
-    }).then(answer).then(function (data) { if (data) schedule(data.remaining); }).catch(retryLater);
+    var token = "";
+    try { token = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; } catch (e) { /* none */ }
+    ask("/session/keepalive", { method: "POST", headers: { "X-CSRFToken": token, "Accept": "application/json" } });
   }
-  document.getElementById("idle-stay").addEventListener("click", stay);
-  // A user's own htmx request renewed the server's clock: start counting again.
-  document.addEventListener("htmx:afterRequest", function (event) {
-    var cfg = event.detail && event.detail.requestConfig;
-    var background = cfg && cfg.headers && cfg.headers["X-Background"];
-    if (!background && event.detail.successful) schedule(idle);
+  on("htmx:afterRequest", function (event) {  // a user's own request renewed the server's clock
+    if (meta && !background(event) && event.detail.successful) schedule(idle);
   });
-  schedule(idle);
+  if (meta) schedule(idle);
 })();

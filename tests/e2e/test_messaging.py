@@ -88,14 +88,15 @@ def test_a_late_answer_to_a_send_never_takes_a_status_back(browser, stack):
     login(page, stack, "staff@glow.test")
     _open_thread(page, stack, "Ava Martinez")
     wait_live_told(page, sent)  # the socket knows which thread this tab shows
-    status_span = re.compile(r'class="status status-(\w+)" data-status="\1"')
+    status_span = re.compile(r'class="status status-(\w+)" data-status="\1"( data-rank="\d+")?')
 
     def late_and_old(route):
         if route.request.method != "POST":
             return route.continue_()
         answer = route.fetch()
         time.sleep(2)  # the live updates reach the page first
-        stale = status_span.sub('class="status status-queued" data-status="queued"', answer.text())
+        queued = 'class="status status-queued" data-status="queued" data-rank="0"'
+        stale = status_span.sub(queued, answer.text())
         route.fulfill(response=answer, body=stale)
 
     page.route(re.compile(r".*/inbox/c/\d+/messages$"), late_and_old)

@@ -282,7 +282,7 @@ def test_paperwork_reminder_from_the_thread(app, ava, client, sandbox):
     # from a page drawn before the first one (another tab) is refused, with words.
     page = client.get(f"/inbox/c/{conv.id}").get_data(as_text=True)
     assert "Send paperwork reminder again" in page
-    asks = r'data-confirm="Ava was sent a paperwork reminder today at [^"]+\. Send it again\?"'
+    asks = r'hx-confirm="Ava was sent a paperwork reminder today at [^"]+\. Send it again\?"'
     assert re.search(asks, page)
     profile = client.get(f"/patients/{ava.id}").get_data(as_text=True)
     assert "Text paperwork reminder again" in profile and 'name="again" value="1"' in profile
