@@ -618,14 +618,14 @@ def mark_opened(user: User, opened: Opened) -> bool:
     """Opening reads a conversation. Commits what the request has pending with it (the audit
     row of the view) in one transaction, and only when there is something to write;
     whether the read state changed. A read conversation is offered to the practice's
-    webhook endpoints as mark() does (only when it has one: see Opened). What the request
+    webhook endpoints as mark_many() does (only when it has one: see Opened). What the request
     loaded stays loaded (nothing in it changed but what it wrote), and the live event goes
     to Redis in the same round trip as the page-cache generation."""
     conv = opened.conv
     changed = conv.unread
     if changed:
         conv.unread = False
-        if opened.has_webhooks:  # (the same event as mark(); no endpoint, no statement)
+        if opened.has_webhooks:  # (the same event as mark_many(); no endpoint, no statement)
             event_hooks.emit([event_hooks.conversation_read(conv.account_id, conv.id)])
         page_cache.announce(conv.account_id, events.read_changed([conv.id]))
     session = db.session()
@@ -693,17 +693,10 @@ def thread(conv: Conversation, limit: int = 200) -> list[Message]:
     return thread_page(conv, limit=limit)[0]
 
 
-def mark(conv: Conversation, *, unread: bool) -> None:
-    if conv.unread != unread:
-        conv.unread = unread
-        if not unread:
-            event_hooks.emit([event_hooks.conversation_read(conv.account_id, conv.id)])
-        db.session.commit()
-        events.publish(conv.account_id, events.read_changed([conv.id]))
-
-
 def mark_many(user: User, ids: Iterable[int | str], *, unread: bool) -> int:
-    """Bulk Mark as read / unread, only on conversations the user may see."""
+    """Mark as read / unread (one conversation is a batch of one), only conversations the
+    user may see and only those it changes; how many. Opening a conversation reads it
+    through mark_opened, in the same transaction as its audit row."""
     wanted = {int(i) for i in ids if str(i).isdigit()}
     if not wanted:
         return 0

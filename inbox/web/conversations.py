@@ -219,7 +219,7 @@ def send(conversation_id: int):
 def read_state(conversation_id: int):
     conv = convs.get_visible(current_user, conversation_id) or abort(404)
     unread = request.form.get("unread") == "1"
-    convs.mark(conv, unread=unread)
+    convs.mark_many(current_user, [conv.id], unread=unread)
     trail.note(AUDIT_MARKED_UNREAD if unread else AUDIT_MARKED_READ, conv, summary="1 conversation")
     f = _filters()
     if _htmx_target():
@@ -234,7 +234,7 @@ def read_state(conversation_id: int):
 def seen(conversation_id: int):
     """A live text arrived in the thread this tab shows, while the tab is visible."""
     conv = convs.get_visible(current_user, conversation_id) or abort(404)
-    convs.mark(conv, unread=False)
+    convs.mark_many(current_user, [conv.id], unread=False)
     f = _filters()
     return render_template("inbox/_seen.html", **_counts_oob(f), c=conv, conv=conv)
 

@@ -64,7 +64,7 @@ def test_counters_stay_exact_through_every_change(demo, sandbox):
     send_inbound(sandbox.state, "19175559876", "12125550134", "Who is this?")
     assert_exact(demo)
     # One conversation read, then many unread and read again.
-    convs.mark(db.session.get(Conversation, conv.id), unread=False)
+    convs.mark_many(admin, [conv.id], unread=False)
     assert_exact(demo)
     ids = list(db.session.scalars(select(Conversation.id)))
     convs.mark_many(admin, ids, unread=True)
