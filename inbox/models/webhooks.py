@@ -14,10 +14,11 @@ KIND_RECEIPT = "status"
 
 class ReceivedWebhook(db.Model):
     """A webhook from Vonage held for later: one the batch path leaves to the one-at-a-time
-    handlers (long texts in parts, STOP / START / HELP, failure receipts), or every webhook
-    of a group whose transaction failed. `processed_at` NULL: still to be processed (by
-    the request leading a group, or the sweep: `inbox.services.intake`). Processed rows are
-    kept for two days (longer than Vonage retries), so a retry of one is a copy at the door."""
+    handlers (long texts in parts, STOP / START / HELP, receipts that opt a patient out or name
+    no text of ours), or every webhook of a group whose transaction failed. `processed_at` NULL:
+    still to be processed (by the request leading a group, or the sweep:
+    `inbox.services.intake`). Processed rows are kept for two days (longer than Vonage retries),
+    so a retry of one is a copy at the door."""
 
     __tablename__ = "received_webhooks"
     __table_args__ = (

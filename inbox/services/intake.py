@@ -5,8 +5,8 @@ process's writer. The request at the head of the queue leads: it stores everythi
 queued while the last group was stored in one transaction (a group commit), hands the
 lead on, and answers its group's requests. Texts and receipts go through
 `inbound.store_batch` and `receipts.apply_receipt_batch` in a few statements, and the
-rest (long texts in parts, STOP / START / HELP, failure receipts) held as rows of
-`received_webhooks` and then taken one at a time by the old handlers. Only then does
+rest (long texts in parts, STOP / START / HELP, receipts that opt a patient out or name
+no text of ours) held as rows of `received_webhooks` and then taken one at a time. Only then does
 the request answer 200, so a text is in the inbox before Vonage hears it arrived. A
 quiet practice's text is a group of one; a burst is stored dozens at a time.
 
@@ -43,8 +43,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from .. import carrier
 from ..extensions import db
 from ..models import KIND_INBOUND, KIND_RECEIPT, ReceivedWebhook, utcnow
-from . import event_hooks, inbound, numbers, page_cache, receipts
-from .webhook_outcomes import Batch, WebhookResult
+from . import inbound, numbers, receipts
+from .webhook_outcomes import Batch, WebhookResult, announce
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +258,7 @@ def _process_batch(limit: int, *, last_try: bool) -> int:
                 "a batch of %d webhooks failed; processing them one at a time", len(parsed)
             )
             done = Batch()
-    _announce(done)
+    announce(done)
     for row_id, kind, params in parsed:
         if row_id not in done.outcomes:
             process_one(row_id, kind, params)
@@ -440,21 +440,11 @@ class _Writer:
             hand_over()
 
 
-def _announce(done: Batch) -> None:
-    """Once a batch is committed, in one round trip to Redis: its accounts' cached list
-    pages are old, then its live events go out (so a browser that hears one loads a page
-    that shows the text)."""
-    if done.accounts or done.events:
-        page_cache.replace(done.accounts, announce=done.events)
-    if done.webhooks:
-        event_hooks.kick()
-
-
 def _settle(done: Batch, answer: Callable[[], None]) -> None:
     """After a group's commit: its pages are old and its live events out, then its
     requests answer."""
     try:
-        _announce(done)
+        announce(done)
     finally:
         answer()
 
@@ -464,13 +454,13 @@ def store_group(
     settle: Callable[[Batch, Callable[[], None]], None] = _settle,
     by: _Writer | None = None,
 ) -> None:
-    """Store a group of webhooks in one transaction: texts and receipts many at a time,
-    the rest (parts, STOP / START / HELP, failure receipts) held as rows and then taken
-    one at a time. `settle` gets what was stored and the call that answers its requests,
-    once it is committed (the writer hands the lead on first). `by`: the writer whose
-    connection stores it (None: one from the pool). If the transaction fails, each
-    webhook is held on its own (the drain stores it), or reported failed if even that
-    fails (the request answers 503)."""
+    """Store a group of webhooks in one transaction: texts and receipts many at a time, the rest
+    (parts, STOP / START / HELP, receipts that opt a patient out or name no text of ours) held
+    as rows and then taken one at a time. `settle` gets what was stored and the call that
+    answers its requests, once it is committed (the writer hands the lead on first). `by`: the
+    writer whose connection stores it (None: one from the pool). If the transaction fails, each
+    webhook is held on its own (the drain stores it), or reported failed if even that fails (the
+    request answers 503)."""
     # A copy inside the group gets the first one's outcome.
     original = [0] * len(group)
     first: dict[str, int] = {}

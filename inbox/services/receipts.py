@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.engine import Connection
 
 from .. import carrier, events
 from ..extensions import db
 from ..models import (
+    CARRIER_VONAGE,
     DIRECTION_OUT,
     STATUS_DELIVERED,
     STATUS_FAILED,
@@ -20,12 +21,14 @@ from ..models import (
     STATUS_SENDING,
     STATUS_SENT,
     STATUS_UNKNOWN,
+    Conversation,
     Message,
+    Patient,
     utcnow,
 )
 from . import consent, event_hooks
-from .message_status import UNCONFIRMED, emit_status_webhook, refresh_failed_flags, status_event_of
-from .webhook_outcomes import Batch, WebhookResult
+from .message_status import UNCONFIRMED
+from .webhook_outcomes import Batch, WebhookResult, announce
 
 # A receipt never moves a message backward: delivered stays delivered.
 _RANK = {
@@ -58,23 +61,6 @@ _FINAL = (STATUS_DELIVERED, STATUS_FAILED)
 OPTED_OUT_ERR_CODE = "9"  # the handset's owner opted out of texts from this number
 
 
-def _receipt_message(params: dict[str, str]) -> Message | None:
-    client_ref = params.get("client-ref") or ""
-    if client_ref.isdigit():
-        message = db.session.get(Message, int(client_ref))
-        # The reference is ours only if the receipt is about the number we texted.
-        try:
-            if message and carrier.from_wire(params.get("msisdn", "")) == message.to_number:
-                return message
-        except ValueError:
-            pass
-    return db.session.scalars(
-        select(Message).where(
-            Message.carrier == "vonage", Message.carrier_message_id == params["messageId"]
-        )
-    ).first()
-
-
 def check_receipt(params: dict[str, str]) -> WebhookResult | None:
     """A receipt that can never be applied (invalid), or None."""
     carrier_id = params.get("messageId") or ""
@@ -84,145 +70,169 @@ def check_receipt(params: dict[str, str]) -> WebhookResult | None:
 
 
 def apply_receipt(params: dict[str, str]) -> WebhookResult:
-    """A delivery receipt. Idempotent on (message, status); never moves a message
-    backward, except that a text failed only because nobody confirmed it may still
-    turn out delivered."""
+    """One delivery receipt: a batch of one (see apply_receipt_batch), committed, then its
+    pages are old and its live event out."""
     refused = check_receipt(params)
     if refused is not None:
         return refused
-    carrier_id = params["messageId"]
-    status = _RECEIPT_STATUS.get((params.get("status") or "").lower())
-    message = _receipt_message(params)
-    if message is None or message.direction != DIRECTION_OUT:
-        return WebhookResult("ignored", detail="unknown message")
-    code = params.get("err-code") or ""
-    opted_out = None  # committed with the receipt's own changes, one transaction
-    if status == STATUS_FAILED and code == OPTED_OUT_ERR_CODE:
-        opted_out = consent.opt_out_from_receipt(message.conversation.patient)
-    settled_unconfirmed = message.status == STATUS_FAILED and message.error_code == UNCONFIRMED
-    unchanged = (
-        status is None
-        or (status == message.status and not settled_unconfirmed)
-        or (
-            not settled_unconfirmed
-            and (
-                _RANK[status] < _RANK.get(message.status, 0)
-                or message.status in (STATUS_DELIVERED, STATUS_FAILED)
-            )
-        )
-    )
-    if unchanged:
-        if opted_out is not None:  # the message has its status; the opt-out is news
-            db.session.commit()
-            opted_out()
-        return WebhookResult("duplicate", message.id)
-    message.status = status
-    message.status_changed_at = utcnow()
-    message.error_code = message.error_text = None
-    if status == STATUS_FAILED:
-        message.error_code = code
-        message.error_text = carrier.RECEIPT_ERRORS.get(code, "The carrier could not deliver it")
-        message.conversation.has_failed = True
-    elif settled_unconfirmed:
-        refresh_failed_flags([message.conversation_id])
-    if message.carrier_message_id is None:
-        message.carrier_message_id = carrier_id
-    account_id, event = status_event_of(message)  # read before the commit expires it
-    emit_status_webhook(message)
+    done = apply_receipt_batch([(0, params)], lambda: None, db.session.connection(), alone=True)
     db.session.commit()
-    events.publish(account_id, event)
-    if opted_out is not None:
-        opted_out()
-    return WebhookResult("stored", event["id"])
+    announce(done)
+    outcome = done.outcomes.get(0, "ignored")
+    detail = "unknown message" if outcome == "ignored" else ""
+    return WebhookResult(outcome, done.message_ids.get(0), detail)
 
 
 @cache
 def _receipt_statements() -> dict:
-    t = Message.__table__
+    t, c = Message.__table__, Conversation.__table__
+    columns = (
+        t.c.id, t.c.account_id, t.c.conversation_id, t.c.direction, t.c.to_number,
+        t.c.status, t.c.error_code, t.c.carrier_message_id, c.c.patient_id,
+    )  # fmt: skip
+    found = select(*columns).join(c, c.c.id == t.c.conversation_id)
     return {
-        "messages": select(
-            t.c.id,
-            t.c.account_id,
-            t.c.conversation_id,
-            t.c.direction,
-            t.c.to_number,
-            t.c.status,
-            t.c.error_code,
-            t.c.carrier_message_id,
-        ).where(t.c.id.in_(bindparam("ids", expanding=True))),  # fmt: skip
+        "by_id": found.where(t.c.id.in_(bindparam("ids", expanding=True))),
+        "by_carrier_id": found.where(
+            t.c.carrier == CARRIER_VONAGE,
+            t.c.carrier_message_id.in_(bindparam("carrier_ids", expanding=True)),
+        ),
         "apply": update(t)
         .where(t.c.id == bindparam("ref"))
         .values(
             status=bindparam("status"),
             status_changed_at=bindparam("at", type_=t.c.status_changed_at.type),
-            error_code=None,
-            error_text=None,
+            error_code=bindparam("code"),
+            error_text=bindparam("reason"),
             carrier_message_id=bindparam("carrier_id"),
+        ),
+        "failed": update(c)
+        .where(c.c.id.in_(bindparam("conv_ids", expanding=True)))
+        .values(has_failed=True),
+        "refresh_failed": update(c)
+        .where(c.c.id.in_(bindparam("conv_ids", expanding=True)))
+        .values(
+            has_failed=exists().where(t.c.conversation_id == c.c.id, t.c.status == STATUS_FAILED)
         ),
     }
 
 
+def _ours(row, params: dict[str, str]) -> bool:
+    """Our reference names this text only if the receipt is about the number we texted."""
+    try:
+        return row is not None and carrier.from_wire(params.get("msisdn", "")) == row.to_number
+    except ValueError:
+        return False
+
+
 def apply_receipt_batch(
-    items: list[tuple[int, dict[str, str]]], claim: Callable[[], None], conn: Connection
+    items: list[tuple[int, dict[str, str]]],
+    claim: Callable[[], None],
+    conn: Connection,
+    *,
+    alone: bool = False,
 ) -> Batch:
-    """The common receipts of many texts in two statements: accepted / delivered for a
-    text we sent (found by our client-ref, to the number we texted). Failures, settling
-    an unconfirmed text, and receipts without our reference go through apply_receipt().
-    Part of the caller's transaction on `conn`; it commits nothing, and calls claim()
-    before it writes."""
+    """The one writer of delivery receipts, for many at a time (a single receipt is a batch
+    of one). Each is applied to the text it names: by our reference (its id, for the number
+    we texted), else by the carrier's id; idempotent on (text, status), never moving a text
+    backward, but a text failed only because nobody confirmed it may still turn out
+    delivered. A failure keeps its code and reason and marks the conversation; err-code 9
+    (the handset refuses our texts) opts the patient out, in the same transaction.
+    The intake's batches (on a connection of their own) leave two kinds without an outcome,
+    for the one-at-a-time way, where the receipt is held first (so a copy of it is known
+    as one) and then applied `alone` on the session's connection: a receipt naming no text
+    of ours, and an opt-out (consent writes through the session). Part of the caller's
+    transaction on `conn`; it commits nothing, and calls claim() before it writes.
+    Receipts checked at the door (check_receipt) only."""
     done = Batch()
-    wanted: list[tuple[int, dict[str, str], int, str]] = []
-    for row_id, params in items:
-        status = _RECEIPT_STATUS.get((params.get("status") or "").lower())
-        ref = params.get("client-ref") or ""
-        if status in (None, STATUS_FAILED):  # check_receipt() passed at the door
-            continue
-        if not ref.isdigit() or int(ref) > 2**31 - 1:
-            continue
-        wanted.append((row_id, params, int(ref), status))
-    if not wanted:
+    if not items:
         return done
     sql = _receipt_statements()
+    refs = {}
+    for row_id, params in items:
+        ref = params.get("client-ref") or ""
+        if ref.isdigit() and int(ref) <= 2**31 - 1:
+            refs[row_id] = int(ref)
     found = {
-        row.id: row
-        for row in conn.execute(sql["messages"], {"ids": sorted({ref for _, _, ref, _ in wanted})})
-    }
-    current: dict[int, str] = {}
+        row.id: row for row in conn.execute(sql["by_id"], {"ids": sorted(set(refs.values()))})
+    } if refs else {}  # fmt: skip
+    texts = {}
+    for row_id, params in items:
+        row = found.get(refs.get(row_id))
+        if _ours(row, params):
+            texts[row_id] = row
+    rest = sorted({params["messageId"] for row_id, params in items if row_id not in texts})
+    if rest:
+        by_carrier = {}
+        for row in conn.execute(sql["by_carrier_id"], {"carrier_ids": rest}):
+            by_carrier.setdefault(row.carrier_message_id, row)
+        for row_id, params in items:
+            if row_id not in texts and params["messageId"] in by_carrier:
+                texts[row_id] = by_carrier[params["messageId"]]
+    current: dict[int, tuple[str, str | None]] = {}  # a text's status and code so far
     changes: dict[int, dict] = {}
+    failed_convs: set[int] = set()
+    settled_convs: set[int] = set()
+    opt_outs: list[int] = []
     now = utcnow()
-    for row_id, params, ref, status in wanted:
-        row = found.get(ref)
-        try:
-            ours = row is not None and carrier.from_wire(params.get("msisdn", "")) == row.to_number
-        except ValueError:
-            ours = False
-        if not ours or row.direction != DIRECTION_OUT:
-            continue  # apply_receipt() looks it up by the carrier's id
-        if row.status == STATUS_FAILED and row.error_code == UNCONFIRMED:
-            continue  # settling an unconfirmed text: apply_receipt()
-        was = current.get(ref, row.status)
-        if status == was or _RANK[status] < _RANK.get(was, 0) or was in _FINAL:
+    for row_id, params in items:
+        row = texts.get(row_id)
+        if row is None or row.direction != DIRECTION_OUT:
+            if alone:
+                done.outcomes[row_id] = "ignored"
+            continue
+        done.message_ids[row_id] = row.id
+        status = _RECEIPT_STATUS.get((params.get("status") or "").lower())
+        code = params.get("err-code") or ""
+        if status == STATUS_FAILED and code == OPTED_OUT_ERR_CODE:
+            if not alone:
+                del done.message_ids[row_id]
+                continue
+            opt_outs.append(row.patient_id)  # news even when the text has its status
+        was, was_code = current.get(row.id, (row.status, row.error_code))
+        settled = was == STATUS_FAILED and was_code == UNCONFIRMED
+        if status is None or (
+            not settled and (status == was or _RANK[status] < _RANK.get(was, 0) or was in _FINAL)
+        ):
             done.outcomes[row_id] = "duplicate"
             continue
-        current[ref] = status
-        changes[ref] = {
-            "ref": ref, "status": status, "at": now,
+        failed = status == STATUS_FAILED
+        reason = carrier.RECEIPT_ERRORS.get(code, "The carrier could not deliver it")
+        current[row.id] = (status, code if failed else None)
+        changes[row.id] = {
+            "ref": row.id, "status": status, "at": now,
+            "code": code if failed else None, "reason": reason if failed else None,
             "carrier_id": row.carrier_message_id or params["messageId"],
         }  # fmt: skip
+        if failed:
+            failed_convs.add(row.conversation_id)
+        elif settled:
+            settled_convs.add(row.conversation_id)
         done.outcomes[row_id] = "stored"
+    if not changes and not opt_outs:
+        return done
+    claim()  # the writes start here
+    rows = {row.id: row for row in texts.values()}
     if changes:
-        claim()  # the writes start here
         conn.execute(sql["apply"], list(changes.values()))
+        if failed_convs:
+            conn.execute(sql["failed"], {"conv_ids": sorted(failed_convs)})
+        if settled_convs - failed_convs:
+            conn.execute(sql["refresh_failed"], {"conv_ids": sorted(settled_convs - failed_convs)})
         hooks = []
         for ref, change in changes.items():
-            row = found[ref]
-            hooks.append(
-                event_hooks.status_changed(
-                    row.account_id, ref, row.conversation_id, change["status"]
-                )
-            )
+            row = rows[ref]
+            hooks.append(event_hooks.status_changed(
+                row.account_id, ref, row.conversation_id, change["status"], change["code"]
+            ))  # fmt: skip
             done.events.append(
                 (row.account_id, events.status_changed(row.conversation_id, ref, change["status"]))
             )
+            if row.conversation_id in failed_convs | settled_convs:
+                done.accounts.add(row.account_id)  # the list's failure mark
         done.webhooks += event_hooks.emit(hooks, conn)
+    for patient_id in dict.fromkeys(opt_outs):
+        published = consent.opt_out_from_receipt(db.session.get(Patient, patient_id))
+        if published is not None:
+            done.after.append(published)
     return done

@@ -71,3 +71,38 @@ def test_forged_receipt_is_refused(app, demo, sandbox):
     assert r.status_code == 401
     fresh()
     assert db.session.get(Message, m.id).status == "sent"
+
+
+def _params(m: Message, status: str, err: str = "0") -> dict[str, str]:
+    return {"msisdn": m.to_number.removeprefix("+"), "to": "12125550134",
+            "messageId": m.carrier_message_id, "status": status, "err-code": err,
+            "client-ref": str(m.id)}  # fmt: skip
+
+
+def test_one_writer_takes_failures_in_bulk_and_leaves_opt_outs_and_strangers(app, demo, sandbox):
+    """apply_receipt_batch is the only writer of receipts: the intake's batches take a
+    failure in bulk too (its reason, the conversation's failure mark, the list pages old);
+    an opt-out and a receipt naming no text of ours are left to be held and applied alone."""
+    from inbox.services import receipts
+
+    failing, opting_out, delivered = _outbound(), _outbound(), _outbound()
+    stranger = {**_params(delivered, "delivered"), "client-ref": "", "messageId": "NOT-OURS"}
+    items = [(1, _params(failing, "failed", err="4")), (2, _params(opting_out, "failed", err="9")),
+             (3, _params(delivered, "delivered")), (4, stranger)]  # fmt: skip
+    done = receipts.apply_receipt_batch(items, lambda: None, db.session.connection())
+    db.session.commit()
+    assert done.outcomes == {1: "stored", 3: "stored"}  # 2 and 4: the one-at-a-time way
+    assert done.accounts == {failing.account_id}
+    assert [e["status"] for _, e in done.events] == ["failed", "delivered"]
+    fresh()
+    m = db.session.get(Message, failing.id)
+    assert m.status == "failed" and m.error_code == "4"
+    assert m.error_text == "The number is barred from receiving texts"
+    assert m.conversation.has_failed
+    assert db.session.get(Message, delivered.id).status == "delivered"
+    assert db.session.get(Message, opting_out.id).status == "sent"
+    # Alone (held first, then applied on the session): the opt-out and the stranger.
+    assert receipts.apply_receipt(_params(opting_out, "failed", err="9")).outcome == "stored"
+    assert receipts.apply_receipt(stranger).outcome == "ignored"
+    fresh()
+    assert db.session.get(Message, opting_out.id).conversation.patient.opted_out
