@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from sqlalchemy import exists, update
+from sqlalchemy.engine import Connection
 
 from .. import events
 from ..extensions import db
@@ -53,23 +54,26 @@ def emit_status_webhook(message: Message) -> None:
     )
 
 
-def refresh_failed_flags(conversation_ids: Collection[int]) -> None:
-    """The list's failure mark, in the session's transaction: does some outbound text of
-    each of these threads still fail? (One statement; loaded threads see it after the
-    commit.)"""
+def refresh_failed_flags(conversation_ids: Collection[int], conn: Connection | None = None) -> None:
+    """The list's failure mark: does some outbound text of each of these conversations
+    still fail? One statement, in the caller's transaction: on `conn`, or the session's
+    (where the page cache hears of it; loaded conversations see it after the commit)."""
     if not conversation_ids:
         return
-    db.session.execute(
+    statement = (
         update(Conversation)
-        .where(Conversation.id.in_(conversation_ids))
+        .where(Conversation.id.in_(sorted(conversation_ids)))
         .values(
             has_failed=exists().where(
                 Message.conversation_id == Conversation.id,
                 Message.status == STATUS_FAILED,
             )
         )
-        .execution_options(synchronize_session=False)
     )
+    if conn is not None:
+        conn.execute(statement)
+    else:
+        db.session.execute(statement.execution_options(synchronize_session=False))
 
 
 def status_event(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from .. import carrier, events
@@ -27,7 +27,7 @@ from ..models import (
     utcnow,
 )
 from . import consent, event_hooks
-from .message_status import UNCONFIRMED
+from .message_status import UNCONFIRMED, refresh_failed_flags
 from .webhook_outcomes import Batch, WebhookResult, announce
 
 # A receipt never moves a message backward: delivered stays delivered.
@@ -106,14 +106,6 @@ def _receipt_statements() -> dict:
             error_text=bindparam("reason"),
             carrier_message_id=bindparam("carrier_id"),
         ),
-        "failed": update(c)
-        .where(c.c.id.in_(bindparam("conv_ids", expanding=True)))
-        .values(has_failed=True),
-        "refresh_failed": update(c)
-        .where(c.c.id.in_(bindparam("conv_ids", expanding=True)))
-        .values(
-            has_failed=exists().where(t.c.conversation_id == c.c.id, t.c.status == STATUS_FAILED)
-        ),
     }
 
 
@@ -171,8 +163,7 @@ def apply_receipt_batch(
                 texts[row_id] = by_carrier[params["messageId"]]
     current: dict[int, tuple[str, str | None]] = {}  # a text's status and code so far
     changes: dict[int, dict] = {}
-    failed_convs: set[int] = set()
-    settled_convs: set[int] = set()
+    marks: set[int] = set()  # conversations whose failure mark may change
     opt_outs: list[int] = []
     now = utcnow()
     for row_id, params in items:
@@ -204,10 +195,8 @@ def apply_receipt_batch(
             "code": code if failed else None, "reason": reason if failed else None,
             "carrier_id": row.carrier_message_id or params["messageId"],
         }  # fmt: skip
-        if failed:
-            failed_convs.add(row.conversation_id)
-        elif settled:
-            settled_convs.add(row.conversation_id)
+        if failed or settled:
+            marks.add(row.conversation_id)
         done.outcomes[row_id] = "stored"
     if not changes and not opt_outs:
         return done
@@ -215,10 +204,7 @@ def apply_receipt_batch(
     rows = {row.id: row for row in texts.values()}
     if changes:
         conn.execute(sql["apply"], list(changes.values()))
-        if failed_convs:
-            conn.execute(sql["failed"], {"conv_ids": sorted(failed_convs)})
-        if settled_convs - failed_convs:
-            conn.execute(sql["refresh_failed"], {"conv_ids": sorted(settled_convs - failed_convs)})
+        refresh_failed_flags(marks, conn)
         hooks = []
         for ref, change in changes.items():
             row = rows[ref]
@@ -228,8 +214,8 @@ def apply_receipt_batch(
             done.events.append(
                 (row.account_id, events.status_changed(row.conversation_id, ref, change["status"]))
             )
-            if row.conversation_id in failed_convs | settled_convs:
-                done.accounts.add(row.account_id)  # the list's failure mark
+            if row.conversation_id in marks:
+                done.accounts.add(row.account_id)  # its list pages show the mark
         done.webhooks += event_hooks.emit(hooks, conn)
     for patient_id in dict.fromkeys(opt_outs):
         published = consent.opt_out_from_receipt(db.session.get(Patient, patient_id))
