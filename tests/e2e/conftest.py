@@ -389,6 +389,9 @@ PHONE = {"width": 390, "height": 844}
 def shoot(page, folder: str, name: str) -> None:
     """The page fits a phone (390 px) without sideways scrolling; with SAVE_SCREENSHOTS=1
     it is saved at 1366 px and 390 px wide into docs/screenshots/<folder>/."""
+    # A click that navigates returns once the new page is committed, before it is parsed
+    # (document.documentElement is null for a moment: one CI run measured that moment).
+    page.wait_for_load_state()
     save = bool(os.environ.get("SAVE_SCREENSHOTS"))
     into = SCREENSHOTS / folder
     if save:
