@@ -807,8 +807,8 @@ def bare_redis(url: str, samples: int) -> list[float]:
 # ---- outbound -------------------------------------------------------------------------------
 
 
-def queue_outbound(stack: Stack, n: int, ready=lambda: None) -> list[int]:
-    """n queued texts, written as queue_outbound() writes them (minus the request), then,
+def queue_texts(stack: Stack, n: int, ready=lambda: None) -> list[int]:
+    """n queued texts, written as sending.send_reply() writes them (minus the request), then,
     once ready() returns, their send jobs, all in one round trip (outbox.enqueue_sends),
     so that queueing them does not compete with the sends."""
     from inbox import create_app
@@ -875,7 +875,7 @@ def run_workers(stack: Stack, n_workers: int, n: int, extra_env: dict | None = N
             time.sleep(0.1)
         conn.close()
 
-    queue_outbound(stack, n, ready=workers_up)
+    queue_texts(stack, n, ready=workers_up)
     rss: list[int] = []
     deadline = time.monotonic() + 300
     # CPU per text from the first tenth on (the workers warmed up), by role: the

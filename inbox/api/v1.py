@@ -693,7 +693,7 @@ def send_message(data: dict, idempotency_key: str | None = None):
             db.session.flush()
 
     try:
-        message = sending.compose(
+        message = sending.send_new(
             user=actor, clinic_id=clinic_id, body=data["body"], patient_id=patient_id,
             phone=to, on_staged=remember,
         )  # fmt: skip

@@ -93,7 +93,7 @@ def apply_keyword(conv: Conversation, text: str) -> str | None:
     if word in (keywords.STOP, keywords.START):
         _publish(patient)
     if reply is not None and conv.inbox_number_id is not None:
-        sending.queue_automatic(conv, reply[0], kind=reply[1])
+        sending.send_automatic(conv, reply[0], kind=reply[1])
     return word
 
 

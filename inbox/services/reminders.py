@@ -171,7 +171,7 @@ def _remind(appt_id: int) -> str | None:
     )
     conv = conversation_upkeep.find_or_start_conversation(number, patient, clinic_id=appt.clinic_id)
     try:
-        message = sending.stage_message(
+        message = sending.add_queued(
             conv, reminder_text(appt, conv), from_number=sender, kind=KIND_REMINDER
         )
     except SendRefused:
@@ -184,7 +184,7 @@ def _remind(appt_id: int) -> str | None:
         db.session.rollback()  # another run reminded it a moment ago
         return None
     db.session.commit()
-    sending.dispatch(message)
+    sending.start_sending(message)
     return REMINDER_QUEUED
 
 
@@ -247,7 +247,7 @@ def send_paperwork_reminder(*, user: User, patient_id: int | str, again: bool = 
         number, patient, clinic_id=patient.home_clinic_id
     )
     db.session.commit()
-    message = sending.queue_outbound(
+    message = sending.send_reply(
         user=user,
         conversation_id=conv.id,
         body=paperwork_text(conv, [p.name for p in outstanding]),

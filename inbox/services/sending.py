@@ -1,5 +1,10 @@
 """The send rules: what staff (or the app itself) may text, checked and refused in words,
-then stored as queued (committed before its job exists) and handed to the outbox."""
+then stored as queued (committed before its job exists) and handed to the outbox.
+
+The words: send_reply (staff, in a conversation), send_new (staff, New message: to a patient
+or a number, starting the conversation), send_automatic (the app's STOP / START / HELP
+answers), retry; each ends in queue_text = add_queued (the row, in the caller's
+transaction) + commit + start_sending (its send job, and the live event)."""
 
 from __future__ import annotations
 
@@ -78,7 +83,7 @@ def _refuse_unless_sendable(patient: Patient) -> None:
         raise SendRefused(f"{phones.display(patient.phone)} cannot receive text messages.")
 
 
-def queue_message(
+def queue_text(
     conv: Conversation,
     body: str,
     *,
@@ -90,15 +95,15 @@ def queue_message(
     """Store the text as queued (committed), then hand it to a worker and tell the tabs.
     The caller has checked that it may be sent. `on_staged` adds the caller's own rows to
     the same transaction (the API's idempotency record)."""
-    message = stage_message(conv, body, from_number=from_number, kind=kind, sent_by=sent_by)
+    message = add_queued(conv, body, from_number=from_number, kind=kind, sent_by=sent_by)
     if on_staged is not None:
         on_staged(message)
     db.session.commit()
-    dispatch(message)
+    start_sending(message)
     return message
 
 
-def stage_message(
+def add_queued(
     conv: Conversation,
     body: str,
     *,
@@ -129,7 +134,7 @@ def stage_message(
     return message
 
 
-def dispatch(message: Message) -> None:
+def start_sending(message: Message) -> None:
     """After the commit: the job, and the live update."""
     enqueue_send(message.id)
     events.publish(
@@ -138,7 +143,7 @@ def dispatch(message: Message) -> None:
     )
 
 
-def queue_outbound(
+def send_reply(
     *,
     user: User,
     conversation_id: int,
@@ -159,13 +164,13 @@ def queue_outbound(
     if number is None or number.id != conv.inbox_number_id:
         raise SendRefused("This conversation belongs to a number that is no longer active.")
     _refuse_unless_sendable(conv.patient)
-    return queue_message(
+    return queue_text(
         conv, body, from_number=number.e164, kind=kind,
         sent_by=user if isinstance(user, User) else None, on_staged=on_staged,
     )  # fmt: skip
 
 
-def queue_automatic(conv: Conversation, body: str, *, kind: str) -> Message | None:
+def send_automatic(conv: Conversation, body: str, *, kind: str) -> Message | None:
     """A text the app answers with (STOP confirmation, HELP, START): from the thread's
     number, sent by nobody. An opt-out confirmation is the one text an opted-out patient
     still gets."""
@@ -174,10 +179,10 @@ def queue_automatic(conv: Conversation, body: str, *, kind: str) -> Message | No
         return None
     if conv.patient.opted_out and kind != KIND_OPTOUT_CONFIRM:
         return None
-    return queue_message(conv, body, from_number=number.e164, kind=kind)
+    return queue_text(conv, body, from_number=number.e164, kind=kind)
 
 
-def compose(
+def send_new(
     *,
     user: User,
     clinic_id: int | str | None,
@@ -233,7 +238,7 @@ def compose(
         # there from now on (its list label and clinic filter follow).
         conv.clinic_id = clinic.id
         db.session.flush()
-    return queue_outbound(user=user, conversation_id=conv.id, body=body, on_staged=on_staged)
+    return send_reply(user=user, conversation_id=conv.id, body=body, on_staged=on_staged)
 
 
 OTHER_CLINICS_PATIENT = (

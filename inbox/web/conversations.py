@@ -198,7 +198,7 @@ def send(conversation_id: int):
     body = request.form.get("body", "")
     error = None
     try:
-        message = sending.queue_outbound(user=current_user, conversation_id=conv.id, body=body)
+        message = sending.send_reply(user=current_user, conversation_id=conv.id, body=body)
     except SendRefused as exc:
         error = str(exc)
     else:
@@ -298,7 +298,7 @@ def compose():
     error = None
     if request.method == "POST":
         try:
-            message = sending.compose(
+            message = sending.send_new(
                 user=current_user,
                 clinic_id=form.get("clinic_id"),
                 body=form.get("body", ""),

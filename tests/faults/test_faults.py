@@ -38,7 +38,7 @@ def _queue(app, n: int, tag: str) -> list[int]:
         for i in range(n):
             conv = convs[i % len(convs)]
             ids.append(
-                sending.queue_outbound(
+                sending.send_reply(
                     user=staff, conversation_id=conv.id, body=f"{tag} message {i}"
                 ).id
             )

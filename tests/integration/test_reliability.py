@@ -258,7 +258,7 @@ def test_stop_opts_out_confirms_once_and_every_send_is_refused(app, demo, sandbo
 
         staff = db.session.scalars(select(User).where(User.email == "staff@glow.test")).one()
         with pytest.raises(SendRefused, match="opted out"):
-            sending.queue_outbound(user=staff, conversation_id=conv.id, body="Hello?")
+            sending.send_reply(user=staff, conversation_id=conv.id, body="Hello?")
     run_jobs(app)
     assert len(sandbox.requests_to("/sms/json")) == 1  # only the confirmation, ever
     assert len(_outbound()) == 1
@@ -352,7 +352,7 @@ def _queue(app, body="Your appointment is confirmed", n=1) -> list[int]:
             select(Conversation).where(Conversation.patient_id == _ava().id)
         ).one()
         return [
-            sending.queue_outbound(user=staff, conversation_id=conv.id, body=f"{body} {i}").id
+            sending.send_reply(user=staff, conversation_id=conv.id, body=f"{body} {i}").id
             for i in range(n)
         ]
 
