@@ -69,18 +69,9 @@ class View:
     counted: bool = False  # the menu shows how many
 
     def where(self) -> list:
-        c = Conversation
-        facts = {  # each fact: (when true, when false), never NULL
-            "last_in": (
-                c.last_direction == DIRECTION_IN,
-                or_(c.last_direction.is_(None), c.last_direction != DIRECTION_IN),
-            ),
-            "has_failed": (c.has_failed.is_(True), c.has_failed.is_(False)),
-            "opted_out": (c.opted_out.is_(True), c.opted_out.is_(False)),
-        }
         return [
             when_true if wanted else when_false
-            for name, (when_true, when_false) in facts.items()
+            for name, (when_true, when_false) in _FACT_SQL.items()
             if (wanted := getattr(self, name)) is not None
         ]
 
@@ -88,8 +79,19 @@ class View:
         """A bucket, or anything with last_in, has_failed and opted_out, is in this view."""
         return all(
             getattr(self, name) is None or bool(getattr(facts, name)) == getattr(self, name)
-            for name in ("last_in", "has_failed", "opted_out")
+            for name in _FACT_SQL
         )
+
+
+# Each fact of a View as SQL: (when true, when false), never NULL.
+_FACT_SQL = {
+    "last_in": (
+        Conversation.last_direction == DIRECTION_IN,
+        or_(Conversation.last_direction.is_(None), Conversation.last_direction != DIRECTION_IN),
+    ),
+    "has_failed": (Conversation.has_failed.is_(True), Conversation.has_failed.is_(False)),
+    "opted_out": (Conversation.opted_out.is_(True), Conversation.opted_out.is_(False)),
+}
 
 
 def facts(conv: Conversation) -> Bucket:

@@ -41,9 +41,7 @@ from ..models import (
     utcnow,
 )
 from . import consent, event_hooks, keywords, phones, segments
-from .conversation_upkeep import (
-    touch_conversations,
-)
+from .conversation_upkeep import touch_conversations
 from .webhook_outcomes import Batch, WebhookResult
 
 log = logging.getLogger(__name__)

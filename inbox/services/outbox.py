@@ -112,6 +112,19 @@ class SweepResult:
     unconfirmed: int = 0  # unknown for too long with no receipt: failed, Retry offered
 
 
+def _stale(status: str, cutoff: datetime) -> list[Message]:
+    """Texts we sent that have been in `status` since before `cutoff`."""
+    return list(
+        db.session.scalars(
+            select(Message).where(
+                Message.direction == DIRECTION_OUT,
+                Message.status == status,
+                Message.status_changed_at < cutoff,
+            )
+        )
+    )
+
+
 def sweep_outbox(now: datetime | None = None) -> SweepResult:
     """Run every minute (rq cron). Nothing staff sent is left waiting forever."""
     cfg = current_app.config
@@ -156,26 +169,12 @@ def sweep_outbox(now: datetime | None = None) -> SweepResult:
             break  # Redis is still down: the next sweep tries again
         if enqueue_send(message_id):
             requeued += 1
-    stale_sending = db.session.scalars(
-        select(Message).where(
-            Message.direction == DIRECTION_OUT,
-            Message.status == STATUS_SENDING,
-            Message.status_changed_at < sending_cutoff,
-        )
-    ).all()
-    for message in stale_sending:
+    for message in _stale(STATUS_SENDING, sending_cutoff):
         # A send never takes this long: its worker died mid-send. The request may have
         # left; never re-send on our own.
         mark_unconfirmed(message, "The app stopped while sending; it may or may not have gone out")
         worker_lost += 1
-    stale_unknown = db.session.scalars(
-        select(Message).where(
-            Message.direction == DIRECTION_OUT,
-            Message.status == STATUS_UNKNOWN,
-            Message.status_changed_at < unknown_cutoff,
-        )
-    ).all()
-    for message in stale_unknown:
+    for message in _stale(STATUS_UNKNOWN, unknown_cutoff):
         mark_failed(
             message,
             UNCONFIRMED,

@@ -53,7 +53,7 @@ def _throttled(error):
         return forgot_page(request.form.get("email", ""), security.throttled_message(), 429)
     if request.endpoint == "account.show":
         return account_page(security.throttled_message(), 429)
-    return render_template("errors/error.html", code=429), 429
+    return security.too_many_requests()
 
 
 def forgot_page(email: str = "", error: str | None = None, status: int = 200):

@@ -66,7 +66,7 @@ def _failed(response) -> bool:
 def _throttled(error):
     """A throttled sign-in says when to try again, on the login page."""
     if request.endpoint != "auth.login":
-        return render_template("errors/error.html", code=429), 429
+        return security.too_many_requests()
     return login_page(error=security.throttled_message(), status=429)
 
 

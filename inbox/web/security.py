@@ -177,7 +177,7 @@ def throttled_message() -> str:
     return f"Too many attempts. Try again in {minutes} {'minute' if minutes == 1 else 'minutes'}."
 
 
-def _too_many_requests(error):
+def too_many_requests(error=None):
     """Any other throttled request (the sign-in forms answer their own, in their pages)."""
     return render_template("errors/error.html", code=429), 429
 
@@ -199,4 +199,4 @@ def init_app(app: Flask) -> None:
     app.before_request(_idle_check)
     app.after_request(_headers)
     login_manager.unauthorized_handler(_unauthorized)
-    app.register_error_handler(429, _too_many_requests)
+    app.register_error_handler(429, too_many_requests)
