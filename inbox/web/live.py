@@ -35,8 +35,10 @@ log = logging.getLogger(__name__)
 SESSION_RECHECK = 1013
 # The session was ended on the server (app.js tells the user; no reconnect).
 SIGNED_OUT = 4401
-# How long a socket waits for its process's first subscription (beyond it, it resyncs then).
-LISTENING_WITHIN_SECONDS = 3.0
+# How long a socket waits for its process's first subscription (beyond it, it resyncs
+# then): as long as the listener waits for Redis to confirm it. A shorter wait left a window
+# (confirmed between the two) in which a socket went on unheard and a text's alert was lost.
+LISTENING_WITHIN_SECONDS = events.Listener.CONFIRM_WITHIN_SECONDS
 
 
 @bp.before_request
@@ -287,7 +289,8 @@ def ws(ws):
     db.session.remove()  # a socket lives for hours: hold no DB connection while it waits
     listener.subscribe(client.account_id, client.handle)
     # The first socket of a process starts its listener: wait until Redis listens for it.
-    listener.wait_ready(timeout=LISTENING_WITHIN_SECONDS)
+    if not listener.wait_ready(timeout=LISTENING_WITHIN_SECONDS):
+        log.warning("a live socket opened before its process listened; it resyncs then")
     # Read after listening began: a change after this read reaches the socket (held).
     client.listening_since = page_cache.generation_label(client.account_id)
     try:
