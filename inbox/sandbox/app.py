@@ -366,6 +366,17 @@ def create_sandbox_app(state: SandboxState) -> Flask:
         state.save()
         return jsonify(ok=True)
 
+    @app.post("/_sandbox/fault")
+    def control_fault():
+        """The next call to `path` fails (or is slow) the way `kind` says (tests of a real
+        browser against a sandbox in its own process)."""
+        data = request.get_json(force=True) or {}
+        with state.lock:
+            state.faults.append(
+                Fault(kind=data["kind"], path=data["path"], seconds=float(data.get("seconds", 0)))
+            )
+        return jsonify(ok=True)
+
     @app.post("/_sandbox/inbound")
     def control_inbound():
         data = request.get_json(force=True) or {}

@@ -245,9 +245,10 @@ def setup():
             result = numbers.search(account, numbers.validate_area_code(raw))
         except numbers.InvalidAreaCode as exc:
             error = str(exc)
-    template = (
-        "settings/_choose.html" if request.headers.get("HX-Request") else "settings/setup.html"
-    )
+    # The list alone for the search's own requests; a page for a visit, or for Finish
+    # Setup's boosted form sent back here (a boosted request wants the whole page).
+    partial = request.headers.get("HX-Request") and not request.headers.get("HX-Boosted")
+    template = "settings/_choose.html" if partial else "settings/setup.html"
     return render_template(
         template, area_code=raw, result=result, selected=selected, error=error
     ), (422 if error and not result else 200)
@@ -280,10 +281,12 @@ def finish():
     except inbox_settings.SetupError as exc:
         if exc.back_to_list:
             return redirect(url_for("settings.setup", area_code=area_code, error=str(exc)))
+        # Vonage refused or is down: the page again with why. 502 to a plain form; to the
+        # boosted form 422, the status htmx swaps (base.html's responseHandling).
         return render_template(
             "settings/review.html", number=number, area_code=area_code,
             addon=billing.money(500), error=str(exc),
-        ), 502  # fmt: skip
+        ), (422 if request.headers.get("HX-Request") else 502)  # fmt: skip
     if not was_on:
         trail.note(AUDIT_BOUGHT_NUMBER, bought)
         trail.note(AUDIT_ENABLED_INBOX, bought)

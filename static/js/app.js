@@ -78,13 +78,6 @@
     if (t.closest("#sound-toggle")) { setPref("ci-sound", !prefs("ci-sound")); paintToggles(); if (prefs("ci-sound")) beep(); }
     if (t.closest("#idle-stay")) stay();
   });
-  // Finish Setup acts once. A plain form: a refusal answers 502 with the page and its
-  // reason, which htmx would not swap in.
-  on("submit", function (event) {
-    var button = event.submitter;
-    if (!button || !button.hasAttribute("data-once")) return;
-    setTimeout(function () { button.disabled = true; button.textContent = "Working…"; });
-  });
   // A refused send's message belongs to the text it refused: once the box is emptied, it goes.
   function composer(event) { return event.target.matches && event.target.matches("textarea[data-composer]"); }
   on("input", function (e) { if (composer(e) && !e.target.value.trim() && $("#composer-error")) $("#composer-error").remove(); });

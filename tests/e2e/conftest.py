@@ -266,6 +266,12 @@ class Stack:
     def log(self, name: str) -> str:
         return (self.tmp / f"{name}.log").read_text(errors="replace")
 
+    def sandbox_fault(self, kind: str, path: str, seconds: float = 0.0) -> None:
+        """The sandbox's next answer on `path` fails (or is slow) as `kind` says."""
+        fault = {"kind": kind, "path": path, "seconds": seconds}
+        r = requests.post(self.sandbox_url + "/_sandbox/fault", json=fault, timeout=5)
+        r.raise_for_status()
+
     def sandbox_state(self) -> dict:
         return requests.get(self.sandbox_url + "/_sandbox/state", timeout=5).json()
 

@@ -251,6 +251,29 @@ def test_vonage_down_buys_nothing_and_says_so(client, demo, sandbox):
     assert "could not reach Vonage" in page
 
 
+def test_finish_setup_answers_its_boosted_form_with_pages_htmx_swaps(client, demo, sandbox):
+    """Finish Setup is an htmx-boosted form: a refusal must come back as a status htmx
+    swaps (422, not 502), and a number sold meanwhile as the whole Choose page (the boosted
+    request follows the redirect with its htmx headers), never the list fragment alone."""
+    login(client, "admin@fresh.test")
+    _upgrade(client)
+    boosted = {"HX-Request": "true", "HX-Boosted": "true"}
+    token = csrf_token(client, "/settings/profile")
+    form = {"number": "+12125550131", "area_code": "212", "csrf_token": token}
+    sandbox.fail_next("http503", path="/number/buy")
+    r = client.post("/settings/inbox/setup/finish", data=form, headers=boosted)
+    assert r.status_code == 422
+    assert 'id="finish-error"' in r.get_data(as_text=True)
+    sandbox.fail_next("sold", path="/number/buy")
+    r = client.post("/settings/inbox/setup/finish", data=form, headers=boosted,
+                    follow_redirects=True)  # fmt: skip
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "just taken by someone else" in page
+    assert "<html" in page and 'class="wizard-steps"' in page
+    fresh()
+    assert not _fresh_account().inbox_enabled
+
+
 def test_disable_releases_hides_and_stops_billing_then_reenable_needs_new_number(
     app, client, demo, sandbox
 ):
