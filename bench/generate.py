@@ -5,7 +5,7 @@
     .venv/bin/python bench/generate.py --db sqlite --scale 0.02   # 1/50, for smoke tests
 
 Full scale: one account, 25 clinics, 200,000 patients, 200,000 conversations, 3,000,000
-messages. Thread lengths are long-tailed: most threads are a handful of texts, a few
+messages. Conversation lengths are long-tailed: most conversations are a handful of texts, a few
 hundred run to hundreds, and 20 run past 2,000. 30% of conversations are unread.
 
 The schema comes from the real migrations (`flask db upgrade`), triggers included (the
@@ -32,7 +32,7 @@ DATA = ROOT / "bench" / ".data"
 sys.path.insert(0, str(ROOT))
 
 FULL = {"clinics": 25, "patients": 200_000, "messages": 3_000_000}
-GIANT_THREADS = 20  # past 2,000 messages each, at any scale
+GIANT_CONVERSATIONS = 20  # past 2,000 messages each, at any scale
 GIANT_SIZE = (2_050, 2_600)
 UNREAD_SHARE = 0.30
 NUMBER = "+12125550134"
@@ -104,9 +104,9 @@ OUTBOUND = [
 
 
 def sizes(rng: random.Random, conversations: int, total: int, scale: float = 1.0) -> list[int]:
-    """Long-tailed thread lengths summing to `total`: 20 giants past 2,000 (at least one at
-    any scale), a few hundred long threads, the rest short (geometric)."""
-    n_giants = min(conversations, max(1, round(GIANT_THREADS * scale)))
+    """Long-tailed conversation lengths summing to `total`: 20 giants past 2,000 (at least one at
+    any scale), a few hundred long conversations, the rest short (geometric)."""
+    n_giants = min(conversations, max(1, round(GIANT_CONVERSATIONS * scale)))
     giants = [rng.randint(*GIANT_SIZE) for _ in range(n_giants)]
     n_long = min(conversations - len(giants), max(1, conversations // 100))
     longs = [rng.randint(60, 400) for _ in range(n_long)]
@@ -121,7 +121,7 @@ def sizes(rng: random.Random, conversations: int, total: int, scale: float = 1.0
             k += 1
         shorts.append(k)
     out = giants + longs + shorts
-    # Nudge the short threads until the total is exact.
+    # Nudge the short conversations until the total is exact.
     diff = total - sum(out)
     i = len(giants) + len(longs)
     while diff and rest:
@@ -309,11 +309,11 @@ def generate(url: str, scale: float = 1.0, seed: int = 8, manifest: Path | None 
               patient_rows())  # fmt: skip
     t_patients = time.perf_counter()
 
-    # Threads: lengths, each thread's last activity (what the list shows), then the
+    # Conversations: lengths, each conversation's last activity (what the list shows), then the
     # messages walking up to it.
     lengths = sizes(rng, n_patients, n_messages, scale)
     horizon = 365 * 24 * 3600
-    threads: list[tuple[datetime, float, str, str]] = []
+    conversations: list[tuple[datetime, float, str, str]] = []
     conv_rows: list[tuple] = []
     for cid in range(1, n_patients + 1):
         # Recent activity is denser: most conversations moved in the last weeks.
@@ -321,7 +321,7 @@ def generate(url: str, scale: float = 1.0, seed: int = 8, manifest: Path | None 
         span = min(horizon, 600 * lengths[cid - 1] * (1 + rng.random()))
         direction = "in" if rng.random() < 0.55 else "out"
         body = rng.choice(INBOUND if direction == "in" else OUTBOUND)
-        threads.append((last, span, direction, body))
+        conversations.append((last, span, direction, body))
         unread = direction == "in" and rng.random() < UNREAD_SHARE / 0.55
         conv_rows.append((cid, 1, 1, cid, homes[cid - 1], true if unread else false, ts(last),
                           body if direction == "in" else "You: " + body, direction,
@@ -342,7 +342,7 @@ def generate(url: str, scale: float = 1.0, seed: int = 8, manifest: Path | None 
         rand = rng.random
         for cid in range(1, n_patients + 1):
             size = lengths[cid - 1]
-            last, span, last_direction, last_body = threads[cid - 1]
+            last, span, last_direction, last_body = conversations[cid - 1]
             phone = phone_for(cid)
             step = span / size
             t = last - timedelta(seconds=span)
@@ -378,9 +378,9 @@ def generate(url: str, scale: float = 1.0, seed: int = 8, manifest: Path | None 
         "conversations": n_patients,
         "messages": n_loaded,
         "unread_share": UNREAD_SHARE,
-        "longest_threads": sorted(giants, key=lambda c: -lengths[c - 1])[:5],
-        "longest_thread_messages": max(lengths),
-        "median_thread_messages": lengths[by_size[len(by_size) // 2] - 1],
+        "longest_conversations": sorted(giants, key=lambda c: -lengths[c - 1])[:5],
+        "longest_conversation_messages": max(lengths),
+        "median_conversation_messages": lengths[by_size[len(by_size) // 2] - 1],
         "search": {
             "prefix": first[:3],
             "full_name": f"{first} {last}",

@@ -10,7 +10,7 @@ embedded server) and the Vonage sandbox, log in as staff, then measure with wrk 
 figures; latency at 1 connection, throughput at --concurrency) and Python clients
 (websockets, outbound). Prints one table per database and writes bench/results.json.
 
-Sections: http (list, search, thread, counts), ingest, ws, outbound, memory.
+Sections: http (list, search, conversation, counts), ingest, ws, outbound, memory.
 """
 
 from __future__ import annotations
@@ -296,10 +296,10 @@ def http_figures(stack: Stack, info: dict, args) -> dict:
             break
         page20 = base + more.group(1).replace("&amp;", "&")
         html = check(s, page20, rows_h, "conv-")
-    thread_id = info["longest_threads"][0]
-    thread_h = {**auth, **HTMX, "HX-Target": "thread-pane"}
-    thread_url = f"{base}/inbox/c/{thread_id}"
-    html = check(s, thread_url, thread_h, "msg-")
+    longest = info["longest_conversations"][0]
+    conv_h = {**auth, **HTMX, "HX-Target": "conversation-pane"}
+    conv_url = f"{base}/inbox/c/{longest}"
+    html = check(s, conv_url, conv_h, "msg-")
     for _ in range(10):  # ten screens back
         older = re.search(r'hx-get="(/inbox/c/\d+/older\?[^"]+)"', html).group(1)
         html = check(s, base + older.replace("&amp;", "&"), rows_h, "msg-")
@@ -330,8 +330,9 @@ def http_figures(stack: Stack, info: dict, args) -> dict:
         "search: phone fragment": (q(search["phone_fragment"]), frag, "conv-", True),
         "search: New message picker": (
             f"{base}/inbox/patients?{urlencode({'q': search['prefix']})}", rows_h, "option"),
-        "thread: open (2,000+ messages)": (thread_url, thread_h, "msg-"),
-        "thread: scroll back 10 screens": (base + older.replace("&amp;", "&"), rows_h, "msg-"),
+        "conversation: open (2,000+ messages)": (conv_url, conv_h, "msg-"),
+        "conversation: scroll back 10 screens": (
+            base + older.replace("&amp;", "&"), rows_h, "msg-"),
     }  # fmt: skip
     out: dict[str, dict] = {}
     for name, (u, h, must, *bust) in targets.items():
@@ -375,7 +376,7 @@ def cpu_figures(stack: Stack, info: dict, args) -> dict:
     s = stack.login(info["users"]["staff"], info["users"]["password"])
     cookie = "; ".join(f"{k}={v}" for k, v in s.cookies.items())
     auth = {"Cookie": cookie, "User-Agent": UA}
-    pane_h = {**auth, **HTMX, "HX-Target": "thread-pane"}
+    pane_h = {**auth, **HTMX, "HX-Target": "conversation-pane"}
     frag = {**auth, **HTMX, "HX-Target": "list-body"}
     base = stack.base
     n = 8000 if not args.quick else 2000
@@ -1006,7 +1007,7 @@ def table(db: str, r: dict) -> str:
                 row(name, v, b, "p50 < 25, p99 < 80", v["p50_ms"] < 25 and v["p99_ms"] < 80)
             elif name.startswith("search"):
                 row(name, v, b, "p50 < 40", v["p50_ms"] < 40)
-            elif name.startswith("thread"):
+            elif name.startswith("conversation"):
                 row(name, v, b, "p50 < 30", v["p50_ms"] < 30)
         c = r["counts"]
         cb = c["baseline SELECT 1"]["p50_ms"]

@@ -285,7 +285,7 @@ class ConversationDetailSchema(ConversationSchema):
     )
 
 
-class ThreadArgs(Schema):
+class MessagePageArgs(Schema):
     before = Text(validate=validate.Length(max=200))
     limit = fields.Integer(load_default=50, validate=PAGE_LIMIT)
 

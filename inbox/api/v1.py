@@ -602,7 +602,7 @@ def list_conversations(
 
 @bp.route("/conversations/<int:conversation_id>", methods=["GET"])
 @access(API_READ)
-@bp.arguments(s.ThreadArgs, location="query", as_kwargs=True)
+@bp.arguments(s.MessagePageArgs, location="query", as_kwargs=True)
 @bp.response(200, s.ConversationDetailSchema)
 @documented_errors(401, 403, 404, 422, 429)
 def get_conversation(conversation_id: int, limit: int, before=None):
@@ -616,7 +616,7 @@ def get_conversation(conversation_id: int, limit: int, before=None):
     before_cursor = Cursor.decode(before) if before else None
     if before and (before_cursor is None or not 0 < before_cursor.id < 2**31):
         raise _field_problem("before", "Not a cursor this API gave out.")
-    messages, older = conversations.thread_page(conv, before_cursor, limit=limit)
+    messages, older = conversations.message_page(conv, before_cursor, limit=limit)
     _read(f"conversation and {len(messages)} texts", conv)
     return {
         **conversation_json(conv),

@@ -50,7 +50,7 @@ CARRIER_VONAGE = "vonage"
 
 
 class Conversation(TenantMixin, db.Model):
-    """One patient's thread on one inbox number. Carries what the list shows, so the
+    """One patient's conversation on one inbox number. Carries what the list shows, so the
     list never reads `messages`."""
 
     __tablename__ = "conversations"
@@ -92,7 +92,7 @@ class Conversation(TenantMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # None: texts from the account's default sender (reminders while the Inbox is off);
-    # such threads never show in the inbox, only on the patient's timeline.
+    # such conversations never show in the inbox, only on the patient's timeline.
     inbox_number_id: Mapped[int | None] = mapped_column(ForeignKey("inbox_numbers.id"))
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"))
@@ -114,7 +114,7 @@ class Message(TenantMixin, db.Model):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("carrier", "carrier_message_id"),
-        Index("ix_messages_thread", "conversation_id", "sent_at", "id"),
+        Index("ix_messages_conversation", "conversation_id", "sent_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -132,7 +132,7 @@ class Message(TenantMixin, db.Model):
     encoding: Mapped[str] = mapped_column(String(8), default="GSM-7")
     sent_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # The time the thread is ordered by: the carrier's timestamp for inbound texts,
+    # The time the conversation is ordered by: the carrier's timestamp for inbound texts,
     # the moment staff pressed Send for outbound ones.
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -300,7 +300,7 @@ def create_sandbox_app(state: SandboxState) -> Flask:
                 known.setdefault(other, "")
         return sorted(known.items(), key=lambda kv: (kv[1] == "", kv[1], kv[0]))
 
-    def thread(phone: str, practice: str) -> list[dict]:
+    def conversation(phone: str, practice: str) -> list[dict]:
         with state.lock:
             return [m for m in state.messages if {m["from"], m["to"]} == {phone, practice}]
 
@@ -314,16 +314,16 @@ def create_sandbox_app(state: SandboxState) -> Flask:
             owned=sorted(state.owned),
             phone=phone,
             practice=practice,
-            thread=thread(phone, practice) if phone and practice else [],
+            conversation=conversation(phone, practice) if phone and practice else [],
             flash=request.args.get("flash", ""),
             name=state.phonebook.get(phone, ""),
         )
 
-    @app.get("/thread")
-    def phone_thread():
+    @app.get("/conversation")
+    def phone_conversation():
         phone = request.args.get("phone", "").removeprefix("+")
         practice = request.args.get("practice", "")
-        return render_template("_thread.html", thread=thread(phone, practice))
+        return render_template("_conversation.html", conversation=conversation(phone, practice))
 
     @app.post("/send")
     def phone_send():

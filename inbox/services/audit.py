@@ -255,7 +255,7 @@ def record_failed_sign_in(email: str, origin: Origin | None = None) -> AuditEven
 
 
 def account_timezone(account: Account | int) -> str:
-    """The timezone the account's records are shown in (the audit log, billing, a thread
+    """The timezone the account's records are shown in (the audit log, billing, a conversation
     with no clinic): its first clinic's."""
     account_id = account if isinstance(account, int) else account.id
     first = db.session.scalar(

@@ -32,7 +32,7 @@ def _preview(text: str) -> str:
 
 
 def touch_conversation(conv: Conversation, message: Message) -> None:
-    """Keep the list's columns in step with the newest message of the thread."""
+    """Keep the list's columns in step with the newest message of the conversation."""
     if conv.last_message_at is None or message.sent_at >= conv.last_message_at:
         conv.last_message_at = message.sent_at
         conv.last_message_preview = list_preview(message.body, message.direction, message.kind)
@@ -41,7 +41,7 @@ def touch_conversation(conv: Conversation, message: Message) -> None:
 
 @cache
 def _touch_statement(dialect: str):
-    """On PostgreSQL one UPDATE for all the threads, from arrays (its counter trigger runs
+    """On PostgreSQL one UPDATE for all the conversations, from arrays (its counter trigger runs
     once per statement, so once per batch); on SQLite an executemany, whose row triggers
     run per row either way."""
     t = Conversation.__table__
@@ -77,9 +77,9 @@ def _touch_statement(dialect: str):
 def touch_conversations(
     newest: list[tuple[int, datetime, str, str]], *, unread: bool, conn: Connection
 ) -> None:
-    """touch_conversation() for many threads, on the caller's connection: each
-    (conversation id, sent_at, body, direction) is its thread's newest text of a batch,
-    and moves the list's columns only if it is newer than what the thread shows. The
+    """touch_conversation() for many conversations, on the caller's connection: each
+    (conversation id, sent_at, body, direction) is its conversation's newest text of a batch,
+    and moves the list's columns only if it is newer than what the conversation shows. The
     caller tells the page cache which accounts changed."""
     if not newest:
         return
@@ -125,7 +125,7 @@ def find_or_add_patient(account_id: int, e164: str, **new_fields) -> Patient:
 
 
 def find_conversation(number: InboxNumber | None, patient: Patient) -> Conversation | None:
-    """The patient's thread on this number (None: the account's default sender), if any."""
+    """The patient's conversation on this number (None: the account's default sender), if any."""
     return db.session.scalars(
         select(Conversation).where(
             Conversation.inbox_number_id.is_(None)
@@ -139,7 +139,7 @@ def find_conversation(number: InboxNumber | None, patient: Patient) -> Conversat
 def find_or_start_conversation(
     number: InboxNumber | None, patient: Patient, *, clinic_id: int | None
 ) -> Conversation:
-    """The patient's thread on this number (None: the account's default sender, used
+    """The patient's conversation on this number (None: the account's default sender, used
     for reminders while the Inbox is off), started under clinic_id if there is none."""
     conv = find_conversation(number, patient)
     if conv is None:

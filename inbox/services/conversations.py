@@ -1,5 +1,5 @@
 """Reading the inbox: which conversations a user may see, filtered by view, tab,
-clinic and search; counts; read/unread; the thread."""
+clinic and search; counts; read/unread; the conversation."""
 
 from __future__ import annotations
 
@@ -534,7 +534,7 @@ def get_visible(user: User, conversation_id: int | str) -> Conversation | None:
 
 @dataclass
 class Opened:
-    """A conversation being opened, read with what its pane shows besides the thread, in
+    """A conversation being opened, read with what its pane shows besides its messages, in
     one statement: its number (the active one, else it is not visible), whether the account
     has saved replies (the Templates menu; its items load when it is opened) and the
     patient's outstanding forms (how many, and when they were last texted about)."""
@@ -641,15 +641,15 @@ def mark_opened(user: User, opened: Opened) -> bool:
     return changed
 
 
-THREAD_PAGE = 50
+MESSAGE_PAGE = 50
 
 
-def thread_page(
-    conv: Conversation, before: Cursor | None = None, limit: int = THREAD_PAGE
+def message_page(
+    conv: Conversation, before: Cursor | None = None, limit: int = MESSAGE_PAGE
 ) -> tuple[list[Message], Cursor | None]:
-    """The newest `limit` messages of the thread (before `before`, when scrolling back),
-    oldest first, and the cursor for the screen before them (None: the thread starts
-    here). One index range on (conversation_id, sent_at, id) whatever the thread's length."""
+    """The newest `limit` messages of the conversation (before `before`, when scrolling back),
+    oldest first, and the cursor for the screen before them (None: the conversation starts
+    here). One index range on (conversation_id, sent_at, id) whatever the conversation's length."""
     if before is None:  # the first screen: the statement built once
         stmt = _first_screen()
         params = {"account_id": conv.account_id, "conversation_id": conv.id, "n": limit + 1}
@@ -682,17 +682,13 @@ def _first_screen() -> Select:
 
 def _screen(rows: list[Message], limit: int) -> tuple[list[Message], Cursor | None]:
     """Newest first, one more than a screen -> the screen oldest first, and the cursor
-    before it (None: the thread starts here)."""
+    before it (None: the conversation starts here)."""
     older = None
     if len(rows) > limit:
         rows = rows[:limit]
         older = Cursor(rows[-1].sent_at, rows[-1].id)
     rows.reverse()
     return rows, older
-
-
-def thread(conv: Conversation, limit: int = 200) -> list[Message]:
-    return thread_page(conv, limit=limit)[0]
 
 
 def mark_many(user: User, ids: Iterable[int | str], *, unread: bool) -> int:

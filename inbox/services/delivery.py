@@ -120,7 +120,7 @@ class _Claimed:
     unicode: bool
     segments: int
     refusal: tuple[str, str] | None  # (code, reason) when it must not go out after all
-    thread_has_failed: bool
+    conversation_has_failed: bool
 
 
 def deliver(message_id: int, *, final_attempt: bool = False) -> str:
@@ -170,7 +170,7 @@ def _claim(ids: list[int]) -> list[_Claimed]:
 
 def _snapshots(ids: list[int], *, queued_only: bool = False) -> list[_Claimed]:
     """What the sends of these texts need, in id order: one query (the texts, their
-    threads, patients, accounts and numbers)."""
+    conversations, patients, accounts and numbers)."""
     only = [Message.status == STATUS_QUEUED] if queued_only else []
     messages = db.session.scalars(
         select(Message)
@@ -204,7 +204,7 @@ def _snapshots(ids: list[int], *, queued_only: bool = False) -> list[_Claimed]:
                 unicode=m.encoding == segments.UCS2,
                 segments=m.segments,
                 refusal=refusal,
-                thread_has_failed=conv.has_failed,
+                conversation_has_failed=conv.has_failed,
             )
         )
     return out
@@ -381,7 +381,7 @@ def _record_sent(sent: list[tuple[_Claimed, carrier.SendResult]]) -> dict[int, s
     statuses = dict(
         db.session.execute(select(Message.id, Message.status).where(Message.id.in_(ids))).all()
     )
-    refresh_failed_flags({c.conversation_id for c, _ in sent if c.thread_has_failed})
+    refresh_failed_flags({c.conversation_id for c, _ in sent if c.conversation_has_failed})
     event_hooks.emit(
         [
             event_hooks.status_changed(c.account_id, c.id, c.conversation_id, statuses[c.id])

@@ -65,7 +65,7 @@ LAST = [
     "Sato", "Young",
 ]  # fmt: skip
 
-THREADS = [
+SCRIPTS = [
     [("in", "Hi! Can I move my Botox appointment to Thursday afternoon?"),
      ("out", "Of course! We have 3:00 or 4:30 on Thursday. Which works better?"),
      ("in", "3pm please 😊")],
@@ -145,7 +145,7 @@ def seed_demo() -> tuple[Account, bool]:
 
     carrier_seq = 0
     for i, patient in enumerate(patients[:28]):
-        script = THREADS[i % len(THREADS)]
+        script = SCRIPTS[i % len(SCRIPTS)]
         start = now - timedelta(days=rng.uniform(0, 9), minutes=rng.randint(0, 600))
         conv = Conversation(
             account=glow, inbox_number=number, patient=patient, clinic=patient.home_clinic
@@ -174,7 +174,9 @@ def seed_demo() -> tuple[Account, bool]:
             prefix = "You: " if direction == DIRECTION_OUT else ""
             conv.last_message_preview = (prefix + body)[:140]
         conv.unread = script[-1][0] == DIRECTION_IN and i % 3 != 2
-        if i == 12:  # said STOP last week: the STOP and its one confirmation are in the thread
+        if (
+            i == 12
+        ):  # said STOP last week: the STOP and its one confirmation are in the conversation
             stop_at = at + timedelta(minutes=rng.randint(5, 60))
             confirm_at = stop_at + timedelta(seconds=2)
             carrier_seq += 2

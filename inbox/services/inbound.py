@@ -1,4 +1,4 @@
-"""A patient's text from the inbound webhook: stored once, in the right thread, in
+"""A patient's text from the inbound webhook: stored once, in the right conversation, in
 carrier order, with long texts put back together from their parts.
 
 Idempotency: a text's carrier id is unique among messages, and each part's carrier
@@ -125,7 +125,7 @@ def receive(params: dict[str, str]) -> WebhookResult:
 
 
 def _order_time(carrier_at: datetime | None, arrived: datetime) -> datetime:
-    """The thread orders by the carrier's timestamp, which has whole seconds only. When
+    """The conversation orders by the carrier's timestamp, which has whole seconds only. When
     the text arrived within that second, the arrival time is the same instant, only
     more precise: it keeps a STOP before the confirmation we sent a moment after it."""
     if carrier_at is None:
@@ -361,7 +361,7 @@ def _batch_statements(dialect: str) -> dict:
     p, c = Patient.__table__, Conversation.__table__
     return {
         # One read for the routing: each active number the group was sent to, with the
-        # senders already known to its account and their threads on it (if any).
+        # senders already known to its account and their conversations on it (if any).
         "route": select(
             n.c.id,
             n.c.e164,
@@ -390,18 +390,18 @@ def _batch_statements(dialect: str) -> dict:
         .on_conflict_do_nothing(index_elements=["carrier", "carrier_message_id"])
         .returning(m.c.id, m.c.carrier_message_id),
         "new_patients": insert(p).returning(p.c.id, sort_by_parameter_order=True),
-        "new_threads": insert(c).returning(c.c.id, sort_by_parameter_order=True),
+        "new_conversations": insert(c).returning(c.c.id, sort_by_parameter_order=True),
     }
 
 
 @dataclass
 class _Route:
     """What the routing read found: each active number the texts were sent to, its
-    account and whether its Inbox is on; the senders its account knows; their threads."""
+    account and whether its Inbox is on; the senders its account knows; their conversations."""
 
     numbers: dict[str, tuple[int, int, bool]]  # e164 -> (number id, account id, inbox on)
     patients: dict[tuple[int, str], tuple[int, int | None, bool]]  # (account, phone) -> ...
-    threads: dict[tuple[int, int], int]  # (number id, patient id) -> conversation id
+    conversations: dict[tuple[int, int], int]  # (number id, patient id) -> conversation id
 
 
 def _route(conn: Connection, e164s: list[str], senders: list[str]) -> _Route:
@@ -414,7 +414,7 @@ def _route(conn: Connection, e164s: list[str], senders: list[str]) -> _Route:
         if patient_id is not None:
             route.patients[(account_id, phone)] = (patient_id, clinic_id, opted_out is not None)
         if conv is not None:
-            route.threads[(number_id, patient_id)] = conv
+            route.conversations[(number_id, patient_id)] = conv
     return route
 
 
@@ -443,7 +443,7 @@ def _write_texts(
     conn: Connection, texts: list[_NewText], route: _Route, claim: Callable[[], None] = lambda: None
 ) -> _Written:
     """The one writer of inbound texts: each new sender made a patient (an unknown sender)
-    with a thread on our number under their home clinic, the messages inserted (a copy of
+    with a conversation on our number under their home clinic, the messages inserted (a copy of
     one already stored is skipped by the carrier's unique id), and the list's columns
     moved, on `conn`'s transaction. Commits nothing; calls claim() before its first write."""
     now = utcnow()
@@ -463,7 +463,7 @@ def _write_texts(
         )  # fmt: skip
     claim()  # the writes start here
     sql = _batch_statements(conn.dialect.name)
-    patients, threads = route.patients, route.threads
+    patients, conversations = route.patients, route.conversations
     new = sorted({(t.account_id, t.sender) for t in texts} - set(patients))
     if new:
         made = conn.execute(
@@ -479,11 +479,11 @@ def _write_texts(
     starts = sorted(
         (number_id, account_id, patient)
         for number_id, account_id, patient in wanted
-        if (number_id, patient[0]) not in threads
+        if (number_id, patient[0]) not in conversations
     )
     if starts:
         made = conn.execute(
-            sql["new_threads"],
+            sql["new_conversations"],
             [
                 {"account_id": account_id, "inbox_number_id": number_id, "patient_id": pid,
                  "clinic_id": clinic_id, "opted_out": opted_out, "created_at": utcnow()}
@@ -491,9 +491,9 @@ def _write_texts(
             ],
         ).scalars()  # fmt: skip
         for (number_id, _, (pid, *_)), conv_id in zip(starts, made, strict=True):
-            threads[(number_id, pid)] = conv_id
+            conversations[(number_id, pid)] = conv_id
     for row, t in zip(rows, texts, strict=True):
-        row["conversation_id"] = threads[(t.number_id, patients[(t.account_id, t.sender)][0])]
+        row["conversation_id"] = conversations[(t.number_id, patients[(t.account_id, t.sender)][0])]
     stored = {
         carrier_id: message_id for message_id, carrier_id in conn.execute(sql["insert"], rows)
     }
@@ -548,17 +548,17 @@ def store_batch(
         else:
             routed.append((row_id, params, sender, to, number))
 
-    # A copy (Vonage's retry, a replay) of a stored text finds its patient and thread, and
-    # the insert skips it. A text that would make a patient or a thread is looked up
+    # A copy (Vonage's retry, a replay) of a stored text finds its patient and conversation, and
+    # the insert skips it. A text that would make a patient or a conversation is looked up
     # first, so a copy never makes one (its sender's phone may have changed since).
-    def has_thread(sender: str, number_id: int, account_id: int) -> bool:
+    def has_conversation(sender: str, number_id: int, account_id: int) -> bool:
         patient = route.patients.get((account_id, sender))
-        return patient is not None and (number_id, patient[0]) in route.threads
+        return patient is not None and (number_id, patient[0]) in route.conversations
 
     making = [
         params["messageId"]
         for _, params, sender, _, (number_id, account_id, _) in routed
-        if not has_thread(sender, number_id, account_id)
+        if not has_conversation(sender, number_id, account_id)
     ]
     if making:
         sql = _batch_statements(conn.dialect.name)

@@ -246,7 +246,7 @@ def _process_batch(limit: int, *, last_try: bool) -> int:
             raise
         except IntegrityError:
             if not last_try:
-                # Another drainer made the same new patient or thread: read again.
+                # Another drainer made the same new patient or conversation: read again.
                 db.session.rollback()
                 raise _Taken from None
             db.session.rollback()
@@ -508,7 +508,7 @@ def _stored(
     unique: list[tuple[int, _Item]], by: _Writer | None
 ) -> tuple[Batch, list[tuple[int, int]]]:
     """_store_unique() on the writer's connection, tried a second time when another
-    process made the same new patient or thread a moment ago (read again), or when the
+    process made the same new patient or conversation a moment ago (read again), or when the
     connection had been dropped (a database restart: a new one)."""
     for attempt in (1, 2):
         try:

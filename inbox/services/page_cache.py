@@ -158,7 +158,7 @@ def page_label() -> str:
 
 def _follow_own_change(new: dict[int, str], old: dict[int, bytes | None]) -> None:
     """A page shows what its own request changed: the generation it carries moves on with
-    its own commit (opening a thread marks it read), unless another process had replaced
+    its own commit (opening a conversation marks it read), unless another process had replaced
     the token since the page read it; then the page keeps the old one and its socket tells
     it to reload."""
     held = g.get("live_generation") if has_app_context() else None

@@ -2,7 +2,7 @@
 sends a day ahead, and the paperwork reminder staff send with one click.
 
 A reminder is a message in the patient's conversation, so a reply lands in context.
-While the Inbox is off it goes from the account's default sender into a thread that
+While the Inbox is off it goes from the account's default sender into a conversation that
 only the patient's timeline shows."""
 
 from __future__ import annotations
@@ -219,9 +219,9 @@ def recent(last: datetime | None, now: datetime | None = None) -> datetime | Non
 
 
 def send_paperwork_reminder(*, user: User, patient_id: int | str, again: bool = False) -> Message:
-    """One click on the profile or in the thread: the portal link for every outstanding
+    """One click on the profile or in the conversation: the portal link for every outstanding
     form, into the patient's conversation. Within a day of the last one, only with
-    `again` (the button says "Send again" and asks first): two tabs, or the thread and
+    `again` (the button says "Send again" and asks first): two tabs, or the conversation and
     the profile, must not text the same reminder twice by accident."""
     patient = get_scoped(Patient, patient_id, user.account_id)
     if patient is None or not access.clinic_scope(user).allows(patient.home_clinic_id):

@@ -171,7 +171,7 @@ def send_reply(
 
 
 def send_automatic(conv: Conversation, body: str, *, kind: str) -> Message | None:
-    """A text the app answers with (STOP confirmation, HELP, START): from the thread's
+    """A text the app answers with (STOP confirmation, HELP, START): from the conversation's
     number, sent by nobody. An opt-out confirmation is the one text an opted-out patient
     still gets."""
     number = db.session.get(InboxNumber, conv.inbox_number_id) if conv.inbox_number_id else None

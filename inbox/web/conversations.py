@@ -54,7 +54,7 @@ def _workspace(f: Filters, conv=None, **extra) -> dict:
         menu=convs.menu_counts(current_user, f.clinic_id, f.tab),
         clinics=visible_clinics(current_user),
         number=convs.inbox_number(current_user),
-        **(_thread_context(conv, **extra) if conv else {"conv": None}),
+        **(_conversation_context(conv, **extra) if conv else {"conv": None}),
     )
 
 
@@ -77,10 +77,10 @@ def composer_context(conv, opened: convs.Opened | None = None) -> dict:
     )
 
 
-def _thread_context(conv, composer_error=None, draft="", tq="", opened=None) -> dict:
-    # The first screen of the thread; older screens load as the user scrolls back. A
-    # search inside the thread looks further back.
-    messages, older = convs.thread_page(conv, limit=200 if tq else convs.THREAD_PAGE)
+def _conversation_context(conv, composer_error=None, draft="", find="", opened=None) -> dict:
+    # The first screen of the conversation; older screens load as the user scrolls back. A
+    # search inside the conversation looks further back.
+    messages, older = convs.message_page(conv, limit=200 if find else convs.MESSAGE_PAGE)
     return dict(
         conv=conv,
         messages=messages,
@@ -89,7 +89,7 @@ def _thread_context(conv, composer_error=None, draft="", tq="", opened=None) -> 
         composer_error=composer_error,
         draft=draft,
         segment_info=segments.count((draft or "").strip()),
-        tq=tq,
+        find=find,
     )
 
 
@@ -151,27 +151,27 @@ def show(conversation_id: int):
     opened = convs.open_visible(current_user, conversation_id) or abort(404)
     conv = opened.conv
     ours = not security.from_another_site()
-    in_thread = _htmx_target() == "messages"  # search inside the thread: already viewed
-    if ours and not in_thread:
+    in_conversation = _htmx_target() == "messages"  # search inside the conversation: already viewed
+    if ours and not in_conversation:
         trail.note(AUDIT_VIEWED_CONVERSATION, conv, commit=False)
     changed = convs.mark_opened(current_user, opened) if ours else False
     f = _filters()
-    tq = " ".join(request.args.get("tq", "").split())[:80]
-    if in_thread:
+    find = " ".join(request.args.get("find", "").split())[:80]
+    if in_conversation:
         return render_template(
-            "inbox/_thread.html", **_thread_context(conv, tq=tq, opened=opened), f=f
+            "inbox/_conversation.html", **_conversation_context(conv, find=find, opened=opened), f=f
         )
-    if _htmx_target() == "thread-pane":
+    if _htmx_target() == "conversation-pane":
         # Around the pane, only what opening it changed (nothing, for a read one).
         around = _read_change_oob(f) if changed else {"f": f}
         return render_template(
-            "inbox/_thread_swap.html",
-            **_thread_context(conv, tq=tq, opened=opened),
+            "inbox/_conversation_swap.html",
+            **_conversation_context(conv, find=find, opened=opened),
             **around,
             c=conv,
             changed=changed,
         )
-    return render_template("inbox/index.html", **_workspace(f, conv, tq=tq, opened=opened))
+    return render_template("inbox/index.html", **_workspace(f, conv, find=find, opened=opened))
 
 
 @bp.get("/c/<int:conversation_id>/templates")
@@ -187,7 +187,7 @@ def saved_replies(conversation_id: int):
 def older(conversation_id: int):
     """Scrolling back: the screen of messages before the cursor, by keyset."""
     conv = convs.get_visible(current_user, conversation_id) or abort(404)
-    messages, cursor = convs.thread_page(conv, Cursor.decode(request.args.get("before")))
+    messages, cursor = convs.message_page(conv, Cursor.decode(request.args.get("before")))
     return render_template("inbox/_older.html", conv=conv, messages=messages, older=cursor)
 
 
@@ -205,8 +205,8 @@ def send(conversation_id: int):
         trail.note(AUDIT_SENT_TEXT, message, summary=_segments_summary(message))
     f = _filters()
     if _htmx_target():
-        ctx = _thread_context(conv, composer_error=error, draft=body if error else "")
-        return render_template("inbox/_thread_swap.html", **ctx, **_counts_oob(f), c=conv)
+        ctx = _conversation_context(conv, composer_error=error, draft=body if error else "")
+        return render_template("inbox/_conversation_swap.html", **ctx, **_counts_oob(f), c=conv)
     if error:
         return render_template(
             "inbox/index.html", **_workspace(f, conv, composer_error=error, draft=body)
@@ -224,15 +224,15 @@ def read_state(conversation_id: int):
     f = _filters()
     if _htmx_target():
         # The reply being typed (sent along by the form) comes back in the new composer.
-        ctx = _thread_context(conv, draft=request.form.get("body", ""))
-        return render_template("inbox/_thread_swap.html", **ctx, **_counts_oob(f), c=conv)
+        ctx = _conversation_context(conv, draft=request.form.get("body", ""))
+        return render_template("inbox/_conversation_swap.html", **ctx, **_counts_oob(f), c=conv)
     return redirect(url_for("conversations.index", **f.args()))
 
 
 @bp.post("/c/<int:conversation_id>/seen")
 @access(INBOX)
 def seen(conversation_id: int):
-    """A live text arrived in the thread this tab shows, while the tab is visible."""
+    """A live text arrived in the conversation this tab shows, while the tab is visible."""
     conv = convs.get_visible(current_user, conversation_id) or abort(404)
     convs.mark_many(current_user, [conv.id], unread=False)
     f = _filters()
@@ -258,7 +258,7 @@ def bulk():
 @bp.post("/messages/<int:message_id>/retry")
 @access(INBOX)
 def retry(message_id: int):
-    # Visible first (account, clinic, active number), so nothing is re-sent for a thread
+    # Visible first (account, clinic, active number), so nothing is re-sent for a conversation
     # this user may not open.
     message = get_scoped(Message, message_id, current_user.account_id)
     conv = convs.get_visible(current_user, message.conversation_id) if message else None
@@ -275,8 +275,8 @@ def retry(message_id: int):
         trail.note(AUDIT_RETRIED_TEXT, message, summary=_segments_summary(message))
     f = _filters()
     if _htmx_target():
-        ctx = _thread_context(conv, composer_error=error, draft=request.form.get("body", ""))
-        return render_template("inbox/_thread_swap.html", **ctx, **_counts_oob(f), c=conv)
+        ctx = _conversation_context(conv, composer_error=error, draft=request.form.get("body", ""))
+        return render_template("inbox/_conversation_swap.html", **ctx, **_counts_oob(f), c=conv)
     return redirect(url_for("conversations.show", conversation_id=conv.id, **f.args()))
 
 
@@ -348,8 +348,8 @@ def paperwork_reminder(conversation_id: int):
         trail.note(AUDIT_SENT_TEXT, message, summary="paperwork reminder")
     f = _filters()
     if _htmx_target():
-        ctx = _thread_context(conv, composer_error=error, draft=request.form.get("body", ""))
-        return render_template("inbox/_thread_swap.html", **ctx, **_counts_oob(f), c=conv)
+        ctx = _conversation_context(conv, composer_error=error, draft=request.form.get("body", ""))
+        return render_template("inbox/_conversation_swap.html", **ctx, **_counts_oob(f), c=conv)
     if error:
         return render_template("inbox/index.html", **_workspace(f, conv, composer_error=error)), 422
     return redirect(url_for("conversations.show", conversation_id=conv.id, **f.args()))

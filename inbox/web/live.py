@@ -1,5 +1,5 @@
 """/ws: one websocket per browser tab. On connect it gets the badge; then, for every event
-of its account, the fragments its page needs (badge, counts, the row, the thread bubble,
+of its account, the fragments its page needs (badge, counts, the row, the message bubble,
 the status chip) as htmx out-of-band swaps, filtered to what its user may see."""
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ class LiveClient:
             [event["conversation_id"]] if event and event.get("conversation_id") else []
         )
         open_id = self.open_conversation_id()
-        # STOP / START: the open thread's banner and composer change with it.
+        # STOP / START: the open conversation's banner and composer change with it.
         ctx["consent"] = kind == events.CONSENT and open_id in ids and self.on_inbox()
         visible_ids = []
         for cid in ids:

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 # Requests that never count as the user being active: the websocket handshake (it
 # reconnects by itself), the warning's own status check and static files.
 PASSIVE_ENDPOINTS = {"static", "live.ws", "auth.session_status"}
-# Requests that app.js makes by itself (resync after a reconnect, marking a thread read
+# Requests that app.js makes by itself (resync after a reconnect, marking a conversation read
 # as a text lands in it) say so with this header. It can only shorten a session.
 BACKGROUND_HEADER = "X-Background"
 # Anonymous endpoints: no session to check.

@@ -35,7 +35,7 @@ KEY_SQL = ", ".join(KEY)
 def _bucket(row: str, pg: bool) -> str:
     false = "false" if pg else "0"
     return (
-        # COALESCE: reminder threads of the default sender have no inbox number (never
+        # COALESCE: reminder conversations of the default sender have no inbox number (never
         # listed; counted under 0 so the key stays NOT NULL).
         f"{row}.account_id, COALESCE({row}.inbox_number_id, 0), COALESCE({row}.clinic_id, 0), "
         f"{row}.unread, "

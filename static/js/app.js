@@ -11,7 +11,7 @@
   var TYPING = "textarea, select, input:not([type=checkbox], [type=radio], [type=button], [type=submit])";
   function typing(el) { return el && (el.isContentEditable || el.matches(TYPING)); }
   function background(event) { var c = event.detail.requestConfig; return !!(c && c.headers && c.headers["X-Background"]); }
-  function openThreadId() { var t = $(".thread[data-conversation]"); return t && t.getAttribute("data-conversation"); }
+  function openConversationId() { var t = $(".conversation[data-conversation]"); return t && t.getAttribute("data-conversation"); }
   function changed(box) { box.dispatchEvent(new Event("input", { bubbles: true })); }
   // A confirmation goes by itself after a while (on a page or in a boosted form's answer).
   htmx.onLoad(function (root) {
@@ -85,17 +85,17 @@
     if (event.target.id === "select-all") $all(".conv-check").forEach(function (c) { c.checked = event.target.checked; });
   });
   // A live STOP swaps in a locked composer and START the open one again: the reply being
-  // typed in this thread comes back.
+  // typed in this conversation comes back.
   var heldDraft = null;
   on("htmx:oobBeforeSwap", function (event) {
     var target = event.detail.target, box = $("#composer-body", target);
     if (target.id !== "composer" || !box || box.disabled || !box.value.trim()) return;
-    heldDraft = { thread: openThreadId(), text: box.value };
+    heldDraft = { conversation: openConversationId(), text: box.value };
   });
   on("htmx:oobAfterSwap", function (event) {
     var target = event.target, box = $("#composer-body", target);
     if (target.id !== "composer" || !heldDraft) return;
-    if (heldDraft.thread !== openThreadId()) heldDraft = null;
+    if (heldDraft.conversation !== openConversationId()) heldDraft = null;
     else if (box && !box.disabled) {
       if (!box.value.trim()) box.value = heldDraft.text;
       heldDraft = null;
@@ -121,17 +121,17 @@
     });
     shown = {};
   });
-  // Opening a thread: its row is the one selected (stacked layouts show it: app.css, :has).
+  // Opening a conversation: its row is the one selected (stacked layouts show it: app.css, :has).
   on("htmx:afterSwap", function (event) {
-    var list = $("#messages"), open = "conv-" + openThreadId();
+    var list = $("#messages"), open = "conv-" + openConversationId();
     if (olderFrom !== null) { if (list) list.scrollTop = list.scrollHeight - olderFrom; return (olderFrom = null); }
-    if (event.detail.target.id === "thread-pane") {
+    if (event.detail.target.id === "conversation-pane") {
       $all(".conv-row").forEach(function (row) { row.classList.toggle("selected", row.id === open); });
     }
-    scrollThread();
+    scrollConversation();
     syncTitle();
   });
-  function scrollThread() {
+  function scrollConversation() {
     var list = $("#messages"), hit = list && $("mark", list);
     if (hit) hit.scrollIntoView({ block: "center" });
     else if (list) list.scrollTop = list.scrollHeight;
@@ -165,7 +165,7 @@
     else if (key === "Enter" && (el = $(".conv-row.kbd-focus .conv-link"))) el.click();
     else if (key === "r" && (el = $("#composer-body")) && !el.disabled) el.focus();
     else if (key === "u" && (el = $("#toggle-unread"))) {
-      htmx.process(el.form);  // through htmx even if the thread was swapped in a moment ago
+      htmx.process(el.form);  // through htmx even if the conversation was swapped in a moment ago
       htmx.trigger(el.form, "submit");
     } else if (key === "/" && (el = $("#search-q"))) el.focus();
     else if (key === "?" && (el = $("#shortcuts-dialog"))) el.showModal();
@@ -179,7 +179,7 @@
     var box = menu.getBoundingClientRect(), item = picked.getBoundingClientRect();
     menu.scrollLeft += (item.left - box.left) - (box.width - item.width) / 2;
   }
-  on("DOMContentLoaded", function () { scrollThread(); syncTitle(); showPicked(); paintToggles(); });
+  on("DOMContentLoaded", function () { scrollConversation(); syncTitle(); showPicked(); paintToggles(); });
   window.addEventListener("load", showPicked);  // again once styles and icon fonts have sized it
   // Live: the ws extension swaps the socket's fragments in; this tells the server what the
   // tab shows and resyncs after a reconnect, which comes within seconds (htmx's own backoff
@@ -198,9 +198,9 @@
   }
   function resync() {
     var list = { target: "#list-body", swap: "innerHTML", headers: BACKGROUND };
-    var thread = { target: "#messages", select: "#messages", swap: "outerHTML", headers: BACKGROUND };
+    var conversation = { target: "#messages", select: "#messages", swap: "outerHTML", headers: BACKGROUND };
     if ($("#list-body")) htmx.ajax("GET", "/inbox" + location.search, list);
-    if ($("#messages")) htmx.ajax("GET", location.pathname + location.search, thread);
+    if ($("#messages")) htmx.ajax("GET", location.pathname + location.search, conversation);
   }
   on("htmx:wsOpen", function (event) {
     socket = event.detail.socketWrapper;
@@ -244,7 +244,7 @@
         return [el];
       } else if (action === "remove") {
         var id = wrap.getAttribute("data-id"), gone = document.getElementById(id);
-        if (gone && id !== "conv-" + openThreadId() && !$(".htmx-request", gone)) gone.remove();
+        if (gone && id !== "conv-" + openConversationId() && !$(".htmx-request", gone)) gone.remove();
       } else {
         var at = Number(el.getAttribute("data-at"));
         if (action === "top") next = target.firstElementChild;
@@ -269,7 +269,7 @@
       osc.start(); osc.stop(ctx.currentTime + 0.18);
     } catch (e) { /* no audio */ }
   }
-  function notice(el) {  // a patient's text: read where it lands if its thread is on screen
+  function notice(el) {  // a patient's text: read where it lands if its conversation is on screen
     var visible = document.visibilityState === "visible", id = el.getAttribute("data-conversation");
     var seen = { swap: "none", source: document.body, headers: BACKGROUND };
     if (visible && el.getAttribute("data-open") === "1") htmx.ajax("POST", "/inbox/c/" + id + "/seen" + location.search, seen);

@@ -55,8 +55,8 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(autouse=True)
 def _close_leftover_tabs(request):
     """Close every browser context a test opened and left open. A tab left showing a
-    thread stays live (its socket reconnects to the web processes, which later tests and
-    modules share): when that patient texts again, it marks the thread read."""
+    conversation stays live (its socket reconnects to the web processes, which later tests and
+    modules share): when that patient texts again, it marks the conversation read."""
     yield
     if "browser" in request.fixturenames:
         for context in list(request.getfixturevalue("browser").contexts):

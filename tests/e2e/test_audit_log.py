@@ -18,7 +18,7 @@ def test_the_main_admin_reads_filters_and_exports(page, stack):
     # Staff open a conversation and a patient profile; somebody mistypes a password.
     login(page, stack, "staff@glow.test")
     page.locator(".conv-row .conv-link").first.click()
-    expect(page.locator("#thread-name")).not_to_be_empty()
+    expect(page.locator("#conversation-name")).not_to_be_empty()
     sign_out(page)
     page.goto(stack.url + "/login")
     page.get_by_label("Email").fill("frontdesk@glow.test")

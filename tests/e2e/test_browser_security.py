@@ -1,10 +1,10 @@
 """In Chromium, against the real processes:
 
-1. the main pages (login, inbox, thread, patient profile, every settings page, the Inbox
+1. the main pages (login, inbox, conversation, patient profile, every settings page, the Inbox
    setup wizard) raise no Content-Security-Policy violation and no console error;
 2. hostile patient texts and patient names (script tags, event handlers, javascript:
    URLs, template and htmx injection, unicode tricks) never run and never become markup:
-   in the inbox list, the thread, the profile and timeline, search results (the payload
+   in the inbox list, the conversation, the profile and timeline, search results (the payload
    as the search term), live updates over the websocket, desktop alerts and tab titles.
 
 A payload that became markup would mostly be stopped by the CSP, so "nothing ran" is not
@@ -162,7 +162,7 @@ def _sender(i: int) -> str:
 @pytest.fixture(scope="module")
 def hostile(stack, app):
     """Each payload texted from its own number, that patient renamed to the payload; and
-    every payload texted by Ava too (one thread with all of them)."""
+    every payload texted by Ava too (one conversation with all of them)."""
     for i, payload in enumerate(PAYLOADS):
         _text_in(stack, _sender(i), payload)
         _text_in(stack, AVA, payload)
@@ -204,11 +204,11 @@ def test_main_pages_raise_no_csp_violation_or_console_error(browser, stack):
     wait_live_told(page, sent)  # the websocket is up
     watch.check("inbox")
     page.locator("#conv-list .conv-row .conv-link").first.click()
-    expect(page.locator("#thread-name")).to_be_visible()
+    expect(page.locator("#conversation-name")).to_be_visible()
     expect(page.locator("#segment-counter")).not_to_be_empty()
-    watch.check("thread (htmx)")
-    page.goto(page.url)  # the thread as a full page
-    watch.check("thread (page)")
+    watch.check("conversation (htmx)")
+    page.goto(page.url)  # the conversation as a full page
+    watch.check("conversation (page)")
     with ctx.expect_page() as opened:
         page.locator(".expand-link").first.click()
     profile = opened.value
@@ -282,12 +282,12 @@ def test_hostile_texts_and_names_never_run_on_any_page(browser, stack, hostile):
     for payload in ("<img src=x onerror=alert(1)>", "{{7*7}} {{ config.SECRET_KEY }}",
                     '<div hx-on:htmx:load="alert(1)">on</div>'):  # fmt: skip
         expect(page.locator(".msg.in .bubble", has_text=payload).first).to_be_visible()
-    watch.check("Ava's thread with every payload")
+    watch.check("Ava's conversation with every payload")
 
-    # Thread search highlights with <mark>: the payload as the search term.
+    # Conversation search highlights with <mark>: the payload as the search term.
     for payload in PAYLOADS[:12]:
-        page.goto(f"{stack.url}/inbox/c/{ava_conv}?tq={quote(payload[:80])}")
-        watch.check(f"thread search {payload!r}")
+        page.goto(f"{stack.url}/inbox/c/{ava_conv}?find={quote(payload[:80])}")
+        watch.check(f"conversation search {payload!r}")
 
     # Inbox search: names and texts, the payload as the search term.
     for payload in PAYLOADS:
@@ -310,12 +310,12 @@ def test_hostile_texts_and_names_never_run_on_any_page(browser, stack, hostile):
     expect(page.locator("#picked-patient")).to_be_visible()
     watch.check("picked patient")
 
-    # Each hostile patient's thread, profile and timeline; the profile's tab title.
+    # Each hostile patient's conversation, profile and timeline; the profile's tab title.
     for payload in PAYLOADS:
         patient_id, conv_id = hostile[payload]
         page.goto(f"{stack.url}/inbox/c/{conv_id}")
-        expect(page.locator("#thread-name")).to_have_text(f"{payload[:80]} Zed".strip())
-        watch.check(f"thread of {payload!r}")
+        expect(page.locator("#conversation-name")).to_have_text(f"{payload[:80]} Zed".strip())
+        watch.check(f"conversation of {payload!r}")
         page.goto(f"{stack.url}/patients/{patient_id}")
         title = re.sub(r"^\(\d+\) ", "", page.title())  # "(3) " unread, from app.js
         assert title.startswith(" ".join(f"{payload[:80]} Zed".split())), title
@@ -332,7 +332,7 @@ def test_hostile_texts_arriving_live_stay_text(browser, stack, hostile):
     login(page, stack, "staff@glow.test")
     _, ava_conv = hostile["ava"]
     page.goto(f"{stack.url}/inbox/c/{ava_conv}?tab=unread")
-    expect(page.locator("#thread-name")).to_be_visible()
+    expect(page.locator("#conversation-name")).to_be_visible()
     wait_live_told(page, sent)  # connected, and told what this tab shows
     for i, payload in enumerate(PAYLOADS[:14] + PAYLOADS[-12:]):
         text = f"live{i} {payload}"

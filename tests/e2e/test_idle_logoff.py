@@ -37,7 +37,7 @@ def _open_ava(page, stack) -> None:
         page.goto(stack.url + "/inbox?q=Ava")
         row = page.locator(".conv-row", has_text="Ava Martinez")
     row.locator(".conv-link").click()
-    expect(page.locator("#thread-name")).to_have_text("Ava Martinez")
+    expect(page.locator("#conversation-name")).to_have_text("Ava Martinez")
 
 
 def test_warning_stay_signed_in_then_signed_out_despite_live_texts(browser, idle_stack):
@@ -60,8 +60,8 @@ def test_warning_stay_signed_in_then_signed_out_despite_live_texts(browser, idle
     expect(banner).to_be_hidden()
     stayed_at = time.monotonic()
 
-    # Texts keep arriving in the open thread (websocket fragments, and app.js marking the
-    # thread read): none of that is the user, so it must not keep the session alive.
+    # Texts keep arriving in the open conversation (websocket fragments, and app.js marking the
+    # conversation read): none of that is the user, so it must not keep the session alive.
     seen = []
     page.on(
         "request",
@@ -111,5 +111,5 @@ def test_htmx_click_after_the_session_ended_goes_to_the_login_page(browser, idle
     assert fragment.value.headers["hx-redirect"].startswith("/login")
     page.wait_for_url("**/login**", timeout=5000)
     expect(page.get_by_label("Password")).to_be_visible()
-    expect(page.locator("#thread-pane")).to_have_count(0)  # a page, not a pane
+    expect(page.locator("#conversation-pane")).to_have_count(0)  # a page, not a pane
     ctx.close()

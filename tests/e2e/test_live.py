@@ -23,14 +23,14 @@ def _badge(page) -> int:
     return int(page.locator("#inbox-badge").get_attribute("data-count"))
 
 
-def _open_thread(page, stack, name: str) -> None:
+def _open_conversation(page, stack, name: str) -> None:
     page.goto(stack.url + "/inbox?tab=read&q=" + name.split()[0])
     row = page.locator(".conv-row", has_text=name)
     if row.count() == 0:
         page.goto(stack.url + "/inbox?q=" + name.split()[0])
         row = page.locator(".conv-row", has_text=name)
     row.locator(".conv-link").click()
-    expect(page.locator("#thread-name")).to_have_text(name)
+    expect(page.locator("#conversation-name")).to_have_text(name)
     expect(page.locator("#segment-counter")).not_to_be_empty()
 
 
@@ -40,7 +40,7 @@ def test_two_staff_see_texts_replies_and_receipts_live(browser, stack):
     a_sent, b_sent = live_frames(a), live_frames(b)
     login(a, stack, "staff@glow.test")
     login(b, stack, "admin@glow.test")
-    _open_thread(a, stack, "Liam Chen")  # A reads someone else
+    _open_conversation(a, stack, "Liam Chen")  # A reads someone else
     b.goto(stack.url + "/inbox?tab=unread")  # B watches the Unread list
     wait_live_told(a, a_sent)  # both sockets connected and told what they show
     wait_live_told(b, b_sent)
@@ -57,14 +57,14 @@ def test_two_staff_see_texts_replies_and_receipts_live(browser, stack):
     expect(top).to_contain_text("Is parking validated?", timeout=1000)
     assert re.search(r"\(\d+\) ", b.title())
 
-    # Both open Ava's thread; the next text lands in both threads.
-    _open_thread(a, stack, "Ava Martinez")
-    _open_thread(b, stack, "Ava Martinez")
+    # Both open Ava's conversation; the next text lands in both conversations.
+    _open_conversation(a, stack, "Ava Martinez")
+    _open_conversation(b, stack, "Ava Martinez")
     wait_live_told(a, a_sent)
     wait_live_told(b, b_sent)
     draft = "half-typed reply"
     b.get_by_label("Reply").fill(draft)
-    # As if A had opened the thread yesterday: today's text brings its own heading.
+    # As if A had opened the conversation yesterday: today's text brings its own heading.
     a.evaluate(
         "document.querySelectorAll('#messages .day-sep span')"
         ".forEach((s) => { s.textContent = 'Yesterday'; })"
@@ -97,15 +97,15 @@ def test_two_staff_see_texts_replies_and_receipts_live(browser, stack):
 
 
 def test_a_thread_read_in_another_tab_comes_back_to_the_read_list(browser, stack):
-    """A's tab has Ava's thread open; B watches the Read tab. Ava texts: her row leaves B's
-    Read list (unread now), A's open thread reads it at once, and the row comes back to
+    """A's tab has Ava's conversation open; B watches the Read tab. Ava texts: her row leaves B's
+    Read list (unread now), A's open conversation reads it at once, and the row comes back to
     B's Read list, in its place by time, without a reload."""
     a_ctx, b_ctx = browser.new_context(), browser.new_context()
     a, b = a_ctx.new_page(), b_ctx.new_page()
     a_sent, b_sent = live_frames(a), live_frames(b)
     login(a, stack, "staff@glow.test")
     login(b, stack, "admin@glow.test")
-    _open_thread(a, stack, "Ava Martinez")  # read now
+    _open_conversation(a, stack, "Ava Martinez")  # read now
     b.goto(stack.url + "/inbox?tab=read")
     ava = b.locator("#conv-list .conv-row", has_text="Ava Martinez")
     expect(ava).to_have_count(1)
@@ -126,7 +126,7 @@ def test_reconnect_after_restart_shows_what_arrived_while_down(browser, stack):
     ctx = browser.new_context()
     page = ctx.new_page()
     login(page, stack, "staff@glow.test")
-    _open_thread(page, stack, "Ava Martinez")
+    _open_conversation(page, stack, "Ava Martinez")
     stack.stop("web")
     expect(page.locator("#live-status")).to_be_visible(timeout=5000)
     # A text arrives and is stored while this page has no socket (another web process

@@ -6,7 +6,7 @@ import time
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import live_frames, login, screenshot, wait_live_told
-from tests.e2e.test_live import _open_thread, _text_in
+from tests.e2e.test_live import _open_conversation, _text_in
 
 LONG = (
     "Hi, quick question about my filler appointment next week. I have been taking fish oil "
@@ -19,8 +19,8 @@ def test_stop_start_long_texts_and_paperwork_reminder_live(browser, stack):
     page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
     sent = live_frames(page)
     login(page, stack, "staff@glow.test")
-    _open_thread(page, stack, "Ava Martinez")
-    wait_live_told(page, sent)  # the socket knows which thread this tab shows
+    _open_conversation(page, stack, "Ava Martinez")
+    wait_live_told(page, sent)  # the socket knows which conversation this tab shows
 
     # A long text arrives in parts; staff see it once, whole.
     _text_in(stack, LONG)
@@ -40,7 +40,7 @@ def test_stop_start_long_texts_and_paperwork_reminder_live(browser, stack):
     expect(page.locator("#composer-optout")).to_contain_text("replied STOP")
     confirmation = page.locator("#messages .msg.out", has_text="unsubscribed")
     expect(confirmation).to_contain_text("Opt-out confirmation", timeout=2000)
-    screenshot(page, "thread-opted-out")
+    screenshot(page, "conversation-opted-out")
 
     # START: texting is possible again.
     _text_in(stack, "START")
@@ -68,7 +68,7 @@ def test_stop_start_long_texts_and_paperwork_reminder_live(browser, stack):
         page.locator("#messages .msg.out", has_text="portal.glowaesthetics.example")
     ).to_have_count(1)
     assert asked and asked[0].startswith("Ava was sent a paperwork reminder today at")
-    # Neither the reminder nor marking the thread unread wipes what is being typed.
+    # Neither the reminder nor marking the conversation unread wipes what is being typed.
     expect(page.get_by_label("Reply")).to_have_value(draft)
     page.locator("#toggle-unread").click()
     expect(page.locator("#toggle-unread")).to_contain_text("Mark as read")
@@ -76,18 +76,18 @@ def test_stop_start_long_texts_and_paperwork_reminder_live(browser, stack):
     page.get_by_label("Reply").fill("")
     page.mouse.move(0, 0)  # no hover colour in the screenshot,
     page.wait_for_timeout(300)  # and the button's fade back from "sending" is over
-    screenshot(page, "thread-paperwork-reminder")
+    screenshot(page, "conversation-paperwork-reminder")
 
 
 def test_a_late_answer_to_a_send_never_takes_a_status_back(browser, stack):
-    """The answer to Send re-renders the thread as it was then. When it arrives after the
-    live updates (the worker sent the text, its receipt came), the thread keeps showing
+    """The answer to Send re-renders the conversation as it was then. When it arrives after the
+    live updates (the worker sent the text, its receipt came), the conversation keeps showing
     Delivered, not the answer's older status."""
     page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
     sent = live_frames(page)
     login(page, stack, "staff@glow.test")
-    _open_thread(page, stack, "Ava Martinez")
-    wait_live_told(page, sent)  # the socket knows which thread this tab shows
+    _open_conversation(page, stack, "Ava Martinez")
+    wait_live_told(page, sent)  # the socket knows which conversation this tab shows
     status_span = re.compile(r'class="status status-(\w+)" data-status="\1"( data-rank="\d+")?')
 
     def late_and_old(route):
@@ -140,7 +140,7 @@ def test_new_message_says_what_is_wrong_and_keeps_what_was_typed(browser, stack)
     dialog.get_by_role("button", name="Send").click()
     expect(dialog.locator("#compose-error")).to_contain_text("the limit is 6")
     expect(dialog.locator("#compose-text")).to_have_value(long)
-    dialog.locator("#compose-to").fill("(917) 555-0100")  # Ava, who has a thread already
+    dialog.locator("#compose-to").fill("(917) 555-0100")  # Ava, who has a conversation already
     dialog.locator("#compose-text").fill(text)
     dialog.get_by_role("button", name="Send").dblclick()  # an impatient double click
     page.wait_for_url(re.compile(r"/inbox/c/\d+"))

@@ -48,7 +48,7 @@ def test_staff_find_and_add_a_patient(page, stack):
 
 
 def test_an_unknown_number_is_linked_to_its_patient_from_the_thread(page, stack):
-    """Liam texts from a new phone: on the thread, Link to existing patient, find him,
+    """Liam texts from a new phone: on the conversation, Link to existing patient, find him,
     confirm; the conversation is his, under his name."""
     import requests
 
@@ -60,8 +60,8 @@ def test_an_unknown_number_is_linked_to_its_patient_from_the_thread(page, stack)
     assert r.json()["status"] == 200
     login(page, stack, "staff@glow.test")
     page.locator(".conv-row", has_text="(312) 555-0177").locator(".conv-link").click()
-    expect(page.locator("#thread-name")).to_have_text("(312) 555-0177")
-    screenshot(page, "unknown-sender-thread")
+    expect(page.locator("#conversation-name")).to_have_text("(312) 555-0177")
+    screenshot(page, "unknown-sender-conversation")
     page.get_by_role("link", name="Link to existing patient").click()
     settle(page)
     page.set_viewport_size({"width": 390, "height": 844})  # fits a phone

@@ -3,7 +3,7 @@ tomorrow: the CLI creates the practice and prints the Main Admin's link; the Mai
 a password, adds a clinic, invites a teammate (the invitation read at a real SMTP server);
 the teammate sets a password and logs in; the Main Admin imports the patients' CSV (two bad
 rows named in the preview), turns the Inbox on through the wizard; a patient from the CSV
-texts in and the thread shows their name; the teammate replies."""
+texts in and the conversation shows their name; the teammate replies."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def test_a_real_practice_from_an_empty_database_to_a_reply(
         row = tab.locator(".conv-row", has_text="Grace Okafor")
         expect(row).to_be_visible(timeout=15_000)
         row.locator(".conv-link").click()
-        expect(tab.locator("#thread-name")).to_have_text("Grace Okafor")
+        expect(tab.locator("#conversation-name")).to_have_text("Grace Okafor")
         tab.locator("textarea[data-composer]").fill("Hi Grace, yes, Thursday at 3 is yours!")
         tab.get_by_role("button", name=re.compile(r"^\W*Send$")).click()
         expect(tab.locator(".msg.out").last).to_contain_text("Thursday at 3 is yours")

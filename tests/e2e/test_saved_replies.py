@@ -50,7 +50,7 @@ def test_the_main_admin_writes_a_saved_reply_and_staff_send_it(page, stack):
     # Staff see it under Templates, filled in for the patient of the conversation.
     page.goto(stack.url + "/inbox?tab=read")
     page.locator(".conv-row").first.click()
-    name = page.locator("#thread-name").inner_text()
+    name = page.locator("#conversation-name").inner_text()
     page.get_by_text("Templates").click()
     page.get_by_role("menuitem", name=re.compile("Parking")).click()
     expect(page.locator("textarea[data-composer]")).to_have_value(

@@ -1,5 +1,5 @@
 """The walking skeleton, end to end through real processes: staff sends a text from a
-thread, the sandbox receives it from the inbox number, its receipt marks it delivered,
+conversation, the sandbox receives it from the inbox number, its receipt marks it delivered,
 and the patient's reply from the patient-phone page lands unread."""
 
 import re
@@ -32,7 +32,7 @@ def test_send_receipt_and_reply_through_real_processes(page, stack):
         "aria-selected", "true"
     )
     page.locator(".conv-row", has_text="Ava Martinez").click()
-    expect(page.locator("#thread-name")).to_have_text("Ava Martinez")
+    expect(page.locator("#conversation-name")).to_have_text("Ava Martinez")
 
     composer = page.get_by_label("Reply")
     composer.fill("Hi Ava, your appointment is confirmed for Thursday at 3pm.")
@@ -57,10 +57,10 @@ def test_send_receipt_and_reply_through_real_processes(page, stack):
         return chip.get_attribute("data-status", timeout=3000) == "delivered"
 
     assert _wait(delivered), "the sandbox's receipt should mark the text delivered"
-    screenshot(page, "thread")
+    screenshot(page, "conversation")
 
     # The patient answers from the sandbox's patient-phone page, while staff are on the
-    # list (an open, visible thread would mark the reply read where it lands).
+    # list (an open, visible conversation would mark the reply read where it lands).
     page.goto(stack.url + "/inbox?tab=read")
     phone = page.context.new_page()
     phone.goto(f"{stack.sandbox_url}/?phone={AVA_DIGITS}&practice=12125550134")

@@ -25,7 +25,7 @@ def _open(page, stack, name: str):
         _tab(page, "read")
         row = page.locator(".conv-row", has_text=name)
     row.locator(".conv-link").click()
-    expect(page.locator("#thread-name")).to_have_text(name)
+    expect(page.locator("#conversation-name")).to_have_text(name)
 
 
 def test_navigation_badge_number_tabs_and_menu(page, stack):
@@ -138,7 +138,7 @@ def test_back_shows_the_list_as_it_is_now(page, stack):
     with page.expect_event("load"):
         page.go_forward()
     expect(page).to_have_url(re.compile(r"/inbox/c/\d+"))
-    expect(page.locator("#thread-name")).to_be_visible()
+    expect(page.locator("#conversation-name")).to_be_visible()
 
 
 def test_thread_composer_counter_enter_and_shift_enter(page, stack):
@@ -181,7 +181,7 @@ def test_thread_composer_counter_enter_and_shift_enter(page, stack):
     expect(bubble.locator(".status")).to_have_attribute(
         "data-status", re.compile("queued|sending|sent|delivered")
     )
-    screenshot(page, "thread")
+    screenshot(page, "conversation")
 
     page.locator("#toggle-unread").click()
     expect(page.locator("#toggle-unread")).to_have_text(re.compile("Mark as read"))
@@ -194,7 +194,7 @@ def test_thread_search_highlights_matches(page, stack):
     _open(page, stack, "Ava Martinez")
     page.get_by_label("Search this conversation").press_sequentially("thursday", delay=20)
     expect(page.locator("#messages mark").first).to_have_text(re.compile("thursday", re.I))
-    expect(page.locator(".thread-hits")).to_contain_text("match “thursday”")
+    expect(page.locator(".conversation-hits")).to_contain_text("match “thursday”")
 
 
 def test_expand_icon_opens_profile_in_new_tab_with_timeline(page, stack):
@@ -229,9 +229,9 @@ def test_new_message_by_name_and_templates(page, stack):
     dialog.get_by_label("Clinic").select_option(label="Lakeside")
     dialog.get_by_label("Message").fill("Hi Nadia, a quick hello from the team!")
     dialog.get_by_role("button", name="Send").click()
-    expect(page.locator("#thread-name")).to_contain_text("Nadia")
+    expect(page.locator("#conversation-name")).to_contain_text("Nadia")
     expect(page.locator(".msg.out").last).to_contain_text("a quick hello from the team")
-    expect(page.locator(".thread-title")).to_contain_text("Lakeside")
+    expect(page.locator(".conversation-title")).to_contain_text("Lakeside")
 
     page.get_by_text("Templates").click()
     page.locator(".template-item", has_text="Paperwork reminder").click()
@@ -249,8 +249,8 @@ def test_keyboard_shortcuts(page, stack):
     expect(second).to_have_class(re.compile("kbd-focus"))
     name = second.locator(".conv-name").inner_text()
     page.keyboard.press("Enter")
-    expect(page.locator("#thread-name")).to_have_text(name)
-    expect(page.locator("#segment-counter")).not_to_be_empty()  # the thread is wired up
+    expect(page.locator("#conversation-name")).to_have_text(name)
+    expect(page.locator("#segment-counter")).not_to_be_empty()  # the conversation is wired up
     page.keyboard.press("r")
     expect(page.get_by_label("Reply")).to_be_focused()
     page.keyboard.press("Escape")
@@ -268,11 +268,11 @@ def test_tablet_layout_is_stacked_screens_with_back(page, stack):
     page.set_viewport_size(TABLET)
     login(page, stack, "staff@glow.test")
     expect(page.locator("#list-pane")).to_be_visible()
-    expect(page.locator("#thread-pane")).to_be_hidden()
+    expect(page.locator("#conversation-pane")).to_be_hidden()
     row = page.locator(".conv-row .conv-link").first
     assert row.bounding_box()["height"] >= 44
     row.click()
-    expect(page.locator("#thread-pane")).to_be_visible()
+    expect(page.locator("#conversation-pane")).to_be_visible()
     expect(page.locator("#list-pane")).to_be_hidden()
     back = page.get_by_role("link", name="Back to conversations")
     assert back.bounding_box()["height"] >= 44
@@ -280,7 +280,7 @@ def test_tablet_layout_is_stacked_screens_with_back(page, stack):
     page.get_by_role("link", name="Patient Info").click()
     expect(page.get_by_role("heading", name="Patient Timeline")).to_be_visible()
     page.get_by_role("link", name="Back to the conversation").click()
-    expect(page.locator("#thread-pane")).to_be_visible()
+    expect(page.locator("#conversation-pane")).to_be_visible()
     page.get_by_role("link", name="Back to conversations").click()
     expect(page.locator("#list-pane")).to_be_visible()
 
@@ -307,13 +307,13 @@ def test_phone_pages_fit_the_screen(browser, stack):
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
     fits("/inbox")
     page.locator(".conv-row .conv-link").first.click()
-    expect(page.locator("#thread-pane")).to_be_visible()
+    expect(page.locator("#conversation-pane")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     # The name sits beside the back button, and no action's label breaks over two lines.
     back = page.get_by_role("link", name="Back to conversations").bounding_box()
-    name = page.locator("#thread-name").bounding_box()
+    name = page.locator("#conversation-name").bounding_box()
     assert name["x"] - (back["x"] + back["width"]) < 40, (back, name)
-    for button in page.locator(".thread-actions .btn:visible").all():
+    for button in page.locator(".conversation-actions .btn:visible").all():
         box = button.bounding_box()
         assert box["height"] <= 46, (button.inner_text(), box)
     page.get_by_role("link", name="Back to conversations").click()
@@ -335,9 +335,9 @@ def test_works_without_javascript(browser, stack):
     page.get_by_role("tab", name=re.compile("Read")).last.click()
     expect(page).to_have_url(re.compile("tab=read"))
     page.locator(".conv-row .conv-link").first.click()
-    expect(page.locator("#thread-name")).to_be_visible()
+    expect(page.locator("#conversation-name")).to_be_visible()
     page.get_by_label("Reply").fill("Sent without JavaScript")
-    # Send alone (its icon before it): a thread with forms outstanding also has "Send
+    # Send alone (its icon before it): a conversation with forms outstanding also has "Send
     # paperwork reminder".
     page.get_by_role("button", name=re.compile(r"^\W*Send$")).click()
     expect(page.locator(".msg.out").last).to_contain_text("Sent without JavaScript")
@@ -367,7 +367,7 @@ def test_a_click_that_fails_says_so(page, stack):
     page.locator("#toggle-unread").click()
     failed.get_by_role("button", name="Reload").click()  # back to what is true now
     page.wait_for_load_state()
-    expect(page.locator("#thread-name")).to_have_text("Liam Chen")
+    expect(page.locator("#conversation-name")).to_have_text("Liam Chen")
 
 
 def test_short_settings_pages_fit_the_window(page, stack):

@@ -1,6 +1,6 @@
 """The API's reads and their filters through the real app and database: patient search and
 paging, PATCH of a patient, appointments by clinic and start time, conversations by each
-filter the Inbox offers, a thread paged back with `before`; and the audit trail of
+filter the Inbox offers, a conversation paged back with `before`; and the audit trail of
 paperwork updates and appointment batches."""
 
 from __future__ import annotations

@@ -73,8 +73,8 @@ def test_inbox_actions_are_recorded_without_text_or_phone_numbers(client, demo, 
     start = len(_entries())
 
     assert client.get(f"/inbox/c/{conv.id}").status_code == 200
-    client.get(f"/inbox/c/{conv.id}", headers={**HTMX, "HX-Target": "thread-pane"})
-    client.get(f"/inbox/c/{conv.id}?tq=x", headers={**HTMX, "HX-Target": "messages"})  # no entry
+    client.get(f"/inbox/c/{conv.id}", headers={**HTMX, "HX-Target": "conversation-pane"})
+    client.get(f"/inbox/c/{conv.id}?find=x", headers={**HTMX, "HX-Target": "messages"})  # no entry
     secret = "Private note for +1 917 555 0100 about filler"
     r = client.post(f"/inbox/c/{conv.id}/messages", data={"body": secret, "csrf_token": token})
     assert r.status_code == 302
@@ -220,7 +220,7 @@ def test_audit_log_page_shows_filters_and_pages(client, demo):
     older = re.search(r'id="audit-older" href="([^"]+)"', page2).group(1).replace("&amp;", "&")
     page3 = client.get(older).get_data(as_text=True)
     assert page3.count("<tr data-action=") == 22 and 'id="audit-older"' not in page3
-    # The oldest entry: New York time, who, the action in words, a link to the thread, IP.
+    # The oldest entry: New York time, who, the action in words, a link to the conversation, IP.
     assert "Fri, Nov 20, 2026 at 10:00 AM" in page3
     assert "Sam Lee" in page3 and "Viewed a conversation" in page3
     assert f'href="/inbox/c/{conv.id}"' in page3 and "203.0.113.9" in page3

@@ -41,7 +41,7 @@ def test_generate_builds_the_shape_the_bench_needs(tiny):
 
     url, info = tiny
     assert info["patients"] == info["conversations"] == 200
-    assert info["longest_thread_messages"] > 2000
+    assert info["longest_conversation_messages"] > 2000
     conn = sqlite3.connect(url.removeprefix("sqlite:///"))
     count = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
     assert count == info["messages"]
@@ -57,7 +57,7 @@ def test_generate_builds_the_shape_the_bench_needs(tiny):
         "SELECT count(*) FROM patients_phone_fts WHERE phone_digits LIKE ?",
         (f"%{info['search']['phone_fragment']}%",),
     ).fetchone()[0]
-    # The last message of every thread is what its conversation row shows.
+    # Every conversation's last message is what its row shows.
     assert not conn.execute(
         "SELECT 1 FROM conversations c WHERE c.last_message_at <> "
         "(SELECT max(sent_at) FROM messages m WHERE m.conversation_id = c.id) LIMIT 1"

@@ -65,7 +65,7 @@ def test_new_message_to_another_clinics_patient_by_number_is_refused(downtown_st
     assert r.status_code == 422
     page = r.get_data(as_text=True)
     assert "a clinic you do not have access to" in page
-    # Nothing of the thread shown, nothing sent, and the conversation stays Uptown's.
+    # Nothing of the conversation shown, nothing sent, and the conversation stays Uptown's.
     for text in db.session.scalars(select(Message.body).where(Message.conversation_id == conv.id)):
         assert text not in page
     fresh()

@@ -114,8 +114,8 @@ def test_archive_hides_a_clinic_from_menus_and_pickers_but_not_its_conversations
     listed = client.get(f"/inbox?tab={tab}").get_data(as_text=True)
     assert '<span class="conv-clinic">Lakeside</span>' in listed  # still listed, by its name
     assert f'data-clinic="{lakeside.id}"' not in inbox
-    thread = client.get(f"/inbox/c/{conv.id}")
-    assert thread.status_code == 200 and "Lakeside" in thread.get_data(as_text=True)
+    conversation = client.get(f"/inbox/c/{conv.id}")
+    assert conversation.status_code == 200 and "Lakeside" in conversation.get_data(as_text=True)
     compose = client.get("/inbox/new").get_data(as_text=True)
     assert f'<option value="{lakeside.id}"' not in compose
     staff = db.session.scalars(select(User).where(User.email == "staff@glow.test")).one()

@@ -40,12 +40,12 @@ def test_compose_to_a_patient_found_by_name_opens_their_conversation(client, dem
     fresh()
     last = db.session.scalars(select(Message).order_by(Message.id.desc())).first()
     assert (last.conversation_id, last.body, last.status) == (conv.id, "Hi Liam!", "queued")
-    # Another clinic picked for a patient with a thread: the thread is filed there now.
+    # Another clinic picked for a patient with a conversation: the conversation is filed there now.
     other = db.session.scalars(
         select(Clinic).where(Clinic.account_id == liam.account_id, Clinic.id != conv.clinic_id)
     ).first()
     r = send(other.id, "Moved you over")
-    assert r.headers["HX-Redirect"] == f"/inbox/c/{conv.id}"  # the same thread
+    assert r.headers["HX-Redirect"] == f"/inbox/c/{conv.id}"  # the same conversation
     fresh()
     assert db.session.get(Conversation, conv.id).clinic_id == other.id
     html = client.get(f"/inbox?clinic={other.id}&tab=read").get_data(as_text=True)

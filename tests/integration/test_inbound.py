@@ -144,6 +144,6 @@ def test_thread_is_ordered_by_carrier_timestamp(app, demo, sandbox, client):
     ).one()
     login(client, "staff@glow.test")
     html = client.get(f"/inbox/c/{conv.id}").get_data(as_text=True)
-    thread = html[html.index('id="messages"') :]
-    assert thread.index(">first<") < thread.index(">second<")
+    conversation = html[html.index('id="messages"') :]
+    assert conversation.index(">first<") < conversation.index(">second<")
     assert conv.last_message_preview == "second"

@@ -70,7 +70,7 @@ def test_a_burst_is_stored_in_groups_each_text_once_and_published(app, demo, san
     assert {k: len(v) for k, v in stored.items()} == {p["messageId"]: 1 for p in bursts}
     assert max(groups) > 1, f"never more than one at a time: {groups}"
     assert _pending() == 0
-    # Each sender has one patient and one thread, showing its newest text, unread.
+    # Each sender has one patient and one conversation, showing its newest text, unread.
     for i in range(30):
         phone = "+" + _sender(i)
         patients = db.session.scalars(select(Patient).where(Patient.phone == phone)).all()
@@ -361,8 +361,8 @@ def test_a_dropped_database_connection_is_replaced_and_no_text_is_lost(app, demo
 
 def test_a_copy_of_a_stored_text_is_skipped_and_never_makes_a_patient(app, demo, sandbox):
     """A copy (Vonage's retry) in a later group answers as a duplicate: no second row, no
-    live event, the thread untouched. Even when the patient's phone has changed since, so
-    the copy's sender looks new, the copy makes no patient and no thread."""
+    live event, the conversation untouched. Even when the patient's phone has changed since, so
+    the copy's sender looks new, the copy makes no patient and no conversation."""
     settled: list = []
 
     def settle(done, answer):
@@ -377,17 +377,17 @@ def test_a_copy_of_a_stored_text_is_skipped_and_never_makes_a_patient(app, demo,
     original = inbound_params(msisdn=_sender(960), text="Is 4pm free?")
     assert store(original) == "stored"
     message = _messages([original["messageId"]])[original["messageId"]][0]
-    thread_id, patient_id = message.conversation_id, message.conversation.patient_id
+    conversation_id, patient_id = message.conversation_id, message.conversation.patient_id
 
     def counts() -> tuple:
         fresh()
-        thread = db.session.get(Conversation, thread_id)
+        conversation = db.session.get(Conversation, conversation_id)
         return (
             db.session.scalar(select(func.count()).select_from(Patient)),
             db.session.scalar(select(func.count()).select_from(Conversation)),
             db.session.scalar(select(func.count()).select_from(Message)),
-            thread.last_message_at,
-            thread.unread,
+            conversation.last_message_at,
+            conversation.unread,
         )
 
     before = counts()

@@ -34,7 +34,7 @@ def test_staff_gets_the_badge_on_connect_and_live_messages(app, demo, sandbox):
     time.sleep(0.2)
     send_inbound(sandbox.state, "19175550100", "12125550134", "Can I bring a friend?")
     got = "".join(ws_drain(ws, 2))
-    assert "Can I bring a friend?" in got  # the bubble for the open thread
+    assert "Can I bring a friend?" in got  # the bubble for the open conversation
     assert 'data-row="top"' in got and 'id="live-notice"' in got
     ws.close()
 
@@ -126,7 +126,7 @@ def _stored(text: str) -> bool:
 def test_a_page_rendered_before_a_change_is_told_to_reload_its_list(app, demo):
     """Between the page's render and its socket listening, a change reaches no one: the page
     carries the generation it was rendered under, and a socket that hears an old one is told
-    to reload its list and thread (live-resync)."""
+    to reload its list and conversation (live-resync)."""
     import re
 
     from inbox.services import page_cache

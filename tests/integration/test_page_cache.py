@@ -185,8 +185,8 @@ def _carried(page: str) -> str:
 
 
 def test_a_page_carries_the_generation_of_what_it_shows_its_own_changes_included(app, client, demo):
-    """Opening an unread thread marks it read: the page shows that, so the generation it
-    carries is the one after its own commit (no needless reload of list and thread)."""
+    """Opening an unread conversation marks it read: the page shows that, so the generation it
+    carries is the one after its own commit (no needless reload of list and conversation)."""
     login(client, "staff@glow.test")
     conv = db.session.scalars(
         select(Conversation).where(Conversation.account_id == demo.id, Conversation.unread)

@@ -14,7 +14,7 @@ from inbox.models.audit import AUDIT_VIEWED_CONVERSATION
 from inbox.services import event_hooks
 from tests.conftest import fresh, get_with_sql, login, many_conversations
 
-PANE = {"HX-Request": "true", "HX-Target": "thread-pane"}
+PANE = {"HX-Request": "true", "HX-Target": "conversation-pane"}
 LIST = {"HX-Request": "true", "HX-Target": "list-body"}
 MAX_STATEMENTS = 6
 MAX_LIST_BYTES = 25_000

@@ -153,16 +153,18 @@ def test_an_unknown_sender_is_added_as_a_new_patient(app, client, demo, sandbox)
     login(client, "staff@glow.test")
     profile = client.get(f"/patients/{stranger.id}").get_data(as_text=True)
     assert "Add as new patient" in profile
-    # The thread offers both where the text is read.
+    # The conversation offers both where the text is read.
     conv_id = db.session.scalars(
         select(Conversation.id).where(Conversation.patient_id == stranger.id)
     ).one()
-    thread = client.get(f"/inbox/c/{conv_id}").get_data(as_text=True)
+    conversation = client.get(f"/inbox/c/{conv_id}").get_data(as_text=True)
     assert (
-        f'href="/patients/{stranger.id}/edit" id="thread-add-patient">Add as new patient' in thread
+        f'href="/patients/{stranger.id}/edit" id="conversation-add-patient">Add as new patient'
+        in conversation
     )
     assert (
-        f'href="/patients/{stranger.id}/link" id="thread-link-patient">Link to existing' in thread
+        f'href="/patients/{stranger.id}/link" id="conversation-link-patient">Link to existing'
+        in conversation
     )
     form = client.get(f"/patients/{stranger.id}/edit").get_data(as_text=True)
     assert 'value="(312) 555-0142"' in form
@@ -177,7 +179,9 @@ def test_an_unknown_sender_is_added_as_a_new_patient(app, client, demo, sandbox)
     assert not rita.unknown_sender and rita.full_name == "Rita Moreno"
     assert conv.clinic.name == "Lakeside"  # now in Lakeside's list, for Lakeside's staff
     assert "Rita Moreno" in client.get(f"/inbox?clinic={conv.clinic_id}").get_data(as_text=True)
-    assert "thread-add-patient" not in client.get(f"/inbox/c/{conv.id}").get_data(as_text=True)
+    assert "conversation-add-patient" not in client.get(f"/inbox/c/{conv.id}").get_data(
+        as_text=True
+    )
 
 
 def test_patients_page_needs_the_inbox_privilege_and_ids_are_scoped(client, demo):
@@ -205,7 +209,7 @@ def _link(client, stranger: Patient, target: Patient):
 
 def test_link_an_unknown_number_to_an_existing_patient(app, client, demo, sandbox):
     """Ava texts from a new phone: linked, the number is her mobile, the texts join her
-    conversation (one thread, newest first, unread), replies go to the new number, and the
+    conversation (one list of texts, newest first, unread), replies go to the new number, and the
     counters stay exact."""
     from tests.integration.test_counts import assert_exact
 

@@ -84,7 +84,7 @@ def test_reminder_goes_24_hours_before_once_into_the_conversation(app, ava, sand
     [sent] = sandbox.requests_to("/sms/json")
     assert sent["params"]["from"] == "12125550134" and sent["params"]["to"] == "19175550100"
 
-    # The patient's reply lands in the same thread, right under the reminder.
+    # The patient's reply lands in the same conversation, right under the reminder.
     params = {
         "msisdn": "19175550100", "to": "12125550134", "messageId": uuid.uuid4().hex[:16],
         "text": "Can we make it 4?", "type": "text",
@@ -263,7 +263,7 @@ def test_paperwork_reminder_from_the_thread(app, ava, client, sandbox):
     r = client.post(
         f"/inbox/c/{conv.id}/paperwork-reminder",
         data={"csrf_token": token},
-        headers={"HX-Request": "true", "HX-Target": "thread-pane"},
+        headers={"HX-Request": "true", "HX-Target": "conversation-pane"},
     )
     assert r.status_code == 200 and "Paperwork reminder" in r.get_data(as_text=True)
     fresh()
@@ -278,7 +278,7 @@ def test_paperwork_reminder_from_the_thread(app, ava, client, sandbox):
     )
     run_jobs(app)
     assert "portal.glowaesthetics.example" in sandbox.requests_to("/sms/json")[0]["params"]["text"]
-    # Within a day, the thread and the profile offer it "again", asking first; a click
+    # Within a day, the conversation and the profile offer it "again", asking first; a click
     # from a page drawn before the first one (another tab) is refused, with words.
     page = client.get(f"/inbox/c/{conv.id}").get_data(as_text=True)
     assert "Send paperwork reminder again" in page
@@ -290,7 +290,7 @@ def test_paperwork_reminder_from_the_thread(app, ava, client, sandbox):
     r = client.post(
         f"/inbox/c/{conv.id}/paperwork-reminder",
         data={"csrf_token": token, "body": "Half a reply"},
-        headers={"HX-Request": "true", "HX-Target": "thread-pane"},
+        headers={"HX-Request": "true", "HX-Target": "conversation-pane"},
     )
     text = r.get_data(as_text=True)
     assert "Ava was sent a paperwork reminder today at" in text and "Use Send again" in text
@@ -300,7 +300,7 @@ def test_paperwork_reminder_from_the_thread(app, ava, client, sandbox):
     r = client.post(
         f"/inbox/c/{conv.id}/paperwork-reminder",
         data={"csrf_token": token, "again": "1"},
-        headers={"HX-Request": "true", "HX-Target": "thread-pane"},
+        headers={"HX-Request": "true", "HX-Target": "conversation-pane"},
     )
     assert r.status_code == 200
     fresh()

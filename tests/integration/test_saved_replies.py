@@ -46,8 +46,8 @@ def test_add_edit_reorder_and_delete_a_saved_reply(client, demo):
     # It shows, filled in, under Templates in a conversation (the menu loads its items
     # when it is opened).
     conv = db.session.scalars(select(Conversation).order_by(Conversation.id)).first()
-    thread = client.get(f"/inbox/c/{conv.id}").get_data(as_text=True)
-    menu = re.search(r'<details class="template-menu" hx-get="([^"]+)"', thread)[1]
+    conversation = client.get(f"/inbox/c/{conv.id}").get_data(as_text=True)
+    menu = re.search(r'<details class="template-menu" hx-get="([^"]+)"', conversation)[1]
     items = client.get(menu, headers={"HX-Request": "true"}).get_data(as_text=True)
     assert f"Hi {conv.patient.first_name}, we are running 10 minutes late" in items
 

@@ -163,7 +163,7 @@ def test_background_requests_do_not_count_as_activity(client, demo):
     _age(client, 600)
     stamp = _stamp(client)
     conv = db.session.scalars(select(Conversation)).first()
-    # app.js's own requests (resync after a reconnect, marking a thread read as a text
+    # app.js's own requests (resync after a reconnect, marking a conversation read as a text
     # lands) and the warning's status check.
     assert (
         client.get("/inbox", headers={"X-Background": "1", "HX-Request": "true"}).status_code == 200

@@ -33,7 +33,7 @@ from tests.integration.practices import (
     signed_in,
 )
 
-HTMX = {"HX-Request": "true", "HX-Target": "thread-pane", "HX-Current-URL": "http://x/inbox"}
+HTMX = {"HX-Request": "true", "HX-Target": "conversation-pane", "HX-Current-URL": "http://x/inbox"}
 
 
 def id_rules(app):
@@ -161,8 +161,8 @@ def test_live_events_never_cross_practices(app, demo, sandbox):
     glow, fresh_face = set_up_two_practices()
     fresh_conv = fresh_face.ids["conversation_id"]
     glow_conv = glow.ids["conversation_id"]
-    # Both tabs show their inbox with their own open thread; Fresh's also pretends to have
-    # Glow's thread open, and Glow's Fresh's (a crafted page state).
+    # Both tabs show their inbox with their own open conversation; Fresh's also pretends to have
+    # Glow's conversation open, and Glow's Fresh's (a crafted page state).
     fresh_ws = _socket(app, "admin@fresh.test", {"path": f"/inbox/c/{glow_conv}", "search": "",
                                                  "visible": True})  # fmt: skip
     glow_ws = _socket(app, "staff@glow.test", {"path": f"/inbox/c/{fresh_conv}", "search": "",
@@ -211,12 +211,18 @@ def test_one_group_of_webhooks_routes_each_text_to_its_own_practice(app, demo):
         m.body: m
         for m in db.session.scalars(select(Message).where(Message.body.like("for %"))).all()
     }
-    fresh_thread, glow_thread = stored["for Fresh"].conversation, stored["for Glow"].conversation
-    assert fresh_thread.id == fresh_face.ids["conversation_id"]
-    assert fresh_thread.patient_id == fresh_face.ids["patient_id"]
-    assert stored["for Glow"].account_id == glow.account.id == glow_thread.account_id
-    assert glow_thread.patient.account_id == glow.account.id
-    assert glow_thread.patient.unknown_sender and glow_thread.patient.first_name in (None, "")
+    fresh_conversation, glow_conversation = (
+        stored["for Fresh"].conversation,
+        stored["for Glow"].conversation,
+    )
+    assert fresh_conversation.id == fresh_face.ids["conversation_id"]
+    assert fresh_conversation.patient_id == fresh_face.ids["patient_id"]
+    assert stored["for Glow"].account_id == glow.account.id == glow_conversation.account_id
+    assert glow_conversation.patient.account_id == glow.account.id
+    assert glow_conversation.patient.unknown_sender and glow_conversation.patient.first_name in (
+        None,
+        "",
+    )
 
 
 def test_ids_that_exist_nowhere_answer_404(app, demo):

@@ -326,7 +326,7 @@ def test_opening_marks_read_and_one_click_marks_unread(client, demo):
     login(client, "staff@glow.test")
     ava = _conv("Ava")
     assert ava.unread
-    r = client.get(f"/inbox/c/{ava.id}", headers={**HTMX, "HX-Target": "thread-pane"})
+    r = client.get(f"/inbox/c/{ava.id}", headers={**HTMX, "HX-Target": "conversation-pane"})
     text = r.get_data(as_text=True)
     assert "<html" not in text and "Mark as unread" in text
     assert f'id="conv-{ava.id}"' in text and 'hx-swap-oob="true"' in text  # the row updates
@@ -335,7 +335,7 @@ def test_opening_marks_read_and_one_click_marks_unread(client, demo):
     token = csrf_token(client, f"/inbox/c/{ava.id}")
     r = client.post(
         f"/inbox/c/{ava.id}/read-state", data={"unread": "1", "csrf_token": token},
-        headers={**HTMX, "HX-Target": "thread-pane"},
+        headers={**HTMX, "HX-Target": "conversation-pane"},
     )  # fmt: skip
     assert "Mark as read" in r.get_data(as_text=True)
     fresh()
@@ -345,7 +345,7 @@ def test_opening_marks_read_and_one_click_marks_unread(client, demo):
 def test_thread_groups_by_day_and_search_highlights(client, demo):
     login(client, "staff@glow.test")
     ava = _conv("Ava")
-    html = client.get(f"/inbox/c/{ava.id}?tq=thursday").get_data(as_text=True)
+    html = client.get(f"/inbox/c/{ava.id}?find=thursday").get_data(as_text=True)
     assert 'class="day-sep"' in html
     assert "<mark>Thursday</mark>" in html
     assert "2 messages match “thursday”" in html
@@ -358,7 +358,7 @@ def test_patient_text_is_escaped_everywhere(client, demo, sandbox):
     send_inbound(sandbox.state, "19175550100", "12125550134", payload)
     login(client, "staff@glow.test")
     ava = _conv("Ava")
-    for url in ("/inbox", f"/inbox/c/{ava.id}", f"/inbox/c/{ava.id}?tq=script",
+    for url in ("/inbox", f"/inbox/c/{ava.id}", f"/inbox/c/{ava.id}?find=script",
                 f"/patients/{ava.patient_id}"):  # fmt: skip
         html = client.get(url).get_data(as_text=True)
         assert "<script>alert" not in html and "<img src=x" not in html
@@ -391,7 +391,7 @@ def test_failed_text_shows_reason_and_retry_sends_it(app, client, demo, sandbox)
     token = csrf_token(client, f"/inbox/c/{failed.conversation_id}")
     r = client.post(
         f"/inbox/messages/{failed.id}/retry", data={"csrf_token": token},
-        headers={**HTMX, "HX-Target": "thread-pane"},
+        headers={**HTMX, "HX-Target": "conversation-pane"},
     )  # fmt: skip
     assert 'data-status="queued"' in r.get_data(as_text=True)
     run_jobs(app)
