@@ -10,8 +10,14 @@
   function on(type, handler) { document.addEventListener(type, handler); }
   var TYPING = "textarea, select, input:not([type=checkbox], [type=radio], [type=button], [type=submit])";
   function typing(el) { return el && (el.isContentEditable || el.matches(TYPING)); }
-  function background(event) { var c = event.detail.requestConfig; return !!(c && c.headers && c.headers["X-Background"]); }
-  function openConversationId() { var t = $(".conversation[data-conversation]"); return t && t.getAttribute("data-conversation"); }
+  function background(event) {
+    var c = event.detail.requestConfig;
+    return !!(c && c.headers && c.headers["X-Background"]);
+  }
+  function openConversationId() {
+    var open = $(".conversation[data-conversation]");
+    return open && open.dataset.conversation;
+  }
   function changed(box) { box.dispatchEvent(new Event("input", { bubbles: true })); }
   // A confirmation goes by itself after a while (on a page or in a boosted form's answer).
   htmx.onLoad(function (root) {
@@ -24,13 +30,11 @@
   // (401) means the page is out of date; a 5xx or a network error, try again.
   function say(why) {
     var flash = $("#request-failed-flash").content.firstElementChild.cloneNode(true);
-    var stack = $(".flash-stack") || document.body.appendChild(document.createElement("div"));
     $all("[data-say]", flash).forEach(function (el) {
       if (el.getAttribute("data-say").split(" ").indexOf(why) < 0) el.remove();
     });
     if ($("#request-failed")) $("#request-failed").remove();
-    stack.className = "flash-stack";
-    stack.appendChild(flash);
+    $(".flash-stack").appendChild(flash);
   }
   on("htmx:responseError", function (event) {
     var status = event.detail.xhr.status;
@@ -41,15 +45,13 @@
   // else left selected for Ctrl+C.
   function copy(button) {
     var label = $("span", button) || button, target = $("strong, code", button.parentNode);
-    var range = document.createRange();
     function done() {
       label.textContent = button.getAttribute("data-copied") || "Copied";
       setTimeout(function () { label.textContent = "Copy"; }, 2000);
     }
     function fallback() {
       if (!target) return;
-      range.selectNodeContents(target);
-      window.getSelection().removeAllRanges(); window.getSelection().addRange(range);
+      window.getSelection().selectAllChildren(target);
       try { if (document.execCommand("copy")) done(); } catch (e) { /* stays selected */ }
     }
     if (!navigator.clipboard || !window.isSecureContext) return fallback();
@@ -74,15 +76,17 @@
       box.focus();
       changed(box);
     }
-    if ((el = t.closest("#alerts-toggle"))) toggleAlerts(el.getAttribute("aria-pressed") !== "true");  // as painted
-    if (t.closest("#sound-toggle")) { setPref("ci-sound", !prefs("ci-sound")); paintToggles(); if (prefs("ci-sound")) beep(); }
-    if (t.closest("#idle-stay")) stay();
+    if ((el = t.closest("#alerts-toggle"))) toggleAlerts(el.getAttribute("aria-pressed") !== "true");
+    if (t.closest("#sound-toggle") && setPref("ci-sound", !prefs("ci-sound"))) beep();  // turned on
   });
   // A refused send's message belongs to the text it refused: once the box is emptied, it goes.
   function composer(event) { return event.target.matches && event.target.matches("textarea[data-composer]"); }
-  on("input", function (e) { if (composer(e) && !e.target.value.trim() && $("#composer-error")) $("#composer-error").remove(); });
+  on("input", function (event) {
+    if (composer(event) && !event.target.value.trim() && $("#composer-error")) $("#composer-error").remove();
+  });
   on("change", function (event) {  // Select all the loaded conversations.
-    if (event.target.id === "select-all") $all(".conv-check").forEach(function (c) { c.checked = event.target.checked; });
+    var all = event.target;
+    if (all.id === "select-all") $all(".conv-check").forEach(function (c) { c.checked = all.checked; });
   });
   // A live STOP swaps in a locked composer and START the open one again: the reply being
   // typed in this conversation comes back.
@@ -115,7 +119,7 @@
   on("htmx:afterSettle", function () {
     $all("#messages .status[data-rank]").forEach(function (s) {
       var was = shown[s.id], msg = was && was.closest(".msg");
-      if (!was || was === s || Number(s.getAttribute("data-rank")) >= Number(was.getAttribute("data-rank"))) return;
+      if (!was || was === s || Number(s.dataset.rank) >= Number(was.dataset.rank)) return;
       s.closest(".msg").replaceWith(msg);
       htmx.process(msg);
     });
@@ -124,7 +128,10 @@
   // Opening a conversation: its row is the one selected (stacked layouts show it: app.css, :has).
   on("htmx:afterSwap", function (event) {
     var list = $("#messages"), open = "conv-" + openConversationId();
-    if (olderFrom !== null) { if (list) list.scrollTop = list.scrollHeight - olderFrom; return (olderFrom = null); }
+    if (olderFrom !== null) {
+      if (list) list.scrollTop = list.scrollHeight - olderFrom;
+      return (olderFrom = null);
+    }
     if (event.detail.target.id === "conversation-pane") {
       $all(".conv-row").forEach(function (row) { row.classList.toggle("selected", row.id === open); });
     }
@@ -174,10 +181,8 @@
   });
   // A phone's menu is one row that scrolls sideways: the clinic (else view) picked in sight.
   function showPicked() {
-    var menu = $("#menu"), picked = $("#menu .menu-item.active[data-clinic]") || $("#menu .menu-item.active[data-view]");
-    if (!menu || !picked || menu.scrollWidth <= menu.clientWidth) return;
-    var box = menu.getBoundingClientRect(), item = picked.getBoundingClientRect();
-    menu.scrollLeft += (item.left - box.left) - (box.width - item.width) / 2;
+    var picked = $("#menu .menu-item.active[data-clinic]") || $("#menu .menu-item.active[data-view]");
+    if (picked) picked.scrollIntoView({ block: "nearest", inline: "center" });
   }
   on("DOMContentLoaded", function () { scrollConversation(); syncTitle(); showPicked(); paintToggles(); });
   window.addEventListener("load", showPicked);  // again once styles and icon fonts have sized it
@@ -220,7 +225,8 @@
   on("visibilitychange", sendState);
   on("htmx:wsAfterMessage", function () {
     var list = $("#messages");
-    if (list && list.scrollHeight - list.scrollTop - list.clientHeight < 200) list.scrollTop = list.scrollHeight;
+    var nearBottom = list && list.scrollHeight - list.scrollTop - list.clientHeight < 200;
+    if (nearBottom) list.scrollTop = list.scrollHeight;
     syncTitle();
   });
   // hx-swap-oob="<style>:<target>" (inbox/_live.html, _row_change.html), placed by what the
@@ -248,7 +254,7 @@
       } else {
         var at = Number(el.getAttribute("data-at"));
         if (action === "top") next = target.firstElementChild;
-        else if (!old) next = $all(".conv-row", target).filter(function (r) { return r.getAttribute("data-at") < at; })[0];
+        else if (!old) next = $all(".conv-row", target).filter(function (r) { return r.dataset.at < at; })[0];
         if (!next && !old && action !== "top" && $(".conv-more", target)) return [];
         if (old && $(".conv-check", old).checked) $(".conv-check", el).checked = true;
         target.insertBefore(el, next || null);
@@ -260,19 +266,19 @@
     }
   });
   function prefs(key) { try { return localStorage.getItem(key) === "1"; } catch (e) { return false; } }
-  function setPref(key, value) { try { localStorage.setItem(key, value ? "1" : "0"); } catch (e) { /* private mode */ } }
-  function beep() {
-    try {
-      var ctx = new (window.AudioContext || window.webkitAudioContext)(), osc = ctx.createOscillator(), gain = ctx.createGain();
-      osc.frequency.value = 880; gain.gain.value = 0.08;
-      osc.connect(gain); gain.connect(ctx.destination);
-      osc.start(); osc.stop(ctx.currentTime + 0.18);
-    } catch (e) { /* no audio */ }
+  function setPref(key, value) {  // kept, painted, and given back
+    try { localStorage.setItem(key, value ? "1" : "0"); } catch (e) { /* private mode */ }
+    paintToggles();
+    return value;
+  }
+  function beep() {  // a short tone, unless the browser allows this page no sound yet
+    new Audio(document.body.dataset.newTextSound).play().catch(function () { /* none */ });
   }
   function notice(el) {  // a patient's text: read where it lands if its conversation is on screen
     var visible = document.visibilityState === "visible", id = el.getAttribute("data-conversation");
     var seen = { swap: "none", source: document.body, headers: BACKGROUND };
-    if (visible && el.getAttribute("data-open") === "1") htmx.ajax("POST", "/inbox/c/" + id + "/seen" + location.search, seen);
+    var url = "/inbox/c/" + id + "/seen" + location.search;
+    if (visible && el.dataset.open === "1") htmx.ajax("POST", url, seen);
     if (visible) return;
     if (prefs("ci-alerts") && window.Notification && Notification.permission === "granted") {
       new Notification("New text from " + el.getAttribute("data-first-name"),
@@ -282,16 +288,19 @@
   }
   // Alerts show as on only while the browser lets them through; refused, the page says so.
   function paintToggles() {
-    [["ci-alerts", "alerts-toggle"], ["ci-sound", "sound-toggle"]].forEach(function (pair) {
-      var btn = document.getElementById(pair[1]), lit = prefs(pair[0]);
-      if (pair[0] === "ci-alerts") lit = lit && !!window.Notification && Notification.permission === "granted";
-      if (btn) btn.setAttribute("aria-pressed", lit ? "true" : "false");
-      if (btn) btn.classList.toggle("active", lit);
+    var alerts = prefs("ci-alerts") && !!window.Notification && Notification.permission === "granted";
+    [["alerts-toggle", alerts], ["sound-toggle", prefs("ci-sound")]].forEach(function (pair) {
+      var btn = document.getElementById(pair[0]);
+      if (btn) btn.setAttribute("aria-pressed", String(pair[1]));
+      if (btn) btn.classList.toggle("active", pair[1]);
     });
   }
   function toggleAlerts(turnOn) {
     var blocked = $("#alerts-blocked");
-    var set = function (lit) { setPref("ci-alerts", lit); paintToggles(); if (blocked) blocked.hidden = lit || !turnOn; };
+    function set(lit) {
+      setPref("ci-alerts", lit);
+      if (blocked) blocked.hidden = lit || !turnOn;
+    }
     if (blocked) blocked.hidden = true;
     if (turnOn && !window.Notification) set(false);
     else if (turnOn && Notification.permission !== "granted") {
@@ -314,12 +323,17 @@
     clearTimeout(timer);
     deadline = Date.now() + remaining * 1000;
     if ($("#idle-warning")) $("#idle-warning").hidden = !warn;
-    if (!warn) { tick = clearInterval(tick); timer = setTimeout(check, (remaining - warning) * 1000); return; }
+    if (!warn) {
+      tick = clearInterval(tick);
+      timer = setTimeout(check, (remaining - warning) * 1000);
+      return;
+    }
     tick = tick || setInterval(paint, 1000);
     paint();
   }
-  function ask(url, options) {
-    fetch(url, Object.assign({ credentials: "same-origin" }, options)).then(function (response) {
+  function check() {  // the server's clock, asked without renewing it
+    var asking = { credentials: "same-origin", headers: { "X-Background": "1", Accept: "application/json" } };
+    fetch("/session/status", asking).then(function (response) {
       var back = encodeURIComponent(location.pathname + location.search);
       if (response.status === 401) return location.assign("/login?next=" + back);
       if (!response.ok) throw new Error("status " + response.status);
@@ -327,13 +341,8 @@
     }).then(function (data) { if (data) schedule(data.remaining); })
       .catch(function () { clearTimeout(timer); timer = setTimeout(check, 15000); });
   }
-  function check() { ask("/session/status", { headers: { "X-Background": "1", "Accept": "application/json" } }); }
-  function stay() {
-    var token = "";
-    try { token = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; } catch (e) { /* none */ }
-    ask("/session/keepalive", { method: "POST", headers: { "X-CSRFToken": token, "Accept": "application/json" } });
-  }
-  on("htmx:afterRequest", function (event) {  // a user's own request renewed the server's clock
+  // A user's own request renewed the server's clock: "Stay signed in" (an hx-post) or any.
+  on("htmx:afterRequest", function (event) {
     if (meta && !background(event) && event.detail.successful) schedule(idle);
   });
   if (meta) schedule(idle);

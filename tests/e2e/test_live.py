@@ -167,6 +167,11 @@ def test_background_tab_gets_a_first_name_only_alert(browser, stack):
         };
         window.Notification.permission = "granted";
         localStorage.setItem("ci-alerts", "1");
+        window.__sounds = [];
+        window.Audio = function (src) {
+          return { play: () => { window.__sounds.push(src); return Promise.resolve(); } };
+        };
+        localStorage.setItem("ci-sound", "1");
         """
     )
     page = ctx.new_page()
@@ -181,6 +186,11 @@ def test_background_tab_gets_a_first_name_only_alert(browser, stack):
     alerts = page.evaluate("window.__alerts")
     assert alerts[0][0] == "New text from Ava"
     assert "swollen" not in " ".join(alerts[0])  # no patient text on the lock screen
+    # With sound on, the tone too: a file of the app's own (the page's CSP allows it).
+    sounds = page.evaluate("window.__sounds")
+    assert len(sounds) == 1 and "/static/sounds/new-text.wav?v=" in sounds[0], sounds
+    tone = page.request.get(stack.url + sounds[0])
+    assert tone.ok and tone.headers["content-type"].startswith("audio/")
     ctx.close()
 
 
