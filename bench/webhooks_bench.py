@@ -74,7 +74,7 @@ def run(db: str, n: int) -> dict:
     from inbox import create_app
     from inbox.extensions import db as sa_db
     from inbox.models import WebhookDelivery
-    from inbox.services import event_hooks, practices
+    from inbox.services import event_hooks, hook_delivery, hook_endpoints, practices
 
     if db == "postgres":
         url = PG_URL
@@ -90,15 +90,15 @@ def run(db: str, n: int) -> dict:
             made = practices.create("Bench Med Spa", "bench@example.com", "Bench Admin")
             other = practices.create("Quiet Clinic", "quiet@example.com", "Quiet Admin")
             account = made.main_admin.account
-            endpoint = event_hooks.create_endpoint(
+            endpoint = hook_endpoints.create_endpoint(
                 account, url=receiver, events=list(event_hooks.EVENT_WORDS)
             )
             events = [
                 event_hooks.status_changed(account.id, 10_000 + i, 500 + i % 50, "delivered")
                 for i in range(n)
             ]
-            sample = event_hooks._payload(events[0].type, events[0].data, event_hooks.utcnow())
-            headers = event_hooks.sign(
+            sample = event_hooks.payload_json(events[0].type, events[0].data, event_hooks.utcnow())
+            headers = hook_delivery.sign(
                 endpoint.secret, "msg_baseline", event_hooks.utcnow(), sample
             )
 
@@ -139,7 +139,7 @@ def run(db: str, n: int) -> dict:
             t0 = time.perf_counter()
             delivered = 0
             while delivered < n:
-                delivered += event_hooks.deliver_due(seconds=3600).delivered
+                delivered += hook_delivery.deliver_due(seconds=3600).delivered
             results["deliver"] = time.perf_counter() - t0
             states = dict(
                 sa_db.session.query(WebhookDelivery.state, sa_db.func.count()).group_by(

@@ -31,14 +31,14 @@ def sweep() -> dict:
     """Every minute: webhooks a dead web process held but never processed, texts left
     behind by a dead worker or a Redis outage, and long inbound texts whose missing part
     never came."""
-    from inbox.services import event_hooks, inbound, intake, outbox
+    from inbox.services import hook_delivery, inbound, intake, outbox
 
     with _get_app().app_context():
         webhooks = intake.drain()
         intake.prune()
         result = outbox.sweep_outbox()
         flushed = inbound.flush_stale_parts()
-        event_hooks.sweep()
+        hook_delivery.sweep()
         return {**result.__dict__, "incomplete_texts": flushed, "webhooks": webhooks}
 
 
@@ -91,8 +91,8 @@ def import_csv(import_id: int) -> dict:
 
 def deliver_webhooks() -> dict:
     """Event webhooks out: every due delivery, signed; the next run is queued for the
-    next retry (services.event_hooks)."""
-    from inbox.services import event_hooks
+    next retry (services.hook_delivery)."""
+    from inbox.services import hook_delivery
 
     with _get_app().app_context():
-        return event_hooks.deliver_due().__dict__
+        return hook_delivery.deliver_due().__dict__

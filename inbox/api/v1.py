@@ -45,7 +45,7 @@ from ..services import (
     audit,
     care,
     conversations,
-    event_hooks,
+    hook_endpoints,
     patient_upserts,
     patients,
     phones,
@@ -738,7 +738,7 @@ def endpoint_json(e: WebhookEndpoint) -> dict:
     }  # fmt: skip
 
 
-def _refused(exc: event_hooks.EndpointRefused) -> Problem:
+def _refused(exc: hook_endpoints.EndpointRefused) -> Problem:
     db.session.rollback()
     return Problem("refused", str(exc))
 
@@ -751,7 +751,7 @@ def list_webhook_endpoints():
     """List event webhook endpoints
 
     The URLs this practice's events are sent to (Settings › Integrations › Webhooks)."""
-    return {"data": [endpoint_json(e) for e in event_hooks.list_endpoints(
+    return {"data": [endpoint_json(e) for e in hook_endpoints.list_endpoints(
         current_actor().account_id)]}  # fmt: skip
 
 
@@ -766,8 +766,8 @@ def create_webhook_endpoint(data: dict):
     Deliveries follow the Standard Webhooks specification, signed with the secret in this
     answer (shown only here). Outside development the URL must be https and public."""
     try:
-        endpoint = event_hooks.create_endpoint(current_actor().account, **data)
-    except event_hooks.EndpointRefused as exc:
+        endpoint = hook_endpoints.create_endpoint(current_actor().account, **data)
+    except hook_endpoints.EndpointRefused as exc:
         raise _refused(exc) from None
     _audit(AUDIT_ADDED_WEBHOOK, None,
            f"{endpoint.url} ({', '.join(endpoint.event_list)}), through the API")  # fmt: skip
@@ -792,12 +792,12 @@ def update_webhook_endpoint(data: dict, endpoint_id: int):
     """Change an event webhook endpoint (fields left out stay as they are)"""
     endpoint = _own(WebhookEndpoint, endpoint_id, "webhook endpoint")
     try:
-        changes = event_hooks.update_endpoint(
+        changes = hook_endpoints.update_endpoint(
             endpoint, url=data.get("url", endpoint.url),
             events=data.get("events", endpoint.event_list),
             include_text=data.get("include_text", endpoint.include_text),
         )  # fmt: skip
-    except event_hooks.EndpointRefused as exc:
+    except hook_endpoints.EndpointRefused as exc:
         raise _refused(exc) from None
     if changes:
         _audit(AUDIT_EDITED_WEBHOOK, None,
@@ -813,6 +813,6 @@ def delete_webhook_endpoint(endpoint_id: int):
     """Delete an event webhook endpoint (its deliveries go with it)"""
     endpoint = _own(WebhookEndpoint, endpoint_id, "webhook endpoint")
     url = endpoint.url
-    event_hooks.delete_endpoint(endpoint)
+    hook_endpoints.delete_endpoint(endpoint)
     _audit(AUDIT_DELETED_WEBHOOK, None, f"{url}, through the API")
     return ""

@@ -1,6 +1,6 @@
 """Event webhooks out: the practice's endpoints, and one row per event to deliver to one
 endpoint (the outbox). The rows are written in the same transaction as the fact they tell
-of, and sent by RQ jobs (inbox/services/event_hooks.py)."""
+of (services/event_hooks.py), and sent by RQ jobs (services/hook_delivery.py)."""
 
 from __future__ import annotations
 

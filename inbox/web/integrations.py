@@ -1,5 +1,5 @@
 """Settings › Integrations › Webhooks: the practice's event webhook endpoints (Main Admin
-only). Thin: the rules live in services.event_hooks."""
+only). Thin: the rules live in services.hook_endpoints."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from ..models.audit import (
     AUDIT_ROTATED_WEBHOOK_SECRET,
     AUDIT_TESTED_WEBHOOK,
 )
-from ..services import event_hooks
+from ..services import event_hooks, hook_endpoints
 from . import trail
 from .guards import MAIN_ADMIN, access
 
@@ -33,13 +33,13 @@ def _form() -> dict:
 
 
 def _endpoint(endpoint_id: int):
-    return event_hooks.get_endpoint(current_user.account_id, endpoint_id) or abort(404)
+    return hook_endpoints.get_endpoint(current_user.account_id, endpoint_id) or abort(404)
 
 
 def _list_page(form: dict | None = None, error: str | None = None):
     return render_template(
         "settings/webhooks.html",
-        endpoints=event_hooks.list_endpoints(current_user.account_id),
+        endpoints=hook_endpoints.list_endpoints(current_user.account_id),
         form=form or {"url": "", "events": list(EVENT_TYPES), "include_text": False},
         error=error,
         event_types=EVENT_TYPES,
@@ -48,7 +48,7 @@ def _list_page(form: dict | None = None, error: str | None = None):
 
 
 def _endpoint_page(endpoint, form: dict | None = None, error: str | None = None):
-    log = event_hooks.deliveries(endpoint)
+    log = hook_endpoints.deliveries(endpoint)
     return render_template(
         "settings/webhook.html",
         endpoint=endpoint,
@@ -74,8 +74,8 @@ def index():
         return _list_page()
     form = _form()
     try:
-        endpoint = event_hooks.create_endpoint(current_user.account, **form)
-    except event_hooks.EndpointRefused as exc:
+        endpoint = hook_endpoints.create_endpoint(current_user.account, **form)
+    except hook_endpoints.EndpointRefused as exc:
         return _list_page(form, str(exc))
     trail.note(AUDIT_ADDED_WEBHOOK, summary=f"{endpoint.url} ({', '.join(endpoint.event_list)})")
     flash("Endpoint added. Copy its signing secret into the receiving system.", "success")
@@ -91,8 +91,8 @@ def endpoint(endpoint_id: int):
         return _endpoint_page(hook)
     form = _form()
     try:
-        changes = event_hooks.update_endpoint(hook, **form)
-    except event_hooks.EndpointRefused as exc:
+        changes = hook_endpoints.update_endpoint(hook, **form)
+    except hook_endpoints.EndpointRefused as exc:
         db.session.rollback()
         return _endpoint_page(hook, form, str(exc))
     if changes:
@@ -106,7 +106,7 @@ def endpoint(endpoint_id: int):
 def log(endpoint_id: int):
     """The delivery log alone (the page refreshes it while deliveries are waiting)."""
     hook = _endpoint(endpoint_id)
-    deliveries = event_hooks.deliveries(hook)
+    deliveries = hook_endpoints.deliveries(hook)
     return render_template(
         "settings/_webhook_log.html",
         endpoint=hook,
@@ -120,7 +120,7 @@ def log(endpoint_id: int):
 def delete(endpoint_id: int):
     hook = _endpoint(endpoint_id)
     url = hook.url
-    event_hooks.delete_endpoint(hook)
+    hook_endpoints.delete_endpoint(hook)
     trail.note(AUDIT_DELETED_WEBHOOK, summary=url)
     flash("Endpoint deleted. It gets no more events.", "success")
     return redirect(url_for("hooks.index"))
@@ -130,7 +130,7 @@ def delete(endpoint_id: int):
 @access(MAIN_ADMIN)
 def rotate(endpoint_id: int):
     hook = _endpoint(endpoint_id)
-    event_hooks.rotate_secret(hook)
+    hook_endpoints.rotate_secret(hook)
     trail.note(AUDIT_ROTATED_WEBHOOK_SECRET, summary=hook.url)
     flash("New signing secret made. Deliveries from now on are signed with it.", "success")
     return redirect(url_for("hooks.endpoint", endpoint_id=hook.id) + "#secret")
@@ -140,7 +140,7 @@ def rotate(endpoint_id: int):
 @access(MAIN_ADMIN)
 def enable(endpoint_id: int):
     hook = _endpoint(endpoint_id)
-    event_hooks.enable_endpoint(hook)
+    hook_endpoints.enable_endpoint(hook)
     trail.note(AUDIT_ENABLED_WEBHOOK, summary=hook.url)
     flash("Endpoint enabled. New events are sent to it again.", "success")
     return redirect(url_for("hooks.endpoint", endpoint_id=hook.id))
@@ -150,7 +150,7 @@ def enable(endpoint_id: int):
 @access(MAIN_ADMIN)
 def test(endpoint_id: int):
     hook = _endpoint(endpoint_id)
-    event_hooks.send_test(hook)
+    hook_endpoints.send_test(hook)
     trail.note(AUDIT_TESTED_WEBHOOK, summary=hook.url)
     flash("Test event queued. Its result appears in the delivery log below.", "success")
     return redirect(url_for("hooks.endpoint", endpoint_id=hook.id) + "#deliveries")
@@ -160,10 +160,10 @@ def test(endpoint_id: int):
 @access(MAIN_ADMIN)
 def resend(endpoint_id: int, delivery_id: int):
     hook = _endpoint(endpoint_id)
-    delivery = event_hooks.get_delivery(current_user.account_id, delivery_id)
+    delivery = hook_endpoints.get_delivery(current_user.account_id, delivery_id)
     if delivery is None or delivery.endpoint_id != hook.id:
         abort(404)
-    event_hooks.resend(delivery)
+    hook_endpoints.resend(delivery)
     trail.note(AUDIT_RESENT_WEBHOOK, summary=f"{delivery.event} to {hook.url}")
     flash(f"{delivery.event} queued again.", "success")
     return redirect(url_for("hooks.endpoint", endpoint_id=hook.id) + "#deliveries")

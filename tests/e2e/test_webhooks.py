@@ -92,11 +92,11 @@ def test_a_disabled_endpoint_says_why_and_enable_turns_it_back_on(page, stack, a
 
     from inbox.extensions import db
     from inbox.models import Account, WebhookEndpoint, utcnow
-    from inbox.services import event_hooks
+    from inbox.services import hook_endpoints
 
     with app.app_context():
         glow = db.session.scalars(select(Account).where(Account.name == "Glow Aesthetics")).one()
-        endpoint = event_hooks.create_endpoint(
+        endpoint = hook_endpoints.create_endpoint(
             glow, url="http://127.0.0.1:9/down", events=["message.received"]
         )
         endpoint.enabled = False

@@ -358,7 +358,7 @@ def test_webhook_endpoints_through_the_api_deliver_signed_events(app, demo, sand
 
     from inbox.models import AuditEvent
     from inbox.sandbox import send_inbound
-    from inbox.services import event_hooks
+    from inbox.services import hook_delivery
     from tests.receiver import Receiver
 
     client, headers = _client(app), _key(demo.id)
@@ -373,7 +373,7 @@ def test_webhook_endpoints_through_the_api_deliver_signed_events(app, demo, sand
         assert [e["id"] for e in listed] == [created["id"]] and "secret" not in listed[0]
 
         assert send_inbound(sandbox.state, "19175550100", "12125550134", "Is 3pm ok?") == 200
-        event_hooks.deliver_due()
+        hook_delivery.deliver_due()
         assert len(receiver.received) == 1
         got_headers, body = receiver.received[0]
         payload = Webhook(created["secret"]).verify(body, got_headers)

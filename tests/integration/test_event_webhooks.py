@@ -26,7 +26,7 @@ from inbox.models import (
     utcnow,
 )
 from inbox.sandbox import send_inbound
-from inbox.services import event_hooks
+from inbox.services import event_hooks, hook_delivery, hook_endpoints
 from tests.conftest import csrf_token, fresh, login, run_jobs, wait_for
 from tests.mailserver import text_of
 from tests.receiver import Receiver
@@ -61,8 +61,8 @@ def quick(app):
 
 
 class Clock:
-    """The deliveries' clock (`event_hooks.utcnow`), moved by hand: the real retry
-    schedule spans 24 hours."""
+    """The deliveries' clock (`utcnow` of the modules that write and send them), moved by
+    hand: the real retry schedule spans 24 hours."""
 
     def __init__(self) -> None:
         self.now = utcnow()
@@ -77,7 +77,8 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch):
     c = Clock()
-    monkeypatch.setattr(event_hooks, "utcnow", c)
+    for module in (event_hooks, hook_endpoints, hook_delivery):
+        monkeypatch.setattr(module, "utcnow", c)
     return c
 
 
@@ -101,7 +102,7 @@ def _glow():
 
 
 def _endpoint(url: str, events=None, include_text=False) -> WebhookEndpoint:
-    return event_hooks.create_endpoint(
+    return hook_endpoints.create_endpoint(
         _glow(), url=url, events=events or ALL_EVENTS, include_text=include_text
     )
 
@@ -109,7 +110,7 @@ def _endpoint(url: str, events=None, include_text=False) -> WebhookEndpoint:
 def _work(app) -> None:
     """What the worker and the cron sweep do: queue what is due, run the queue."""
     with app.app_context():
-        event_hooks.sweep()
+        hook_delivery.sweep()
     run_jobs(app)
 
 
@@ -145,7 +146,7 @@ def test_a_patient_text_reaches_the_receiver_signed_and_every_event_arrives_once
     assert {"webhook-id", "webhook-timestamp", "webhook-signature"} <= set(headers)
     # A forged signature fails the same check.
     with pytest.raises(Exception):  # noqa: B017
-        Webhook(event_hooks.new_secret()).verify(receiver.received[0][1], headers)
+        Webhook(hook_endpoints.new_secret()).verify(receiver.received[0][1], headers)
 
     # The receiver goes down; texts keep arriving and the tries fail.
     receiver.stop()
@@ -219,10 +220,10 @@ def test_each_event_type_from_where_its_fact_is_written(app, demo, sandbox, rece
 
 def test_two_workers_never_claim_the_same_try(app, demo, receiver):
     _endpoint(receiver.url)
-    event_hooks.send_test(event_hooks.list_endpoints(_glow().id)[0])
+    hook_endpoints.send_test(hook_endpoints.list_endpoints(_glow().id)[0])
     now = event_hooks.utcnow()
-    first = event_hooks._claim(now)
-    second = event_hooks._claim(now)
+    first = hook_delivery._claim(now)
+    second = hook_delivery._claim(now)
     assert len(first) == 1 and second == []
     assert _deliveries()[0].attempts == 1
 
@@ -241,7 +242,7 @@ def test_a_delivery_gives_up_after_the_retry_span(app, demo, receiver, quick):
     receiver.status = 500
     endpoint = _endpoint(receiver.url)
     with settings(app, WEBHOOK_GIVE_UP_SECONDS=0.5):
-        event_hooks.send_test(endpoint)
+        hook_endpoints.send_test(endpoint)
         assert wait_for(lambda: (_work(app), _deliveries()[0].state == "failed")[1], timeout=10)
     row = _deliveries()[0]
     assert row.response_code == 500 and row.attempts >= 2
@@ -254,7 +255,7 @@ def test_an_endpoint_failing_for_the_span_is_disabled_and_the_main_admin_told(
     receiver.status = 503
     endpoint = _endpoint(receiver.url)
     with settings(app, WEBHOOK_DISABLE_AFTER_SECONDS=0.5):
-        event_hooks.send_test(endpoint)
+        hook_endpoints.send_test(endpoint)
         assert wait_for(
             lambda: (_work(app), fresh(), not db.session.get(WebhookEndpoint, endpoint.id).enabled)[
                 2
@@ -270,10 +271,10 @@ def test_an_endpoint_failing_for_the_span_is_disabled_and_the_main_admin_told(
     assert endpoint.url in text_of(email) and "answered 503" in text_of(email)
     # A disabled endpoint hears nothing more, and its page says why, with Enable.
     sent = len(receiver.received)
-    event_hooks.send_test(endpoint)
+    hook_endpoints.send_test(endpoint)
     _work(app)
     assert len(receiver.received) == sent
-    event_hooks.enable_endpoint(endpoint)
+    hook_endpoints.enable_endpoint(endpoint)
     receiver.status = 200
     assert wait_for(lambda: (_work(app), len(receiver.received) > sent)[1], timeout=10)
 
@@ -289,12 +290,12 @@ def test_private_addresses_and_plain_http_are_refused_in_production(app, demo, r
             ("https://[::1]/hook", "private or local"),
             ("https://user:pw@example.com/", "user name"),
         ]:
-            with pytest.raises(event_hooks.EndpointRefused, match=why):
-                event_hooks.check_url(url)
+            with pytest.raises(hook_endpoints.EndpointRefused, match=why):
+                hook_endpoints.check_url(url)
     # Saved in development; the host is checked again before every try (DNS can change).
     endpoint = _endpoint(receiver.url)
     with settings(app, WEBHOOK_ALLOW_PRIVATE=False):
-        event_hooks.send_test(endpoint)
+        hook_endpoints.send_test(endpoint)
         _work(app)
     row = _deliveries()[0]
     assert receiver.received == []
@@ -381,7 +382,7 @@ def test_a_name_rebinding_to_loopback_after_its_check_is_refused_at_the_connecti
     with settings(app, WEBHOOK_ALLOW_PRIVATE=False, WEBHOOK_GIVE_UP_SECONDS=0.5):
         endpoint = _endpoint(f"http://{REBINDING}:{receiver.port}/hooks")
         assert len(asked) == 1  # saved: it was public then
-        event_hooks.send_test(endpoint)
+        hook_endpoints.send_test(endpoint)
         assert wait_for(lambda: (_work(app), _deliveries()[0].state == "failed")[1], timeout=10)
     row = _deliveries()[0]
     assert receiver.received == []
@@ -392,7 +393,7 @@ def test_a_name_rebinding_to_loopback_after_its_check_is_refused_at_the_connecti
     )
     assert len(asked) == 1 + row.attempts  # no second lookup a try could connect by
     # Where private addresses are allowed (development, tests), the same name is reached.
-    event_hooks.resend(row)
+    hook_endpoints.resend(row)
     assert wait_for(lambda: (_work(app), len(receiver.received) == 1)[1], timeout=10)
 
 
@@ -425,13 +426,13 @@ def test_a_name_flapping_between_public_and_loopback_never_reaches_loopback(
         errors.append(outcome.error)
         return outcome
 
-    real_post = event_hooks.post
+    real_post = hook_delivery.post
     monkeypatch.setattr(socket, "getaddrinfo", flapping)
     monkeypatch.setattr(urllib3.util.connection, "create_connection", connect)
-    monkeypatch.setattr(event_hooks, "post", post)
+    monkeypatch.setattr(hook_delivery, "post", post)
     with a_day_of_tries(app, WEBHOOK_ALLOW_PRIVATE=False):
         endpoint = _endpoint(f"http://{REBINDING}:{receiver.port}/hooks")  # checked: public
-        delivery = event_hooks.send_test(endpoint)
+        delivery = hook_endpoints.send_test(endpoint)
         assert len(_try_until_done(clock, delivery.id)) == 8
     assert receiver.received == []
     assert len(asked) == 1 + 8
@@ -461,7 +462,7 @@ def test_the_peer_a_try_connected_to_is_checked_too(app, ctx, receiver, monkeypa
     monkeypatch.setattr(socket, "getaddrinfo", lookup)
     monkeypatch.setattr(urllib3.util.connection, "create_connection", connect)
     with settings(app, WEBHOOK_ALLOW_PRIVATE=False):
-        outcome = event_hooks.post(f"http://{REBINDING}:{receiver.port}/hooks", "{}", {})
+        outcome = hook_delivery.post(f"http://{REBINDING}:{receiver.port}/hooks", "{}", {})
     assert outcome.code is None and not outcome.ok
     assert outcome.error == (
         f"Refused: The host {REBINDING} connected to a private or local address (127.0.0.1);"
@@ -484,7 +485,7 @@ def _try_until_done(clock: Clock, delivery_id: int) -> list[float]:
             return made
         clock.now = max(clock.now, row.next_attempt_at)
         made.append((clock.now - row.created_at).total_seconds())
-        event_hooks.deliver_due()
+        hook_delivery.deliver_due()
     raise AssertionError(f"still pending after {made}")
 
 
@@ -494,7 +495,7 @@ def test_tries_go_on_until_the_24_hour_mark_and_an_endpoint_failing_them_all_is_
     receiver.status = 500
     endpoint = _endpoint(receiver.url)
     with a_day_of_tries(app):
-        delivery = event_hooks.send_test(endpoint)
+        delivery = hook_endpoints.send_test(endpoint)
         made = _try_until_done(clock, delivery.id)
     # The schedule's next try after 17.6 hours would be at 27.6: it is made at 24 instead.
     assert made == [0, 5, 305, 2105, 9305, 27305, 63305, DAY]
@@ -518,13 +519,13 @@ def test_a_run_of_failures_that_ended_does_not_disable_on_the_next_single_failur
     receiver.status = 503
     endpoint = _endpoint(receiver.url)
     with a_day_of_tries(app, disable_after=2 * DAY):
-        first = event_hooks.send_test(endpoint)
+        first = hook_endpoints.send_test(endpoint)
         assert _try_until_done(clock, first.id)[-1] == DAY
         endpoint = db.session.get(WebhookEndpoint, endpoint.id)
         assert endpoint.enabled and endpoint.failing_since is None  # nothing left to try
         clock.forward(days=3)
-        second = event_hooks.send_test(endpoint)
-        assert event_hooks.deliver_due().failed == 1
+        second = hook_endpoints.send_test(endpoint)
+        assert hook_delivery.deliver_due().failed == 1
     fresh()
     endpoint = db.session.get(WebhookEndpoint, endpoint.id)
     assert endpoint.enabled
@@ -537,12 +538,12 @@ def test_a_first_try_made_after_the_span_gives_up_without_disabling(app, demo, r
     receiver.status = 503
     endpoint = _endpoint(receiver.url)
     with a_day_of_tries(app):
-        event_hooks.send_test(endpoint)
+        hook_endpoints.send_test(endpoint)
         clock.forward(hours=30)
-        assert event_hooks.deliver_due().gave_up == 1
+        assert hook_delivery.deliver_due().gave_up == 1
         clock.forward(days=3)
-        event_hooks.send_test(endpoint)
-        assert event_hooks.deliver_due().failed == 1
+        hook_endpoints.send_test(endpoint)
+        assert hook_delivery.deliver_due().failed == 1
     fresh()
     assert db.session.get(WebhookEndpoint, endpoint.id).enabled
     assert [d.state for d in _deliveries()] == ["failed", "pending"]
@@ -554,14 +555,14 @@ def test_a_success_between_failures_resets_the_failure_clock(app, demo, receiver
     endpoint = _endpoint(receiver.url)
     endpoint.failing_since = clock.now - timedelta(hours=36)
     db.session.commit()
-    ok, failing = event_hooks.send_test(endpoint), event_hooks.send_test(endpoint)
-    claimed = event_hooks._load(event_hooks._claim(clock.now))
+    ok, failing = hook_endpoints.send_test(endpoint), hook_endpoints.send_test(endpoint)
+    claimed = hook_delivery._load(hook_delivery._claim(clock.now))
     assert [c.id for c in claimed] == [ok.id, failing.id]
-    result = event_hooks.DeliverResult()
-    event_hooks._record(
+    result = hook_delivery.DeliverResult()
+    hook_delivery._record(
         [
-            (claimed[0], event_hooks.Outcome(204, 12, None)),
-            (claimed[1], event_hooks.Outcome(500, 15, "The endpoint answered 500")),
+            (claimed[0], hook_delivery.Outcome(204, 12, None)),
+            (claimed[1], hook_delivery.Outcome(500, 15, "The endpoint answered 500")),
         ],
         result,
     )

@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 from inbox.extensions import db
 from inbox.models import AuditEvent, Conversation, WebhookDelivery
 from inbox.models.audit import AUDIT_VIEWED_CONVERSATION
-from inbox.services import event_hooks
+from inbox.services import hook_endpoints
 from tests.conftest import fresh, get_with_sql, login, many_conversations
 
 PANE = {"HX-Request": "true", "HX-Target": "conversation-pane"}
@@ -83,7 +83,7 @@ def test_opening_an_unread_one_tells_the_webhook_endpoints_it_was_read(app, clie
 
     receiver = Receiver().start()
     try:
-        event_hooks.create_endpoint(demo, url=receiver.url, events=["conversation.read"])
+        hook_endpoints.create_endpoint(demo, url=receiver.url, events=["conversation.read"])
         login(client, "staff@glow.test")
         conv = _unread()
         _, sql = get_with_sql(app, client, f"/inbox/c/{conv.id}", PANE)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from inbox.services import event_hooks
+from inbox.services import event_hooks, hook_delivery, hook_endpoints
 
 
 @pytest.mark.parametrize(
@@ -34,16 +34,16 @@ from inbox.services import event_hooks
     ],
 )
 def test_only_public_addresses_pass(address, public):
-    assert event_hooks._public_address(address) is public
+    assert hook_endpoints.is_public_address(address) is public
 
 
 PAYLOAD = '{"type":"message.received","timestamp":"t","data":{"message_id":7}}'
 
 
-def _claimed(include_text: bool, message_id: int | None = 7) -> event_hooks._Claimed:
+def _claimed(include_text: bool, message_id: int | None = 7) -> hook_delivery._Claimed:
     now = datetime.now(UTC)
-    return event_hooks._Claimed(
-        id=1, endpoint_id=1, url="https://example.com/h", secret=event_hooks.new_secret(),
+    return hook_delivery._Claimed(
+        id=1, endpoint_id=1, url="https://example.com/h", secret=hook_endpoints.new_secret(),
         webhook_id="msg_1", payload=PAYLOAD,
         message_id=message_id, include_text=include_text, attempts=1,
         created_at=now, due_at=now, tried_at=now,
@@ -52,21 +52,21 @@ def _claimed(include_text: bool, message_id: int | None = 7) -> event_hooks._Cla
 
 def test_text_goes_along_only_when_the_endpoint_asked():
     texts = {7: "Can I come at 4?"}
-    assert "text" not in event_hooks.body_for(_claimed(False), texts)
-    assert '"text":"Can I come at 4?"' in event_hooks.body_for(_claimed(True), texts)
-    assert "text" not in event_hooks.body_for(_claimed(True, None), texts)
+    assert "text" not in hook_delivery.body_for(_claimed(False), texts)
+    assert '"text":"Can I come at 4?"' in hook_delivery.body_for(_claimed(True), texts)
+    assert "text" not in hook_delivery.body_for(_claimed(True, None), texts)
 
 
 def test_a_signed_try_verifies_with_the_standard_library_and_a_changed_body_does_not():
-    secret = event_hooks.new_secret()
+    secret = hook_endpoints.new_secret()
     assert secret.startswith("whsec_")
     body = '{"type":"webhook.test","data":{}}'
-    headers = event_hooks.sign(secret, "msg_abc", datetime.now(UTC), body)
+    headers = hook_delivery.sign(secret, "msg_abc", datetime.now(UTC), body)
     assert Webhook(secret).verify(body, headers) == {"type": "webhook.test", "data": {}}
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(body.replace("test", "tset"), headers)
     with pytest.raises(WebhookVerificationError):
-        Webhook(event_hooks.new_secret()).verify(body, headers)
+        Webhook(hook_endpoints.new_secret()).verify(body, headers)
 
 
 def test_every_event_type_has_words_for_the_page():
@@ -87,7 +87,7 @@ def _tries(schedule: list[float], give_up: float, late: float = 0.0) -> list[flo
     at, made = created, []
     while at is not None:
         made.append((at - created).total_seconds())
-        at = event_hooks.next_try_at(created, at, len(made), schedule=schedule, give_up=give_up)
+        at = hook_delivery.next_try_at(created, at, len(made), schedule=schedule, give_up=give_up)
         at = at and at + timedelta(seconds=late)
     return made
 
@@ -106,4 +106,4 @@ def test_a_try_ending_at_or_after_the_mark_was_the_last():
     created = datetime(2026, 12, 3, 11, 40, tzinfo=UTC)
     for seconds in (DAY, DAY + 1, 3 * DAY):  # the final try, or a first try made very late
         now = created + timedelta(seconds=seconds)
-        assert event_hooks.next_try_at(created, now, 1, schedule=SCHEDULE, give_up=DAY) is None
+        assert hook_delivery.next_try_at(created, now, 1, schedule=SCHEDULE, give_up=DAY) is None
