@@ -25,12 +25,7 @@ from sqlalchemy.orm import Session
 
 from ..broker import get_queue, scheduled_for
 from ..extensions import db
-from ..models import (
-    DELIVERY_PENDING,
-    WebhookDelivery,
-    WebhookEndpoint,
-    utcnow,
-)
+from ..models import DELIVERY_PENDING, WebhookDelivery, WebhookEndpoint, utcnow
 
 log = logging.getLogger(__name__)
 
