@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flask import current_app
+
 from ..config import private_dir, private_file
 
 # Area codes the sandbox has inventory for, with a few numbers each.
@@ -141,3 +143,8 @@ class SandboxState:
             self.receipt_err_code = "0"
             self.inbound_method = "POST"
             self.rng = random.Random(7)
+
+
+def current_state() -> SandboxState:
+    """The state of the sandbox serving this request."""
+    return current_app.config["SANDBOX"]
