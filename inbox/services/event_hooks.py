@@ -130,17 +130,13 @@ _SUBSCRIBERS = select(WebhookEndpoint.id, WebhookEndpoint.account_id, WebhookEnd
 
 def emit(events: Sequence[Event], conn: Connection | None = None) -> int:
     """Add the deliveries of these events, in the caller's transaction (`conn`, or the
-    session's). One indexed read of the accounts' endpoints, one INSERT for all rows;
-    nothing else when no account has an endpoint. Returns how many rows; with the
-    session, a job is queued once it commits (the caller of `conn` queues it: `kick`)."""
+    session's). One indexed read of the accounts' endpoints, one INSERT for all rows
+    (add_deliveries); nothing else when no account has an endpoint. How many rows."""
     if not events:
         return 0
-    session_path = conn is None
-    if conn is None:
-        conn = db.session.connection()
     accounts = sorted({e.account_id for e in events})
     endpoints: dict[int, list[tuple[int, set[str]]]] = {}
-    for endpoint_id, account_id, types in conn.execute(
+    for endpoint_id, account_id, types in (conn or db.session.connection()).execute(
         _SUBSCRIBERS.where(WebhookEndpoint.account_id.in_(accounts))
     ):
         endpoints.setdefault(account_id, []).append((endpoint_id, set(types.split(","))))
@@ -155,19 +151,43 @@ def emit(events: Sequence[Event], conn: Connection | None = None) -> int:
         payload = payload_json(e.type, e.data, now)
         webhook_id = new_webhook_id()  # one event, one id, whichever endpoints hear it
         rows.extend(
-            {
-                "account_id": e.account_id, "endpoint_id": eid, "event": e.type,
-                "webhook_id": webhook_id, "payload": payload, "message_id": e.message_id,
-                "state": DELIVERY_PENDING, "attempts": 0, "next_attempt_at": now,
-                "created_at": now,
-            }
+            pending(e.account_id, eid, e.type, webhook_id, payload, now, e.message_id)
             for eid in subscribed
-        )  # fmt: skip
-    if rows:
-        conn.execute(insert(WebhookDelivery.__table__), rows)
-        if session_path:
-            db.session.info["webhooks_due"] = True
-    return len(rows)
+        )
+    return len(add_deliveries(rows, conn))
+
+
+def pending(
+    account_id: int,
+    endpoint_id: int,
+    event: str,
+    webhook_id: str,
+    payload: str,
+    now: datetime,
+    message_id: int | None = None,
+) -> dict:
+    """A delivery to try now, as a row for add_deliveries()."""
+    return {
+        "account_id": account_id, "endpoint_id": endpoint_id, "event": event,
+        "webhook_id": webhook_id, "payload": payload, "message_id": message_id,
+        "state": DELIVERY_PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now,
+    }  # fmt: skip
+
+
+def add_deliveries(rows: list[dict], conn: Connection | None = None) -> list[int]:
+    """The one writer of deliveries to send (an event's, a test event, a resend): one
+    INSERT for all rows, in the caller's transaction (`conn`, or the session's); their
+    ids, in order. With the session, the job is queued once it commits; the caller of
+    `conn` queues it (`kick`)."""
+    if not rows:
+        return []
+    t = WebhookDelivery.__table__
+    ids = (conn or db.session.connection()).execute(
+        insert(t).returning(t.c.id, sort_by_parameter_order=True), rows
+    )
+    if conn is None:
+        db.session.info["webhooks_due"] = True
+    return list(ids.scalars())
 
 
 @event.listens_for(Session, "after_commit")

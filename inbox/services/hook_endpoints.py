@@ -17,7 +17,6 @@ from flask import current_app
 
 from ..extensions import db
 from ..models import (
-    DELIVERY_PENDING,
     EVENT_TYPES,
     Account,
     WebhookDelivery,
@@ -27,7 +26,7 @@ from ..models import (
     utcnow,
 )
 from ..models.hooks import EVENT_TEST
-from .event_hooks import kick, new_webhook_id, payload_json
+from .event_hooks import add_deliveries, new_webhook_id, payload_json, pending
 
 LOG_PAGE = 50
 
@@ -195,38 +194,20 @@ def get_delivery(account_id: int, delivery_id: int | str) -> WebhookDelivery | N
 def send_test(endpoint: WebhookEndpoint) -> WebhookDelivery:
     """ "Send test event": one `webhook.test` delivery to this endpoint, sent by a job."""
     now = utcnow()
-    delivery = WebhookDelivery(
-        account_id=endpoint.account_id,
-        endpoint_id=endpoint.id,
-        event=EVENT_TEST,
-        webhook_id=new_webhook_id(),
-        payload=payload_json(EVENT_TEST, {"endpoint_id": endpoint.id}, now),
-        state=DELIVERY_PENDING,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    db.session.add(delivery)
-    db.session.commit()
-    kick()
-    return delivery
+    payload = payload_json(EVENT_TEST, {"endpoint_id": endpoint.id}, now)
+    row = pending(endpoint.account_id, endpoint.id, EVENT_TEST, new_webhook_id(), payload, now)
+    return _committed(add_deliveries([row])[0])
 
 
 def resend(delivery: WebhookDelivery) -> WebhookDelivery:
     """ "Resend": the same event (same `webhook-id`, so a receiver that has it already
     can tell) as a new delivery, sent by a job."""
-    now = utcnow()
-    again = WebhookDelivery(
-        account_id=delivery.account_id,
-        endpoint_id=delivery.endpoint_id,
-        event=delivery.event,
-        webhook_id=delivery.webhook_id,
-        payload=delivery.payload,
-        message_id=delivery.message_id,
-        state=DELIVERY_PENDING,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    db.session.add(again)
-    db.session.commit()
-    kick()
-    return again
+    d = delivery
+    row = pending(d.account_id, d.endpoint_id, d.event, d.webhook_id, d.payload, utcnow(),
+                  d.message_id)  # fmt: skip
+    return _committed(add_deliveries([row])[0])
+
+
+def _committed(delivery_id: int) -> WebhookDelivery:
+    db.session.commit()  # and the job is queued (add_deliveries)
+    return db.session.get(WebhookDelivery, delivery_id)

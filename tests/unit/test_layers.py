@@ -5,6 +5,7 @@ reached only through services, and `vonage` imported only by the carrier."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,3 +133,21 @@ def test_only_the_carrier_imports_vonage():
             if any(n == "vonage" or n.startswith("vonage") for n in names):
                 importers.add(name)
     assert importers and all(m.startswith("inbox.carrier") for m in importers), importers
+
+
+def _functions_mentioning(pattern: str) -> set[str]:
+    """module:function of every function of the app whose own code matches `pattern`."""
+    found = set()
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and re.search(pattern, ast.unparse(node)):
+                found.add(f"{name}:{node.name}")
+    return found
+
+
+def test_a_delivery_to_send_has_one_writer():
+    """Event webhooks: an event's deliveries, a test event and a resend are all written by
+    event_hooks.add_deliveries (one INSERT, one rule for when the job is queued)."""
+    inserts = _functions_mentioning(r"\binsert\(") & _functions_mentioning(r"\bWebhookDelivery\b")
+    writers = inserts | _functions_mentioning(r"\bWebhookDelivery\(")
+    assert writers == {"inbox.services.event_hooks:add_deliveries"}
