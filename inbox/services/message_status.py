@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from .. import events
 from ..extensions import db
 from ..models import STATUS_FAILED, STATUS_UNKNOWN, Conversation, Message, utcnow
-from . import event_hooks
+from . import event_hooks, page_cache
 
 UNCONFIRMED = "UNCONFIRMED"  # error_code of a text no receipt ever confirmed
 
@@ -32,7 +32,7 @@ def mark_failed(message: Message, code: str | None, reason: str) -> str:
     message.error_code = code
     message.error_text = reason
     message.status_changed_at = utcnow()
-    message.conversation.has_failed = True
+    refresh_failed_flags([message.conversation_id])
     emit_status_webhook(message)
     db.session.commit()
     publish_status(message)
@@ -55,13 +55,15 @@ def emit_status_webhook(message: Message) -> None:
 
 
 def refresh_failed_flags(conversation_ids: Collection[int], conn: Connection | None = None) -> None:
-    """The list's failure mark: does some outbound text of each of these conversations
-    still fail? One statement, in the caller's transaction: on `conn`, or the session's
-    (where the page cache hears of it; loaded conversations see it after the commit)."""
+    """The list's failure mark, its one writer: does some outbound text of each of these
+    conversations still fail? One statement, in the caller's transaction: on `conn` (the
+    caller's batch tells the page cache), or the session's, flushed first, where the page
+    cache hears of the accounts it changed (and only those). Loaded conversations see it
+    after the commit."""
     if not conversation_ids:
         return
     statement = (
-        update(Conversation)
+        update(Conversation.__table__)
         .where(Conversation.id.in_(sorted(conversation_ids)))
         .values(
             has_failed=exists().where(
@@ -72,8 +74,10 @@ def refresh_failed_flags(conversation_ids: Collection[int], conn: Connection | N
     )
     if conn is not None:
         conn.execute(statement)
-    else:
-        db.session.execute(statement.execution_options(synchronize_session=False))
+        return
+    db.session.flush()
+    changed = db.session.connection().execute(statement.returning(Conversation.account_id))
+    page_cache.touch(changed.scalars())
 
 
 def status_event(

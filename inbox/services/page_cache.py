@@ -31,6 +31,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -223,6 +224,12 @@ def time_bucket(now: float | None = None) -> int:
 
 def _touched(session: Session) -> set[int]:
     return session.info.setdefault(_PENDING, set())
+
+
+def touch(account_ids: Iterable[int]) -> None:
+    """These accounts' pages change with the session's next commit: a Core statement on
+    the session's connection, which the hooks below do not see, says whose rows it wrote."""
+    _touched(db.session).update(account_ids)
 
 
 @event.listens_for(Session, "after_flush")

@@ -26,6 +26,7 @@ from ..models import (
 )
 from . import access, phones, search_text
 from .conversations import search_condition
+from .message_status import refresh_failed_flags
 
 NAME_CHARS = 80
 
@@ -337,6 +338,7 @@ def link_unknown_sender(user: User, stranger: Patient, target: Patient) -> Patie
         )
     }
     opted_out_at = stranger.opted_out_at  # STOP from that number: never texted again
+    merged: set[int] = set()  # conversations that took in the stranger's texts
     for conv in convs:
         keep = mine.get(conv.inbox_number_id)
         if keep is None:
@@ -355,8 +357,9 @@ def link_unknown_sender(user: User, stranger: Patient, target: Patient) -> Patie
             keep.last_message_preview = conv.last_message_preview
             keep.last_direction = conv.last_direction
         keep.unread = keep.unread or conv.unread
-        keep.has_failed = keep.has_failed or conv.has_failed
+        merged.add(keep.id)
         db.session.delete(conv)
+    refresh_failed_flags(merged)
     for model in (Appointment, PaperworkItem):  # anything booked against the number
         db.session.execute(
             update(model).where(model.patient_id == stranger.id).values(patient_id=target.id)

@@ -213,3 +213,23 @@ def test_a_change_by_another_process_during_a_page_keeps_the_old_generation(app,
         page_cache.replace({demo.id})  # its own commit, after another process's
         assert page_cache.page_label() == own
         assert page_cache.page_label() != page_cache.generation_label(demo.id)
+
+
+def test_a_failed_text_replaces_only_its_own_practice_s_pages(app, demo):
+    """The failure mark's writer (refresh_failed_flags) says whose conversations it changed:
+    the practice's pages are rendered again, another practice's stay cached."""
+    from inbox.models import DIRECTION_OUT, Account, Message
+    from inbox.services import message_status
+
+    glow = demo.id
+    other = db.session.scalars(select(Account.id).where(Account.id != glow)).first()
+    page_cache.replace({glow, other})
+    before = page_cache.generation(glow), page_cache.generation(other)
+    message = db.session.scalars(
+        select(Message).where(Message.account_id == glow, Message.direction == DIRECTION_OUT)
+    ).first()
+    message_status.mark_failed(message, "3", "The number is not active")
+    assert page_cache.generation(glow) != before[0]
+    assert page_cache.generation(other) == before[1]
+    fresh()
+    assert db.session.get(Conversation, message.conversation_id).has_failed

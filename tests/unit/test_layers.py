@@ -151,3 +151,14 @@ def test_a_delivery_to_send_has_one_writer():
     inserts = _functions_mentioning(r"\binsert\(") & _functions_mentioning(r"\bWebhookDelivery\b")
     writers = inserts | _functions_mentioning(r"\bWebhookDelivery\(")
     assert writers == {"inbox.services.event_hooks:add_deliveries"}
+
+
+def test_the_failure_mark_has_one_writer():
+    """A conversation's has_failed is recomputed by message_status.refresh_failed_flags
+    alone (a failed text, a retry, a receipt, a merge of two conversations); the demo
+    data seeds it as it seeds every column."""
+    writers = _functions_mentioning(r"\bhas_failed\s*=(?!=)")
+    assert writers == {
+        "inbox.services.message_status:refresh_failed_flags",
+        "inbox.services.demo:seed_demo",
+    }
