@@ -59,6 +59,7 @@ def register_template_helpers(app: Flask) -> None:
 
     app.add_template_global(account_tz)
     app.add_template_global(clinic_scope)
+    app.add_template_global(uses_inbox)
     app.add_template_global(conv_row)
 
     @app.template_global()
