@@ -948,7 +948,10 @@ def run_db(db: str, args, redis_url: str) -> dict:
     if args.generate or not manifest.exists():
         print(f"[{db}] generating scale {scale:g} ...", flush=True)
         generate.generate(url, scale, manifest=manifest)
-    info = json.loads(manifest.read_text())
+    # A data set generated before the record was called a conversation keeps its figures.
+    info = {
+        k.replace("thread", "conversation"): v for k, v in json.loads(manifest.read_text()).items()
+    }
     print(f"[{db}] {info['messages']:,} messages, generated in {info['seconds']['total']} s",
           flush=True)  # fmt: skip
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-{db}-"))

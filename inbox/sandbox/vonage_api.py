@@ -63,9 +63,12 @@ def apply_fault(path: str):
     return fault  # handled by the endpoint (throttle, sold, error)
 
 
-@bp.before_request
+@bp.before_app_request
 def _record():
-    """Every call is recorded, and answered 401 without the account's key."""
+    """Every call to Vonage's paths is recorded, and answered 401 without the account's
+    key (an unknown path or method too, before its 404 or 405, as Vonage does)."""
+    if not request.path.startswith(("/sms/", "/number/", "/account/")):
+        return None
     state = current_state()
     data = params()
     state.record_request(request.method, request.path, data)

@@ -174,9 +174,8 @@ def seed_demo() -> tuple[Account, bool]:
             prefix = "You: " if direction == DIRECTION_OUT else ""
             conv.last_message_preview = (prefix + body)[:140]
         conv.unread = script[-1][0] == DIRECTION_IN and i % 3 != 2
-        if (
-            i == 12
-        ):  # said STOP last week: the STOP and its one confirmation are in the conversation
+        # Said STOP last week: the STOP and its one confirmation are in the conversation.
+        if i == 12:
             stop_at = at + timedelta(minutes=rng.randint(5, 60))
             confirm_at = stop_at + timedelta(seconds=2)
             carrier_seq += 2

@@ -176,15 +176,13 @@ def pending(
 
 def add_deliveries(rows: list[dict], conn: Connection | None = None) -> list[int]:
     """The one writer of deliveries to send (an event's, a test event, a resend): one
-    INSERT for all rows, in the caller's transaction (`conn`, or the session's); their
-    ids, in order. With the session, the job is queued once it commits; the caller of
-    `conn` queues it (`kick`)."""
+    INSERT for all rows, in the caller's transaction (`conn`, or the session's); their ids,
+    in no promised order (asking for one would make SQLite insert row by row). With the
+    session, the job is queued once it commits; the caller of `conn` queues it (`kick`)."""
     if not rows:
         return []
     t = WebhookDelivery.__table__
-    ids = (conn or db.session.connection()).execute(
-        insert(t).returning(t.c.id, sort_by_parameter_order=True), rows
-    )
+    ids = (conn or db.session.connection()).execute(insert(t).returning(t.c.id), rows)
     if conn is None:
         db.session.info["webhooks_due"] = True
     return list(ids.scalars())

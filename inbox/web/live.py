@@ -43,9 +43,10 @@ LISTENING_WITHIN_SECONDS = events.Listener.CONFIRM_WITHIN_SECONDS
 
 @bp.before_request
 def handshake_guard():
-    """Refuse the handshake (before any upgrade) when the Inbox is off, and for pages of
-    another origin. Sign-in and the Inbox privilege: @access(INBOX) on the route."""
-    if not current_user.account.inbox_enabled:
+    """Refuse the handshake (before any upgrade) to a user who does not use the Inbox
+    (services/access.py: the privilege, checked first by @access(INBOX) on the route, and
+    the Inbox on), and to pages of another origin."""
+    if not uses_inbox(current_user):
         abort(403)
     if not _same_origin(request.headers.get("Origin", ""), request.host):
         abort(403)

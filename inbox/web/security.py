@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import (
     Flask,
     Request,
     current_app,
     flash,
+    g,
     jsonify,
     make_response,
     redirect,
@@ -89,10 +91,17 @@ def to_login(message: str | None = None, status: int = 401) -> Response:
         flash(message, "info")
     with_next = login_url("auth.login", next_url=request.url)
     if request.headers.get("HX-Request"):
-        # Back to the page after login; a fragment POST is not a page to go back to.
-        safe = request.method in ("GET", "HEAD")
+        # Back to the page after login: a fragment's own address, or for a POST (not a page
+        # to go back to) the page it was sent from, when htmx says which.
+        shown = urlsplit(request.headers.get("HX-Current-URL", ""))
+        if request.method in ("GET", "HEAD"):
+            back = with_next
+        elif shown.netloc == request.host and shown.path:
+            back = login_url("auth.login", next_url=urlunsplit(("", "", *shown[2:4], "")))
+        else:
+            back = url_for("auth.login")
         response = make_response("", status)
-        response.headers["HX-Redirect"] = with_next if safe else url_for("auth.login")
+        response.headers["HX-Redirect"] = back
         return response
     if request.endpoint == "live.ws" or request.accept_mimetypes.best == "application/json":
         return make_response(jsonify(error="signed out"), status)
@@ -119,6 +128,9 @@ def _idle_check():
         # a page's burst of requests would otherwise pay that on each one.
         if now - session.get(LAST_ACTIVE, 0) >= RENEW_EVERY_SECONDS:
             session[LAST_ACTIVE] = now
+        # The server's clock, for app.js's idle warning (X-Idle-Remaining): a renewal never
+        # passes the session's hard maximum.
+        g.idle_remaining = current_session_state().remaining
     return None
 
 
@@ -157,6 +169,8 @@ def _headers(response: Response) -> Response:
     h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if request.is_secure:
         h.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if "idle_remaining" in g:
+        h["X-Idle-Remaining"] = f"{g.idle_remaining:.0f}"
     if request.endpoint != "static":
         # Patient data must not linger in the browser's cache (back button after logoff,
         # a shared front-desk computer).

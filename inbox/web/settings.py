@@ -282,11 +282,16 @@ def finish():
         if exc.back_to_list:
             return redirect(url_for("settings.setup", area_code=area_code, error=str(exc)))
         # Vonage refused or is down: the page again with why. 502 to a plain form; to the
-        # boosted form 422, the status htmx swaps (base.html's responseHandling).
-        return render_template(
+        # boosted form 422, the status htmx swaps (base.html's responseHandling), at the
+        # review page's own address (a reload shows it again, never a GET of this POST).
+        page = render_template(
             "settings/review.html", number=number, area_code=area_code,
             addon=billing.money(500), error=str(exc),
-        ), (422 if request.headers.get("HX-Request") else 502)  # fmt: skip
+        )  # fmt: skip
+        if request.headers.get("HX-Request"):
+            review_url = url_for("settings.review", number=number, area_code=area_code)
+            return page, 422, {"HX-Replace-Url": review_url}
+        return page, 502
     if not was_on:
         trail.note(AUDIT_BOUGHT_NUMBER, bought)
         trail.note(AUDIT_ENABLED_INBOX, bought)

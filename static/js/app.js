@@ -10,14 +10,11 @@
   function on(type, handler) { document.addEventListener(type, handler); }
   var TYPING = "textarea, select, input:not([type=checkbox], [type=radio], [type=button], [type=submit])";
   function typing(el) { return el && (el.isContentEditable || el.matches(TYPING)); }
-  function background(event) {
-    var c = event.detail.requestConfig;
-    return !!(c && c.headers && c.headers["X-Background"]);
+  function background(event) {  // one of this script's own requests (BACKGROUND)
+    var headers = (event.detail.requestConfig || {}).headers || {};
+    return !!headers["X-Background"];
   }
-  function openConversationId() {
-    var open = $(".conversation[data-conversation]");
-    return open && open.dataset.conversation;
-  }
+  function openConversationId() { var open = $(".conversation"); return open && open.dataset.conversation; }
   function changed(box) { box.dispatchEvent(new Event("input", { bubbles: true })); }
   // A confirmation goes by itself after a while (on a page or in a boosted form's answer).
   htmx.onLoad(function (root) {
@@ -58,7 +55,7 @@
     navigator.clipboard.writeText(button.getAttribute("data-copy")).then(done, fallback);
   }
   // Clicks: dismiss, reload, copy, dialogs (native <dialog>), a saved reply into the message
-  // box, the alert toggles, Stay signed in.
+  // box, the alert and sound toggles.
   on("click", function (event) {
     var t = event.target, el, box = $("#composer-body");
     if ((el = t.closest("[data-close-flash]"))) el.closest(".flash").remove();
@@ -135,7 +132,7 @@
     if (event.detail.target.id === "conversation-pane") {
       $all(".conv-row").forEach(function (row) { row.classList.toggle("selected", row.id === open); });
     }
-    scrollConversation();
+    if (/^(messages|conversation-pane)$/.test(event.detail.target.id)) scrollConversation();
     syncTitle();
   });
   function scrollConversation() {
@@ -182,7 +179,8 @@
   // A phone's menu is one row that scrolls sideways: the clinic (else view) picked in sight.
   function showPicked() {
     var picked = $("#menu .menu-item.active[data-clinic]") || $("#menu .menu-item.active[data-view]");
-    if (picked) picked.scrollIntoView({ block: "nearest", inline: "center" });
+    var menu = $("#menu"), sideways = menu && menu.scrollWidth > menu.clientWidth;
+    if (picked && sideways) picked.scrollIntoView({ block: "nearest", inline: "center" });
   }
   on("DOMContentLoaded", function () { scrollConversation(); syncTitle(); showPicked(); paintToggles(); });
   window.addEventListener("load", showPicked);  // again once styles and icon fonts have sized it
@@ -266,10 +264,10 @@
     }
   });
   function prefs(key) { try { return localStorage.getItem(key) === "1"; } catch (e) { return false; } }
-  function setPref(key, value) {  // kept, painted, and given back
+  function setPref(key, value) {  // kept, painted, and what was kept given back
     try { localStorage.setItem(key, value ? "1" : "0"); } catch (e) { /* private mode */ }
     paintToggles();
-    return value;
+    return prefs(key);
   }
   function beep() {  // a short tone, unless the browser allows this page no sound yet
     new Audio(document.body.dataset.newTextSound).play().catch(function () { /* none */ });
@@ -341,9 +339,11 @@
     }).then(function (data) { if (data) schedule(data.remaining); })
       .catch(function () { clearTimeout(timer); timer = setTimeout(check, 15000); });
   }
-  // A user's own request renewed the server's clock: "Stay signed in" (an hx-post) or any.
+  // A user's own request renewed the server's clock ("Stay signed in" is one, an hx-post),
+  // which says how far (X-Idle-Remaining: never past the session's hard maximum).
   on("htmx:afterRequest", function (event) {
-    if (meta && !background(event) && event.detail.successful) schedule(idle);
+    var left = Number(event.detail.xhr.getResponseHeader("X-Idle-Remaining"));
+    if (meta && !background(event) && event.detail.successful) schedule(left || idle);
   });
   if (meta) schedule(idle);
 })();

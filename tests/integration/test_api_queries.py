@@ -322,7 +322,7 @@ def test_conversation_list_filters_match_the_conversations(app, demo):
     assert listed() == []
 
 
-def test_a_thread_pages_back_with_before_without_gaps_or_overlap(app, demo):
+def test_a_conversation_pages_back_with_before_without_gaps_or_overlap(app, demo):
     client, key = _client(app), _key(demo.id)
     conv = db.session.scalars(
         select(Conversation)

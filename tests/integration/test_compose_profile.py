@@ -166,7 +166,7 @@ def test_profile_of_another_account_is_404(client, demo):
     assert client.get(f"/patients/{_patient('Ava').id}").status_code == 404
 
 
-def test_opted_out_thread_shows_banner_and_disabled_composer(client, demo):
+def test_opted_out_conversation_shows_banner_and_disabled_composer(client, demo):
     login(client, "staff@glow.test")
     conv = db.session.scalars(select(Conversation).where(Conversation.opted_out.is_(True))).first()
     html = client.get(f"/inbox/c/{conv.id}").get_data(as_text=True)
@@ -195,7 +195,7 @@ def test_new_message_flags_an_opted_out_patient_before_anything_is_typed(client,
     assert "compose-opted-out" not in form and 'id="compose-counter"' in form
 
 
-def test_the_demo_opt_out_is_in_its_thread(client, demo):
+def test_the_demo_opt_out_is_in_its_conversation(client, demo):
     """The demo patient who opted out shows why: her STOP and its one confirmation."""
     conv = db.session.scalars(select(Conversation).where(Conversation.opted_out.is_(True))).one()
     last_two = db.session.scalars(

@@ -133,7 +133,7 @@ def test_unknown_sender_gets_a_flagged_conversation(app, demo, sandbox, client):
     )  # not a "#" for initials
 
 
-def test_thread_is_ordered_by_carrier_timestamp(app, demo, sandbox, client):
+def test_conversation_is_ordered_by_carrier_timestamp(app, demo, sandbox, client):
     late = inbound_params(text="second", **{"message-timestamp": "2030-01-01 10:00:05"})
     early = inbound_params(text="first", **{"message-timestamp": "2030-01-01 10:00:01"})
     for p in (late, early):  # arrive out of order

@@ -264,6 +264,9 @@ def test_finish_setup_answers_its_boosted_form_with_pages_htmx_swaps(client, dem
     r = client.post("/settings/inbox/setup/finish", data=form, headers=boosted)
     assert r.status_code == 422
     assert 'id="finish-error"' in r.get_data(as_text=True)
+    # At the review page's address: a reload shows it again (the finish URL takes POST only).
+    review = "/settings/inbox/setup/review?number=%2B12125550131&area_code=212"
+    assert r.headers["HX-Replace-Url"] == review
     sandbox.fail_next("sold", path="/number/buy")
     r = client.post("/settings/inbox/setup/finish", data=form, headers=boosted,
                     follow_redirects=True)  # fmt: skip

@@ -245,7 +245,7 @@ def test_reminder_text_is_edited_in_settings(app, demo, client):
 # ---- paperwork ----------------------------------------------------------------------------
 
 
-def test_paperwork_reminder_from_the_thread(app, ava, client, sandbox):
+def test_paperwork_reminder_from_the_conversation(app, ava, client, sandbox):
     outstanding = [
         p.name
         for p in db.session.scalars(

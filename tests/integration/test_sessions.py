@@ -192,6 +192,43 @@ def test_keepalive_renews_and_status_reports_signed_out(client, demo):
     assert r.status_code == 401  # app.js then goes to the login page
 
 
+def test_every_user_request_says_how_long_the_session_has_left(client, demo):
+    """app.js's idle warning follows the server's clock: each request of the user's says
+    what is left (X-Idle-Remaining), never past the session's hard maximum; background
+    requests renew nothing and say nothing."""
+    login(client, "staff@glow.test")
+    token = csrf_token(client, "/inbox")
+    _age(client, IDLE - 40)
+    r = client.post("/session/keepalive", headers={"X-CSRFToken": token, "HX-Request": "true"})
+    assert float(r.headers["X-Idle-Remaining"]) == pytest.approx(IDLE, abs=5)
+    _age(client, 12 * 3600 - 100, key=LOGGED_IN)  # 100 s before the 12-hour mark
+    r = client.get("/inbox", headers={"HX-Request": "true", "HX-Target": "list-body"})
+    assert float(r.headers["X-Idle-Remaining"]) == pytest.approx(100, abs=5)
+    r = client.get("/inbox", headers={"HX-Request": "true", "X-Background": "1"})
+    assert "X-Idle-Remaining" not in r.headers
+
+
+def test_a_late_htmx_post_goes_to_login_and_back_to_its_page(client, demo):
+    """Stay signed in (or any htmx POST) after the session ended: login, then back to the
+    page it was clicked on (htmx's HX-Current-URL), never to another site."""
+    login(client, "staff@glow.test")
+    token = csrf_token(client, "/inbox")
+    _age(client, IDLE + 1)
+    page = "http://localhost/inbox/c/3?tab=read"
+    r = client.post("/session/keepalive", headers={
+        "X-CSRFToken": token, "HX-Request": "true", "HX-Current-URL": page,
+    })  # fmt: skip
+    assert r.status_code == 401
+    assert r.headers["HX-Redirect"] == "/login?next=%2Finbox%2Fc%2F3%3Ftab%3Dread"
+    login(client, "staff@glow.test")
+    token = csrf_token(client, "/inbox")
+    _age(client, IDLE + 1)
+    r = client.post("/session/keepalive", headers={
+        "X-CSRFToken": token, "HX-Request": "true", "HX-Current-URL": "https://evil.test/x",
+    })  # fmt: skip
+    assert r.headers["HX-Redirect"] == "/login"
+
+
 def _requests_login(app, email="staff@glow.test") -> requests.Session:
     base = app.config["PUBLIC_BASE_URL"]
     s = requests.Session()

@@ -342,7 +342,7 @@ def test_opening_marks_read_and_one_click_marks_unread(client, demo):
     assert db.session.get(Conversation, ava.id).unread
 
 
-def test_thread_groups_by_day_and_search_highlights(client, demo):
+def test_conversation_groups_by_day_and_search_highlights(client, demo):
     login(client, "staff@glow.test")
     ava = _conv("Ava")
     html = client.get(f"/inbox/c/{ava.id}?find=thursday").get_data(as_text=True)

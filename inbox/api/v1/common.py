@@ -11,6 +11,7 @@ from ...models import Conversation, Message, Patient, get_scoped
 from ...models.audit import AUDIT_API_READ
 from ...services import audit, conversations, phones
 from ...services.conversations import Cursor
+from ...web.trail import origin
 from .. import schemas as s
 from ..auth import add_headers, current_actor
 from ..problems import Problem
@@ -44,10 +45,6 @@ def documented_errors(*codes: int):
         return view
 
     return decorator
-
-
-def origin() -> audit.Origin:
-    return audit.Origin(ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
 
 
 def record(action: str, obj: object | None = None, summary: str = "", commit: bool = True) -> None:
