@@ -295,6 +295,8 @@ def finish():
     if not was_on:
         trail.note(AUDIT_BOUGHT_NUMBER, bought)
         trail.note(AUDIT_ENABLED_INBOX, bought)
+    if request.headers.get("HX-Request"):  # a whole page load: the Inbox's live socket with it
+        return "", 204, {"HX-Redirect": url_for("settings.done")}
     return redirect(url_for("settings.done"))
 
 

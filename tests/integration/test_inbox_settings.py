@@ -275,6 +275,11 @@ def test_finish_setup_answers_its_boosted_form_with_pages_htmx_swaps(client, dem
     assert "<html" in page and 'class="wizard-steps"' in page
     fresh()
     assert not _fresh_account().inbox_enabled
+    # Bought: the browser loads the Done page whole (the page it leaves has no live socket).
+    r = client.post("/settings/inbox/setup/finish", data=form, headers=boosted)
+    assert r.status_code == 204 and r.headers["HX-Redirect"] == "/settings/inbox/setup/done"
+    fresh()
+    assert _fresh_account().inbox_enabled
 
 
 def test_disable_releases_hides_and_stops_billing_then_reenable_needs_new_number(
