@@ -734,10 +734,21 @@ def test_a_receipt_still_on_its_way_is_waited_for_before_the_next_test(
     app, demo, sandbox, monkeypatch
 ):
     """The suite's own isolation (tests/conftest.py `_clean`): the sandbox counts its
-    receipts in flight, and settle() returns once they reached the app."""
-    monkeypatch.setattr(sandbox.state, "receipt_delay", 0.5)
+    receipts in flight, and settle() returns once they reached the app. The receipt is
+    held until the test lets it go (a delay alone would race a slow machine)."""
+    from inbox.sandbox import webhooks
+
+    release, post = threading.Event(), webhooks.deliver_webhook
+
+    def held(*args, **kwargs):
+        release.wait(10)
+        return post(*args, **kwargs)
+
+    monkeypatch.setattr(webhooks, "deliver_webhook", held)
     _queue(app)
     run_jobs(app)
     assert [m.status for m in _outbound()] == ["sent"]
+    assert not sandbox.state.settle(timeout=0.2)  # on its way: not settled
+    threading.Timer(0.3, release.set).start()
     assert sandbox.state.settle()
     assert [m.status for m in _outbound()] == ["delivered"]
