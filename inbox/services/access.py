@@ -5,8 +5,9 @@
   that checks one record (`allows`) or filters a query (`filter`); a record filed under no
   clinic belongs to every-clinic users only.
 - The Inbox: a user uses it when they have the Inbox privilege and the practice has it on
-  (`uses_inbox`). Routes are guarded by privilege in `web/guards.py`; whether a text may go
-  out is `sending`'s (the send rules, with the reason in words).
+  (`uses_inbox`), and may text from it on the same terms (`send_refusal`, in words). Routes
+  are guarded by privilege in `web/guards.py`; whether a given text may go out (the
+  patient's consent, the number, the body) is `sending`'s.
 
 Views, live updates, services and templates (`clinic_scope`, `uses_inbox`) all ask here."""
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import Clinic, User
+from ..models import PLAN_ACCELERATOR, Account, Clinic, User
 
 
 @dataclass(frozen=True)
@@ -49,3 +50,23 @@ def visible_clinics(user: User) -> list[Clinic]:
 def uses_inbox(user: User) -> bool:
     """The Inbox privilege, in a practice whose Inbox is on."""
     return bool(user.can_use_inbox and user.account.inbox_enabled)
+
+
+def inbox_off_words(account: Account) -> str:
+    """Why nothing can be texted: the plan, when the plan is the reason."""
+    if account.plan != PLAN_ACCELERATOR:
+        return (
+            "The Inbox is part of the Accelerator Plan, and this practice is on the "
+            f"{account.plan_name} (Settings › Billing)."
+        )
+    return "The Inbox is turned off for this account."
+
+
+def send_refusal(user: User) -> str | None:
+    """Why this user (a teammate, or an API key) may not text from the Inbox now, in words;
+    None: they may."""
+    if not user.account.inbox_enabled:
+        return inbox_off_words(user.account)
+    if not user.can_use_inbox:
+        return "You do not have the Inbox privilege."
+    return None

@@ -229,7 +229,7 @@ def send_paperwork_reminder(*, user: User, patient_id: int | str, again: bool = 
     account = user.account
     number = numbers.active_number(account.id)
     if not account.inbox_enabled or number is None:
-        raise SendRefused(sending.inbox_off_words(account))
+        raise SendRefused(access.inbox_off_words(account))
     outstanding = patient_service.outstanding_paperwork(patient)
     if not outstanding:
         raise SendRefused(f"{patient.full_name or 'This patient'} has no outstanding paperwork.")

@@ -17,7 +17,6 @@ from ..models import (
     KIND_OPTOUT_CONFIRM,
     KIND_TEXT,
     NUMBER_ACTIVE,
-    PLAN_ACCELERATOR,
     STATUS_FAILED,
     STATUS_QUEUED,
     STATUS_UNKNOWN,
@@ -46,16 +45,6 @@ from .outbox import enqueue_send
 
 class SendRefused(Exception):
     """A send staff asked for that cannot happen; the message says why, in words."""
-
-
-def inbox_off_words(account: Account) -> str:
-    """Why nothing can be texted: the plan, when the plan is the reason."""
-    if account.plan != PLAN_ACCELERATOR:
-        return (
-            "The Inbox is part of the Accelerator Plan, and this practice is on the "
-            f"{account.plan_name} (Settings › Billing)."
-        )
-    return "The Inbox is turned off for this account."
 
 
 def validate_body(body: str) -> segments.SegmentInfo:
@@ -156,10 +145,8 @@ def send_reply(
     conv = get_scoped(Conversation, conversation_id, user.account_id)
     if conv is None:
         raise LookupError("conversation")
-    if not account.inbox_enabled:
-        raise SendRefused(inbox_off_words(account))
-    if not user.can_use_inbox:
-        raise SendRefused("You do not have the Inbox privilege.")
+    if why := access.send_refusal(user):
+        raise SendRefused(why)
     number = active_number(account.id)
     if number is None or number.id != conv.inbox_number_id:
         raise SendRefused("This conversation belongs to a number that is no longer active.")
@@ -194,9 +181,11 @@ def send_new(
     """New message: to a patient picked by name, or to a typed number; opens (or starts)
     that patient's conversation on the inbox number, filed under the chosen clinic."""
     account: Account = user.account
+    if why := access.send_refusal(user):
+        raise SendRefused(why)
     number = active_number(account.id)
-    if not account.inbox_enabled or number is None:
-        raise SendRefused(inbox_off_words(account))
+    if number is None:
+        raise SendRefused(access.inbox_off_words(account))
     scope = access.clinic_scope(user)
     clinic = get_scoped(Clinic, clinic_id, account.id)
     if clinic is None or clinic.archived or not scope.allows(clinic.id):

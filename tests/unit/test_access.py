@@ -70,3 +70,15 @@ def test_visible_clinics_are_the_practices_active_ones_in_scope():
     everyone = _user(main=True)
     everyone.account.active_clinics = active
     assert [c.id for c in access.visible_clinics(everyone)] == [1, 2, 3]
+
+
+def test_texting_from_the_inbox_is_refused_in_words_on_the_same_terms():
+    assert access.send_refusal(_user()) is None
+    off = _user(inbox_on=False)
+    off.account.plan, off.account.plan_name = "essentials", "Essentials Plan"
+    assert "part of the Accelerator Plan" in access.send_refusal(off)
+    off.account.plan = "accelerator"
+    assert access.send_refusal(off) == "The Inbox is turned off for this account."
+    assert access.send_refusal(_user(inbox=False)) == "You do not have the Inbox privilege."
+    for user in (_user(), off, _user(inbox=False)):  # the same rule as uses_inbox
+        assert (access.send_refusal(user) is None) == access.uses_inbox(user)
