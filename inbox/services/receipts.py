@@ -8,7 +8,7 @@ from collections.abc import Callable
 from functools import cache
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from .. import carrier, events
 from ..extensions import db
@@ -117,28 +117,9 @@ def _ours(row, params: dict[str, str]) -> bool:
         return False
 
 
-def apply_receipt_batch(
-    items: list[tuple[int, dict[str, str]]],
-    claim: Callable[[], None],
-    conn: Connection,
-    *,
-    alone: bool = False,
-) -> Batch:
-    """The one writer of delivery receipts, for many at a time (a single receipt is a batch
-    of one). Each is applied to the text it names: by our reference (its id, for the number
-    we texted), else by the carrier's id; idempotent on (text, status), never moving a text
-    backward, but a text failed only because nobody confirmed it may still turn out
-    delivered. A failure keeps its code and reason and marks the conversation; err-code 9
-    (the handset refuses our texts) opts the patient out, in the same transaction.
-    The intake's batches (on a connection of their own) leave two kinds without an outcome,
-    for the one-at-a-time way, where the receipt is held first (so a copy of it is known
-    as one) and then applied `alone` on the session's connection: a receipt naming no text
-    of ours, and an opt-out (consent writes through the session). Part of the caller's
-    transaction on `conn`; it commits nothing, and calls claim() before it writes.
-    Receipts checked at the door (check_receipt) only."""
-    done = Batch()
-    if not items:
-        return done
+def _texts_named(items: list[tuple[int, dict[str, str]]], conn: Connection) -> dict[int, Row]:
+    """The text each receipt names (by receipt row id): by our reference (its id, for the
+    number we texted), else by the carrier's id. Two queries at most."""
     sql = _receipt_statements()
     refs = {}
     for row_id, params in items:
@@ -161,6 +142,53 @@ def apply_receipt_batch(
         for row_id, params in items:
             if row_id not in texts and params["messageId"] in by_carrier:
                 texts[row_id] = by_carrier[params["messageId"]]
+    return texts
+
+
+def _write(
+    changes: dict[int, dict], rows: dict[int, Row], marks: set[int], conn: Connection, done: Batch
+) -> None:
+    """The new statuses in one statement, the failure marks they move, and their news: an
+    event webhook and a live event each, and the accounts whose list pages show a mark."""
+    conn.execute(_receipt_statements()["apply"], list(changes.values()))
+    refresh_failed_flags(marks, conn)
+    hooks = []
+    for ref, change in changes.items():
+        row = rows[ref]
+        hooks.append(event_hooks.status_changed(
+            row.account_id, ref, row.conversation_id, change["status"], change["code"]
+        ))  # fmt: skip
+        done.events.append(
+            (row.account_id, events.status_changed(row.conversation_id, ref, change["status"]))
+        )
+        if row.conversation_id in marks:
+            done.accounts.add(row.account_id)  # its list pages show the mark
+    done.webhooks += event_hooks.emit(hooks, conn)
+
+
+def apply_receipt_batch(
+    items: list[tuple[int, dict[str, str]]],
+    claim: Callable[[], None],
+    conn: Connection,
+    *,
+    alone: bool = False,
+) -> Batch:
+    """The one writer of delivery receipts, for many at a time (a single receipt is a batch
+    of one). Each is applied to the text it names: by our reference (its id, for the number
+    we texted), else by the carrier's id; idempotent on (text, status), never moving a text
+    backward, but a text failed only because nobody confirmed it may still turn out
+    delivered. A failure keeps its code and reason and marks the conversation; err-code 9
+    (the handset refuses our texts) opts the patient out, in the same transaction.
+    The intake's batches (on a connection of their own) leave two kinds without an outcome,
+    for the one-at-a-time way, where the receipt is held first (so a copy of it is known
+    as one) and then applied `alone` on the session's connection: a receipt naming no text
+    of ours, and an opt-out (consent writes through the session). Part of the caller's
+    transaction on `conn`; it commits nothing, and calls claim() before it writes.
+    Receipts checked at the door (check_receipt) only."""
+    done = Batch()
+    if not items:
+        return done
+    texts = _texts_named(items, conn)
     current: dict[int, tuple[str, str | None]] = {}  # a text's status and code so far
     changes: dict[int, dict] = {}
     marks: set[int] = set()  # conversations whose failure mark may change
@@ -201,22 +229,8 @@ def apply_receipt_batch(
     if not changes and not opt_outs:
         return done
     claim()  # the writes start here
-    rows = {row.id: row for row in texts.values()}
     if changes:
-        conn.execute(sql["apply"], list(changes.values()))
-        refresh_failed_flags(marks, conn)
-        hooks = []
-        for ref, change in changes.items():
-            row = rows[ref]
-            hooks.append(event_hooks.status_changed(
-                row.account_id, ref, row.conversation_id, change["status"], change["code"]
-            ))  # fmt: skip
-            done.events.append(
-                (row.account_id, events.status_changed(row.conversation_id, ref, change["status"]))
-            )
-            if row.conversation_id in marks:
-                done.accounts.add(row.account_id)  # its list pages show the mark
-        done.webhooks += event_hooks.emit(hooks, conn)
+        _write(changes, {row.id: row for row in texts.values()}, marks, conn, done)
     for patient_id in dict.fromkeys(opt_outs):
         published = consent.opt_out_from_receipt(db.session.get(Patient, patient_id))
         if published is not None:
