@@ -295,25 +295,11 @@ def upsert_appointments(user: User, records: Sequence[Mapping[str, Any]]) -> lis
         return _upsert_appointments(user, records)
 
 
-def _upsert_appointments(user: User, records: Sequence[Mapping[str, Any]]) -> list[Upserted]:
-    """Create or update appointments by the practice's own id (external_id), in bulk: one
-    query for the ones already there, one for their patients, an executemany insert and
-    an executemany update. A moved appointment is reminded for its new time, once (its
-    reminder state starts afresh), as when staff move it. Times are absolute (any offset),
-    stored in UTC; past ones are kept as history (the reminder sweep only looks ahead). A
-    single upsert is a batch of one; the writes are write_appointments', as the import's."""
-    account_id = user.account_id
-    clinics = {c.id: c for c in visible_clinics(user)}
-    externals = [str(r.get("external_id") or "") for r in records]
-    existing = {
-        row.external_id: row
-        for row in db.session.execute(
-            select(
-                Appointment.id, Appointment.external_id, Appointment.starts_at,
-                Appointment.clinic_id, Appointment.patient_id,
-            ).where(Appointment.account_id == account_id, Appointment.external_id.in_(externals))
-        )
-    }  # fmt: skip
+def _patients_named(
+    account_id: int, records: Sequence[Mapping[str, Any]]
+) -> tuple[set[int], dict[str, int]]:
+    """The practice's patients the records name: the ids that are theirs, and their own
+    system's ids (external_id -> id). One query for each kind named."""
     wanted_ids = {r.get("patient_id") for r in records if r.get("patient_id") is not None}
     wanted_ext = {str(r["patient_external_id"]) for r in records if r.get("patient_external_id")}
     patient_ids: set[int] = set()
@@ -334,6 +320,55 @@ def _upsert_appointments(user: User, records: Sequence[Mapping[str, Any]]) -> li
                 )
             ).all()
         )
+    return patient_ids, by_external
+
+
+def _appointment_fields(record: Mapping[str, Any], clinics: Mapping[int, Clinic]) -> dict | str:
+    """One API record's appointment columns (but whose, and its id), or why not in words."""
+    clinic = clinics.get(record.get("clinic_id"))  # type: ignore[arg-type]
+    if clinic is None:
+        return "No such clinic in this practice."
+    starts = record.get("starts_at")
+    if not isinstance(starts, datetime) or starts.tzinfo is None:
+        return "Give starts_at as a date and time with its offset or Z."
+    service = " ".join(str(record.get("service") or "").split())
+    if not service or len(service) > SERVICE_CHARS:
+        return f"Say what the appointment is for, in 1 to {SERVICE_CHARS} characters."
+    provider = " ".join(str(record.get("provider") or "").split())
+    if len(provider) > PROVIDER_CHARS:
+        return f"Keep the provider's name to {PROVIDER_CHARS} characters."
+    duration = record.get("duration_minutes") or 60
+    if not API_DURATION[0] <= duration <= API_DURATION[1]:
+        return f"duration_minutes goes from {API_DURATION[0]} to {API_DURATION[1]}."
+    status = record.get("status") or APPOINTMENT_BOOKED
+    if status not in APPOINTMENT_STATUS_WORDS:
+        return f"status is one of {', '.join(APPOINTMENT_STATUS_WORDS)}."
+    return {
+        "clinic_id": clinic.id, "starts_at": starts.astimezone(UTC), "duration_minutes": duration,
+        "service": service, "provider": provider, "status": status,
+    }  # fmt: skip
+
+
+def _upsert_appointments(user: User, records: Sequence[Mapping[str, Any]]) -> list[Upserted]:
+    """Create or update appointments by the practice's own id (external_id), in bulk: one
+    query for the ones already there, one for their patients, an executemany insert and
+    an executemany update. A moved appointment is reminded for its new time, once (its
+    reminder state starts afresh), as when staff move it. Times are absolute (any offset),
+    stored in UTC; past ones are kept as history (the reminder sweep only looks ahead). A
+    single upsert is a batch of one; the writes are write_appointments', as the import's."""
+    account_id = user.account_id
+    clinics = {c.id: c for c in visible_clinics(user)}
+    externals = [str(r.get("external_id") or "") for r in records]
+    existing = {
+        row.external_id: row
+        for row in db.session.execute(
+            select(
+                Appointment.id, Appointment.external_id, Appointment.starts_at,
+                Appointment.clinic_id, Appointment.patient_id,
+            ).where(Appointment.account_id == account_id, Appointment.external_id.in_(externals))
+        )
+    }  # fmt: skip
+    patient_ids, by_external = _patients_named(account_id, records)
     results: list[Upserted] = []
     rows: list[Row] = []
     seen: dict[str, int] = {}
@@ -359,44 +394,18 @@ def _upsert_appointments(user: User, records: Sequence[Mapping[str, Any]]) -> li
         if patient_id is None:
             result.error = "No such patient in this practice."
             continue
-        clinic = clinics.get(record.get("clinic_id"))  # type: ignore[arg-type]
-        if clinic is None:
-            result.error = "No such clinic in this practice."
+        fields = _appointment_fields(record, clinics)
+        if isinstance(fields, str):
+            result.error = fields
             continue
-        starts = record.get("starts_at")
-        if not isinstance(starts, datetime) or starts.tzinfo is None:
-            result.error = "Give starts_at as a date and time with its offset or Z."
-            continue
-        service = " ".join(str(record.get("service") or "").split())
-        if not service or len(service) > SERVICE_CHARS:
-            result.error = f"Say what the appointment is for, in 1 to {SERVICE_CHARS} characters."
-            continue
-        provider = " ".join(str(record.get("provider") or "").split())
-        if len(provider) > PROVIDER_CHARS:
-            result.error = f"Keep the provider's name to {PROVIDER_CHARS} characters."
-            continue
-        duration = record.get("duration_minutes") or 60
-        if not API_DURATION[0] <= duration <= API_DURATION[1]:
-            result.error = f"duration_minutes goes from {API_DURATION[0]} to {API_DURATION[1]}."
-            continue
-        status = record.get("status") or APPOINTMENT_BOOKED
-        if status not in APPOINTMENT_STATUS_WORDS:
-            result.error = f"status is one of {', '.join(APPOINTMENT_STATUS_WORDS)}."
-            continue
-        row = Row(index, [], values={
-            "patient_id": patient_id, "clinic_id": clinic.id, "external_id": external,
-            "starts_at": starts.astimezone(UTC), "duration_minutes": duration,
-            "service": service, "provider": provider, "status": status,
-        })  # fmt: skip
+        row = Row(index, [], values={"patient_id": patient_id, "external_id": external, **fields})
         before = existing.get(external)
         if before is None:
             row.action, result.status = "add", "created"
         else:
             row.action, row.target_id = "update", before.id
-            row.values["moved"] = (before.starts_at, before.clinic_id) != (
-                row.values["starts_at"],
-                clinic.id,
-            )
+            when_where = (fields["starts_at"], fields["clinic_id"])
+            row.values["moved"] = (before.starts_at, before.clinic_id) != when_where
             result.status, result.id = "updated", before.id
         rows.append(row)
     write_appointments(account_id, rows)
