@@ -238,6 +238,36 @@ def test_new_message_by_name_and_templates(page, stack):
     expect(page.get_by_label("Reply")).to_have_value(re.compile(r"^Hi Nadia, this is .*portal"))
 
 
+def test_opening_templates_leaves_the_conversation_where_it_was_read(page, stack):
+    """Only a swap of the conversation scrolls it: opening Templates (its list comes by
+    htmx) leaves the conversation where the reader scrolled it."""
+    page.set_viewport_size({"width": 1440, "height": 560})
+    login(page, stack, "staff@glow.test")
+    _open(page, stack, "Ava Martinez")
+    messages = page.locator("#messages")
+    assert messages.evaluate("el => el.scrollHeight > el.clientHeight + 40")
+    messages.evaluate("el => { el.scrollTop = 0; }")
+    page.get_by_text("Templates").click()
+    expect(page.locator(".template-item").first).to_be_visible()  # swapped in: afterSwap ran
+    assert messages.evaluate("el => el.scrollTop") == 0
+
+
+def test_a_desktop_menu_stays_where_it_was_scrolled(page, stack):
+    """The picked view or clinic is scrolled into sight only where the menu is one row that
+    scrolls sideways (a phone); a desktop menu scrolled down stays put as conversations
+    open."""
+    page.set_viewport_size({"width": 1440, "height": 420})
+    login(page, stack, "staff@glow.test")
+    pane = page.locator(".menu-pane")
+    assert pane.evaluate("el => el.scrollHeight > el.clientHeight + 40")
+    pane.evaluate("el => { el.scrollTop = el.scrollHeight; }")
+    at = pane.evaluate("el => el.scrollTop")
+    page.locator(".conv-row .conv-link").first.click()
+    expect(page.locator("#conversation-name")).not_to_be_empty()
+    settle(page)
+    assert pane.evaluate("el => el.scrollTop") == at
+
+
 def test_keyboard_shortcuts(page, stack):
     page.set_viewport_size(DESKTOP)
     login(page, stack, "staff@glow.test")
