@@ -430,21 +430,37 @@ def wait_js(page, expression: str, arg=None, timeout: float = 3.0):
         time.sleep(0.05)
 
 
-def live_frames(page) -> list[str]:
+class LiveFrames(list):
+    """What the page's live socket sent (its page states), and whether the server has
+    spoken on the newest socket yet."""
+
+    heard = 0  # frames received on the newest socket
+
+
+def live_frames(page) -> LiveFrames:
     """Record what the page's live socket sends (the page state it tells the server: path,
-    search, visible). Call before the page opens its socket."""
-    sent: list[str] = []
+    search, visible) and hears. Call before the page opens its socket."""
+    sent = LiveFrames()
 
     def on_socket(ws) -> None:
+        sent.heard = 0
+
+        def heard(_payload) -> None:
+            sent.heard += 1
+
         ws.on("framesent", lambda payload: sent.append(str(payload)))
+        ws.on("framereceived", heard)
 
     page.on("websocket", on_socket)
     return sent
 
 
-def wait_live_told(page, sent: list[str], timeout: float = 10.0) -> None:
-    """Wait until the live socket has told the server the page it shows now (what a text
-    arriving next is rendered for), instead of sleeping on it."""
+def wait_live_told(page, sent: LiveFrames, timeout: float = 10.0) -> None:
+    """Wait until the live socket listens for what comes next, instead of sleeping on it:
+    it has told the server the page it shows now (what a text arriving next is rendered
+    for), and the server has spoken on it. The server's first frame (the badge) leaves
+    only once its process's listener has Redis's word that it is subscribed: a text sent
+    before that reaches the page as a resync of its list, with no alert (inbox/web/live.py)."""
     import json
     from urllib.parse import urlsplit
 
@@ -457,7 +473,7 @@ def wait_live_told(page, sent: list[str], timeout: float = 10.0) -> None:
             except ValueError:
                 continue
             search = f"?{here.query}" if here.query else ""
-            if told.get("path") == here.path and told.get("search") == search:
+            if told.get("path") == here.path and told.get("search") == search and sent.heard:
                 return
             break  # only the last state counts
         assert time.monotonic() < deadline, f"the live socket never told {page.url}: {sent[-3:]}"
