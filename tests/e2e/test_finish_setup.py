@@ -8,16 +8,9 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests.e2e.conftest import DESKTOP, login
+from tests.e2e.test_inbox_settings import _numbers
 
 REVIEW = "/settings/inbox/setup/review?number=%2B12125550131&area_code=212"
-
-
-def _buys(stack) -> list[str]:
-    return [
-        r["params"]["msisdn"]
-        for r in stack.sandbox_state()["requests"]
-        if r["path"] == "/number/buy"
-    ]
 
 
 def test_vonage_down_at_finish_setup_buys_nothing_and_says_so(page, stack, app):
@@ -28,7 +21,7 @@ def test_vonage_down_at_finish_setup_buys_nothing_and_says_so(page, stack, app):
     with app.app_context():  # upgraded as in Billing › Subscriptions (the article's walk)
         admin = db.session.scalars(select(User).where(User.email == "admin@fresh.test")).one()
         billing.change_plan(admin, PLAN_ACCELERATOR)
-    before = _buys(stack)
+    before = _numbers(stack, "/number/buy")
     page.set_viewport_size(DESKTOP)
     login(page, stack, "admin@fresh.test")
     page.goto(stack.url + REVIEW)
@@ -39,7 +32,7 @@ def test_vonage_down_at_finish_setup_buys_nothing_and_says_so(page, stack, app):
     expect(page.locator("#review-number")).to_have_text("(212) 555-0131")
     expect(page).to_have_url(re.compile(re.escape(REVIEW) + "$"))
     expect(page.get_by_role("button", name="Finish Setup")).to_be_enabled()
-    assert _buys(stack) == [*before, "12125550131"]  # asked once, refused
+    assert _numbers(stack, "/number/buy") == [*before, "12125550131"]  # asked once, refused
     page.reload()
     expect(page.locator("#review-number")).to_have_text("(212) 555-0131")
     expect(page.locator("#finish-error")).to_have_count(0)
@@ -47,4 +40,4 @@ def test_vonage_down_at_finish_setup_buys_nothing_and_says_so(page, stack, app):
     page.get_by_role("button", name="Finish Setup").click()
     expect(page).to_have_url(re.compile(r"/settings/inbox/setup/done$"))
     expect(page.locator("#done-number")).to_have_text("(212) 555-0131")
-    assert _buys(stack) == [*before, "12125550131", "12125550131"]
+    assert _numbers(stack, "/number/buy") == [*before, "12125550131", "12125550131"]
